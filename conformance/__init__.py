@@ -1,0 +1,1 @@
+"""The lensemble-spec conformance suite."""

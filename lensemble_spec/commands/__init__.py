@@ -1,0 +1,1 @@
+"""Subcommands of the lensemble-spec console script (each module has ``register(subparsers)``)."""
