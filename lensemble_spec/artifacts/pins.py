@@ -1,0 +1,374 @@
+"""Artifact pins: parse them strictly, resolve them through the local Hugging Face cache only.
+
+A pin names one immutable thing on the Hub (RFC-0010):
+
+    hf://{models|datasets}/<org>/<name>@<revision>[/<path>]
+
+* ``revision`` MUST be a full 40-character lowercase hex commit id. A branch or tag (``main``,
+  ``v1``) moves; an abbreviated commit (``3c2258ce``) is ambiguous and cannot be looked up in a
+  cache, whose snapshot folders are named by full commit ids. Both are refused with
+  :class:`~lensemble_spec.errors.PinError` and a reason saying which of the two it is.
+* ``path`` (optional) is a file inside the repository: relative, ``/``-separated, no ``.``/``..``
+  segments, no backslashes. Without a path the pin names the whole snapshot.
+* ``sha256`` (optional in the schema) is the SHA-256 of the file's bytes. For a whole-snapshot pin
+  it is the :func:`snapshot_digest` of the snapshot's files.
+
+Resolution (:func:`resolve_pin`) never touches the network: it calls huggingface_hub's own cache
+lookups (``try_to_load_from_cache`` for a file, ``snapshot_download(local_files_only=True)`` for a
+snapshot) against an explicitly given cache directory, then
+
+1. checks the hit is exactly ``<repo cache>/snapshots/<revision>/<path>`` (a ``refs/`` file cannot
+   redirect a commit id to another snapshot),
+2. checks the file's real path stays inside the repository's cache folder (a snapshot symlink that
+   points elsewhere raises :class:`~lensemble_spec.errors.PathEscape`),
+3. hashes the bytes and compares with the pin (mismatch →
+   :class:`~lensemble_spec.errors.CheckpointIntegrityError`), and checks a blob named by a 64-hex
+   SHA-256 (how the Hub names LFS blobs) really has that digest.
+
+Missing repositories, snapshots or files raise :class:`~lensemble_spec.errors.PinUnresolved`
+listing the revisions that *are* cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import CheckpointIntegrityError, PathEscape, PinError, PinUnresolved
+from .hashing import sha256_file
+
+#: A full commit id as the Hub and its cache write it.
+FULL_REVISION_RE = re.compile(r"^[0-9a-f]{40}$")
+_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# One repo-id component: the Hub's own rule (letters, digits, '-', '_', '.'; no leading/trailing
+# '-' or '.', no '--' or '..'; at most 96 characters).
+_REPO_PART_RE = re.compile(r"^(?!-)(?!\.)(?!.*--)(?!.*\.\.)[A-Za-z0-9_.\-]{1,96}(?<!-)(?<!\.)$")
+_URI_RE = re.compile(
+    r"^hf://(?P<kind>[a-z]+)/(?P<org>[^/@]+)/(?P<name>[^/@]+)@(?P<rev>[^/]*)(?:/(?P<path>.*))?$"
+)
+#: URI kind (plural, as in Hub URLs) -> huggingface_hub ``repo_type``.
+REPO_KINDS: dict[str, str] = {"models": "model", "datasets": "dataset"}
+
+
+# --- parsing ------------------------------------------------------------------------------------
+def revision_problem(revision: str) -> str | None:
+    """Why ``revision`` is not an immutable commit id, or ``None`` when it is one.
+
+    The reasons are stable phrases reports can show: ``"empty"``, ``"abbreviated commit id
+    (N hex characters; a pin needs all 40)"``, ``"uppercase hex"``, ``"symbolic reference (a
+    branch or tag moves)"``.
+    """
+    if not isinstance(revision, str) or not revision:
+        return "empty"
+    if FULL_REVISION_RE.fullmatch(revision):
+        return None
+    if _HEX_RE.fullmatch(revision):
+        if len(revision) == 40:
+            return "uppercase hex (commit ids are written in lowercase)"
+        if len(revision) < 40:
+            return f"abbreviated commit id ({len(revision)} hex characters; a pin needs all 40)"
+        return f"not a commit id ({len(revision)} hex characters; a commit id has 40)"
+    return "symbolic reference (a branch or tag moves; pin the 40-hex commit id)"
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` is not a safe in-repository file path, or ``None`` when it is one."""
+    if path == "":
+        return "empty path after the revision (drop the trailing '/')"
+    if "\\" in path or "\0" in path:
+        return "backslash or NUL in path"
+    if path.startswith("/"):
+        return "absolute path"
+    for segment in path.split("/"):
+        if segment in ("", ".", ".."):
+            return f"path segment {segment!r} is not allowed"
+    return None
+
+
+@dataclass(frozen=True)
+class PinParts:
+    """The pieces of a pin URI, already validated."""
+
+    repo_type: str  # "model" | "dataset" (huggingface_hub spelling)
+    repo_id: str  # "<org>/<name>"
+    revision: str  # 40 lowercase hex
+    path: str | None
+
+    @property
+    def uri(self) -> str:
+        return format_pin_uri(self.repo_type, self.repo_id, self.revision, self.path)
+
+
+def format_pin_uri(repo_type: str, repo_id: str, revision: str, path: str | None = None) -> str:
+    """Inverse of :func:`split_pin_uri` (``repo_type`` in huggingface_hub spelling or plural)."""
+    kind = repo_type if repo_type in REPO_KINDS else f"{repo_type}s"
+    tail = f"/{path}" if path else ""
+    return f"hf://{kind}/{repo_id}@{revision}{tail}"
+
+
+def split_pin_uri(uri: str) -> PinParts:
+    """Validate a pin URI and split it; raise :class:`PinError` naming the first problem."""
+    if not isinstance(uri, str):
+        raise PinError(f"a pin URI must be a string, got {type(uri).__name__}")
+    match = _URI_RE.fullmatch(uri)
+    if match is None:
+        raise PinError(
+            f"{uri!r} is not a pin URI of the form hf://{{models|datasets}}/<org>/<name>@<40-hex>[/<path>]",
+            uri=uri,
+            reason="malformed",
+        )
+    kind = match["kind"]
+    if kind not in REPO_KINDS:
+        raise PinError(
+            f"{uri!r}: repository kind {kind!r} is not pinnable (use 'models' or 'datasets')",
+            uri=uri,
+            reason="repo_type",
+        )
+    for part in (match["org"], match["name"]):
+        if not _REPO_PART_RE.fullmatch(part):
+            raise PinError(f"{uri!r}: {part!r} is not a valid Hub repository name component", uri=uri, reason="repo_id")
+    reason = revision_problem(match["rev"])
+    if reason is not None:
+        raise PinError(
+            f"{uri!r}: revision {match['rev']!r} is not a pin: {reason}",
+            uri=uri,
+            revision=match["rev"],
+            reason=reason,
+        )
+    path = match["path"]
+    if path is not None:
+        reason = path_problem(path)
+        if reason is not None:
+            raise PinError(f"{uri!r}: {reason}", uri=uri, reason="path")
+    return PinParts(REPO_KINDS[kind], f"{match['org']}/{match['name']}", match["rev"], path)
+
+
+def parse_pin(value: Any) -> Any:
+    """Turn a URI string, a mapping (the pin's JSON form) or an ArtifactPin into an ArtifactPin.
+
+    The JSON form is ``{"uri": "...", "sha256": "<64-hex>"|null}`` (the schema also accepts the
+    exploded ``repo_type``/``repo_id``/``revision``/``path`` form). Every failure is a
+    :class:`PinError` whose message says what is wrong (a symbolic ``main``, an abbreviated
+    ``3c2258ce``, a bad sha256 …) — never a raw pydantic error.
+    """
+    from pydantic import ValidationError
+
+    from ..schemas import ArtifactPin
+
+    if isinstance(value, ArtifactPin):
+        return value
+    if not isinstance(value, (str, Mapping)):
+        raise PinError(f"cannot read a pin from {type(value).__name__}", reason="malformed")
+    try:
+        return ArtifactPin.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first.get("loc", ()))) or "<pin>"
+        uri = value if isinstance(value, str) else value.get("uri")
+        raise PinError(f"pin {uri!r} does not validate: {where}: {first.get('msg')}", reason="schema") from None
+
+
+def pin_parts(pin: Any) -> PinParts:
+    """Parts of an ArtifactPin (re-validated from its URI, the single source of truth)."""
+    return split_pin_uri(pin.uri)
+
+
+# --- hashing ------------------------------------------------------------------------------------
+def snapshot_digest(files: Mapping[str, str]) -> str:
+    """Digest of a whole snapshot: SHA-256 over ``"<sha256>  <path>\\n"`` lines sorted by path.
+
+    ``files`` maps in-repository paths to their sha256. The lines are what ``sha256sum`` prints
+    for paths given relative to the snapshot root, sorted by code point (= UTF-8 byte order,
+    ``LC_ALL=C sort``), so the digest can be reproduced outside Python.
+    """
+    lines = "".join(f"{files[p]}  {p}\n" for p in sorted(files))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+# --- resolution ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ResolvedFile:
+    path_in_repo: str
+    local_path: Path  # the snapshot entry (usually a symlink into blobs/)
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ResolvedPin:
+    """A pin found in the cache.
+
+    ``digest`` is the file's sha256 (file pin) or :func:`snapshot_digest` (snapshot pin), empty
+    when resolved with ``verify=False``; ``verified`` is True when the pin carried a sha256 and
+    it matched.
+    """
+
+    uri: str
+    snapshot_dir: Path
+    files: tuple[ResolvedFile, ...]
+    digest: str
+    verified: bool
+
+
+def repo_cache_dir(cache_dir: str | os.PathLike[str], parts: PinParts) -> Path:
+    """``<cache>/<models|datasets>--<org>--<name>``, named by huggingface_hub itself."""
+    from huggingface_hub.file_download import repo_folder_name
+
+    return Path(cache_dir) / repo_folder_name(repo_id=parts.repo_id, repo_type=parts.repo_type)
+
+
+def cached_revisions(cache_dir: str | os.PathLike[str], parts: PinParts) -> list[str]:
+    """Commit ids of the snapshots cached for the pin's repository (via ``scan_cache_dir``)."""
+    from huggingface_hub import scan_cache_dir
+
+    try:
+        info = scan_cache_dir(cache_dir)
+    except Exception:  # CacheNotFound or an unreadable cache: nothing is cached
+        return []
+    for repo in info.repos:
+        if repo.repo_id == parts.repo_id and repo.repo_type == parts.repo_type:
+            return sorted(rev.commit_hash for rev in repo.revisions)
+    return []
+
+
+def resolve_pin(pin: Any, *, cache_dir: str | os.PathLike[str], verify: bool = True) -> ResolvedPin:
+    """Find a pinned file or snapshot in the local Hugging Face cache ``cache_dir`` (no network).
+
+    ``pin`` is anything :func:`parse_pin` accepts. With ``verify=True`` (default) every file is
+    hashed: a pin's sha256 must match, and LFS blobs must match their own names. Raises
+    :class:`PinError` (malformed), :class:`PinUnresolved` (not cached),
+    :class:`PathEscape` (snapshot entry resolving outside the repository cache) or
+    :class:`CheckpointIntegrityError` (bytes differ from the pin or from their blob name).
+    """
+    pin = parse_pin(pin)
+    parts = pin_parts(pin)
+    cache_dir = Path(cache_dir)
+    if not cache_dir.is_dir():
+        raise PinUnresolved(f"hub cache directory {str(cache_dir)!r} does not exist", uri=pin.uri)
+    repo_dir = repo_cache_dir(cache_dir, parts)
+    snapshot_dir = repo_dir / "snapshots" / parts.revision
+    if parts.path is not None:
+        entries = [_resolve_file(pin.uri, parts, cache_dir, repo_dir, snapshot_dir)]
+    else:
+        entries = _resolve_snapshot(pin.uri, parts, cache_dir, repo_dir, snapshot_dir)
+
+    files: list[ResolvedFile] = []
+    for rel, local in entries:
+        blob = _confined_target(pin.uri, repo_dir, local)
+        digest = sha256_file(blob) if verify else ""
+        if verify and _SHA256_RE.fullmatch(blob.name) and blob.parent.name == "blobs" and blob.name != digest:
+            raise CheckpointIntegrityError(
+                f"{pin.uri}: cached blob {blob.name} of {rel!r} has sha256 {digest}; the cache entry is corrupt",
+                uri=pin.uri,
+                path=rel,
+                expected=blob.name,
+                actual=digest,
+            )
+        files.append(ResolvedFile(rel, local, digest, blob.stat().st_size))
+
+    digest = ""
+    if verify:
+        digest = files[0].sha256 if parts.path is not None else snapshot_digest({f.path_in_repo: f.sha256 for f in files})
+    verified = False
+    if verify and pin.sha256 is not None:
+        if digest != pin.sha256:
+            raise CheckpointIntegrityError(
+                f"{pin.uri}: sha256 of the cached bytes is {digest}, the pin says {pin.sha256}",
+                uri=pin.uri,
+                expected=pin.sha256,
+                actual=digest,
+            )
+        verified = True
+    return ResolvedPin(pin.uri, snapshot_dir, tuple(files), digest, verified)
+
+
+def _unresolved(uri: str, parts: PinParts, cache_dir: Path, repo_dir: Path, what: str) -> PinUnresolved:
+    cached = cached_revisions(cache_dir, parts) if repo_dir.is_dir() else []
+    if not repo_dir.is_dir():
+        detail = f"repository {parts.repo_type} {parts.repo_id!r} is not in the cache {str(cache_dir)!r}"
+    elif parts.revision not in cached:
+        detail = f"revision {parts.revision} is not cached (cached: {', '.join(cached) or 'none'})"
+    else:
+        detail = what
+    return PinUnresolved(f"{uri}: {detail}", uri=uri, cached_revisions=cached)
+
+
+def _resolve_file(uri: str, parts: PinParts, cache_dir: Path, repo_dir: Path, snapshot_dir: Path) -> tuple[str, Path]:
+    from huggingface_hub import _CACHED_NO_EXIST, try_to_load_from_cache
+
+    assert parts.path is not None
+    hit = try_to_load_from_cache(
+        parts.repo_id, parts.path, cache_dir=str(cache_dir), revision=parts.revision, repo_type=parts.repo_type
+    )
+    if hit is _CACHED_NO_EXIST:
+        raise _unresolved(uri, parts, cache_dir, repo_dir, f"the cache records that {parts.path!r} does not exist at this revision")
+    if not isinstance(hit, str):
+        raise _unresolved(uri, parts, cache_dir, repo_dir, f"file {parts.path!r} is not in the cached snapshot")
+    expected = snapshot_dir / parts.path
+    if os.path.normpath(hit) != os.path.normpath(expected):
+        # try_to_load_from_cache follows refs/<name>; a commit id must not be redirected.
+        raise PinUnresolved(f"{uri}: the cache redirected the pinned commit to {hit!r}", uri=uri)
+    return parts.path, Path(hit)
+
+
+def _resolve_snapshot(uri: str, parts: PinParts, cache_dir: Path, repo_dir: Path, snapshot_dir: Path) -> list[tuple[str, Path]]:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = snapshot_download(
+            parts.repo_id,
+            repo_type=parts.repo_type,
+            revision=parts.revision,
+            cache_dir=str(cache_dir),
+            local_files_only=True,
+        )
+    except LocalEntryNotFoundError:
+        raise _unresolved(uri, parts, cache_dir, repo_dir, "snapshot folder missing") from None
+    if os.path.normpath(folder) != os.path.normpath(snapshot_dir):
+        raise PinUnresolved(f"{uri}: the cache returned {folder!r} instead of the pinned snapshot", uri=uri)
+    entries: list[tuple[str, Path]] = []
+    for root, dirs, names in os.walk(folder):  # os.walk does not follow directory symlinks
+        dirs.sort()
+        for name in sorted(names):
+            local = Path(root) / name
+            entries.append((local.relative_to(folder).as_posix(), local))
+    if not entries:
+        raise PinUnresolved(f"{uri}: the cached snapshot is empty", uri=uri)
+    return sorted(entries)  # by in-repository path (code point order, as snapshot_digest)
+
+
+def _confined_target(uri: str, repo_dir: Path, local: Path) -> Path:
+    """Real path of a snapshot entry, which must be a regular file inside ``repo_dir``."""
+    real = Path(os.path.realpath(local))
+    root = Path(os.path.realpath(repo_dir))
+    if root != real and root not in real.parents:
+        raise PathEscape(f"{uri}: cache entry {str(local)!r} resolves outside the repository cache to {str(real)!r}", uri=uri)
+    if not real.is_file():
+        raise PinUnresolved(f"{uri}: cache entry {str(local)!r} is not a regular file (dangling symlink?)", uri=uri)
+    return real
+
+
+__all__ = [
+    "FULL_REVISION_RE",
+    "REPO_KINDS",
+    "PinParts",
+    "ResolvedFile",
+    "ResolvedPin",
+    "cached_revisions",
+    "format_pin_uri",
+    "parse_pin",
+    "path_problem",
+    "pin_parts",
+    "repo_cache_dir",
+    "resolve_pin",
+    "revision_problem",
+    "snapshot_digest",
+    "split_pin_uri",
+]

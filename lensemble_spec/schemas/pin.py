@@ -1,0 +1,108 @@
+"""``ArtifactPin``: an immutable reference to a Hugging Face Hub artifact.
+
+URI grammar (one grammar for the whole project, implemented by
+:func:`lensemble_spec.artifacts.pins.split_pin_uri`)::
+
+    hf://{models|datasets}/<org>/<name>@<revision>[/<path/in/repo>]
+
+``revision`` must be a full 40-character lowercase hex commit id: a branch or tag (``main``),
+a short prefix or uppercase hex is refused, because it can move or be ambiguous. ``org`` and
+``name`` follow the Hub's naming rule; ``path`` is a relative POSIX path (no ``.``/``..``/empty
+segments, no backslash).
+
+JSON form (canonical, what is written): ``{"uri": "...", "sha256": "<64 hex>" | null}``;
+``sha256`` is the SHA-256 of the file at ``path`` (or the snapshot digest of
+:func:`lensemble_spec.artifacts.pins.snapshot_digest` for a whole-repository pin; null = not
+recorded). The reader also accepts
+
+* a bare URI string, and
+* the exploded form ``{"repo_type", "repo_id", "revision", "path"?, "sha256"?}`` with
+  ``repo_type`` spelled ``model``/``dataset`` or ``models``/``datasets``; if ``uri`` is given
+  as well, every exploded field must agree with it.
+
+Both are normalised to the canonical form. The parsed parts are properties: ``repo_type``
+(``model``/``dataset``, huggingface_hub spelling, as in ``artifacts.pins.PinParts``),
+``repo_id``, ``revision``, ``path``. Every malformed pin raises
+:class:`~lensemble_spec.errors.PinError`, also through ``model_validate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from ..artifacts.pins import PinParts, format_pin_uri, split_pin_uri
+from ..errors import PinError
+from ._base import StrictModel
+from ._types import Hash64
+
+#: JSON Schema hint for ``uri`` (the validator is the authority; this is for external tools).
+URI_PATTERN = r"^hf://(models|datasets)/[A-Za-z0-9_.-]{1,96}/[A-Za-z0-9_.-]{1,96}@[0-9a-f]{40}(/[^/\\]+)*$"
+_EXPLODED = ("repo_type", "repo_id", "revision", "path")
+
+
+def _from_exploded(data: Mapping[str, Any]) -> dict[str, Any]:
+    doc = dict(data)
+    fields = {k: doc.pop(k) for k in _EXPLODED if k in doc}
+    missing = [k for k in ("repo_type", "repo_id", "revision") if k not in fields]
+    if "uri" not in doc:
+        if missing:
+            raise PinError(f"exploded pin lacks {', '.join(missing)}")
+        if not all(isinstance(fields[k], str) for k in ("repo_type", "repo_id", "revision")):
+            raise PinError("exploded pin fields must be strings")
+        doc["uri"] = format_pin_uri(fields["repo_type"], fields["repo_id"], fields["revision"], fields.get("path"))
+        split_pin_uri(doc["uri"])
+        return doc
+    parts = split_pin_uri(doc["uri"])
+    expected = {"repo_type": parts.repo_type, "repo_id": parts.repo_id, "revision": parts.revision, "path": parts.path}
+    for key, value in fields.items():
+        if key == "repo_type" and isinstance(value, str) and value.endswith("s"):
+            value = value[:-1]
+        if value != expected[key]:
+            raise PinError(f"pin {doc['uri']!r}: {key}={value!r} disagrees with the URI ({expected[key]!r})")
+    return doc
+
+
+class ArtifactPin(StrictModel):
+    """An immutable Hub artifact reference (see the module docstring for forms and rules)."""
+
+    uri: str = Field(json_schema_extra={"pattern": URI_PATTERN})
+    sha256: Hash64 | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_forms(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"uri": data}
+        if isinstance(data, Mapping) and any(k in data for k in _EXPLODED):
+            return _from_exploded(data)
+        return data
+
+    @field_validator("uri", mode="before")
+    @classmethod
+    def _valid_uri(cls, value: Any) -> Any:
+        split_pin_uri(value)
+        return value
+
+    @property
+    def parts(self) -> PinParts:
+        return split_pin_uri(self.uri)
+
+    @property
+    def repo_type(self) -> str:
+        """``model`` or ``dataset`` (huggingface_hub spelling)."""
+        return self.parts.repo_type
+
+    @property
+    def repo_id(self) -> str:
+        return self.parts.repo_id
+
+    @property
+    def revision(self) -> str:
+        return self.parts.revision
+
+    @property
+    def path(self) -> str | None:
+        return self.parts.path

@@ -1,0 +1,279 @@
+"""Schema models: good documents load and round-trip; bad ones fail with the right typed error.
+
+Defects caught: extra fields accepted, malformed/uppercase/short hashes, NaN/Inf metrics,
+negative rounds, unsorted manifests or participants, a degenerate drift reported as 0°, a
+manifest whose config does not re-hash, and too-new schema versions read as if current.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from lensemble_spec.errors import ArtifactError, PathEscape, PinError, SchemaVersionMismatch
+from lensemble_spec.schemas import (
+    ArtifactPin,
+    CheckpointHeader,
+    FrameDriftReport,
+    ResultsTable,
+    RoundRecord,
+    RunManifest,
+    dump_document,
+    load_document,
+    save_document,
+)
+from lensemble_spec.schemas.examples import example_documents
+
+H1, H2, H3 = "1" * 64, "2" * 64, "a" * 64
+REV = "0123456789abcdef0123456789abcdef01234567"
+
+MODELS = {
+    m.__name__: m for m in (CheckpointHeader, RunManifest, RoundRecord, FrameDriftReport, ResultsTable, ArtifactPin)
+}
+GOOD = {MODELS[name]: doc for name, doc in example_documents().items()}
+
+
+@pytest.mark.parametrize("model", list(GOOD), ids=lambda m: m.__name__)
+def test_good_documents_load_and_round_trip(model, tmp_path):
+    doc = load_document(model, copy.deepcopy(GOOD[model]))
+    dumped = dump_document(doc)
+    assert load_document(model, dumped) == doc
+    path = save_document(doc, tmp_path / "doc.json")
+    assert load_document(model, path) == doc
+    assert load_document(model, path.read_bytes()) == doc
+    field = next(iter(type(doc).model_fields))
+    with pytest.raises(ValidationError, match="frozen"):
+        setattr(doc, field, getattr(doc, field))
+
+
+# --- hypothesis-generated bad documents --------------------------------------------------------
+# (model, JSON path of a field, bad values, expected error type)
+def _paths():
+    return [
+        (CheckpointHeader, ("content_hash",), "hash"),
+        (CheckpointHeader, ("parent_hash",), "hash"),
+        (CheckpointHeader, ("config_hash",), "hash"),
+        (RunManifest, ("probe_hash",), "hash"),
+        (RoundRecord, ("global_hash",), "hash"),
+        (FrameDriftReport, ("probe_hash",), "hash"),
+        (RunManifest, ("git_sha",), "revision"),
+        (RoundRecord, ("metrics", "val_pred"), "float"),
+        (RoundRecord, ("metrics", "train_loss"), "float"),
+        (RoundRecord, ("wall_time_s",), "float"),
+        (FrameDriftReport, ("pairs", 0, "angle_deg"), "float"),
+        (ResultsTable, ("controls", 0, "metrics", "effective_rank"), "float"),
+        (ResultsTable, ("controls", 0, "series", "effective_rank", 1), "float"),
+        (CheckpointHeader, ("round_index",), "round"),
+        (RoundRecord, ("round_index",), "round"),
+        (FrameDriftReport, ("round_index",), "round"),
+    ]
+
+
+hex_chars = "0123456789abcdef"
+bad_hashes = st.one_of(
+    st.text(alphabet=hex_chars, min_size=0, max_size=63),  # short
+    st.text(alphabet=hex_chars, min_size=65, max_size=80),  # long
+    st.text(alphabet=hex_chars + "ABCDEF", min_size=64, max_size=64).filter(lambda s: s != s.lower()),  # uppercase
+    st.text(alphabet="ghijxyz-", min_size=64, max_size=64),  # not hex
+    st.integers(),
+    st.just("main"),
+)
+bad_revisions = st.one_of(
+    st.text(alphabet=hex_chars, min_size=1, max_size=39),
+    st.text(alphabet=hex_chars.upper(), min_size=40, max_size=40).filter(lambda s: s != s.lower()),
+    st.sampled_from(["main", "HEAD", "v1.0"]),
+)
+bad_floats = st.sampled_from([math.nan, math.inf, -math.inf, "1.0", True, None.__class__.__name__])
+bad_rounds = st.one_of(st.integers(max_value=-1), st.floats(allow_nan=False), st.just(True), st.just("0"))
+
+
+def _set(doc, path, value):
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+
+
+@st.composite
+def bad_field(draw):
+    model, path, kind = draw(st.sampled_from(_paths()))
+    value = draw({"hash": bad_hashes, "revision": bad_revisions, "float": bad_floats, "round": bad_rounds}[kind])
+    return model, path, value
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(bad_field())
+def test_bad_field_values_raise_artifact_error(case):
+    model, path, value = case
+    doc = copy.deepcopy(GOOD[model])
+    _set(doc, path, value)
+    with pytest.raises(ArtifactError) as info:
+        load_document(model, doc)
+    assert type(info.value) is ArtifactError
+    assert info.value.details["errors"]  # compact list of what failed
+
+
+@settings(max_examples=50, deadline=None, derandomize=True)
+@given(
+    st.sampled_from(list(GOOD)),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12),
+    st.sampled_from([(), ("metrics",), ("producer",), ("controls", 0), ("pairs", 0), ("checkpoints", 0)]),
+)
+def test_extra_fields_are_refused(model, key, where):
+    doc = copy.deepcopy(GOOD[model])
+    target = doc
+    try:
+        for step in where:
+            target = target[step]
+    except (KeyError, IndexError):
+        target = doc
+    if key in target:
+        return
+    target[key] = 1
+    with pytest.raises(ArtifactError, match="xtra"):
+        load_document(model, doc)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.sampled_from([m for m in GOOD if m is not ArtifactPin]), st.integers(min_value=2, max_value=10**6))
+def test_too_new_schema_version_is_a_typed_mismatch(model, version):
+    doc = dict(GOOD[model], schema_version=version)
+    with pytest.raises(SchemaVersionMismatch) as info:
+        load_document(model, doc)
+    assert info.value.details == {"file_schema_version": version, "reader_max_version": 1}
+    with pytest.raises(SchemaVersionMismatch):  # also without the loader
+        model.model_validate(doc)
+
+
+@pytest.mark.parametrize("version", [0, -1, True, "1", 1.0, None])
+def test_malformed_schema_version_is_a_typed_mismatch(version):
+    with pytest.raises(SchemaVersionMismatch):
+        load_document(RoundRecord, dict(GOOD[RoundRecord], schema_version=version))
+
+
+def test_missing_schema_version_refused_by_loader_only():
+    doc = {k: v for k, v in GOOD[RoundRecord].items() if k != "schema_version"}
+    with pytest.raises(ArtifactError, match="schema_version"):
+        load_document(RoundRecord, doc)
+    assert RoundRecord.model_validate(doc).schema_version == 1  # Python construction defaults to current
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(st.permutations(["a.w", "b", "encoder.x", "z", "É"]).filter(lambda p: p != sorted(p, key=str.encode)))
+def test_unsorted_tensor_manifest_is_refused(names):
+    doc = copy.deepcopy(GOOD[CheckpointHeader])
+    doc["tensor_manifest"] = [{"name": n, "dtype": "float32", "shape": [1]} for n in names]
+    with pytest.raises(ArtifactError, match="sorted"):
+        load_document(CheckpointHeader, doc)
+    doc["tensor_manifest"].sort(key=lambda t: t["name"].encode())
+    load_document(CheckpointHeader, doc)
+
+
+# --- specific rules -----------------------------------------------------------------------------
+def _bad(model, mutate, error=ArtifactError, match=None):
+    doc = copy.deepcopy(GOOD[model])
+    mutate(doc)
+    with pytest.raises(error, match=match):
+        load_document(model, doc)
+
+
+def test_header_rules():
+    _bad(CheckpointHeader, lambda d: d["tensor_manifest"].append(dict(d["tensor_manifest"][-1])), match="sorted")
+    _bad(CheckpointHeader, lambda d: d["tensor_manifest"][0].update(dtype="int8"))
+    _bad(CheckpointHeader, lambda d: d["tensor_manifest"][0].update(shape=[-1]))
+    _bad(CheckpointHeader, lambda d: d.update(tensor_manifest=[]))
+    _bad(CheckpointHeader, lambda d: d.update(weight_files=["../w.safetensors"]), PathEscape)
+    _bad(CheckpointHeader, lambda d: d.update(weight_files=["/abs/w.safetensors"]), PathEscape)
+    _bad(CheckpointHeader, lambda d: d.update(weight_files=["w.safetensors", "w.safetensors"]), match="repeat")
+    _bad(CheckpointHeader, lambda d: d.update(created_at="yesterday"))
+    _bad(CheckpointHeader, lambda d: d.update(created_at="2026-11-25T08:00:00"), match="timezone")
+    _bad(CheckpointHeader, lambda d: d["producer"].pop("version"))
+
+
+def test_round_record_rules():
+    _bad(RoundRecord, lambda d: d.update(participants=["silo1", "silo0"]), match="sorted")
+    _bad(RoundRecord, lambda d: d.update(participants=["silo0", "silo0"]), match="sorted")
+    _bad(RoundRecord, lambda d: d.update(control="fedprox"))
+    _bad(RoundRecord, lambda d: d.update(backstop_fired={"silo9": True}), match="non-participants")
+    _bad(RoundRecord, lambda d: d["metrics"].update(drift_to_reference_deg=-1.0))
+    _bad(RoundRecord, lambda d: d["metrics"].update(effective_rank=-1.0))
+    _bad(RoundRecord, lambda d: d["metrics"].update(state_probe_r2=1.5))
+    _bad(RoundRecord, lambda d: d["metrics"].update(drift_pairwise_mean_deg=10.0), match="exceeds")
+    _bad(RoundRecord, lambda d: d["metrics"].update(drift_degenerate=1))
+    _bad(RoundRecord, lambda d: d.update(run_id="../x"))
+
+
+def test_drift_report_never_reads_degenerate_as_zero():
+    _bad(FrameDriftReport, lambda d: d["pairs"][1].update(angle_deg=0.0), match="never 0")
+    _bad(FrameDriftReport, lambda d: d["to_reference"]["silo0"].update(degenerate=True), match="never 0")
+    _bad(FrameDriftReport, lambda d: d["pairs"][0].update(angle_deg=None), match="needs both")
+    _bad(FrameDriftReport, lambda d: d["pairs"][0].update(a="silo1", b="silo0"), match="a < b")
+    _bad(FrameDriftReport, lambda d: d["pairs"].reverse(), match="sorted")
+
+
+def test_run_manifest_rules():
+    _bad(RunManifest, lambda d: d["config"].update(rounds=4), match="does not match")
+    _bad(RunManifest, lambda d: d.update(config={"lr": math.nan}), match="RunManifest")
+    _bad(RunManifest, lambda d: d["checkpoints"].reverse(), match="sorted")
+    _bad(RunManifest, lambda d: d["checkpoints"][0].update(path="../elsewhere"), PathEscape)
+    _bad(RunManifest, lambda d: d.update(round_sketch_seeds=[-1]))
+    _bad(RunManifest, lambda d: d.update(root_seed=2**64))
+    # moving the run (sink path) keeps the manifest valid: the hash ignores out_dir
+    doc = copy.deepcopy(GOOD[RunManifest])
+    doc["config"]["out_dir"] = "/elsewhere"
+    load_document(RunManifest, doc)
+    for sha in (REV + "-dirty", "unknown"):
+        load_document(RunManifest, dict(GOOD[RunManifest], git_sha=sha))
+
+
+def test_results_table_rules():
+    _bad(ResultsTable, lambda d: d["controls"].append(dict(d["controls"][0])), match="once")
+    _bad(ResultsTable, lambda d: d.update(seeds=[1, 1]), match="unique")
+    _bad(ResultsTable, lambda d: d["controls"][0].update(verdict=""))
+    _bad(ResultsTable, lambda d: d["controls"][0]["pins"][0].update(uri="hf://models/org/ckpt@main"), PinError)
+
+
+def test_loader_input_forms(tmp_path):
+    with pytest.raises(ArtifactError, match="JSON object"):
+        load_document(RoundRecord, [1, 2])
+    with pytest.raises(ArtifactError, match="cannot read"):
+        load_document(RoundRecord, tmp_path / "missing.json")
+    (tmp_path / "r.json").write_text(json.dumps(GOOD[RoundRecord]))
+    assert load_document(RoundRecord, str(tmp_path / "r.json")).round_index == 1
+
+
+def test_error_message_is_compact():
+    doc = copy.deepcopy(GOOD[RoundRecord])
+    for key in ("effective_rank", "val_pred", "latent_rms", "sigreg", "train_loss"):
+        doc["metrics"][key] = math.nan
+    with pytest.raises(ArtifactError) as info:
+        load_document(RoundRecord, doc)
+    assert "(+2 more)" in info.value.message
+    assert "\n" not in info.value.message
+    assert len(info.value.details["errors"]) == 5
+
+
+def test_drift_report_from_metrics_result():
+    np = pytest.importorskip("numpy")
+    metrics = pytest.importorskip("lensemble_spec.metrics")
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((32, 4))
+    theta = np.deg2rad(20.0)
+    rot = np.eye(4)
+    rot[:2, :2] = [[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]
+    collapsed = np.zeros((32, 4))
+    collapsed[:, 0] = rng.standard_normal(32)
+    result = metrics.frame_drift({"silo0": ref, "silo1": ref @ rot, "silo2": collapsed}, reference=ref)
+    report = FrameDriftReport.from_result(result, round_index=3, probe_hash=H3)
+    assert [(p.a, p.b) for p in report.pairs] == [("silo0", "silo1"), ("silo0", "silo2"), ("silo1", "silo2")]
+    assert report.pairs[0].angle_deg == pytest.approx(20.0, abs=1e-6) and not report.pairs[0].degenerate
+    assert report.pairs[1].degenerate and report.pairs[1].angle_deg is None  # never 0°
+    assert report.to_reference["silo2"].degenerate and report.to_reference["silo2"].angle_deg is None
+    assert report.to_reference["silo0"].angle_deg == pytest.approx(0.0, abs=1e-5)
+    assert load_document(FrameDriftReport, dump_document(report)) == report
