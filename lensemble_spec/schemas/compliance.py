@@ -35,13 +35,13 @@ MUST, SHOULD and MAY separately. ``conformant`` (bool) is ``overall == "conforma
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from ._base import StrictModel, VersionedDocument
 from ._types import Timestamp
+from .round import RoundRecord
 
 COMPLIANCE_SCHEMA_VERSION = 1
 
@@ -185,7 +185,7 @@ class Verdicts(_Strict):
     by_level: dict[str, ScopeVerdict] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Verdicts":
+    def _consistent(self) -> Verdicts:
         if self.conformant != (self.overall == "conformant"):
             raise ValueError("`conformant` must equal (overall == 'conformant')")
         return self
@@ -200,31 +200,13 @@ class ExpectationEntry(_Strict):
 
 
 class RunRecords(_Strict):
-    """Per-round records of one run directory (for the report's plots)."""
+    """Per-round records of one run directory (for the report's plots); see report.runs."""
 
     run_dir: str
     control: str | None = None
     source: str | None = None  # which file the records were read from
-    records: list[dict[str, Any]] = Field(default_factory=list)  # RoundRecord documents
+    records: list[RoundRecord] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)
-
-    @field_validator("records")
-    @classmethod
-    def _finite(cls, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for rec in records:
-            _check_finite(rec)
-        return records
-
-
-def _check_finite(obj: Any) -> None:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        raise ValueError("run records must hold finite numbers only")
-    if isinstance(obj, dict):
-        for v in obj.values():
-            _check_finite(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            _check_finite(v)
 
 
 class ComplianceReport(VersionedDocument):
@@ -245,7 +227,7 @@ class ComplianceReport(VersionedDocument):
     runs: list[RunRecords] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _unique_requirements(self) -> "ComplianceReport":
+    def _unique_requirements(self) -> ComplianceReport:
         ids = [r.id for r in self.requirements]
         if len(ids) != len(set(ids)):
             raise ValueError("requirement ids must be unique in a compliance report")
@@ -298,12 +280,12 @@ __all__ = [
     "ExpectationEntry",
     "HypothesisInfo",
     "ImplementationInfo",
+    "ItemResult",
     "RequirementResult",
     "RunInfo",
     "RunRecords",
     "ScopeVerdict",
     "StatusCounts",
-    "ItemResult",
     "Verdicts",
     "requirement_status",
     "status_counts",

@@ -1,0 +1,192 @@
+"""Meta-test: every MUST requirement has a conformance test, and every marker names a real id.
+
+Conformance tests declare what they check with ``@pytest.mark.requirement("GAUGE-002", ...)``.
+The markers are found *statically* (an AST scan of ``conformance/**/*.py``), so coverage is
+known without importing or running the suite; ids must be string literals for that reason.
+
+``NOT_YET_COVERED`` is the explicit allow-list of MUST ids that no conformance test checks yet.
+It may only shrink: an id listed there that *is* covered fails the test (remove it), and so does
+a listed id that is unknown or not a MUST. Adding a MUST to an RFC therefore needs either a
+conformance test or a deliberate entry here.
+
+Defects caught: a MUST nobody tests (coverage would read green for an unchecked rule), a test
+whose marker misspells an id (its result would be reported against nothing), a marker that the
+scan cannot read (a computed id), and a stale allow-list.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from lensemble_spec.requirements import load_catalog
+
+CONFORMANCE_DIR = Path(__file__).resolve().parents[2] / "conformance"
+
+#: MUST requirements without a conformance test yet. Only ever remove ids from this set.
+NOT_YET_COVERED: frozenset[str] = frozenset(
+    {
+    # RFC-0002
+    "GAUGE-001", "GAUGE-002", "GAUGE-003", "GAUGE-004", "GAUGE-005", "GAUGE-006", "GAUGE-007",
+    "GAUGE-009", "GAUGE-010", "GAUGE-011", "GAUGE-012", "GAUGE-013", "GAUGE-014", "GAUGE-016",
+    "GAUGE-017", "GAUGE-018", "GAUGE-019", "GAUGE-020", "GAUGE-021", "GAUGE-022", "GAUGE-023",
+    "GAUGE-024", "GAUGE-025", "GAUGE-026", "GAUGE-027", "GAUGE-028", "GAUGE-029", "GAUGE-030",
+    "GAUGE-031", "GAUGE-032", "GAUGE-033", "GAUGE-034", "GAUGE-035", "GAUGE-036", "GAUGE-037",
+    "GAUGE-038", "GAUGE-039", "GAUGE-040", "GAUGE-041", "GAUGE-042",
+    # RFC-0003
+    "FED-001", "FED-002", "FED-003", "FED-004", "FED-005", "FED-006", "FED-007", "FED-008",
+    "FED-009", "FED-010", "FED-011", "FED-012", "FED-013", "FED-014", "FED-015", "FED-016",
+    "FED-017", "FED-018", "FED-019", "FED-020", "FED-021", "FED-022", "FED-023", "FED-024",
+    "FED-026",
+    # RFC-0005
+    "EVAL-001", "EVAL-002", "EVAL-003", "EVAL-004", "EVAL-005", "EVAL-006", "EVAL-007", "EVAL-008",
+    "EVAL-009", "EVAL-010", "EVAL-011", "EVAL-012", "EVAL-013", "EVAL-014", "EVAL-015", "EVAL-016",
+    "EVAL-017",
+    # RFC-0010
+    "ART-001", "ART-003", "ART-004", "ART-005", "ART-006", "ART-007", "ART-008", "ART-009",
+    "ART-010", "ART-011", "ART-012", "ART-013", "ART-014", "ART-015", "ART-016", "ART-017",
+    "ART-018", "ART-019", "ART-020", "ART-021", "ART-022", "ART-023", "ART-024", "ART-025",
+    "ART-026", "ART-027", "ART-028", "ART-029",
+    }
+)
+
+
+def _is_requirement_ref(node: ast.AST) -> bool:
+    """``pytest.mark.requirement``, ``mark.requirement`` or a bare ``requirement`` name."""
+    if isinstance(node, ast.Name):
+        return node.id == "requirement"
+    if isinstance(node, ast.Attribute) and node.attr == "requirement":
+        value = node.value
+        return (isinstance(value, ast.Attribute) and value.attr == "mark") or (
+            isinstance(value, ast.Name) and value.id == "mark"
+        )
+    return False
+
+
+def scan_markers(root: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """Return ({requirement id: ["file:line", ...]}, [problems]) for every ``*.py`` under ``root``.
+
+    A marker is any call ``pytest.mark.requirement(...)`` / ``mark.requirement(...)`` /
+    ``requirement(...)`` (as a decorator, in ``pytestmark``, in ``pytest.param(marks=...)``).
+    Problems: a file that does not parse, a marker argument that is not a string literal, a
+    marker call without ids, and an un-called marker used as a decorator.
+    """
+    found: dict[str, list[str]] = {}
+    problems: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(root.parent) if root.parent in path.parents else path
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except SyntaxError as exc:
+            problems.append(f"{rel}:{exc.lineno}: cannot parse: {exc.msg}")
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                for deco in node.decorator_list:
+                    if _is_requirement_ref(deco):
+                        problems.append(f"{rel}:{deco.lineno}: requirement marker used without ids")
+            if not (isinstance(node, ast.Call) and _is_requirement_ref(node.func)):
+                continue
+            where = f"{rel}:{node.lineno}"
+            if not node.args or node.keywords:
+                problems.append(f"{where}: a requirement marker takes one or more string ids and no keywords")
+            for arg in node.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.setdefault(arg.value, []).append(where)
+                else:
+                    problems.append(f"{where}: requirement id is not a string literal ({ast.unparse(arg)})")
+    return found, problems
+
+
+# --- the scanner itself -----------------------------------------------------------------------------
+def test_scanner_finds_every_marker_form(tmp_path):
+    root = tmp_path / "conformance"
+    (root / "sub").mkdir(parents=True)
+    (root / "test_a.py").write_text(dedent('''
+        import pytest
+        from pytest import mark
+
+        pytestmark = [pytest.mark.requirement("ART-001")]
+
+        @pytest.mark.requirement("GAUGE-001", "GAUGE-002")
+        def test_one(): ...
+
+        @mark.requirement("FED-001")
+        class TestGroup:
+            @pytest.mark.parametrize("x", [pytest.param(1, marks=pytest.mark.requirement("EVAL-001"))])
+            def test_two(self, x): ...
+    '''))
+    (root / "sub" / "test_b.py").write_text(dedent('''
+        from lensemble_spec.plugin import requirement
+
+        @requirement("GAUGE-001")
+        def test_three(): ...
+    '''))
+    found, problems = scan_markers(root)
+    assert problems == []
+    assert sorted(found) == ["ART-001", "EVAL-001", "FED-001", "GAUGE-001", "GAUGE-002"]
+    assert found["GAUGE-001"] == ["conformance/sub/test_b.py:4", "conformance/test_a.py:7"]
+
+
+def test_scanner_reports_markers_it_cannot_read(tmp_path):
+    root = tmp_path / "conformance"
+    root.mkdir()
+    (root / "test_bad.py").write_text(dedent('''
+        import pytest
+        ID = "GAUGE-001"
+
+        @pytest.mark.requirement(ID)
+        def test_computed(): ...
+
+        @pytest.mark.requirement
+        def test_bare(): ...
+
+        @pytest.mark.requirement()
+        def test_empty(): ...
+    '''))
+    (root / "test_broken.py").write_text("def test(:\n")
+    found, problems = scan_markers(root)
+    assert found == {}
+    assert len(problems) == 4, problems
+    assert any("not a string literal (ID)" in p for p in problems)
+    assert any("without ids" in p for p in problems)
+    assert any("takes one or more string ids" in p for p in problems)
+    assert any(p.startswith("conformance/test_broken.py:1: cannot parse") for p in problems)
+
+
+# --- the real suite ---------------------------------------------------------------------------------
+CATALOG = load_catalog()
+MUST_IDS = frozenset(r.id for r in CATALOG.by_level("MUST"))
+
+
+@pytest.fixture(scope="module")
+def markers() -> dict[str, list[str]]:
+    assert CONFORMANCE_DIR.is_dir(), CONFORMANCE_DIR
+    found, problems = scan_markers(CONFORMANCE_DIR)
+    assert not problems, "\n".join(problems)
+    return found
+
+
+def test_every_marker_names_a_known_requirement(markers):
+    unknown = {rid: where for rid, where in markers.items() if rid not in CATALOG}
+    assert not unknown, f"conformance tests name ids that no RFC defines: {unknown}"
+
+
+def test_every_must_requirement_has_a_conformance_test(markers):
+    missing = sorted(MUST_IDS - set(markers) - NOT_YET_COVERED, key=CATALOG.ids.index)
+    assert not missing, (
+        "MUST requirements without a conformance test (add a test marked with the id, or, "
+        f"deliberately, an entry in NOT_YET_COVERED): {missing}"
+    )
+
+
+def test_allow_list_only_shrinks(markers):
+    stale = sorted(NOT_YET_COVERED & set(markers))
+    assert not stale, f"now covered by conformance tests, remove from NOT_YET_COVERED: {stale}"
+    not_must = sorted(NOT_YET_COVERED - MUST_IDS)
+    assert not not_must, f"NOT_YET_COVERED lists ids that are unknown or not MUST: {not_must}"
