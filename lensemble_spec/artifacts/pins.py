@@ -81,8 +81,8 @@ def path_problem(path: str) -> str | None:
     """Why ``path`` is not a safe in-repository file path, or ``None`` when it is one."""
     if path == "":
         return "empty path after the revision (drop the trailing '/')"
-    if "\\" in path or "\0" in path:
-        return "backslash or NUL in path"
+    if "\\" in path or any(ord(c) < 32 or c == "\x7f" for c in path):
+        return "backslash or control character in path"
     if path.startswith("/"):
         return "absolute path"
     for segment in path.split("/"):

@@ -1,0 +1,159 @@
+"""``verify_run``: verify a run directory or a comparison directory.
+
+* A **run directory** holds ``manifest.json`` (RFC-0010 §5): :class:`~.run.RunVerifier`.
+* A **comparison directory** holds ``results.json`` and one run directory per control, named by
+  the control (RFC-0010 §5, RFC-0005 §2): every run is verified (subjects prefixed
+  ``<control>/``), then the comparison (EVAL-001 one run per control agreeing on seed, probe and
+  split; EVAL-002 identical round-0 tensors; EVAL-003 shared settings; EVAL-004 the naive control
+  differs from the anchored one only where it must) and its results table
+  (:class:`~.results.ResultsVerifier`).
+
+A results table found in a run directory (which ART-015 does not allow) is still checked against
+that run, so one stray file does not hide the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..artifacts.canonical import strip_sink_paths
+from ..errors import ArtifactError, LensembleError
+from ..protocol import CONTROLS
+from . import files
+from .report import VerificationReport
+from .results import ResultsVerifier
+from .run import RunData, RunVerifier
+
+#: Configuration keys every run of a comparison shares (EVAL-003).
+SHARED_KEYS = ("rounds", "inner_steps", "batch_size", "inner_lr", "lambda_sigreg", "outer")
+#: The only keys in which the naive control may differ from the anchored one (EVAL-004).
+NAIVE_DIFFERS_IN = ("control", "lambda_anchor", "backstop")
+
+
+def _model_of(impl: Any) -> tuple[Any, str | None]:
+    if impl is None:
+        return None, None
+    if isinstance(impl, str):
+        from ..protocol import resolve_implementation
+
+        label = impl
+        impl = resolve_implementation(impl)
+    else:
+        label = f"{getattr(impl, 'name', type(impl).__name__)} {getattr(impl, 'version', '')}".strip()
+    return getattr(impl, "model", None), label
+
+
+def is_comparison(root: Path) -> bool:
+    return not files.exists(root, files.MANIFEST_FILE) and any((root / c / files.MANIFEST_FILE).is_file() for c in CONTROLS)
+
+
+def verify_run(
+    path: str | os.PathLike[str],
+    *,
+    impl: Any = None,
+    hub_cache: str | os.PathLike[str] | None = None,
+    heldout: str | os.PathLike[str] | None = None,
+) -> VerificationReport:
+    """Verify a run or comparison directory from its files alone.
+
+    ``impl``: an :class:`~lensemble_spec.protocol.Implementation`, a ``module[:attr]`` string or
+    None (then nothing is re-encoded and recomputation findings are ``skip``). ``hub_cache``: a
+    Hugging Face cache directory, used offline to resolve pins (None: pins are checked for form
+    only). ``heldout``: a safetensors file with the held-out ``obs``/``actions``/``states`` (None:
+    regenerated from the synthetic world the manifest records, if any). Raises
+    :class:`ArtifactError` when ``path`` is not a directory; every other problem is a finding.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise ArtifactError(
+            f"{root} is not a directory",
+            remediation="Pass a run directory (with manifest.json) or a comparison directory (with results.json and one run per control).",
+        )
+    model, label = _model_of(impl)
+    cache = Path(hub_cache) if hub_cache is not None else None
+    report = VerificationReport(target=str(root), impl=label, hub_cache=str(cache) if cache else None)
+    if is_comparison(root):
+        _verify_comparison(root, report, model, cache, heldout)
+    else:
+        data = RunVerifier(root, report, model, cache).run()
+        if files.exists(root, files.RESULTS_FILE) and data.control is not None:
+            _verify_results(root, report, {data.control: data}, model, cache, heldout, files.RESULTS_FILE)
+    return report
+
+
+def _verify_results(root: Path, report: VerificationReport, runs: dict[str, RunData], model: Any, cache: Path | None, heldout: Any, subject: str) -> None:
+    verifier = ResultsVerifier(report, runs, model=model, heldout=heldout, hub_cache=cache, subject=subject)
+    try:
+        raw = files.read_json(root, files.RESULTS_FILE)
+    except LensembleError as exc:
+        report.failed("EVAL-015", "results-schema", subject, exc.message)
+        return
+    table = verifier.load(raw)
+    if table is not None:
+        verifier.check_table(table)
+
+
+def _verify_comparison(root: Path, report: VerificationReport, model: Any, cache: Path | None, heldout: Any) -> None:
+    runs: dict[str, RunData] = {}
+    for control in CONTROLS:
+        if (root / control / files.MANIFEST_FILE).is_file():
+            verifier = RunVerifier(root / control, report, model, cache)
+            verifier.prefix = f"{control}/"
+            runs[control] = verifier.run()
+    _check_comparison(report, runs)
+    if files.exists(root, files.RESULTS_FILE):
+        _verify_results(root, report, runs, model, cache, heldout, files.RESULTS_FILE)
+    else:
+        report.failed("EVAL-015", "results-schema", files.RESULTS_FILE, "the comparison has no results.json")
+
+
+def _check_comparison(report: VerificationReport, runs: dict[str, RunData]) -> None:
+    subject = "comparison"
+    missing = [c for c in CONTROLS if c not in runs]
+    manifests = {c: r.manifest for c, r in runs.items() if r.manifest is not None}
+    problems = [f"no run of {missing}"] if missing else []
+    for key in ("root_seed", "probe_hash", "split_policy"):
+        values = {c: getattr(m, key) for c, m in manifests.items()}
+        if len({repr(v) for v in values.values()}) > 1:
+            problems.append(f"runs disagree on {key}")
+    if problems:
+        report.failed("EVAL-001", "comparison-runs", subject, "; ".join(problems))
+    else:
+        report.passed("EVAL-001", "comparison-runs", subject, "one run per control, same seed, probe and split")
+    round0 = {}
+    for c, r in runs.items():
+        g = r.global_at(0)
+        if g is not None and g.tensors is not None:
+            round0[c] = g.tensors
+    if len(round0) < 2:
+        report.skipped("EVAL-002", "comparison-theta0", subject, "fewer than two verified round-0 checkpoints")
+    else:
+        first_c, first = next(iter(round0.items()))
+        differ = [c for c, t in round0.items() if set(t) != set(first) or any(not np.array_equal(t[k], first[k]) for k in first)]
+        if differ:
+            report.failed("EVAL-002", "comparison-theta0", subject, f"round-0 tensors of {differ} differ from {first_c}'s")
+        else:
+            report.passed("EVAL-002", "comparison-theta0", subject, f"{len(round0)} runs start from bitwise identical θ_0")
+    configs = {c: strip_sink_paths(m.config) for c, m in manifests.items()}  # where outputs went is not configuration
+    if len(configs) >= 2:
+        diff = [k for k in SHARED_KEYS if len({repr(cfg.get(k)) for cfg in configs.values()}) > 1]
+        if diff:
+            report.failed("EVAL-003", "comparison-config", subject, f"runs disagree on {diff}")
+        else:
+            report.passed("EVAL-003", "comparison-config", subject, f"runs agree on {', '.join(SHARED_KEYS)}")
+    anchored, naive = configs.get("anchored"), configs.get("naive-fedavg")
+    if anchored is not None and naive is not None:
+        keys = sorted(set(anchored) | set(naive))
+        extra = [k for k in keys if k not in NAIVE_DIFFERS_IN and anchored.get(k) != naive.get(k)]
+        wrong = [k for k, want in (("lambda_anchor", 0), ("backstop", False)) if naive.get(k) != want]
+        if extra or wrong:
+            report.failed("EVAL-004", "naive-config", subject, f"naive differs from anchored in {extra}; settings not as required: {wrong}")
+        else:
+            report.passed("EVAL-004", "naive-config", subject, "naive = anchored with lambda_anchor 0 and the backstop off")
+
+
+__all__ = ["is_comparison", "verify_run"]
