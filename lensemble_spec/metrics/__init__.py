@@ -1,0 +1,97 @@
+"""Metrics for federated JEPA world models: pure functions on arrays.
+
+Conventions everywhere: latents are row vectors ``(..., d)`` (leading dims are samples), a gauge
+transform is ``z -> z @ Q``, Procrustes returns ``Q`` with ``source @ Q ≈ target``, a SIGReg sketch
+``A`` ``(d, m)`` co-rotates as ``A -> Qᵀ A``. Inputs are numpy arrays or torch tensors; computation
+is float64 and results are Python floats / numpy arrays, except :func:`sigreg_statistic`, which
+returns a differentiable 0-dim tensor for torch input. Bad input raises
+:class:`~lensemble_spec.errors.InputError` (code + remediation). Every tolerance is a named module
+constant with its reason in a comment.
+
+Modules: :mod:`.procrustes`, :mod:`.angles`, :mod:`.drift`, :mod:`.collapse`, :mod:`.sigreg`,
+:mod:`.prediction`.
+"""
+
+from __future__ import annotations
+
+from ..errors import DegenerateProcrustes, EvaluationError, InputError
+from .angles import (
+    ANGLE_NOISE_FLOOR_DEG,
+    ORTHOGONALITY_ATOL,
+    drift_angle_deg,
+    geodesic_distance,
+    principal_angles,
+)
+from .collapse import (
+    COLLAPSE_MIN_RANK,
+    COLLAPSE_RANK_FRACTION,
+    COLLAPSE_VARIANCE_FLOOR,
+    CONSTANT_RTOL,
+    SPECTRUM_EPS,
+    collapse_report,
+    effective_dim,
+    effective_rank,
+    latent_rms,
+    latent_std_mean,
+)
+from .drift import RESIDUAL_NOISE_FLOOR, DriftEntry, FrameDriftResult, drift_to_reference_deg, frame_drift
+from .prediction import (
+    PROBE_RIDGE,
+    RolloutResult,
+    rollout_error,
+    skill_vs_identity,
+    state_probe_r2,
+    val_pred,
+)
+from .procrustes import PROCRUSTES_RCOND, ProcrustesResult, procrustes_align
+from .sigreg import (
+    SIGREG_KNOTS,
+    SIGREG_T_MAX,
+    build_sketch,
+    derive_seed,
+    round_sketch_seed,
+    sigreg_knots,
+    sigreg_statistic,
+)
+
+__all__ = [
+    "ANGLE_NOISE_FLOOR_DEG",
+    "COLLAPSE_MIN_RANK",
+    "COLLAPSE_RANK_FRACTION",
+    "COLLAPSE_VARIANCE_FLOOR",
+    "CONSTANT_RTOL",
+    "ORTHOGONALITY_ATOL",
+    "PROBE_RIDGE",
+    "PROCRUSTES_RCOND",
+    "RESIDUAL_NOISE_FLOOR",
+    "SIGREG_KNOTS",
+    "SIGREG_T_MAX",
+    "SPECTRUM_EPS",
+    "DegenerateProcrustes",
+    "DriftEntry",
+    "EvaluationError",
+    "FrameDriftResult",
+    "InputError",
+    "ProcrustesResult",
+    "RolloutResult",
+    "build_sketch",
+    "collapse_report",
+    "derive_seed",
+    "drift_angle_deg",
+    "drift_to_reference_deg",
+    "effective_dim",
+    "effective_rank",
+    "frame_drift",
+    "geodesic_distance",
+    "latent_rms",
+    "latent_std_mean",
+    "principal_angles",
+    "procrustes_align",
+    "rollout_error",
+    "round_sketch_seed",
+    "sigreg_knots",
+    "sigreg_statistic",
+    "skill_vs_identity",
+    "state_probe_r2",
+    "val_pred",
+]

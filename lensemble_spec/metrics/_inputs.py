@@ -1,0 +1,169 @@
+"""Input validation shared by every metric.
+
+Every public metric funnels its array arguments through these helpers so that bad input fails
+the same way everywhere: an :class:`~lensemble_spec.errors.InputError` whose message names the
+argument and whose remediation says what to pass instead. Checked, in this order:
+
+* the value is array-like with a real numeric dtype (bool, complex, object and strings refused);
+* the rank (number of dimensions) is what the metric needs;
+* every value is finite (NaN / ±Inf usually mean a diverged model);
+* the number of samples is at least :data:`MIN_SAMPLES`.
+
+torch tensors are accepted anywhere an array is: they are detached, moved to CPU and converted to
+float64 numpy arrays. torch is never imported here (the check is by module name), so importing the
+metrics package stays cheap; only the differentiable SIGReg path touches torch itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+
+#: Every statistic here (means, variances, centred spectra, fits) needs at least two samples.
+MIN_SAMPLES = 2
+
+
+def is_torch_tensor(x: Any) -> bool:
+    """True for a ``torch.Tensor`` (checked without importing torch)."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+
+def to_float64(x: Any, name: str) -> np.ndarray:
+    """Return ``x`` as a float64 numpy array, refusing non-numeric input.
+
+    Does not check rank or finiteness (see :func:`check_finite` and the ``as_*`` helpers).
+    """
+    if x is None:
+        raise InputError(
+            f"`{name}` is None",
+            remediation=f"Pass `{name}` as a numeric array (numpy array or torch tensor).",
+        )
+    if is_torch_tensor(x):
+        t = x.detach()
+        if t.is_complex():
+            raise InputError(
+                f"`{name}` is a complex tensor",
+                remediation=f"Pass `{name}` as a real floating-point tensor.",
+            )
+        if str(t.dtype) == "torch.bool":
+            arr = t.to(device="cpu").numpy()  # refused below with the generic dtype message
+        else:
+            arr = t.to(device="cpu").double().numpy()  # also covers bfloat16 / float16
+    else:
+        try:
+            arr = np.asarray(x)
+        except Exception as exc:  # ragged lists etc.
+            raise InputError(
+                f"`{name}` cannot be converted to an array: {exc}",
+                remediation=f"Pass `{name}` as a rectangular numeric array.",
+            ) from exc
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise InputError(
+            f"`{name}` has dtype {arr.dtype}, expected a real number type",
+            remediation=f"Pass `{name}` as a float (or integer) array; booleans, complex numbers, "
+            "strings and objects are not latents.",
+        )
+    return np.asarray(arr, dtype=np.float64)
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """Raise :class:`InputError` if ``arr`` holds NaN or ±Inf."""
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise InputError(
+            f"`{name}` contains {bad} non-finite value(s) (NaN or Inf)",
+            remediation=f"Fix the source of NaN/Inf in `{name}` (usually a diverged model or a "
+            "division by zero upstream) before computing the metric.",
+            n_nonfinite=bad,
+        )
+
+
+def check_ndim(arr: np.ndarray, name: str, *, exact: int | None = None, minimum: int | None = None,
+               layout: str = "") -> None:
+    """Raise :class:`InputError` unless ``arr.ndim`` matches ``exact`` / is at least ``minimum``."""
+    ok = (exact is None or arr.ndim == exact) and (minimum is None or arr.ndim >= minimum)
+    if not ok:
+        want = f"exactly {exact}" if exact is not None else f"at least {minimum}"
+        raise InputError(
+            f"`{name}` has {arr.ndim} dimension(s) (shape {arr.shape}), expected {want}",
+            remediation=f"Pass `{name}` shaped {layout or 'as documented'}.",
+            shape=tuple(arr.shape),
+        )
+
+
+def check_min_samples(n: int, name: str, minimum: int = MIN_SAMPLES) -> None:
+    if n < minimum:
+        raise InputError(
+            f"`{name}` has {n} sample(s); at least {minimum} are needed",
+            remediation=f"Pass at least {minimum} samples (rows) in `{name}`; a statistic over "
+            "fewer samples is undefined.",
+            n_samples=n,
+        )
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise InputError(
+            f"`{name_a}` has shape {a.shape} but `{name_b}` has shape {b.shape}",
+            remediation=f"Pass `{name_a}` and `{name_b}` with identical shapes (the same samples "
+            "in the same order, the same latent dimension).",
+            shapes=(tuple(a.shape), tuple(b.shape)),
+        )
+
+
+def as_samples(x: Any, name: str, *, min_samples: int = MIN_SAMPLES) -> np.ndarray:
+    """Validate latents ``(..., d)`` and return them flattened to float64 ``(n, d)``.
+
+    All leading dimensions count as samples (e.g. ``(T, B, d)`` tokens give ``n = T·B``).
+    """
+    arr = to_float64(x, name)
+    check_ndim(arr, name, minimum=2, layout="(..., d): samples in the leading dimensions, latent last")
+    if arr.shape[-1] < 1:
+        raise InputError(f"`{name}` has latent dimension 0",
+                         remediation=f"Pass `{name}` with at least one latent coordinate.")
+    check_finite(arr, name)
+    flat = arr.reshape(-1, arr.shape[-1])
+    check_min_samples(flat.shape[0], name, min_samples)
+    return flat
+
+
+def as_matrix(x: Any, name: str, *, min_rows: int = MIN_SAMPLES, layout: str = "(n, d)") -> np.ndarray:
+    """Validate an exactly 2-D float64 matrix with at least ``min_rows`` rows."""
+    arr = to_float64(x, name)
+    check_ndim(arr, name, exact=2, layout=layout)
+    check_finite(arr, name)
+    check_min_samples(arr.shape[0], name, min_rows)
+    if arr.shape[1] < 1:
+        raise InputError(f"`{name}` has zero columns",
+                         remediation=f"Pass `{name}` with at least one latent coordinate.")
+    return arr
+
+
+def as_batched_samples(x: Any, name: str) -> np.ndarray:
+    """Validate ``(..., n, d)`` (batch dims, samples, latent) as float64 with ``n >= 2``."""
+    arr = to_float64(x, name)
+    check_ndim(arr, name, minimum=2, layout="(..., n, d): optional batch dims, samples, latent")
+    check_finite(arr, name)
+    check_min_samples(arr.shape[-2], name)
+    if arr.shape[-1] < 1:
+        raise InputError(f"`{name}` has latent dimension 0",
+                         remediation=f"Pass `{name}` with at least one latent coordinate.")
+    return arr
+
+
+def as_square(x: Any, name: str) -> np.ndarray:
+    """Validate a (batch of) square matrices ``(..., d, d)`` with ``d >= 2`` as float64."""
+    arr = to_float64(x, name)
+    check_ndim(arr, name, minimum=2, layout="(..., d, d): a square matrix or a batch of them")
+    if arr.shape[-1] != arr.shape[-2]:
+        raise InputError(
+            f"`{name}` has shape {arr.shape}; its last two dimensions must be equal",
+            remediation=f"Pass `{name}` as a square (d, d) orthogonal matrix or a batch (..., d, d).",
+            shape=tuple(arr.shape),
+        )
+    check_finite(arr, name)
+    check_min_samples(arr.shape[-1], f"{name} (dimension d)")
+    return arr

@@ -1,0 +1,134 @@
+"""Collapse metrics: effective rank / dimension, latent scale, and the collapse verdict."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lensemble_spec.metrics import (
+    COLLAPSE_VARIANCE_FLOOR,
+    collapse_report,
+    effective_dim,
+    effective_rank,
+    latent_rms,
+    latent_std_mean,
+)
+from lensemble_spec.strategies import embeddings, orthogonal_matrices
+
+PROPS = settings(max_examples=30, deadline=None, derandomize=True)
+
+
+def upstream_effective_rank(z: np.ndarray) -> float:
+    """Upstream's formula (eigenvalues clamped at 1e-12), kept only as the contrast."""
+    x = z.reshape(-1, z.shape[-1]).astype(np.float32)
+    x = x - x.mean(0)
+    lam = np.linalg.svd(x, compute_uv=False) ** 2 / max(1, x.shape[0] - 1)
+    lam = np.maximum(lam, 1e-12)
+    p = lam / lam.sum()
+    return float(np.exp(-np.sum(p * np.log(p))))
+
+
+def _latents_and_gauge():
+    return st.integers(2, 24).flatmap(lambda d: st.tuples(
+        embeddings(4 * d, d, max_condition=30.0), orthogonal_matrices(d),
+        st.floats(1e-4, 1e4), st.floats(-5, 5)))
+
+
+# Catches: an uncentred or non-normalised spectrum (not scale invariant), per-coordinate stds
+# instead of singular values (not rotation invariant), or a clamp that depends on magnitude.
+@PROPS
+@given(_latents_and_gauge())
+def test_spectrum_metrics_invariant_to_rotation_scale_and_offset(data):
+    z, q, scale, offset = data
+    moved = scale * (z @ q) + offset
+    assert effective_rank(moved) == pytest.approx(effective_rank(z), rel=1e-9)
+    assert effective_dim(moved) == pytest.approx(effective_dim(z), rel=1e-9)
+
+
+# Catches: scale metrics that are secretly normalised (blind to magnitude collapse), or a
+# sample (ddof=1) std where the documented population std is used.
+@PROPS
+@given(_latents_and_gauge())
+def test_scale_metrics_scale_with_the_latents(data):
+    z, q, scale, _ = data
+    assert latent_std_mean(scale * z) == pytest.approx(scale * latent_std_mean(z), rel=1e-9)
+    assert latent_rms(scale * z) == pytest.approx(scale * latent_rms(z), rel=1e-9)
+    assert latent_rms(z @ q) == pytest.approx(latent_rms(z), rel=1e-9)
+    assert latent_std_mean(z) == pytest.approx(np.mean(np.std(z, axis=0, ddof=0)), rel=1e-12)
+
+
+def test_known_answers():
+    # k orthogonal, equal-energy centred directions: RankMe and the participation ratio read k.
+    rng = np.random.default_rng(0)
+    u, _ = np.linalg.qr(rng.standard_normal((40, 6)))
+    u = u - u.mean(0)
+    u, _ = np.linalg.qr(u)  # still orthonormal and (numerically) centred
+    z = u[:, :3] @ np.eye(3, 8)
+    z = z - z.mean(0)
+    assert effective_rank(z) == pytest.approx(3.0, rel=1e-9)
+    assert effective_dim(z) == pytest.approx(3.0, rel=1e-9)
+    # spectrum σ = (2, 1): RankMe exp(H(2/3, 1/3)); participation (4 + 1)² / (16 + 1)
+    z2 = u[:, :2] * np.array([2.0, 1.0])
+    p = np.array([2 / 3, 1 / 3])
+    assert effective_rank(z2) == pytest.approx(float(np.exp(-(p * np.log(p)).sum())), rel=1e-9)
+    assert effective_dim(z2) == pytest.approx(25 / 17, rel=1e-9)
+    # latent scale known answers
+    w = np.array([[1.0, -2.0], [3.0, 2.0]])
+    assert latent_std_mean(w) == pytest.approx((1.0 + 2.0) / 2)
+    assert latent_rms(w) == pytest.approx(np.sqrt((1 + 4 + 9 + 4) / 4))
+
+
+# Catches upstream defect §9.1: a constant latent reading as FULL rank (16 at d = 16) because
+# the clamped spectrum is uniform. Ours reads 0.0 and is flagged, at any offset.
+@pytest.mark.parametrize("value", [0.0, 0.1, 3.7, -1e4])
+def test_constant_latent_reads_zero_and_collapsed(value):
+    z = np.full((64, 16), value)
+    z[:, 3] = value / 3  # not all coordinates equal, still constant across samples
+    if value == 0.0:
+        assert upstream_effective_rank(z) > 15.9  # the contrast: upstream says "full rank"
+    # (with an offset, centring leaves rounding residue; without a stated floor it reads as signal)
+    assert effective_rank(z) == 0.0
+    assert effective_dim(z) == 0.0
+    rep = collapse_report(z)
+    assert rep["collapsed"] and rep["reasons"][0] == "constant"
+    assert rep["latent_std_mean"] <= 1e-12 * max(1.0, abs(value))  # rounding residue only
+
+
+# Catches upstream defect §9.1 (second half): a rank-1 latent at scale 1e-6 reads ≈ 6 upstream
+# (the clamp floods the spectrum); scale-invariant metrics alone cannot see it shrink.
+def test_rank_one_latent_at_1e_minus_6_is_collapsed():
+    rng = np.random.default_rng(1)
+    z = 1e-6 * np.outer(rng.standard_normal(256), rng.standard_normal(16))
+    assert upstream_effective_rank(z) > 4.0  # the contrast
+    assert effective_rank(z) == pytest.approx(1.0, abs=1e-6)
+    rep = collapse_report(z)
+    assert rep["collapsed"]
+    assert "magnitude" in rep["reasons"] and "rank" in rep["reasons"]
+
+
+# Catches: a verdict that only looks at the spectrum (full-rank shrinkage passes) or only at
+# the scale (a unit-scale rank-1 latent passes).
+def test_each_kind_of_collapse_is_named():
+    rng = np.random.default_rng(2)
+    healthy = rng.standard_normal((512, 32))
+    assert collapse_report(healthy) == {**collapse_report(healthy), "collapsed": False, "reasons": []}
+    assert effective_rank(healthy) > 0.8 * 32
+    shrunk = 1e-3 * healthy  # full rank, variance 1e-6 per coordinate
+    assert collapse_report(shrunk)["reasons"] == ["magnitude"]
+    line = np.outer(rng.standard_normal(512), np.ones(32))  # unit scale, rank 1
+    assert collapse_report(line)["reasons"] == ["rank"]
+    # the floor is a stated constant: just above it passes, just below it fails
+    std = np.sqrt(COLLAPSE_VARIANCE_FLOOR)
+    unit = (healthy - healthy.mean(0)) / healthy.std(0)
+    assert "magnitude" not in collapse_report(1.01 * std * unit)["reasons"]
+    assert "magnitude" in collapse_report(0.99 * std * unit)["reasons"]
+
+
+def test_report_keys_and_leading_dims_are_samples():
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((4, 32, 8))
+    rep = collapse_report(z)
+    assert set(rep) == {"effective_rank", "effective_dim", "latent_std_mean", "latent_rms", "collapsed", "reasons"}
+    assert rep["effective_rank"] == pytest.approx(effective_rank(z.reshape(-1, 8)))
