@@ -1,0 +1,175 @@
+"""Run-directory writer: checkpoints, round records, probe file and manifest (RFC-0010 §5).
+
+Layout of ``RUN_DIR``::
+
+    manifest.json                  RunManifest (config + hash, seeds, versions, probe hash, split)
+    rounds.jsonl                   one RoundRecord per round 0 … R, in order
+    probe.safetensors              probe ``points`` (k, C, H, W) + round-0 ``targets`` (k, d)
+    checkpoints/round-XXXX/        committed global of round XXXX (weights.safetensors + header.json)
+    checkpoints/<silo>/round-XXXX/ a participant's own model (local-only control)
+
+and nothing else (RFC-0010 §5, ART-015): a comparison's ``results.json`` lives one level up,
+beside the per-control run directories (:mod:`reference_impl.headline`).
+
+Everything goes through ``lensemble_spec.artifacts`` / ``lensemble_spec.schemas`` (hashing,
+validation) and is written atomically: each file via a temp sibling + ``os.replace``, each
+checkpoint directory via a temp directory + rename. ``rounds.jsonl`` is rewritten whole (atomic)
+on every append, so a crash leaves either the old or the new list of complete lines.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+import lensemble_spec
+from lensemble_spec.artifacts import atomic_write_bytes, atomic_write_json, config_hash, load_checkpoint, save_checkpoint
+from lensemble_spec.errors import ArtifactError
+from lensemble_spec.schemas import RoundRecord, RunManifest, utc_now
+
+from . import __version__ as REFERENCE_VERSION
+from .outer import check_releasable
+
+PRODUCER = {"name": "lensemble-spec/reference_impl", "version": REFERENCE_VERSION}
+PROBE_FILE = "probe.safetensors"
+ROUNDS_FILE = "rounds.jsonl"
+MANIFEST_FILE = "manifest.json"
+
+
+def checkpoint_dir(round_index: int, participant: str | None = None) -> str:
+    """``checkpoints/round-XXXX`` (global) or ``checkpoints/<participant>/round-XXXX``."""
+    if participant:
+        return f"checkpoints/{participant}/round-{round_index:04d}"
+    return f"checkpoints/round-{round_index:04d}"
+
+
+def git_sha() -> str:
+    """``<sha>``, ``<sha>-dirty`` or ``unknown`` for the checkout this package runs from."""
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if len(sha) != 40:
+        return "unknown"
+    return f"{sha}-dirty" if dirty else sha
+
+
+def versions() -> dict[str, str]:
+    import safetensors
+    import torch
+
+    return {
+        "lensemble-spec": lensemble_spec.__version__,
+        "reference_impl": REFERENCE_VERSION,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "safetensors": safetensors.__version__,
+    }
+
+
+def save_probe(run_dir: Path, points: np.ndarray, targets: np.ndarray) -> Path:
+    """``probe.safetensors`` with ``points`` and the round-0 ``targets`` (float32), atomically."""
+    data = st_save({"points": np.ascontiguousarray(points, dtype=np.float32), "targets": np.ascontiguousarray(targets, dtype=np.float32)})
+    return atomic_write_bytes(run_dir / PROBE_FILE, data)
+
+
+def load_probe(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    path = Path(run_dir) / PROBE_FILE
+    try:
+        tensors = st_load(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{path} does not exist", remediation="Point at a run directory written by `lensemble-spec train`.") from exc
+    return tensors["points"], tensors["targets"]
+
+
+class RunWriter:
+    """Writes one run directory (see module docstring). Refuses a non-empty existing directory."""
+
+    def __init__(self, run_dir: Path, *, run_id: str, control: str, config: Mapping[str, Any]) -> None:
+        self.run_dir = Path(run_dir)
+        if self.run_dir.exists() and any(self.run_dir.iterdir()):
+            raise ArtifactError(
+                f"{self.run_dir} exists and is not empty",
+                remediation="Choose a new --out directory; runs are written once and never overwritten.",
+            )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_id = run_id
+        self.control = control
+        self.config = dict(config)
+        self.config_hash = config_hash(self.config)
+        self.records: list[dict[str, Any]] = []
+        self.checkpoints: list[dict[str, Any]] = []
+
+    def commit(self, params: Mapping[str, np.ndarray], *, round_index: int, parent_hash: str | None, participant: str | None = None) -> str:
+        rel = checkpoint_dir(round_index, participant)
+        check_releasable(params, who="checkpoint")
+        header = save_checkpoint(
+            params, self.run_dir / rel, round_index=round_index, parent_hash=parent_hash, config_hash=self.config_hash, producer=PRODUCER
+        )
+        self.checkpoints.append(
+            {"round_index": round_index, "path": rel, "content_hash": header.content_hash, "participant": participant}
+        )
+        return header.content_hash
+
+    def append_record(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        doc = RoundRecord.model_validate(dict(record)).model_dump(mode="json")
+        self.records.append(doc)
+        from lensemble_spec.artifacts import canonical_json
+
+        text = b"".join(canonical_json(r) + b"\n" for r in self.records)
+        atomic_write_bytes(self.run_dir / ROUNDS_FILE, text)
+        return doc
+
+    def write_manifest(
+        self,
+        *,
+        root_seed: int,
+        round_sketch_seeds: list[int],
+        probe_hash: str,
+        data_roots: list[str],
+        split_policy: Mapping[str, Any] | None,
+    ) -> RunManifest:
+        ordered = sorted(self.checkpoints, key=lambda c: (c["round_index"], c["participant"] or ""))
+        manifest = RunManifest.model_validate(
+            {
+                "run_id": self.run_id,
+                "control": self.control,
+                "config": self.config,
+                "config_hash": self.config_hash,
+                "root_seed": root_seed,
+                "round_sketch_seeds": round_sketch_seeds,
+                "probe_hash": probe_hash,
+                "data_roots": data_roots,
+                "split_policy": dict(split_policy) if split_policy is not None else None,
+                "git_sha": git_sha(),
+                "versions": versions(),
+                "created_at": utc_now(),
+                "checkpoints": ordered,
+            }
+        )
+        atomic_write_json(self.run_dir / MANIFEST_FILE, manifest.model_dump(mode="json"))
+        return manifest
+
+
+def read_final_checkpoint(run_dir: Path) -> tuple[dict[str, np.ndarray], Any]:
+    """Load (and hash-verify) the last global checkpoint listed in the run's manifest."""
+    from lensemble_spec.schemas import load_document
+
+    manifest = load_document(RunManifest, Path(run_dir) / MANIFEST_FILE)
+    globals_ = [c for c in manifest.checkpoints if c.participant is None]
+    if not globals_:
+        raise ArtifactError(f"{run_dir}: the manifest lists no global checkpoint")
+    return load_checkpoint(Path(run_dir) / globals_[-1].path)

@@ -1,0 +1,178 @@
+"""Held-out evaluation of a run directory (RFC-0005 §4.2), every metric from ``lensemble_spec.metrics``.
+
+Training never sees the held-out split; this module reads a finished run directory (manifest,
+hash-verified checkpoints, probe file) and the held-out split, and computes for every round ``t``
+the results-row metrics of the round's model(s):
+
+* over all held-out frames ``Z[e, t] = encode(θ, obs[e, t])`` (flattened ``(E·(T+1), d)``):
+  ``effective_rank``, ``effective_dim``, ``latent_std_mean``, ``latent_rms`` — shape AND scale,
+  since the rank alone is blind to magnitude collapse;
+* ``val_pred = mean (g(Z[e,t], a[e,t]) − Z[e,t+1])²`` (teacher-forced, one step, every transition),
+  ``val_pred_identity = mean (Z[e,t] − Z[e,t+1])²`` and ``skill_vs_identity`` (their ratio; null
+  when the identity error is zero; gameable — never decisive);
+* ``state_probe_r2`` — closed-form linear probe from latents to ground-truth states, fit on the
+  first ``⌊E/2⌋`` held-out episodes, scored on the rest (rotation-invariant: it measures content,
+  not frame);
+* ``drift_to_reference_deg`` — the model's PROBE embedding vs the run's round-0 targets (null,
+  with ``drift_degenerate``, for a degenerate frame — never 0°).
+
+For the local-only control (participants' models, no global) each metric is the mean over the
+silos' models except the drift, which is the maximum; the per-silo values are kept as
+``<metric>/<silo>`` and ``state_probe_r2_best_silo`` (the strictest local-only baseline).
+
+Models are rebuilt from the checkpoint tensors alone (:func:`reference_impl.model.infer_model_config`),
+exactly as the conformance verifier does through the model part, so the numbers recompute.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from lensemble_spec.artifacts import load_checkpoint
+from lensemble_spec.errors import EvaluationError, LensembleError
+from lensemble_spec.metrics import (
+    effective_dim,
+    effective_rank,
+    frame_drift,
+    latent_rms,
+    latent_std_mean,
+    skill_vs_identity,
+    state_probe_r2,
+    val_pred,
+)
+from lensemble_spec.protocol import Silo
+from lensemble_spec.schemas import RunManifest, load_document
+
+from .artifacts import MANIFEST_FILE, load_probe
+from .model import module_from_params
+
+#: Frames encoded per forward pass (bounds memory; results do not depend on it beyond float noise).
+ENCODE_CHUNK = 256
+#: Held-out metrics of a results row, in report order (RFC-0005 §4.2).
+HELDOUT_KEYS = (
+    "effective_rank",
+    "effective_dim",
+    "latent_std_mean",
+    "latent_rms",
+    "val_pred",
+    "val_pred_identity",
+    "skill_vs_identity",
+    "state_probe_r2",
+    "drift_to_reference_deg",
+)
+
+
+def _finite(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _safe(fn: Any, *args: Any) -> float | None:
+    try:
+        return _finite(fn(*args))
+    except LensembleError:
+        return None
+
+
+def n_fit_episodes(heldout: Silo) -> int:
+    """Episodes that fit the state probe: the first ``⌊E/2⌋`` (RFC-0005 §3)."""
+    return int(np.asarray(heldout.obs).shape[0]) // 2
+
+
+def heldout_metrics(params: Mapping[str, Any], heldout: Silo, points: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
+    """The §4.2 metrics of one model (see module docstring)."""
+    obs = np.asarray(heldout.obs, dtype=np.float32)
+    actions = np.asarray(heldout.actions, dtype=np.float32)
+    states = np.asarray(heldout.states, dtype=np.float32)
+    e, t1 = obs.shape[:2]
+    if e < 2:
+        raise EvaluationError("the held-out split needs >= 2 episodes (state-probe fit and score sets)")
+    module = module_from_params(None, params)
+    flat_obs = torch.from_numpy(obs.reshape(e * t1, *obs.shape[2:]))
+    with torch.no_grad():
+        z = torch.cat([module.encode(flat_obs[i : i + ENCODE_CHUNK]) for i in range(0, flat_obs.shape[0], ENCODE_CHUNK)]).numpy()
+        d = z.shape[-1]
+        if z.shape[0] <= d:
+            raise EvaluationError(f"{z.shape[0]} held-out frames for a {d}-dimensional latent: the rank would measure the sample size")
+        zz = z.reshape(e, t1, d)
+        current, target = zz[:, :-1].reshape(-1, d), zz[:, 1:].reshape(-1, d)
+        predicted = module.predict(torch.from_numpy(current.copy()), torch.from_numpy(actions.reshape(-1, actions.shape[-1]))).numpy()
+        probe_z = module.encode(torch.from_numpy(np.asarray(points, dtype=np.float32))).numpy()
+    n_fit = n_fit_episodes(heldout)
+    s = states.shape[-1]
+    out: dict[str, Any] = {
+        "effective_rank": _safe(effective_rank, z),
+        "effective_dim": _safe(effective_dim, z),
+        "latent_std_mean": _safe(latent_std_mean, z),
+        "latent_rms": _safe(latent_rms, z),
+        "val_pred": _safe(val_pred, predicted, target),
+        "val_pred_identity": _safe(val_pred, current, target),
+        "skill_vs_identity": _safe(skill_vs_identity, predicted, target, current),
+        "state_probe_r2": _safe(
+            state_probe_r2,
+            zz[:n_fit].reshape(-1, d),
+            states[:n_fit].reshape(-1, s),
+            zz[n_fit:].reshape(-1, d),
+            states[n_fit:].reshape(-1, s),
+        ),
+    }
+    try:
+        entry = frame_drift({"model": probe_z}, reference=targets).to_reference["model"]
+        out["drift_to_reference_deg"] = None if entry.degenerate else _finite(entry.angle_deg)
+        out["drift_degenerate"] = bool(entry.degenerate)
+    except LensembleError:
+        out["drift_to_reference_deg"], out["drift_degenerate"] = None, True
+    return out
+
+
+def combine(per_model: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Several models → one row: means, except the drift to the reference (maximum); per-model kept."""
+    names = sorted(per_model)
+    out: dict[str, Any] = {}
+    for key in HELDOUT_KEYS:
+        values = [per_model[n].get(key) for n in names]
+        if any(v is None for v in values):
+            out[key] = None
+        else:
+            out[key] = float(np.max(values)) if key == "drift_to_reference_deg" else float(np.mean(values))
+        if len(names) > 1:
+            for n, v in zip(names, values):
+                out[f"{key}/{n}"] = v
+    out["drift_degenerate"] = any(bool(per_model[n].get("drift_degenerate")) for n in names)
+    if len(names) > 1:
+        r2 = [per_model[n].get("state_probe_r2") for n in names]
+        out["state_probe_r2_best_silo"] = None if any(v is None for v in r2) else float(max(r2))
+    return out
+
+
+def evaluate_run(run_dir: Path, heldout: Silo) -> dict[str, Any]:
+    """Per-round held-out metrics of a run directory.
+
+    Returns ``{"rounds": [row_0, …, row_R], "final": row_R, "latent_dim": d, "control": …}``
+    where each row is :func:`heldout_metrics` (or :func:`combine` over the local-only silos).
+    Checkpoints are loaded through ``lensemble_spec.artifacts.load_checkpoint`` (hash-verified).
+    """
+    run_dir = Path(run_dir)
+    manifest = load_document(RunManifest, run_dir / MANIFEST_FILE)
+    points, targets = load_probe(run_dir)
+    by_round: dict[int, dict[str | None, str]] = {}
+    for ref in manifest.checkpoints:
+        by_round.setdefault(ref.round_index, {})[ref.participant] = ref.path
+    rows = []
+    for r in sorted(by_round):
+        entries = by_round[r]
+        if None in entries:  # a committed global this round
+            params, _ = load_checkpoint(run_dir / entries[None])
+            rows.append(heldout_metrics(params, heldout, points, targets))
+        else:
+            per = {p: heldout_metrics(load_checkpoint(run_dir / path)[0], heldout, points, targets) for p, path in entries.items() if p}
+            rows.append(combine(per))
+    return {"control": manifest.control, "latent_dim": int(targets.shape[1]), "rounds": rows, "final": rows[-1]}

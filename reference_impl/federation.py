@@ -1,0 +1,470 @@
+"""In-process federation: run setup, the participant round, the federated round loop, records.
+
+Round ``r = 1 … R`` of the federated controls (anchored, naive-fedavg), RFC-0003 §4:
+
+1. every participant (sorted ids) copies the global ``θ_{r−1}`` into its module and runs ``H``
+   inner AdamW steps on its own silo (:func:`participant_round`), with the round's shared sketch
+   ``build_sketch(round_sketch_seed(seed, r), d, m)`` and, when ``λ_anc > 0``, the fixed round-0
+   landmark anchor;
+2. backstop (when enabled): ``Q* = align(f_c(P), T_0)``; if the drift angle exceeds the
+   threshold the participant releases ``rotate(θ + Δ, Q*) − θ`` instead of ``Δ``; a degenerate
+   frame is released unaligned and flagged (RFC-0002 §5);
+3. residency: a released update may only name ``encoder.*`` / ``predictor.*``;
+4. the coordinator applies the pure outer step twice and commits only if both agree bit for bit
+   (``outer.checked_outer_step``), writes the checkpoint (parent = previous global) and appends the
+   round record.
+
+Round 0 commits the seeded, probe-whitened initial global ``θ_0`` (parent None). The anchor
+targets — ``probe.safetensors`` ``targets`` — are ``f_{θ_0}(P)``, computed once here and never
+refreshed, so anyone can recompute them from checkpoint ``round-0000``.
+
+Round records (RFC-0005 §4.1) hold only what a run can see: collapse metrics of the committed
+global's PROBE embedding, its drift to the reference, the pairwise drift of the released
+participants, and the training figures (``train_loss``, ``sigreg``). Held-out metrics are left
+null; the evaluator (:mod:`reference_impl.evaluate`) computes them from the checkpoints.
+
+The round engine is a seam (:class:`RoundEngine`): :class:`InProcessRounds` runs participants in
+this process; ``reference_impl.flower`` plugs in Flower with the same driver, so both engines
+commit the same bits.
+
+Seeds (all ``lensemble_spec.metrics.derive_seed(seed, label)``): ``init`` for ``θ_0``,
+``batches/<silo>`` for a participant's window sampler; ``round_sketch_seed(seed, r)`` =
+``derive_seed(seed, f"sketch:{r}")`` for the training sketch of round ``r``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Protocol
+
+import numpy as np
+import torch
+
+from lensemble_spec.artifacts import config_hash
+from lensemble_spec.errors import DegenerateProcrustes, LensembleError, ProbeError, QuorumNotMet
+from lensemble_spec.metrics import (
+    build_sketch,
+    derive_seed,
+    effective_dim,
+    effective_rank,
+    frame_drift,
+    latent_rms,
+    latent_std_mean,
+    round_sketch_seed,
+)
+from lensemble_spec.protocol import FrameAnchor, RunResult, Silo
+
+from .artifacts import RunWriter, save_probe
+from .backstop import align_to_reference, encode_numpy, redifference, should_fire
+from .config import TrainConfig
+from .model import calibrate_init, init_params
+from .objective import AnchorTensors
+from .outer import OuterState, check_releasable, checked_outer_step, outer_init
+from .participant import LossSummary, Participant, deterministic_torch
+from .progress import Progress
+
+
+@dataclass
+class ReferenceRunResult(RunResult):
+    """A RunResult plus the run's own per-round diagnostics (train losses, raw pre-backstop drift …)."""
+
+    series: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass
+class RunInputs:
+    """What a run may see: training silos, the public probe and provenance (never the held-out split)."""
+
+    silos: Mapping[str, Silo]
+    probe_points: np.ndarray
+    probe_hash: str
+    data_roots: list[str]
+    world: dict[str, Any] | None = None  # WorldSpec.to_dict() of the embedded world, if any
+
+
+@dataclass
+class Setup:
+    cfg: TrainConfig
+    inputs: RunInputs
+    writer: RunWriter
+    theta0: dict[str, np.ndarray]
+    reference: np.ndarray
+    progress: Progress
+    series: dict[str, list[Any]] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def add_series(self, key: str, round_index: int, value: Any) -> None:
+        values = self.series.setdefault(key, [])
+        while len(values) < round_index:
+            values.append(None)
+        values.append(value)
+
+
+def round_sketch(cfg: TrainConfig, round_index: int) -> torch.Tensor:
+    seed = round_sketch_seed(cfg.seed, round_index)
+    return torch.from_numpy(np.asarray(build_sketch(seed, cfg.model.latent_dim, cfg.sketch_dim), dtype=np.float32))
+
+
+def anchor_tensors(cfg: TrainConfig, points: np.ndarray, targets: np.ndarray) -> AnchorTensors | None:
+    """The training anchor for ``cfg`` (None when ``lambda_anchor`` is 0)."""
+    if cfg.lambda_anchor <= 0:
+        return None
+    return AnchorTensors(
+        points=torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)),
+        targets=torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32)),
+        weight=float(cfg.lambda_anchor),
+    )
+
+
+def check_probe(cfg: TrainConfig, points: np.ndarray) -> None:
+    """GAUGE-022: a probe with fewer points than latent dimensions cannot pin a frame."""
+    k, d = int(np.shape(points)[0]), cfg.model.latent_dim
+    if k < d and (cfg.lambda_anchor > 0 or cfg.backstop):
+        raise ProbeError(
+            f"the probe has {k} points but the latent has {d} dimensions; k >= d is needed to pin a frame",
+            remediation="Use a probe with at least latent_dim points (world.probe_size) or a smaller latent_dim.",
+        )
+
+
+def initial_global(cfg: TrainConfig, probe_points: np.ndarray) -> dict[str, np.ndarray]:
+    """``θ_0``: seeded init (``derive_seed(seed, "init")``) whitened on the public probe."""
+    return calibrate_init(cfg.model, init_params(cfg.model, derive_seed(cfg.seed, "init")), probe_points)
+
+
+def prepare(cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, progress_units: int, show_progress: bool) -> Setup:
+    cfg.validate()
+    deterministic_torch(cfg.threads)
+    points = np.asarray(inputs.probe_points, dtype=np.float32)
+    check_probe(cfg, points)
+    config = cfg.to_dict()
+    run_id = f"{cfg.control}-{config_hash(config)[:12]}"
+    writer = RunWriter(out_dir, run_id=run_id, control=cfg.control, config=config)
+    theta0 = initial_global(cfg, points)
+    check_releasable(theta0, who="global params")
+    reference = encode_numpy(cfg.model, theta0, points)
+    save_probe(writer.run_dir, points, reference)
+    progress = Progress(progress_units, label=f"{cfg.control:>12}", enabled=show_progress)
+    return Setup(cfg, inputs, writer, theta0, reference, progress)
+
+
+# --- round-record metrics (RFC-0005 §4.1) ---------------------------------------------------------
+def _finite(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None
+
+
+def _safe(fn: Any, *args: Any) -> float | None:
+    try:
+        return _finite(fn(*args))
+    except LensembleError:
+        return None
+
+
+def probe_collapse(z: np.ndarray) -> dict[str, float | None]:
+    """Collapse metrics (RFC-0002 §7) of one probe embedding ``(k, d)``."""
+    return {
+        "effective_rank": _safe(effective_rank, z),
+        "effective_dim": _safe(effective_dim, z),
+        "latent_std_mean": _safe(latent_std_mean, z),
+        "latent_rms": _safe(latent_rms, z),
+    }
+
+
+def drift_summary(embeddings: Mapping[str, np.ndarray], reference: np.ndarray | None) -> dict[str, Any]:
+    """Pairwise and to-reference drift over probe embeddings (None + degenerate flag when undefined).
+
+    Returns ``pairwise_mean``, ``pairwise_max`` (None below two models), ``to_reference`` per model
+    (None when degenerate) and ``degenerate``.
+    """
+    try:
+        result = frame_drift(dict(embeddings), reference=reference)
+    except LensembleError:
+        return {"pairwise_mean": None, "pairwise_max": None, "to_reference": {k: None for k in embeddings}, "degenerate": True}
+    to_ref = {k: (None if e.degenerate else _finite(e.angle_deg)) for k, e in result.to_reference.items()}
+    many = len(embeddings) >= 2
+    return {
+        "pairwise_mean": _finite(result.pairwise_mean_deg) if many else None,
+        "pairwise_max": _finite(result.pairwise_max_deg) if many else None,
+        "to_reference": to_ref,
+        "degenerate": bool(result.degenerate),
+    }
+
+
+def global_metrics(setup: Setup, params: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Probe collapse metrics + drift to the reference of one (global) model."""
+    z = encode_numpy(setup.cfg.model, params, setup.inputs.probe_points)
+    out: dict[str, Any] = probe_collapse(z)
+    drift = drift_summary({"global": z}, setup.reference)
+    out["drift_to_reference_deg"] = drift["to_reference"]["global"]
+    out["drift_degenerate"] = drift["degenerate"]
+    return out
+
+
+#: Keys of RoundMetrics a run writes (held-out keys are deliberately absent: EVAL-008).
+RECORD_KEYS = (
+    "effective_rank",
+    "effective_dim",
+    "latent_std_mean",
+    "latent_rms",
+    "sigreg",
+    "drift_to_reference_deg",
+    "drift_pairwise_mean_deg",
+    "drift_pairwise_max_deg",
+    "train_loss",
+)
+
+
+def record_round(
+    setup: Setup,
+    *,
+    round_index: int,
+    participants: list[str],
+    global_hash: str | None,
+    parent_hash: str | None,
+    metrics: Mapping[str, Any],
+    backstop_fired: Mapping[str, bool] | None = None,
+) -> dict[str, Any]:
+    round_metrics: dict[str, Any] = {k: metrics[k] for k in RECORD_KEYS if metrics.get(k) is not None}
+    round_metrics["drift_degenerate"] = bool(metrics.get("drift_degenerate", False))
+    for key, value in metrics.items():  # everything measured, record keys included, as series
+        if key != "drift_degenerate" and (value is None or isinstance(value, (int, float))):
+            setup.add_series(key, round_index, None if value is None else float(value))
+    doc = setup.writer.append_record(
+        {
+            "run_id": setup.writer.run_id,
+            "control": setup.cfg.control,
+            "round_index": round_index,
+            "participants": sorted(participants),
+            "global_hash": global_hash,
+            "parent_hash": parent_hash,
+            "metrics": round_metrics,
+            "backstop_fired": dict(backstop_fired or {}),
+            "wall_time_s": round(time.perf_counter() - setup.started, 3),
+        }
+    )
+    setup.records.append(doc)
+    return doc
+
+
+def finish(
+    setup: Setup,
+    *,
+    final_params: Mapping[str, Any] | None,
+    participant_params: Mapping[str, Any] | None = None,
+) -> RunResult:
+    """Write the manifest and return the RunResult (``anchor`` None when ``lambda_anchor`` is 0)."""
+    cfg = setup.cfg
+    setup.writer.write_manifest(
+        root_seed=cfg.seed,
+        round_sketch_seeds=[round_sketch_seed(cfg.seed, r) for r in range(cfg.rounds + 1)],
+        probe_hash=setup.inputs.probe_hash,
+        data_roots=list(setup.inputs.data_roots),
+        split_policy=split_policy(setup.inputs),
+    )
+    setup.progress.close()
+    anchor = None
+    if cfg.lambda_anchor > 0:
+        anchor = FrameAnchor(points=setup.inputs.probe_points, targets=setup.reference, weight=cfg.lambda_anchor)
+    return ReferenceRunResult(
+        records=list(setup.records),
+        final_params=final_params,
+        run_dir=setup.writer.run_dir,
+        participant_params=dict(participant_params or {}),
+        anchor=anchor,
+        series={k: list(v) for k, v in setup.series.items()},
+    )
+
+
+def split_policy(inputs: RunInputs) -> dict[str, Any]:
+    """What the manifest records about data splits (identical for every control of a comparison)."""
+    return {
+        "world": inputs.world,
+        "training_silos": sorted(inputs.silos),
+        "evaluation": "held-out split only, never seen by training (RFC-0005 §3)",
+        "state_probe": "first floor(E/2) held-out episodes fit, the remaining episodes score",
+    }
+
+
+# --- the participant round and the round-engine seam -----------------------------------------------
+@dataclass
+class LocalResult:
+    """What one participant releases in one round, plus the diagnostics the coordinator records.
+
+    ``delta`` is the released update (after the backstop, if it fired); ``raw_embedding`` and
+    ``released_embedding`` are the probe embeddings of the local model before and after alignment
+    (equal when the backstop did not fire); ``backstop_fired``/``backstop_angle_deg`` are None
+    when the backstop is off, and ``(False, None)`` for a degenerate frame.
+    """
+
+    delta: dict[str, np.ndarray]
+    loss: LossSummary
+    raw_embedding: np.ndarray
+    released_embedding: np.ndarray
+    backstop_fired: bool | None = None
+    backstop_angle_deg: float | None = None
+
+
+def participant_round(
+    cfg: TrainConfig,
+    part: Participant,
+    theta: Mapping[str, np.ndarray],
+    *,
+    round_index: int,
+    anchor: AnchorTensors | None,
+    probe_points: np.ndarray,
+    reference: np.ndarray,
+) -> LocalResult:
+    """Load ``θ``, train ``H`` steps, backstop (if enabled), release ``Δ = θ_released − θ``."""
+    part.load(theta)
+    loss = part.train(cfg.inner_steps, round_sketch(cfg, round_index), anchor)
+    local = part.params()
+    raw = encode_numpy(cfg.model, local, probe_points)
+    released, released_emb = local, raw
+    fired: bool | None = None
+    angle: float | None = None
+    if cfg.backstop:
+        try:
+            alignment = align_to_reference(cfg.model, local, probe_points, reference)
+        except DegenerateProcrustes:
+            fired = False  # released unaligned; the record flags drift_degenerate (RFC-0002 §5)
+        else:
+            angle = alignment.angle_deg
+            fired = should_fire(alignment, cfg.backstop_threshold_deg)
+            if fired:
+                released = alignment.params
+                released_emb = encode_numpy(cfg.model, released, probe_points)
+    delta = redifference(theta, released)
+    check_releasable(delta, who=f"delta of {part.name}")
+    return LocalResult(delta, loss, raw, released_emb, fired, angle)
+
+
+class RoundEngine(Protocol):
+    """Runs the participants of a round and the outer step; the driver does everything else."""
+
+    def start(self, setup: Setup, pids: list[str]) -> None: ...
+
+    def run_round(
+        self, setup: Setup, theta: dict[str, np.ndarray], state: OuterState, round_index: int, pids: list[str]
+    ) -> tuple[dict[str, np.ndarray], OuterState, dict[str, LocalResult]]: ...
+
+
+class InProcessRounds:
+    """Every participant in this process, one after another (sorted ids)."""
+
+    def __init__(self) -> None:
+        self.participants: dict[str, Participant] = {}
+        self.anchor: AnchorTensors | None = None
+
+    def start(self, setup: Setup, pids: list[str]) -> None:
+        cfg = setup.cfg
+        self.anchor = anchor_tensors(cfg, setup.inputs.probe_points, setup.reference)
+        self.participants = {
+            pid: Participant(pid, setup.inputs.silos[pid], cfg, seed=derive_seed(cfg.seed, f"batches/{pid}")) for pid in pids
+        }
+
+    def run_round(
+        self, setup: Setup, theta: dict[str, np.ndarray], state: OuterState, round_index: int, pids: list[str]
+    ) -> tuple[dict[str, np.ndarray], OuterState, dict[str, LocalResult]]:
+        cfg = setup.cfg
+        results: dict[str, LocalResult] = {}
+        for pid in pids:
+            results[pid] = participant_round(
+                cfg,
+                self.participants[pid],
+                theta,
+                round_index=round_index,
+                anchor=self.anchor,
+                probe_points=setup.inputs.probe_points,
+                reference=setup.reference,
+            )
+            setup.progress.step(f"round {round_index}/{cfg.rounds} {pid}", end_of_round=pid == pids[-1])
+        new_theta, new_state, _digest = checked_outer_step(
+            theta, {p: r.delta for p, r in results.items()}, state,
+            lr=cfg.outer.lr, momentum=cfg.outer.momentum, nesterov=cfg.outer.nesterov,
+        )
+        return new_theta, new_state, results
+
+
+def run_federated(
+    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, engine: RoundEngine | None = None
+) -> RunResult:
+    """Anchored or naive-fedavg (the difference is entirely in ``cfg``; see CONTROL_OVERRIDES)."""
+    pids = sorted(inputs.silos)
+    if len(pids) < cfg.min_participants:
+        raise QuorumNotMet(f"{len(pids)} silo(s) given, fewer than min_participants = {cfg.min_participants}")
+    setup = prepare(cfg, inputs, out_dir, progress_units=cfg.rounds * len(pids), show_progress=show_progress)
+    engine = engine or InProcessRounds()
+    theta = setup.theta0
+    state = outer_init(theta)
+    parent = setup.writer.commit(theta, round_index=0, parent_hash=None)
+    record_round(setup, round_index=0, participants=[], global_hash=parent, parent_hash=None, metrics=global_metrics(setup, theta))
+    engine.start(setup, pids)
+    for r in range(1, cfg.rounds + 1):
+        theta, state, results = engine.run_round(setup, theta, state, r, pids)
+        if len(results) < cfg.min_participants:
+            raise QuorumNotMet(f"round {r}: {len(results)} update(s), fewer than min_participants = {cfg.min_participants}")
+        global_hash = setup.writer.commit(theta, round_index=r, parent_hash=parent)
+        metrics = global_metrics(setup, theta)
+        released = drift_summary({p: res.released_embedding for p, res in results.items()}, None)
+        raw = drift_summary({p: res.raw_embedding for p, res in results.items()}, setup.reference)
+        metrics["drift_pairwise_mean_deg"] = released["pairwise_mean"]
+        metrics["drift_pairwise_max_deg"] = released["pairwise_max"]
+        backstop_degenerate = any(res.backstop_fired is False and res.backstop_angle_deg is None for res in results.values())
+        metrics["drift_degenerate"] = bool(metrics["drift_degenerate"] or released["degenerate"] or backstop_degenerate)
+        losses = [res.loss for res in results.values()]
+        metrics["train_loss"] = float(np.mean([l.total for l in losses]))
+        metrics["sigreg"] = float(np.mean([l.sigreg for l in losses]))
+        metrics["train_pred"] = float(np.mean([l.pred for l in losses]))
+        metrics["train_anchor"] = float(np.mean([l.anchor for l in losses]))
+        metrics["raw_pairwise_mean_deg"] = raw["pairwise_mean"]
+        raw_ref = [v for v in raw["to_reference"].values()]
+        metrics["raw_to_reference_max_deg"] = None if any(v is None for v in raw_ref) else float(max(raw_ref))
+        fired = {p: bool(res.backstop_fired) for p, res in results.items() if res.backstop_fired is not None}
+        metrics["backstop_fired_count"] = float(sum(fired.values()))
+        record_round(
+            setup, round_index=r, participants=list(results), global_hash=global_hash, parent_hash=parent,
+            metrics=metrics, backstop_fired=fired,
+        )
+        parent = global_hash
+    return finish(setup, final_params=theta)
+
+
+def local_update(
+    cfg: TrainConfig,
+    global_params: Mapping[str, Any],
+    silo: Silo,
+    *,
+    steps: int,
+    seed: int,
+    round_index: int,
+    anchor: FrameAnchor | None = None,
+) -> dict[str, np.ndarray]:
+    """Stateless participant step (protocol ``FederationPart.local_update``): ``Δ = local − global``.
+
+    A fresh AdamW and a sampler seeded with ``seed``; the round's shared sketch; the anchor as
+    given (its ``weight`` is the anchor weight). Never reads ``silo.states``; never modifies its
+    inputs (the global is copied into a fresh module).
+    """
+    deterministic_torch(cfg.threads)
+    check_releasable(global_params, who="global params")
+    part = Participant(silo.name, silo, cfg, seed=seed)
+    part.load(global_params)
+    anc = None
+    if anchor is not None and anchor.weight > 0:
+        if np.shape(anchor.points)[0] < cfg.model.latent_dim:
+            raise ProbeError(f"the anchor has {np.shape(anchor.points)[0]} points, fewer than latent_dim {cfg.model.latent_dim}")
+        anc = AnchorTensors(
+            points=torch.from_numpy(np.array(anchor.points, dtype=np.float32)),
+            targets=torch.from_numpy(np.array(anchor.targets, dtype=np.float32)),
+            weight=float(anchor.weight),
+        )
+    part.train(steps, round_sketch(cfg, round_index), anc)
+    delta = redifference(global_params, part.params())
+    check_releasable(delta, who=f"delta of {silo.name}")
+    return {k: delta[k].astype(np.asarray(global_params[k]).dtype, copy=False) for k in global_params}

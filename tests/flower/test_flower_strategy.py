@@ -1,0 +1,172 @@
+"""AnchoredDiLoCo: its aggregation is the reference's pure outer step, bit for bit.
+
+Defects caught: a strategy that re-implements the step (a flipped sign, a missing Nesterov term,
+float32 accumulation), reduces in arrival order, weights by ``num-examples`` like FedAvg, loses
+the velocity between rounds, silently aggregates a partial round, or accepts a reply from a node
+answering for another participant.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from flwr.app import ConfigRecord, Error, Message
+
+from lensemble_spec.errors import QuorumNotMet, RoundError
+from reference_impl.outer import outer_init, outer_step
+
+from ._helpers import needs_seam
+
+pytestmark = needs_seam
+
+NODES = {101: "silo1", 7: "silo0", 55: "silo3", 9: "silo2"}  # node ids NOT in participant order
+
+
+@pytest.fixture(autouse=True)
+def task_identity(monkeypatch):
+    """Messages are stamped with the process's task identity (set by Flower inside a real run)."""
+    from flwr.supercore.task_identity import TaskIdentity
+
+    for attr, value in (("_run_id", 1), ("_task_id", 1), ("_node_id", 1)):
+        monkeypatch.setattr(TaskIdentity, attr, value)
+
+
+def _theta(rng):
+    return {
+        "encoder.w": rng.standard_normal((5, 3)).astype(np.float32),
+        "predictor.b": rng.standard_normal(4).astype(np.float32),
+    }
+
+
+def _result(rng, theta, steps):
+    from reference_impl.federation import LocalResult
+    from reference_impl.participant import LossSummary
+
+    delta = {k: (rng.standard_normal(v.shape) * 10.0 ** rng.integers(-6, 1)).astype(np.float32) for k, v in theta.items()}
+    emb = rng.standard_normal((6, 3)).astype(np.float32)
+    return LocalResult(delta, LossSummary(1.0, 2.0, 0.5, float(rng.random()), steps), emb, emb, bool(rng.random() < 0.5), 20.0)
+
+
+def _replies(messages, results):
+    from reference_impl.flower.records import local_result_to_content
+
+    replies = []
+    for msg in messages:
+        pid = msg.content["config"]["participant"]
+        replies.append(Message(local_result_to_content(pid, results[pid]), reply_to=msg))
+    random.Random(len(replies)).shuffle(replies)  # arrival order must not matter
+    return replies
+
+
+def _strategy(lr, momentum, nesterov):
+    from reference_impl.flower.strategy import AnchoredDiLoCo
+
+    strategy = AnchoredDiLoCo(lr=lr, momentum=momentum, nesterov=nesterov)
+    strategy.set_participants(NODES)
+    strategy.set_anchor(np.zeros((6, 3, 4, 4), np.float32), np.zeros((6, 3), np.float32))
+    return strategy
+
+
+@pytest.mark.parametrize("lr,momentum,nesterov", [(0.5, 0.0, True), (1.0, 0.0, True), (0.7, 0.9, True), (0.7, 0.9, False)])
+def test_aggregate_train_equals_pure_outer_step_over_rounds(lr, momentum, nesterov):
+    from reference_impl.flower.records import params_to_record, record_to_params
+
+    rng = np.random.default_rng(0)
+    theta = _theta(rng)
+    ref_theta, ref_state = theta, outer_init(theta)
+    strategy = _strategy(lr, momentum, nesterov)
+    for rnd in (1, 2, 3):  # several rounds: the velocity must carry over inside the strategy
+        messages = list(strategy.configure_train(rnd, params_to_record(ref_theta), ConfigRecord({"train-config": "{}"}), None))
+        # different step counts: FedAvg-style num-examples weighting would change the result
+        results = {pid: _result(rng, ref_theta, steps=3 + i) for i, pid in enumerate(sorted(NODES.values()))}
+        arrays, metrics = strategy.aggregate_train(rnd, _replies(messages, results))
+        ref_theta, ref_state = outer_step(
+            ref_theta, {p: results[p].delta for p in results}, ref_state, lr=lr, momentum=momentum, nesterov=nesterov
+        )
+        got = record_to_params(arrays)
+        assert list(got) == sorted(ref_theta)
+        for name in ref_theta:
+            assert got[name].dtype == np.float32
+            assert got[name].tobytes() == ref_theta[name].tobytes(), (rnd, name)
+            assert strategy.state.velocity[name].tobytes() == ref_state.velocity[name].tobytes()
+        assert strategy.state.steps == rnd
+        assert list(strategy.last_results) == sorted(NODES.values())
+        assert metrics["train_loss"] == pytest.approx(np.mean([r.loss.total for r in results.values()]))
+
+
+def test_configure_train_sends_one_message_per_participant_in_id_order():
+    from reference_impl.flower.records import params_to_record, record_to_params
+
+    theta = _theta(np.random.default_rng(1))
+    strategy = _strategy(0.5, 0.0, True)
+    messages = list(strategy.configure_train(4, params_to_record(theta), ConfigRecord({"train-config": "{}"}), None))
+    assert [m.metadata.dst_node_id for m in messages] == [7, 101, 9, 55]  # silo0, silo1, silo2, silo3
+    for msg in messages:
+        assert msg.metadata.message_type == "train"
+        conf = msg.content["config"]
+        assert conf["round"] == 4 and conf["participant"] == NODES[msg.metadata.dst_node_id]
+        sent = record_to_params(msg.content["arrays"])
+        assert all(sent[k].tobytes() == theta[k].tobytes() for k in theta)
+        assert set(msg.content["anchor"].keys()) == {"points", "targets"}
+    assert strategy.configure_evaluate(4, params_to_record(theta), ConfigRecord(), None) == []
+
+
+def _one_round(strategy, rng):
+    from reference_impl.flower.records import params_to_record
+
+    theta = _theta(rng)
+    messages = list(strategy.configure_train(1, params_to_record(theta), ConfigRecord({"train-config": "{}"}), None))
+    results = {pid: _result(rng, theta, steps=3) for pid in NODES.values()}
+    return messages, results
+
+
+def test_partial_round_is_refused():
+    strategy = _strategy(0.5, 0.0, True)
+    messages, results = _one_round(strategy, np.random.default_rng(2))
+    replies = _replies(messages, results)[:-1]
+    with pytest.raises(QuorumNotMet):
+        strategy.aggregate_train(1, replies)
+
+
+def test_error_reply_is_a_round_error():
+    strategy = _strategy(0.5, 0.0, True)
+    messages, results = _one_round(strategy, np.random.default_rng(3))
+    replies = _replies(messages[1:], results) + [Message(Error(code=0, reason="ClientApp crashed"), reply_to=messages[0])]
+    with pytest.raises(RoundError, match="crashed"):
+        strategy.aggregate_train(1, replies)
+
+
+def test_reply_for_another_participant_is_refused():
+    from reference_impl.flower.records import local_result_to_content
+
+    strategy = _strategy(0.5, 0.0, True)
+    messages, results = _one_round(strategy, np.random.default_rng(4))
+    replies = _replies(messages[1:], results)
+    impostor = messages[0].content["config"]["participant"]
+    other = "silo3" if impostor != "silo3" else "silo0"
+    replies.append(Message(local_result_to_content(other, results[other]), reply_to=messages[0]))
+    with pytest.raises(RoundError):
+        strategy.aggregate_train(1, replies)
+
+
+def test_two_nodes_for_one_silo_are_refused():
+    from reference_impl.flower.strategy import AnchoredDiLoCo
+
+    with pytest.raises(RoundError, match="silo0"):
+        AnchoredDiLoCo(lr=0.5).set_participants({1: "silo0", 2: "silo0", 3: "silo1"})
+
+
+def test_remote_traceback_is_reduced_to_the_typed_error_line():
+    from reference_impl.flower.strategy import short_reason
+
+    reason = (
+        "<class 'ray.exceptions.RayTaskError(ClientAppException)'>:<'ray::ClientAppActor.run()\n"
+        "  File \"x.py\", line 1\n"
+        "lensemble_spec.errors.DataError: [data_invalid] silo s: bad (remediation: Fix it.)\n\n"
+        "Exception ClientAppException occurred. Message: [data_invalid] silo s: bad (remediation: Fix it.)'>"
+    )
+    assert short_reason(reason) == "[data_invalid] silo s: bad (remediation: Fix it.)"
+    assert short_reason("plain failure\n") == "plain failure"
+    assert short_reason(None) == "no reason given"
