@@ -46,6 +46,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def register_train(subparsers: Any) -> None:
     p = subparsers.add_parser("train", help="train one control of the reference federated JEPA trainer")
     p.add_argument("--control", required=True, choices=CONTROLS, help="which control to run")
+    p.add_argument(
+        "--engine",
+        choices=("inprocess", "flower"),
+        default="inprocess",
+        help="run rounds in this process, or through Flower's simulation engine (same bits; extra 'flower')",
+    )
     _add_common(p)
     p.set_defaults(func=_train)
 
@@ -65,7 +71,12 @@ def _train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, _overrides(args), control=args.control)
     started = time.perf_counter()
     inputs, heldout = world_splits(cfg)
-    result = run_control(cfg, inputs, args.out, show_progress=not args.quiet)
+    if args.engine == "flower":
+        from .flower.engine import run_flower
+
+        result = run_flower(cfg, inputs, args.out, show_progress=not args.quiet)
+    else:
+        result = run_control(cfg, inputs, args.out, show_progress=not args.quiet)
     trained = time.perf_counter() - started
     final = evaluate_run(result.run_dir, heldout)["final"]  # printed only: a run dir holds no results
     keys = ("effective_rank", "latent_std_mean", "val_pred", "val_pred_identity", "state_probe_r2", "drift_to_reference_deg")

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ._inputs import as_square
+from ._inputs import as_square, is_torch_tensor
 
 #: Largest ``max |QᵀQ − I|`` accepted as "orthogonal". An orthogonal matrix built in float32 at
 #: d = 128 deviates by up to ~d·eps32 ≈ 8e-6; 1e-4 accepts that with margin while rejecting
@@ -69,13 +69,26 @@ def _orthogonal(q: Any, name: str = "q") -> np.ndarray:
     return arr
 
 
-def cos_spectrum(q: np.ndarray) -> np.ndarray:
+def cos_spectrum(q: Any) -> Any:
     """Real parts of the eigenvalues of orthogonal ``q`` ``(..., d, d)``, ascending, clipped to [−1, 1].
 
-    Internal fast path (no validation): ``q`` must already be float64 and orthogonal.
+    Internal fast path (no validation): ``q`` must already be float64 and orthogonal. A torch
+    tensor is solved with ``torch.linalg`` and the result stays a tensor (used by the batched
+    frame drift); anything else goes through numpy.
     """
-    sym = 0.5 * (q + np.swapaxes(q, -1, -2))
-    return np.clip(np.linalg.eigvalsh(sym), -1.0, 1.0)
+    lin = np.linalg
+    if is_torch_tensor(q):
+        import torch
+
+        lin = torch.linalg
+    sym = 0.5 * (q + q.swapaxes(-1, -2))
+    return lin.eigvalsh(sym).clip(-1.0, 1.0)
+
+
+def drift_from_cos(cos: Any) -> np.ndarray:
+    """Drift angle in degrees from a cos spectrum ``(..., d)`` (:func:`cos_spectrum`): numpy out."""
+    theta = np.arccos(np.asarray(cos, dtype=np.float64))
+    return np.degrees(np.sqrt(0.5 * np.sum(theta * theta, axis=-1)))
 
 
 def _sum_sq_angles(q: np.ndarray) -> np.ndarray:
@@ -85,7 +98,7 @@ def _sum_sq_angles(q: np.ndarray) -> np.ndarray:
 
 def drift_from_orthogonal(q: np.ndarray) -> np.ndarray:
     """Fast path for already-orthogonal float64 ``q`` ``(..., d, d)``: drift angle in degrees."""
-    return np.degrees(np.sqrt(0.5 * _sum_sq_angles(q)))
+    return drift_from_cos(cos_spectrum(q))
 
 
 def _scalar_or_array(x: np.ndarray) -> Any:

@@ -16,34 +16,75 @@ Three families: **pairwise** (all unordered pairs ``a < b`` of sorted ids, sourc
 **to_reference** (each participant vs the pinned round-0 probe embeddings) and **to_global**
 (each participant vs the committed global model's embeddings).
 
-Speed. All cross-covariances come from the upper triangle of the Gram product of the
-participants stacked side by side (``X = [E_1 … E_C]`` of shape ``(k, C·d)``; C − 1 large matmuls)
-plus one batched matmul per reference, are stacked to ``(P, d, d)`` and solved with ONE batched
-``np.linalg.svd``; the angles come from one batched symmetric eigensolve. The arithmetic is the
-same as a per-pair loop (P products and P SVDs of d × d, which dominate at d = 128); what batching
-removes is the per-pair Python and LAPACK-call overhead (see ``benchmarks/metrics.py``). The residual uses the identity
-``‖SQ − T‖² = ‖S‖² + ‖T‖² − 2 tr(QᵀSᵀT)`` with ``tr(QᵀSᵀT) = Σσ`` (minus ``2σ_min`` when a
-Kabsch flip was applied) instead of forming ``SQ``; it loses precision only below a normalised
-residual of about :data:`RESIDUAL_NOISE_FLOOR`.
+Speed (``benchmarks/metrics.py`` times it against a loop of ``scipy.linalg.orthogonal_procrustes``).
+
+* Cross-covariances: row block ``i`` of the upper triangle of the Gram matrix of
+  ``X = [E_1 … E_C]`` ``(k, C·d)`` is ``E_iᵀ X[:, (i+1)d:]`` — one GEMM per participant, half the
+  flops of all ordered products; the references add one GEMM per chunk of participants.
+* Solve: :func:`~.procrustes.polar_batch` — ``eigh(MᵀM)`` instead of an SVD (about half the
+  LAPACK time at d = 128), the SVD only for the few items with ``σ_min/σ_max <= 1e-3``
+  (ill-conditioned, degenerate); error bound in :mod:`.procrustes`.
+* Angles: one batched ``eigvalsh`` of the symmetric parts ``(Q + Qᵀ)/2``
+  (:func:`~.angles.cos_spectrum`), only for the non-degenerate items.
+* Residual: ``‖SQ − T‖² = ‖S‖² + ‖T‖² − 2 tr(QᵀSᵀT)`` with ``tr(QᵀSᵀT) = Σσ`` (minus ``2σ_min``
+  after a Kabsch flip), so ``SQ`` (a k·d² product per pair) is never formed; it loses precision
+  only below a normalised residual of about :data:`RESIDUAL_NOISE_FLOOR`.
+* Cores: the work is cut into blocks (one participant's row of pairs, or a chunk of reference
+  comparisons) and, on the torch backend, the blocks are spread over
+  ``min(torch.get_num_threads(), cores)`` worker threads, each running its LAPACK calls
+  single-threaded. Many small factorisations parallelise far better across the batch than inside
+  each d × d call (multi-threaded LAPACK on 128 × 128 matrices mostly pays synchronisation, and on
+  an oversubscribed machine collapses). While the workers run they set torch's intra-op threads to
+  1 *for their own thread*; the calling thread's count is re-applied when they finish, so the only
+  lasting effect is that ``torch.set_num_threads(n)`` has been called with the value it already had.
+* Backend (:data:`BACKEND`): ``"auto"`` runs tiny batches (< :data:`NUMPY_MAX_WORK`, ``Σ d³``)
+  on numpy; larger ones on torch if it is already imported, or if the batch reaches
+  :data:`TORCH_MIN_WORK` (then torch is imported lazily — never at module import); numpy
+  otherwise, or when torch is not installed. Both compute in float64 with the same algorithm, so
+  results agree to round-off (not bitwise: two LAPACKs). On torch they do not depend on the
+  number of workers: every block is solved single-threaded, whichever thread runs it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ._inputs import as_matrix, check_same_shape
-from .angles import drift_angle_deg, drift_from_orthogonal
-from .procrustes import PROCRUSTES_RCOND, condition_numbers, degenerate_mask, polar_from_cross, procrustes_align
+from .angles import cos_spectrum, drift_angle_deg, drift_from_cos
+from .procrustes import PROCRUSTES_RCOND, condition_numbers, degenerate_mask, polar_batch, procrustes_align
 
 #: The trace identity for the residual cancels ``‖S‖² + ‖T‖²`` against ``2Σσ``; with float64
 #: round-off ~1e-16 relative, normalised residuals below ~sqrt(1e-16)·few ≈ 1e-7 are noise.
 RESIDUAL_NOISE_FLOOR = 1e-7
+
+#: Array backend of :func:`frame_drift`'s batched solve: ``"auto"``, ``"numpy"`` or ``"torch"``.
+BACKEND = "auto"
+
+#: ``"auto"`` keeps batches with less work than this (``Σ d³`` over the Procrustes problems) on
+#: numpy in the calling thread: e.g. 4 problems at d = 64 or 256 at d = 16 — milliseconds, with
+#: matrices too small for multi-threaded BLAS to kick in, where worker threads cost more than
+#: they save.
+NUMPY_MAX_WORK = 2**20
+
+#: ``"auto"`` imports torch (about a second the first time) only for batches with at least this
+#: much work: 32 problems at d = 128, ~0.1 s of LAPACK. Between :data:`NUMPY_MAX_WORK` and this,
+#: torch is used only if it is already imported (free). Torch matters beyond speed: numpy's
+#: LAPACK runs on multi-threaded OpenBLAS, whose threads cannot be limited per call, and on a
+#: loaded machine 128 × 128 factorisations then slow down by one to two orders of magnitude
+#: (``benchmarks/metrics.py`` recorded 2.7 s instead of ~0.02 s for 6 problems).
+TORCH_MIN_WORK = 32 * 128**3
+
+#: Reference comparisons (participant vs reference / global) are solved in blocks of this many.
+REFERENCE_BLOCK = 16
 
 
 def _json_float(x: float) -> float | None:
@@ -179,26 +220,137 @@ def _stack_embeddings(embeddings: Mapping[str, Any]) -> tuple[list[str], np.ndar
     return ids, np.stack(arrays)
 
 
-def _pair_cross(e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All ``E_iᵀ E_j`` for ``i < j``, written straight into a ``(P, d, d)`` stack.
+def _torch_or_none() -> Any:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a declared dependency
+        return None
+    return torch
 
-    With ``X = [E_1 … E_C]`` side by side ``(k, C·d)``, row block ``i`` of the upper triangle of
-    ``Xᵀ X`` is ``E_iᵀ X[:, (i+1)d:]``: C − 1 large BLAS-3 products cover exactly the P pairs
-    (half the flops of the full Gram, and no per-pair Python calls).
+
+def _select_backend(n_problems: int, d: int) -> Any:
+    """The torch module when the batched solve should run on torch, else None (numpy)."""
+    if BACKEND not in ("auto", "numpy", "torch"):
+        raise ConfigError(
+            f"lensemble_spec.metrics.drift.BACKEND is {BACKEND!r}",
+            remediation='Set lensemble_spec.metrics.drift.BACKEND to "auto", "numpy" or "torch".',
+        )
+    work = n_problems * d**3
+    if BACKEND == "numpy" or (BACKEND == "auto" and work < NUMPY_MAX_WORK):
+        return None
+    if BACKEND == "auto" and work < TORCH_MIN_WORK and "torch" not in sys.modules:
+        return None
+    torch = _torch_or_none()
+    if torch is None and BACKEND == "torch":
+        raise ConfigError("lensemble_spec.metrics.drift.BACKEND is 'torch' but torch is not installed",
+                          remediation='Install torch or set BACKEND to "auto".')
+    return torch
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # respects taskset / container CPU sets
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _worker_count(torch: Any, n_blocks: int) -> int:
+    if torch is None:
+        return 1
+    return max(1, min(torch.get_num_threads(), _usable_cpus(), n_blocks))
+
+
+def batch_plan(n_participants: int, n_references: int, d: int) -> dict[str, Any]:
+    """How :func:`frame_drift` would run a batch of this shape: backend, blocks and worker threads.
+
+    ``n_references`` counts the reference families (0, 1 or 2). For benchmarks and logs; calling
+    it may import torch (exactly when :func:`frame_drift` would).
     """
-    c, k, d = e.shape
-    ii, jj = np.triu_indices(c, 1)
-    out = np.empty((len(ii), d, d))
-    if c < 2:
-        return out, ii, jj
-    x = np.ascontiguousarray(e.transpose(1, 0, 2)).reshape(k, c * d)
-    row = 0
+    n_problems = n_participants * (n_participants - 1) // 2 + n_references * n_participants
+    torch = _select_backend(n_problems, d)
+    blocks = len(_plan_blocks(n_participants, n_references))
+    return {"backend": "torch" if torch is not None else "numpy", "problems": n_problems,
+            "blocks": blocks, "workers": _worker_count(torch, blocks)}
+
+
+def _plan_blocks(c: int, n_refs: int) -> list[tuple[int, int, int, int]]:
+    """Work blocks ``(first output slot, count, kind, index)`` in output order.
+
+    kind 0: pairs ``(i, i+1 … C−1)``, index ``i``; kind ``1 + r``: participants ``index …
+    index + count − 1`` against reference ``r``.
+    """
+    blocks = []
+    slot = 0
     for i in range(c - 1):
-        n = c - i - 1
-        block = e[i].T @ x[:, (i + 1) * d:]  # (d, n·d): [E_iᵀE_{i+1} … E_iᵀE_C]
-        out[row:row + n] = block.reshape(d, n, d).transpose(1, 0, 2)
-        row += n
-    return out, ii, jj
+        blocks.append((slot, c - 1 - i, 0, i))
+        slot += c - 1 - i
+    for r in range(n_refs):
+        for c0 in range(0, c, REFERENCE_BLOCK):
+            n = min(REFERENCE_BLOCK, c - c0)
+            blocks.append((slot, n, 1 + r, c0))
+            slot += n
+    return blocks
+
+
+def _block_cross(block: tuple[int, int, int, int], e: Any, x: Any, refs: Sequence[Any]) -> Any:
+    """The ``(count, d, d)`` cross-covariances ``E_sourceᵀ E_target`` of one block."""
+    _, n, kind, idx = block
+    d = e.shape[-1]
+    if kind == 0:  # row block idx of the Gram upper triangle: [E_iᵀE_{i+1} … E_iᵀE_C]
+        return (e[idx].swapaxes(0, 1) @ x[:, (idx + 1) * d:]).reshape(d, n, d).swapaxes(0, 1)
+    return (x[:, idx * d:(idx + n) * d].swapaxes(0, 1) @ refs[kind - 1]).reshape(n, d, d)
+
+
+@dataclass
+class _Solved:
+    """Per-problem outputs of the batched solve, filled block by block (disjoint slices)."""
+
+    s_max: np.ndarray
+    s_min: np.ndarray
+    nuclear: np.ndarray
+    angle: np.ndarray
+    reflection: np.ndarray
+    via_svd: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> _Solved:
+        return cls(*(np.full(n, np.nan) for _ in range(4)), np.zeros(n, bool), np.zeros(n, bool))
+
+
+def _solve_block(block: tuple[int, int, int, int], e: Any, x: Any, refs: Sequence[Any], proper: bool,
+                 out: _Solved) -> None:
+    slot, n, _, _ = block
+    pb = polar_batch(_block_cross(block, e, x, refs), proper=proper)
+    sl = slice(slot, slot + n)
+    s_max, s_min = np.asarray(pb.s_max), np.asarray(pb.s_min)
+    out.s_max[sl], out.s_min[sl], out.nuclear[sl] = s_max, s_min, np.asarray(pb.nuclear)
+    out.reflection[sl], out.via_svd[sl] = np.asarray(pb.reflection), np.asarray(pb.via_svd)
+    # Degenerate items get a (finite, meaningless) angle here; frame_drift replaces it with NaN.
+    out.angle[sl] = drift_from_cos(cos_spectrum(pb.q))
+
+
+def _single_threaded_worker(torch: Any) -> None:
+    torch.get_num_threads()  # finish torch's lazy per-thread init first, so it cannot undo the next line
+    torch.set_num_threads(1)  # this thread's OpenMP / MKL settings only
+
+
+def _run_blocks(fn: Callable[[tuple[int, int, int, int]], None], blocks: list, torch: Any) -> None:
+    """Run ``fn`` on every block: inline, or on single-threaded torch workers (largest first)."""
+    if torch is None or torch.get_num_threads() == 1:
+        for b in blocks:
+            fn(b)
+        return
+    workers = _worker_count(torch, len(blocks))
+    order = sorted(blocks, key=lambda b: -b[1])  # longest first: dynamic, near-even balance
+    caller_threads = torch.get_num_threads()
+    try:
+        with ThreadPoolExecutor(workers, initializer=_single_threaded_worker, initargs=(torch,)) as pool:
+            for _ in pool.map(fn, order):
+                pass
+    finally:
+        # set_num_threads also records a process-wide default for threads torch initialises
+        # later; the workers left it at 1, so put the caller's value back.
+        torch.set_num_threads(caller_threads)
 
 
 def frame_drift(
@@ -208,7 +360,7 @@ def frame_drift(
     global_embedding: Any = None,
     proper: bool = False,
 ) -> FrameDriftResult:
-    """Pairwise, to-reference and to-global frame drift with one batched SVD.
+    """Pairwise, to-reference and to-global frame drift, solved as one batch (module docstring: "Speed").
 
     Parameters
     ----------
@@ -226,6 +378,12 @@ def frame_drift(
     frame, or ``k < d``) is reported with ``degenerate=True`` and NaN angle/residual; it does not
     raise, so one collapsed participant does not hide the others. Raises ``InputError`` for
     NaN/Inf, wrong rank, shape mismatches or ``k < 2``.
+
+    Accuracy against the per-pair SVD definition (:func:`~.procrustes.procrustes_align` +
+    :func:`~.angles.drift_angle_deg`): problems with ``σ_min/σ_max > 1e-3`` are solved through
+    ``eigh(MᵀM)`` with ``Q`` within ``~u·κ²`` (≤ ~1e-10) of the SVD answer, the others by the SVD
+    itself (:mod:`.procrustes`); the angle then agrees to well within
+    :data:`~.angles.ANGLE_NOISE_FLOOR_DEG` and the residual to :data:`RESIDUAL_NOISE_FLOOR`.
     """
     ids, e = _stack_embeddings(embeddings)
     c, k, d = e.shape
@@ -236,32 +394,34 @@ def frame_drift(
             check_same_shape(e[0], r, f"embeddings[{ids[0]!r}]", label)
             refs.append((label, r))
 
-    pair_m, ii, jj = _pair_cross(e)
-    et = np.swapaxes(e, -1, -2)
-    ms = [pair_m] + [np.matmul(et, r) for _, r in refs]
-    m = np.concatenate(ms, axis=0) if len(ms) > 1 else pair_m
+    ii, jj = np.triu_indices(c, 1)
+    n_problems = len(ii) + c * len(refs)
+    if n_problems == 0:
+        return FrameDriftResult(participants=tuple(ids), n_points=k, latent_dim=d, proper=proper)
     sq = np.einsum("ckd,ckd->c", e, e)
     src_sq = np.concatenate([sq[ii]] + [sq for _ in refs])
     tgt_sq = np.concatenate([sq[jj]] + [np.full(c, float(np.sum(r * r))) for _, r in refs])
 
-    if m.shape[0] == 0:
-        return FrameDriftResult(participants=tuple(ids), n_points=k, latent_dim=d, proper=proper)
+    torch = _select_backend(n_problems, d)
+    x = np.ascontiguousarray(e.transpose(1, 0, 2)).reshape(k, c * d)  # [E_1 … E_C]
+    ref_arrays = [r for _, r in refs]
+    if torch is not None:  # zero-copy views of our own arrays; the caller's references are copied
+        e_b, x_b = torch.from_numpy(e), torch.from_numpy(x)  # (from_numpy refuses negative strides
+        ref_arrays = [torch.from_numpy(np.array(r, order="C")) for r in ref_arrays]  # and warns on read-only)
+    else:
+        e_b, x_b = e, x
+    out = _Solved.empty(n_problems)
+    _run_blocks(lambda b: _solve_block(b, e_b, x_b, ref_arrays, proper, out),
+                _plan_blocks(c, len(refs)), torch)
 
-    q, sv, flipped = polar_from_cross(m, proper=proper)  # the one batched SVD
+    sv = np.stack([out.s_max, out.s_min], axis=-1)
     bad = degenerate_mask(sv)
     cond = condition_numbers(sv)
-    trace = sv.sum(axis=-1) - 2.0 * np.where(flipped, sv[:, -1], 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        resid = np.sqrt(np.clip(src_sq + tgt_sq - 2.0 * trace, 0.0, None)) / np.sqrt(tgt_sq)
-    angle = np.full(m.shape[0], np.nan)
-    good = ~bad
-    if np.any(good):
-        angle[good] = drift_from_orthogonal(q[good])
+        resid = np.sqrt(np.clip(src_sq + tgt_sq - 2.0 * out.nuclear, 0.0, None)) / np.sqrt(tgt_sq)
     resid = np.where(bad, np.nan, resid)
-    if proper:
-        reflection = np.zeros(m.shape[0], dtype=bool)
-    else:
-        reflection = (np.linalg.det(q) < 0) & good
+    angle = np.where(bad, np.nan, out.angle)
+    reflection = out.reflection & ~bad
 
     def entry(n: int, src: str, tgt: str) -> DriftEntry:
         return DriftEntry(

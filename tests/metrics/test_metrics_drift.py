@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lensemble_spec.errors import DegenerateProcrustes
+from lensemble_spec.errors import ConfigError, DegenerateProcrustes
 from lensemble_spec.metrics import (
     ANGLE_NOISE_FLOOR_DEG,
     drift_angle_deg,
@@ -175,3 +179,241 @@ def test_single_participant_and_json_shape():
     assert set(d) == {"participants", "n_points", "latent_dim", "group", "rcond", "pairs",
                       "to_reference", "to_global", "summary"}
     json.dumps(d, allow_nan=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast batched solver (eigh of MᵀM, SVD fallback, torch workers) against the SVD definition.
+# ---------------------------------------------------------------------------------------------
+
+from scipy.linalg import expm  # noqa: E402
+
+from lensemble_spec.metrics import drift as drift_module  # noqa: E402
+from lensemble_spec.metrics.angles import drift_from_orthogonal  # noqa: E402
+from lensemble_spec.metrics.procrustes import (  # noqa: E402
+    EIGH_POLAR_MIN_RATIO,
+    PROCRUSTES_RCOND,
+    polar_batch,
+    polar_from_cross,
+)
+
+
+def _drift_frames(seed, c=6, k=96, d=32, spread=0.05, noise=0.05):
+    """Benchmark-like ``(base, {participant: (k, d)})``: base rotated by exp(skew) plus noise.
+
+    Drift angles land around 15–30°, away from the arccos ends (eigen-angles at 0 or π), where any
+    two backward-stable solvers differ by up to ANGLE_NOISE_FLOOR_DEG — so 1e-6° is a real test.
+    """
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((k, d)) * np.geomspace(1.0, 0.2, d)
+    out = {}
+    for i in range(c):
+        g = rng.standard_normal((d, d))
+        rot = expm(spread * (g - g.T) / math.sqrt(d))
+        out[f"p{i}"] = base @ rot + noise * rng.standard_normal((k, d))
+    return base, out
+
+
+def _svd_reference(m, proper):
+    q, sv, flipped = polar_from_cross(m, proper=proper)
+    nuclear = sv.sum(-1) - 2.0 * np.where(flipped, sv[:, -1], 0.0)
+    return q, sv, nuclear
+
+
+def _weak_pairs(seed, d, ratio):
+    """Cross-covariances with σ_min/σ_max = ratio: one weak direction, and a geometric spectrum."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for spectrum in (np.r_[np.ones(d - 1), ratio], np.geomspace(1.0, ratio, d)):
+        u, w = haar_orthogonal(rng, d, proper=True), haar_orthogonal(rng, d, proper=True)
+        out.append(3.0 * (u * spectrum) @ w.T)
+    return np.stack(out)
+
+
+# Catches: a wrong eigh-route formula (missing Vᵀ, Λ^{+1/2} for Λ^{-1/2}, the Kabsch flip on the
+# largest instead of the smallest direction, nuclear norm without the flip) — on well-conditioned
+# pairs, which must NOT fall back (or the fast route would be dead code).
+@pytest.mark.parametrize("proper", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_eigh_route_equals_svd_route_on_drifted_frames(seed, proper):
+    _, emb = _drift_frames(seed)
+    ids = sorted(emb)
+    m = np.stack([emb[a].T @ emb[b] for i, a in enumerate(ids) for b in ids[i + 1:]])
+    fast = polar_batch(m, proper=proper)
+    q, sv, nuclear = _svd_reference(m, proper)
+    assert not fast.via_svd.any()
+    assert np.all(sv[:, -1] / sv[:, 0] > EIGH_POLAR_MIN_RATIO)
+    angles = drift_from_orthogonal(q)
+    assert np.all((angles > 5.0) & (angles < 60.0))
+    assert np.max(np.abs(drift_from_orthogonal(fast.q) - angles)) < 1e-6
+    assert np.max(np.abs(fast.q - q)) < 1e-10
+    assert np.allclose(fast.nuclear, nuclear, rtol=1e-12, atol=0)
+    assert np.allclose(fast.s_max, sv[:, 0], rtol=1e-12, atol=0)
+    assert np.allclose(fast.s_min, sv[:, -1], rtol=1e-10, atol=0)
+    if proper:
+        assert np.all(np.linalg.det(fast.q) > 0)
+        assert np.array_equal(fast.flipped, np.linalg.det(polar_from_cross(m, proper=False)[0]) < 0)
+    else:
+        assert np.array_equal(fast.reflection, np.linalg.det(q) < 0)
+
+
+# Catches: frame_drift's batched numbers drifting from the per-pair SVD definition by more than
+# 1e-6° / 1e-9 (the end-to-end version of the test above, through the Gram blocks and residuals).
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_frame_drift_equals_per_pair_svd_definition(backend, monkeypatch):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    monkeypatch.setattr(drift_module, "BACKEND", backend)
+    ref, emb = _drift_frames(4, c=5)
+    res = frame_drift(emb, reference=ref)
+    assert not res.degenerate
+    for e in [*res.pairs, *res.to_reference.values()]:
+        one = procrustes_align(emb[e.source], emb[e.target] if e.target != "reference" else ref)
+        assert abs(e.angle_deg - drift_angle_deg(one.q)) < 1e-6
+        assert abs(e.residual - one.residual) < 1e-9
+        assert e.condition == pytest.approx(one.condition, rel=1e-9)
+
+
+# Catches: a fallback threshold set too low (or none): the unguarded eigh route visibly loses
+# accuracy on these pairs (κ² amplification), the guarded one must route them to the SVD and so
+# reproduce it exactly — while they are NOT degenerate (σ_min/σ_max ≫ PROCRUSTES_RCOND).
+@pytest.mark.parametrize("ratio", [1e-4, 1e-5])
+def test_ill_conditioned_pairs_take_the_svd_fallback(ratio):
+    m = _weak_pairs(7, 32, ratio)
+    q, sv, nuclear = _svd_reference(m, False)
+    assert ratio > 10 * PROCRUSTES_RCOND and ratio < EIGH_POLAR_MIN_RATIO
+    guarded = polar_batch(m, proper=False)
+    assert guarded.via_svd.all()
+    assert np.max(np.abs(drift_from_orthogonal(guarded.q) - drift_from_orthogonal(q))) < 1e-6
+    assert np.array_equal(guarded.q, q) and np.array_equal(guarded.nuclear, nuclear)
+    if ratio <= 1e-5:
+        unguarded = polar_batch(m, proper=False, min_ratio=0.0)
+        assert not unguarded.via_svd.any()
+        assert np.max(np.abs(unguarded.q - q)) > 1e-9  # what the fallback protects against
+
+
+# Catches: ill-conditioned-but-healthy frames being flagged, or taking a path whose residual or
+# angle differs from the SVD definition (end to end, through frame_drift).
+def test_ill_conditioned_participant_end_to_end_matches_svd():
+    _, emb = _drift_frames(8, c=3, k=80, d=16)
+    weak = emb["p2"].copy()
+    u, s, vt = np.linalg.svd(weak, full_matrices=False)
+    s[-1] = s[0] * 3e-5  # σ_min/σ_max of the cross-covariances ~1e-5: fallback, not degenerate
+    emb["p2"] = (u * s) @ vt
+    res = frame_drift(emb)
+    weak_pairs = [p for p in res.pairs if "p2" in (p.source, p.target)]
+    assert all(not p.degenerate and p.condition > 1 / EIGH_POLAR_MIN_RATIO for p in weak_pairs)
+    for p in res.pairs:
+        one = procrustes_align(emb[p.source], emb[p.target])
+        assert abs(p.angle_deg - drift_angle_deg(one.q)) < 1e-6
+        assert abs(p.residual - one.residual) < 1e-9
+
+
+# Catches: the fast route deciding degeneracy itself (from eigenvalues squared into round-off)
+# instead of handing rank-deficient items to the SVD, and a collapsed frame reading as aligned.
+def test_degenerate_items_go_through_svd_and_stay_flagged():
+    rng = np.random.default_rng(9)
+    good = _weak_pairs(9, 12, 0.5)
+    rank_def = good[:1].copy()
+    rank_def[0] = rank_def[0] @ np.diag(np.r_[np.ones(11), 0.0])
+    tiny = _weak_pairs(10, 12, PROCRUSTES_RCOND / 10)[:1]
+    m = np.concatenate([good, rank_def, np.zeros((1, 12, 12)), tiny, rng.standard_normal((1, 12, 12))])
+    pb = polar_batch(m, proper=False)
+    assert list(pb.via_svd[2:5]) == [True, True, True]
+    assert not pb.via_svd[:2].any()
+    flagged = degenerate_flags(pb)
+    assert list(flagged) == [False, False, True, True, True, False]
+
+
+def degenerate_flags(pb):
+    from lensemble_spec.metrics.procrustes import degenerate_mask
+
+    return degenerate_mask(np.stack([pb.s_max, pb.s_min], axis=-1))
+
+
+# Catches: MᵀM under/overflowing for latents at extreme (but finite, valid) scales — without the
+# exact power-of-two rescaling, 1e-154 latents make MᵀM subnormal and the eigh route inaccurate.
+@pytest.mark.parametrize("scale", [1e-154, 1e-100, 1e100])
+def test_extreme_latent_scales_read_the_same_drift(scale):
+    _, emb = _drift_frames(11, c=3, k=64, d=16)
+    base = frame_drift(emb)
+    scaled = frame_drift({k: scale * v for k, v in emb.items()})
+    for a, b in zip(base.pairs, scaled.pairs):
+        assert not b.degenerate
+        assert abs(a.angle_deg - b.angle_deg) < 1e-6
+        assert a.residual == pytest.approx(b.residual, rel=1e-6)
+        assert a.condition == pytest.approx(b.condition, rel=1e-8)
+
+
+# Catches: the torch backend / worker threads disagreeing with numpy, results depending on the
+# number of workers, a collapsed participant unflagged on the torch path, and frame_drift leaving
+# the caller's torch thread count changed.
+def test_torch_workers_match_numpy_and_restore_threads(monkeypatch):
+    torch = pytest.importorskip("torch")
+    ref, emb = _drift_frames(12, c=7, k=72, d=24)
+    emb["p9"] = np.outer(emb["p0"][:, 0], np.ones(24))  # collapsed
+    ref = np.ascontiguousarray(ref[::-1])[::-1]  # negative strides, read-only: must not trip torch
+    ref.flags.writeable = False
+    monkeypatch.setattr(drift_module, "BACKEND", "numpy")
+    want = frame_drift(emb, reference=ref, proper=True)
+    monkeypatch.setattr(drift_module, "BACKEND", "torch")
+    inner_threads = []
+
+    def recording_polar_batch(m, **kw):  # the LAPACK calls must run single-threaded per worker
+        inner_threads.append(torch.get_num_threads())
+        return polar_batch(m, **kw)
+
+    monkeypatch.setattr(drift_module, "polar_batch", recording_polar_batch)
+    before = torch.get_num_threads()
+    try:
+        got = {}
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            got[threads] = frame_drift(emb, reference=ref, proper=True)
+            assert torch.get_num_threads() == threads
+            seen = []  # a thread started afterwards inherits the caller's count, not the workers' 1
+            probe = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+            probe.start()
+            probe.join()
+            assert seen == [threads]
+            assert drift_module.batch_plan(8, 1, 24)["workers"] == min(threads, len(os.sched_getaffinity(0)))
+    finally:
+        torch.set_num_threads(before)
+    assert inner_threads and set(inner_threads) == {1}
+    assert [e.to_dict() for e in got[1].entries()] == [e.to_dict() for e in got[2].entries()]  # bitwise
+    for x, y in zip(want.entries(), got[2].entries()):
+        assert (x.source, x.target, x.degenerate, x.reflection) == (y.source, y.target, y.degenerate, y.reflection)
+        if x.degenerate:
+            assert math.isnan(y.angle_deg) and math.isnan(y.residual)
+        else:
+            assert abs(x.angle_deg - y.angle_deg) < 1e-9
+            assert abs(x.residual - y.residual) < 1e-12
+            assert x.condition == pytest.approx(y.condition, rel=1e-12)
+    assert sum(e.degenerate for e in got[2].entries()) == 8  # 7 pairs + the reference entry
+
+
+def test_auto_backend_choice_and_unknown_backend(monkeypatch):
+    # Catches: worker threads for tiny batches, d = 128 batches left on numpy's multi-threaded
+    # OpenBLAS although torch is loaded, and a typo'd BACKEND silently meaning "auto".
+    pytest.importorskip("torch")
+    assert drift_module.batch_plan(4, 2, 8)["backend"] == "numpy"
+    assert drift_module.batch_plan(4, 2, 128)["backend"] == "torch"  # torch already imported here
+    monkeypatch.setattr(drift_module, "BACKEND", "cupy")
+    with pytest.raises(ConfigError):
+        frame_drift(_drift_frames(0, c=2, k=20, d=4)[1])
+
+
+# Catches: the metrics package (or a mid-sized frame_drift call) importing torch — a second of
+# start-up for every CLI command that only reads embeddings; large batches may import it.
+def test_metrics_do_not_import_torch_for_mid_sized_batches():
+    code = (
+        "import sys, numpy as np\n"
+        "import lensemble_spec.metrics as m\n"
+        "assert 'torch' not in sys.modules, 'imported at module import'\n"
+        "rng = np.random.default_rng(0)\n"
+        "m.frame_drift({f'p{i}': rng.standard_normal((130, 64)) for i in range(5)})\n"
+        "assert 'torch' not in sys.modules, 'imported for a mid-sized batch'\n"
+        "m.frame_drift({f'p{i}': rng.standard_normal((300, 128)) for i in range(9)})\n"
+        "assert 'torch' in sys.modules, 'large batch did not use torch'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,212 @@
+"""Harness fixtures of the conformance suite (the plugin provides ``impl`` and the part fixtures).
+
+Session-scoped and lazy: a run is made the first time a test asks for it and shared by every
+test after that, so ``--level quick`` makes one anchored federation run and ``--level full`` adds
+the other three controls of the comparison. Runs the suite makes and directories given with
+``--run`` are read by the same :class:`~conformance._harness.RunView` and checked by the same tests.
+
+Markers added here from each test's fixture closure, so a caller can select the tests a change
+can reach (the mutation tests do): ``harness_run`` (the test reads a federation run) and
+``part_gauge`` / ``part_model`` / ``part_federation`` / ``part_artifacts`` (the test calls that
+part of the implementation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lensemble_spec.metrics import build_sketch
+from lensemble_spec.protocol import CONTROLS, Batch
+
+from . import bounds
+from ._harness import (
+    HarnessRun,
+    Runner,
+    RunView,
+    expand_run_dirs,
+    world_for,
+    world_problem,
+)
+
+#: Fixtures whose use means "this test needs a federation run" (marker ``harness_run``).
+RUN_FIXTURES = frozenset(
+    {"runner", "anchored_run", "comparison", "runs_under_test", "anchored_runs", "comparisons_under_test", "given_runs", "results_tables"}
+)
+
+
+#: Marker per implementation part, added when the part's fixture is in a test's closure.
+PART_MARKERS = {"gauge_part": "part_gauge", "model_part": "part_model", "federation_part": "part_federation", "artifacts_part": "part_artifacts"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "harness_run: the test reads a federation run (made by the harness or given with --run)")
+    for fixture, marker in PART_MARKERS.items():
+        config.addinivalue_line("markers", f"{marker}: the test calls the implementation's {fixture.removesuffix('_part')} part")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if RUN_FIXTURES & names:
+            item.add_marker(pytest.mark.harness_run)
+        for fixture, marker in PART_MARKERS.items():
+            if fixture in names:
+                item.add_marker(getattr(pytest.mark, marker))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    shown = ", ".join(f"{k}={v}" for k, v in bounds.describe().items())
+    return [f"lensemble-spec bounds: {shown}"]
+
+
+# --- the world and small inputs ---------------------------------------------------------------------
+def _optional_part(request: pytest.FixtureRequest, name: str) -> Any:
+    """The part, or None when it (or the whole implementation) is absent."""
+    try:
+        return request.getfixturevalue(name)
+    except pytest.skip.Exception:
+        return None
+
+
+@pytest.fixture(scope="session")
+def world(impl: Any) -> Any:
+    problem = world_problem(impl.model)
+    if problem:
+        pytest.skip(f"harness world unusable: {problem}")
+    return world_for(impl.model)
+
+
+@pytest.fixture(scope="session")
+def params0(model_part: Any) -> dict[str, Any]:
+    """``model_part.init(0)``: the round-0 parameters every model-level check starts from."""
+    return dict(model_part.init(0))
+
+
+@pytest.fixture(scope="session")
+def params1(model_part: Any) -> dict[str, Any]:
+    """A second, independent initialisation (a non-trivial 'global' for backstop checks)."""
+    return dict(model_part.init(1))
+
+
+@pytest.fixture(scope="session")
+def batch(world: Any) -> Batch:
+    """Six windows of ``WINDOW`` steps from silo0 (spread over its episodes)."""
+    silo = world.silos["silo0"]
+    w = bounds.WINDOW
+    obs = np.stack([silo.obs[e, s : s + w + 1] for e, s in ((0, 0), (3, 2), (5, 5), (8, 1), (11, 7), (15, 3))])
+    act = np.stack([silo.actions[e, s : s + w] for e, s in ((0, 0), (3, 2), (5, 5), (8, 1), (11, 7), (15, 3))])
+    return Batch(obs=np.ascontiguousarray(obs, dtype=np.float32), actions=np.ascontiguousarray(act, dtype=np.float32))
+
+
+@pytest.fixture(scope="session")
+def frames(world: Any) -> np.ndarray:
+    """Twelve observation frames from two silos (encoder checks)."""
+    return np.ascontiguousarray(np.concatenate([world.silos["silo1"].obs[2, :6], world.silos["silo2"].obs[4, :6]]))
+
+
+@pytest.fixture(scope="session")
+def sketch(model_part: Any) -> np.ndarray:
+    return np.asarray(build_sketch(12345, int(model_part.latent_dim), bounds.SKETCH_DIRECTIONS), dtype=np.float32)
+
+
+# --- federation runs ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def runner(federation_part: Any, impl: Any, run_level: str, tmp_path_factory: pytest.TempPathFactory) -> Runner:
+    problem = world_problem(impl.model)
+    if problem:
+        pytest.skip(f"harness world unusable: {problem}")
+    return Runner(federation_part, impl.model, run_level, tmp_path_factory.mktemp("harness-runs"))
+
+
+def successful(run: HarnessRun) -> HarnessRun:
+    """The run, or a test failure naming what it raised."""
+    if run.error is not None:
+        pytest.fail(
+            f"FederationPart.run({run.name!r}) raised {type(run.error).__name__}: {run.error}", pytrace=False
+        )
+    if run.result is None:
+        pytest.fail(f"FederationPart.run({run.name!r}) returned nothing", pytrace=False)
+    return run
+
+
+@pytest.fixture(scope="session")
+def anchored_run(runner: Runner) -> HarnessRun:
+    """The harness's anchored run (the only full-size run made at ``--level quick``)."""
+    return successful(runner.get("anchored"))
+
+
+@pytest.fixture(scope="session")
+def comparison(runner: Runner, run_level: str) -> dict[str, HarnessRun]:
+    """One run of each control (RFC-0005 §2) on the harness world — ``--level full`` only."""
+    if run_level != "full":
+        pytest.skip("the four-control comparison is made at --level full")
+    return {c: successful(runner.get(c)) for c in CONTROLS}
+
+
+def _harness_views(request: pytest.FixtureRequest) -> list[RunView]:
+    federation = _optional_part(request, "federation_part")
+    if federation is None:
+        return []
+    impl = request.getfixturevalue("impl")
+    if world_problem(impl.model):
+        return []
+    if request.getfixturevalue("run_level") == "full":
+        return [run.view for run in request.getfixturevalue("comparison").values()]
+    return [request.getfixturevalue("anchored_run").view]
+
+
+@pytest.fixture(scope="session")
+def given_runs(run_dirs: list[Path]) -> tuple[list[RunView], list[tuple[Path, dict[str, RunView]]]]:
+    return expand_run_dirs(run_dirs)
+
+
+@pytest.fixture(scope="session")
+def runs_under_test(request: pytest.FixtureRequest, given_runs: Any) -> list[RunView]:
+    """Every run to check: the harness's own (when the implementation can run) and ``--run`` dirs."""
+    views = _harness_views(request) + list(given_runs[0])
+    if not views:
+        pytest.skip("not-implemented: no federation part to make a run and no --run directory")
+    return views
+
+
+@pytest.fixture(scope="session")
+def anchored_runs(runs_under_test: list[RunView]) -> list[RunView]:
+    views = [v for v in runs_under_test if v.control == "anchored"]
+    if not views:
+        pytest.skip("no anchored run among the runs under test")
+    return views
+
+
+@pytest.fixture(scope="session")
+def comparisons_under_test(request: pytest.FixtureRequest, given_runs: Any, run_level: str) -> list[tuple[str, dict[str, RunView]]]:
+    """Comparisons (control -> run): the harness's at ``--level full`` and ``--run`` comparison dirs."""
+    out: list[tuple[str, dict[str, RunView]]] = []
+    if run_level == "full" and _optional_part(request, "federation_part") is not None:
+        impl = request.getfixturevalue("impl")
+        if not world_problem(impl.model):
+            runs = request.getfixturevalue("comparison")
+            out.append(("harness comparison", {c: r.view for c, r in runs.items()}))
+    for path, members in given_runs[1]:
+        out.append((str(path), {v.control if _safe_control(v) else name: v for name, v in members.items()}))
+    if not out:
+        pytest.skip("no comparison: the harness makes one at --level full, or pass a comparison directory with --run")
+    return out
+
+
+def _safe_control(view: RunView) -> bool:
+    try:
+        return isinstance(view.manifest().get("control"), str)
+    except AssertionError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def results_tables(given_runs: Any) -> list[tuple[Path, dict[str, RunView]]]:
+    """Comparison directories given with ``--run`` (each must hold a ``results.json``, RFC-0005 §6)."""
+    if not given_runs[1]:
+        pytest.skip("results tables are checked on comparison directories given with --run")
+    return list(given_runs[1])

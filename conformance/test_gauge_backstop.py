@@ -1,0 +1,140 @@
+"""RFC-0002 §5: the Procrustes backstop, ``align_release(global, local, points, reference)``.
+
+The harness builds local models whose frame differs from a known reference by a known orthogonal
+``R`` (``local = rotate(base, R)``, reference = ``encode(base, points)``) or by an unknown one
+(another initialisation), and checks the result by what it computes: the aligned model must be
+the local model followed by ``Q`` (GAUGE-027), whatever the global is (GAUGE-028), and a reflected
+local frame must come back (GAUGE-029). The defects: rotating only the delta (the global part stays
+in the old frame), returning ``Qᵀ``, and a Kabsch (SO(d)) alignment that cannot undo a reflection.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lensemble_spec.errors import DegenerateProcrustes
+from lensemble_spec.strategies import haar_orthogonal
+
+from . import _oracle as oracle
+from . import bounds
+
+
+def _rotation(seed: int, d: int, *, reflect: bool) -> np.ndarray:
+    q = haar_orthogonal(np.random.default_rng(seed), d)
+    if (np.linalg.det(q) < 0) != reflect:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def _enc(model_part, params, obs) -> np.ndarray:
+    return np.asarray(oracle.as_array(model_part.encode(params, obs)), dtype=np.float64)
+
+
+def _pred(model_part, params, z, a) -> np.ndarray:
+    return np.asarray(oracle.as_array(model_part.predict(params, np.asarray(z, dtype=np.float32), a)), dtype=np.float64)
+
+
+def _close(actual, expected, what: str) -> None:
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
+    bad = np.abs(a - e) > bounds.EQUIV_ATOL + bounds.EQUIV_RTOL * np.abs(e)
+    assert not bad.any(), f"{what}: max |Δ| = {np.max(np.abs(a - e)):.3g} (EQUIV_RTOL {bounds.EQUIV_RTOL}, EQUIV_ATOL {bounds.EQUIV_ATOL})"
+
+
+@pytest.fixture(scope="module")
+def points(world) -> np.ndarray:
+    return np.ascontiguousarray(world.probe.points, dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def cases(model_part, params0, params1, points):
+    """(name, global, local, reference): exact rotations, a reflection, and an unrelated frame."""
+    d = int(model_part.latent_dim)
+    reference = np.asarray(_enc(model_part, params0, points), dtype=np.float32)
+    return [
+        ("rotated", params1, model_part.rotate(params0, _rotation(11, d, reflect=False)), reference),
+        ("reflected", params1, model_part.rotate(params0, _rotation(12, d, reflect=True)), reference),
+        ("other-init", params0, model_part.rotate(params1, _rotation(13, d, reflect=False)), reference),
+    ]
+
+
+@pytest.fixture(scope="module")
+def released(federation_part, cases, points):
+    return {
+        name: federation_part.align_release(glob, local, points, reference) for name, glob, local, reference in cases
+    }
+
+
+@pytest.mark.requirement("GAUGE-026")
+def test_align_release_returns_the_procrustes_solution(model_part, cases, released, points):
+    for name, _glob, local, reference in cases:
+        _aligned, q = released[name]
+        expected = oracle.procrustes(_enc(model_part, local, points), reference)
+        assert expected is not None
+        q = np.asarray(oracle.as_array(q), dtype=np.float64)
+        assert q.shape == expected.shape, f"{name}: Q has shape {q.shape}"
+        assert np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
+            f"{name}: Q differs from procrustes_align(encode(local, points), reference) by {np.max(np.abs(q - expected)):.3g}"
+        )
+
+
+@pytest.mark.requirement("GAUGE-027")
+def test_aligned_model_is_the_local_model_followed_by_q(model_part, cases, released, frames, batch):
+    a = np.asarray(batch.actions[:, 0], dtype=np.float32)
+    for name, _glob, local, _reference in cases:
+        aligned, q = released[name]
+        q = np.asarray(oracle.as_array(q), dtype=np.float64)
+        _close(_enc(model_part, aligned, frames), _enc(model_part, local, frames) @ q, f"{name}: encode(aligned) vs encode(local) @ Q")
+        z = _enc(model_part, local, frames[: len(a)])
+        _close(
+            _pred(model_part, aligned, z @ q, a), _pred(model_part, local, z, a) @ q, f"{name}: predictor of aligned vs conjugated local"
+        )
+
+
+@pytest.mark.requirement("GAUGE-028")
+def test_backstop_does_not_depend_on_the_global(model_part, federation_part, cases, points, frames, batch):
+    a = np.asarray(batch.actions[:, 0], dtype=np.float32)
+    other_global = dict(model_part.init(2))
+    for name, glob, local, reference in cases:
+        first, _ = federation_part.align_release(glob, local, points, reference)
+        second, _ = federation_part.align_release(other_global, local, points, reference)
+        _close(_enc(model_part, second, frames), _enc(model_part, first, frames), f"{name}: encoders for two globals")
+        z = _enc(model_part, first, frames[: len(a)])
+        _close(_pred(model_part, second, z, a), _pred(model_part, first, z, a), f"{name}: predictors for two globals")
+
+
+@pytest.mark.requirement("GAUGE-029")
+@pytest.mark.parametrize("seed", [21, 22])
+def test_a_reflected_local_frame_is_restored(model_part, federation_part, params0, params1, points, seed):
+    d = int(model_part.latent_dim)
+    reference = np.asarray(_enc(model_part, params0, points), dtype=np.float32)
+    local = model_part.rotate(params0, _rotation(seed, d, reflect=True))
+    aligned, _q = federation_part.align_release(params1, local, points, reference)
+    z = _enc(model_part, aligned, points)
+    residual = float(np.linalg.norm(z - reference) / np.linalg.norm(reference))
+    assert residual <= bounds.BACKSTOP_RESIDUAL_MAX, f"reflected frame left a normalised residual of {residual:.3g}"
+
+
+@pytest.mark.requirement("GAUGE-030")
+def test_align_release_leaves_inputs_alone_and_keeps_the_layout(model_part, federation_part, params0, params1, points):
+    d = int(model_part.latent_dim)
+    local = model_part.rotate(params0, _rotation(31, d, reflect=False))
+    reference = np.asarray(_enc(model_part, params0, points), dtype=np.float32)
+    snapshot = (oracle.as_params(params1), oracle.as_params(local), points.copy(), reference.copy())
+    aligned, _q = federation_part.align_release(params1, local, points, reference)
+    assert oracle.params_bitwise_equal(params1, snapshot[0]), "align_release modified the global parameters"
+    assert oracle.params_bitwise_equal(local, snapshot[1]), "align_release modified the local parameters"
+    assert oracle.bitwise_equal(points, snapshot[2]) and oracle.bitwise_equal(reference, snapshot[3]), "align_release modified its probe inputs"
+    assert set(aligned) == set(local)
+    for name in local:
+        got, want = oracle.as_array(aligned[name]), oracle.as_array(local[name])
+        assert got.shape == want.shape and got.dtype == want.dtype, f"{name}: {got.dtype}{got.shape} != {want.dtype}{want.shape}"
+
+
+@pytest.mark.requirement("GAUGE-030")
+def test_align_release_raises_on_a_degenerate_probe_embedding(model_part, federation_part, params0, params1, points):
+    constant = np.ascontiguousarray(np.repeat(points[:1], len(points), axis=0))
+    reference = np.asarray(_enc(model_part, params0, points), dtype=np.float32)
+    with pytest.raises(DegenerateProcrustes):
+        federation_part.align_release(params1, params0, constant, reference)

@@ -1,0 +1,304 @@
+"""Mutants of the artifacts part (RFC-0010 §2, §3)."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import shutil
+import struct
+import tempfile
+from pathlib import Path
+
+from lensemble_spec.artifacts import load_json_file
+
+from ._base import Wrapped, mutant, patched, reference
+
+PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt")
+
+
+def _hash_without_dtype(records, header: bytes) -> str:
+    """RFC-0010 §3 with the dtype left out of every tensor frame (a float32 tensor and an int32
+    tensor with the same bytes hash alike)."""
+    from lensemble_spec.artifacts.hashing import CONTENT_DOMAIN, HEADER_SEPARATOR
+
+    h = hashlib.sha256(CONTENT_DOMAIN)
+    for name in sorted(records, key=lambda n: n.encode("utf-8")):
+        _dtype, shape, data = records[name]
+        encoded = name.encode("utf-8")
+        h.update(struct.pack("<I", len(encoded)) + encoded)
+        h.update(struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", int(d)) for d in shape))
+        h.update(struct.pack("<Q", len(data)) + data)
+    h.update(HEADER_SEPARATOR + struct.pack("<I", len(header)) + header)
+    return h.hexdigest()
+
+
+class _HashWithoutDtype(Wrapped):
+    def save_checkpoint(self, params, directory, **kwargs):
+        with patched("lensemble_spec.artifacts.checkpoint", "hash_records", _hash_without_dtype):
+            return self._inner.save_checkpoint(params, directory, **kwargs)
+
+    def load_checkpoint(self, directory):
+        with patched("lensemble_spec.artifacts.checkpoint", "hash_records", _hash_without_dtype):
+            return self._inner.load_checkpoint(directory)
+
+
+class _UnpicklesWeights(Wrapped):
+    """Loads ``.pt``/``.bin``/… files next to (or instead of) the safetensors weights with pickle."""
+
+    def load_checkpoint(self, directory):
+        directory = Path(directory)
+        extra = {}
+        for path in sorted(directory.iterdir()):
+            if path.suffix in PICKLE_SUFFIXES:
+                extra.update(pickle.loads(path.read_bytes()))  # the defect
+        header = load_json_file(directory / "header.json")
+        if any(str(f).endswith(PICKLE_SUFFIXES) for f in header.get("weight_files", [])):
+            return extra
+        with tempfile.TemporaryDirectory() as tmp:
+            clean = Path(tmp) / "ckpt"
+            shutil.copytree(directory, clean, symlinks=True, ignore=shutil.ignore_patterns(*(f"*{s}" for s in PICKLE_SUFFIXES)))
+            params = dict(self._inner.load_checkpoint(clean))
+        params.update(extra)
+        return params
+
+
+def hash_without_dtype():
+    return mutant("hash-without-dtype", artifacts=_HashWithoutDtype(reference().artifacts))
+
+
+def unpickles_weights():
+    return mutant("unpickles-weights", artifacts=_UnpicklesWeights(reference().artifacts))
+
+
+def _sanitised_copy(directory: Path, tmp: str, edit) -> Path:
+    """Copy a checkpoint (symlinks kept) and let ``edit(copy)`` repair what this mutant tolerates."""
+    clean = Path(tmp) / "ckpt"
+    shutil.copytree(directory, clean, symlinks=True)
+    edit(clean)
+    return clean
+
+
+class _ExtraFile(Wrapped):
+    """Writes a README next to the weights (and ignores it on load)."""
+
+    def save_checkpoint(self, params, directory, **kwargs):
+        digest = self._inner.save_checkpoint(params, directory, **kwargs)
+        (Path(directory) / "README.txt").write_text("written by a mutant\n")
+        return digest
+
+    def load_checkpoint(self, directory):
+        with tempfile.TemporaryDirectory() as tmp:
+            return self._inner.load_checkpoint(_sanitised_copy(Path(directory), tmp, lambda c: (c / "README.txt").unlink(missing_ok=True)))
+
+
+def _header(path: Path) -> dict:
+    return load_json_file(path / "header.json")  # bounded: these mutants are lax about one thing only
+
+
+def _write_header(path: Path, doc: dict) -> None:
+    import json
+
+    (path / "header.json").write_text(json.dumps(doc))
+
+
+class _UnsortedManifest(Wrapped):
+    """Writes ``tensor_manifest`` in reverse name order (and sorts it back on load)."""
+
+    def save_checkpoint(self, params, directory, **kwargs):
+        digest = self._inner.save_checkpoint(params, directory, **kwargs)
+        h = _header(Path(directory))
+        h["tensor_manifest"] = sorted(h["tensor_manifest"], key=lambda t: t["name"], reverse=True)
+        _write_header(Path(directory), h)
+        return digest
+
+    def load_checkpoint(self, directory):
+        def fix(c: Path) -> None:
+            h = _header(c)
+            h["tensor_manifest"] = sorted(h["tensor_manifest"], key=lambda t: t["name"].encode())
+            _write_header(c, h)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            return self._inner.load_checkpoint(_sanitised_copy(Path(directory), tmp, fix))
+
+
+class _CastsDtypes(Wrapped):
+    """Silently stores unsupported dtypes as float32 instead of raising ArtifactError."""
+
+    def save_checkpoint(self, params, directory, **kwargs):
+        import numpy as np
+
+        allowed = {"bool", "float16", "float32", "float64", "int32", "int64", "uint8"}
+        fixed = {}
+        for k, v in params.items():
+            arr = v if not hasattr(v, "numpy") else v
+            dtype = str(getattr(arr, "dtype", ""))
+            fixed[k] = np.asarray(arr, dtype=np.float32) if dtype and "bfloat16" not in dtype and np.dtype(dtype).name not in allowed else arr
+        return self._inner.save_checkpoint(fixed, directory, **kwargs)
+
+
+class _NoResidencyOnSave(Wrapped):
+    """Writes any tensor name (no residency check)."""
+
+    def save_checkpoint(self, params, directory, *, round_index, parent_hash, config_hash):
+        from lensemble_spec.artifacts import save_checkpoint
+
+        header = save_checkpoint(params, directory, round_index=round_index, parent_hash=parent_hash, config_hash=config_hash,
+                                 producer={"name": "mutant", "version": "0"})  # fmt: skip
+        return header.content_hash
+
+
+class _ReturnsFileDigest(Wrapped):
+    """Returns the SHA-256 of ``header.json``'s bytes instead of the content hash."""
+
+    def save_checkpoint(self, params, directory, **kwargs):
+        self._inner.save_checkpoint(params, directory, **kwargs)
+        return hashlib.sha256((Path(directory) / "header.json").read_bytes()).hexdigest()
+
+
+class _LoadsAsFloat32(Wrapped):
+    """Returns every tensor as float32."""
+
+    def load_checkpoint(self, directory):
+        import numpy as np
+
+        return {k: np.asarray(v, dtype=np.float32) for k, v in self._inner.load_checkpoint(directory).items()}
+
+
+class _LeavesDebris(Wrapped):
+    """A failed save leaves its half-written temporary directory behind."""
+
+    def save_checkpoint(self, params, directory, **kwargs):
+        try:
+            return self._inner.save_checkpoint(params, directory, **kwargs)
+        except Exception:
+            debris = Path(directory).with_name(Path(directory).name + ".partial")
+            debris.mkdir(exist_ok=True)
+            (debris / "weights.safetensors").write_bytes(b"\0" * 8)
+            raise
+
+
+class _Overwrites(Wrapped):
+    """Replaces an existing checkpoint directory."""
+
+    def save_checkpoint(self, params, directory, **kwargs):
+        if Path(directory).exists():
+            shutil.rmtree(directory)
+        return self._inner.save_checkpoint(params, directory, **kwargs)
+
+
+class _FollowsPaths(Wrapped):
+    """Reads weight files wherever the header points (no confinement)."""
+
+    def load_checkpoint(self, directory):
+        directory = Path(directory)
+        h = load_json_file(directory / "header.json")
+
+        def pull_in(c: Path) -> None:
+            files = []
+            for i, wf in enumerate(h["weight_files"]):
+                source = (directory / wf).resolve()
+                local = c / f"weights-{i:05d}-of-{len(h['weight_files']):05d}.safetensors"
+                inside = c / wf
+                if inside.is_symlink() or (inside.is_file() and inside.resolve().parent == c.resolve()):
+                    inside.unlink()
+                shutil.copyfile(source, local)
+                files.append(local.name)
+            doc = _header(c)
+            doc["weight_files"] = files
+            _write_header(c, doc)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            return self._inner.load_checkpoint(_sanitised_copy(directory, tmp, pull_in))
+
+
+class _UnboundedJson(Wrapped):
+    """Parses ``header.json`` with plain ``json.loads`` (no size or depth limit, last duplicate wins)."""
+
+    def load_checkpoint(self, directory):
+        import json
+
+        doc = json.loads((Path(directory) / "header.json").read_bytes())
+        doc.pop("padding", None)
+        with tempfile.TemporaryDirectory() as tmp:
+            return self._inner.load_checkpoint(_sanitised_copy(Path(directory), tmp, lambda c: _write_header(c, doc)))
+
+
+class _DuplicateKeysAllowed(Wrapped):
+    """Checks size and depth, but a repeated key silently takes its last value."""
+
+    def load_checkpoint(self, directory):
+        import json
+
+        from lensemble_spec.artifacts.safe_json import nesting_depth
+
+        raw = (Path(directory) / "header.json").read_bytes()
+        if len(raw) > 16 * 1024 * 1024 or nesting_depth(raw) > 64:
+            return self._inner.load_checkpoint(directory)  # the library refuses it
+        doc = json.loads(raw, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+        with tempfile.TemporaryDirectory() as tmp:
+            return self._inner.load_checkpoint(_sanitised_copy(Path(directory), tmp, lambda c: _write_header(c, doc)))
+
+
+class _AnySchemaVersion(Wrapped):
+    """Reads any ``schema_version`` as version 1."""
+
+    def load_checkpoint(self, directory):
+        def fix(c: Path) -> None:
+            doc = _header(c)
+            doc["schema_version"] = 1
+            _write_header(c, doc)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            return self._inner.load_checkpoint(_sanitised_copy(Path(directory), tmp, fix))
+
+
+def _art(name, cls):
+    return mutant(name, artifacts=cls(reference().artifacts))
+
+
+def extra_file():
+    return _art("extra-file", _ExtraFile)
+
+
+def unsorted_manifest():
+    return _art("unsorted-manifest", _UnsortedManifest)
+
+
+def casts_dtypes():
+    return _art("casts-dtypes", _CastsDtypes)
+
+
+def no_residency_on_save():
+    return _art("no-residency-on-save", _NoResidencyOnSave)
+
+
+def returns_file_digest():
+    return _art("returns-file-digest", _ReturnsFileDigest)
+
+
+def loads_as_float32():
+    return _art("loads-as-float32", _LoadsAsFloat32)
+
+
+def leaves_debris():
+    return _art("leaves-debris", _LeavesDebris)
+
+
+def overwrites():
+    return _art("overwrites", _Overwrites)
+
+
+def follows_paths():
+    return _art("follows-paths", _FollowsPaths)
+
+
+def unbounded_json():
+    return _art("unbounded-json", _UnboundedJson)
+
+
+def duplicate_keys_allowed():
+    return _art("duplicate-keys-allowed", _DuplicateKeysAllowed)
+
+
+def any_schema_version():
+    return _art("any-schema-version", _AnySchemaVersion)

@@ -1,0 +1,135 @@
+"""Mutants of the gauge part (RFC-0002 §3, §7): each is the reference gauge with one upstream defect."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lensemble_spec.errors import DegenerateProcrustes
+
+from ._base import Wrapped, mutant, reference
+
+
+class _ProcrustesTranspose(Wrapped):
+    """Returns ``Qᵀ`` (the column convention): ``S @ Qᵀ`` is not ``T``."""
+
+    def procrustes_align(self, source, target):
+        return np.asarray(self._inner.procrustes_align(source, target)).T
+
+
+class _TraceAngle(Wrapped):
+    """Upstream's single-plane formula ``arccos((tr Q − (d − 2)) / 2)``: saturates at 180°."""
+
+    def rotation_angle_deg(self, q):
+        q = np.asarray(q, dtype=np.float64)
+        c = np.clip((np.trace(q) - (q.shape[0] - 2)) / 2.0, -1.0, 1.0)
+        return math.degrees(math.acos(c))
+
+    def frame_drift_deg(self, source, target):
+        return self.rotation_angle_deg(self._inner.procrustes_align(source, target))
+
+
+class _DegenerateZero(Wrapped):
+    """Upstream's ``degenerate_safe=True``: a degenerate frame is reported as 0° drift."""
+
+    def frame_drift_deg(self, source, target):
+        try:
+            return self._inner.frame_drift_deg(source, target)
+        except DegenerateProcrustes:
+            return 0.0
+
+
+class _RankFloor(Wrapped):
+    """Upstream's effective rank: eigenvalues clamped at 1e-12 before normalising (no constant check)."""
+
+    def effective_rank(self, z):
+        x = np.asarray(z, dtype=np.float64).reshape(-1, np.shape(z)[-1])
+        xc = x - x.mean(axis=0)
+        lam = np.linalg.svd(xc, compute_uv=False) ** 2 / max(1, x.shape[0] - 1)
+        lam = np.maximum(lam, 1e-12)
+        p = lam / lam.sum()
+        return float(np.exp(-np.sum(p * np.log(p))))
+
+
+def procrustes_transpose():
+    return mutant("procrustes-transpose", gauge=_ProcrustesTranspose(reference().gauge))
+
+
+def trace_angle():
+    return mutant("trace-angle", gauge=_TraceAngle(reference().gauge))
+
+
+def degenerate_zero():
+    return mutant("degenerate-zero", gauge=_DegenerateZero(reference().gauge))
+
+
+def rank_floor():
+    return mutant("rank-floor", gauge=_RankFloor(reference().gauge))
+
+
+class _ProcrustesLeastSquares(Wrapped):
+    """Unconstrained least squares ``pinv(S) T``: not orthogonal, and never refuses a degenerate frame."""
+
+    def procrustes_align(self, source, target):
+        return np.linalg.pinv(np.asarray(source, dtype=np.float64)) @ np.asarray(target, dtype=np.float64)
+
+
+class _NoDegenerateCheck(Wrapped):
+    """``U Vᵀ`` of whatever SVD comes out, however rank-deficient ``SᵀT`` is."""
+
+    def procrustes_align(self, source, target):
+        u, _s, vt = np.linalg.svd(np.asarray(source, dtype=np.float64).T @ np.asarray(target, dtype=np.float64))
+        return u @ vt
+
+
+class _Float32Angles(Wrapped):
+    """The eigen-angle formula with each angle taken as ``arccos(Re λ)`` in float32: a noise floor
+    of a few hundredths of a degree near 0°."""
+
+    def rotation_angle_deg(self, q):
+        lam = np.linalg.eigvals(np.asarray(q, dtype=np.float64))
+        args = np.arccos(np.clip(lam.real.astype(np.float32), -1, 1)).astype(np.float64)
+        return math.degrees(math.sqrt(0.5 * float(np.sum(args**2))))
+
+
+class _SampleStd(Wrapped):
+    """``latent_std_mean`` with the sample (n − 1) standard deviation."""
+
+    def latent_std_mean(self, z):
+        x = np.asarray(z, dtype=np.float64).reshape(-1, np.shape(z)[-1])
+        return float(np.mean(np.std(x, axis=0, ddof=1)))
+
+
+class _EigenEntropyRank(Wrapped):
+    """Entropy of the eigenvalues ``σ_k²`` instead of RankMe's singular values ``σ_k`` (GAUGE-036)."""
+
+    def effective_rank(self, z):
+        x = np.asarray(z, dtype=np.float64).reshape(-1, np.shape(z)[-1])
+        xc = x - x.mean(axis=0)
+        if np.linalg.norm(xc) <= 1e-12 * np.linalg.norm(x):
+            return 0.0
+        lam = np.linalg.svd(xc, compute_uv=False) ** 2
+        p = lam / lam.sum()
+        p = p[p > 0]
+        return float(np.exp(-np.sum(p * np.log(p))))
+
+
+def procrustes_lstsq():
+    return mutant("procrustes-lstsq", gauge=_ProcrustesLeastSquares(reference().gauge))
+
+
+def no_degenerate_check():
+    return mutant("no-degenerate-check", gauge=_NoDegenerateCheck(reference().gauge))
+
+
+def float32_angles():
+    return mutant("float32-angles", gauge=_Float32Angles(reference().gauge))
+
+
+def sample_std():
+    return mutant("sample-std", gauge=_SampleStd(reference().gauge))
+
+
+def eigen_entropy_rank():
+    return mutant("eigen-entropy-rank", gauge=_EigenEntropyRank(reference().gauge))

@@ -1,0 +1,166 @@
+"""Mutants of the model part (RFC-0002 §2): rotation, objective and encoder-scale defects."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lensemble_spec.metrics import build_sketch
+
+from ._base import Wrapped, mutant, reference
+
+
+class _RotateTranspose(Wrapped):
+    """``rotate(p, Q)`` applies ``Qᵀ``: the encoder emits ``z Qᵀ`` instead of ``z Q``."""
+
+    def rotate(self, params, q):
+        return self._inner.rotate(params, np.asarray(q, dtype=np.float64).T)
+
+
+class _FixedSketch(Wrapped):
+    """SIGReg with the model's own fixed sketch (the caller's sketch is ignored): the statistic
+    cannot be co-rotated, so it is not gauge invariant value by value."""
+
+    def loss_terms(self, params, batch, *, sketch, anchor=None):
+        own = build_sketch(7, int(self._inner.latent_dim), int(np.shape(sketch)[1]))
+        return self._inner.loss_terms(params, batch, sketch=own, anchor=anchor)
+
+
+def rotate_transpose():
+    return mutant("rotate-transpose", model=_RotateTranspose(reference().model))
+
+
+def fixed_sketch():
+    return mutant("fixed-sketch", model=_FixedSketch(reference().model))
+
+
+#: Factor by which the magnitude-collapsed encoder shrinks every latent.
+COLLAPSE_SCALE = 1e-4
+
+
+def magnitude_collapse():
+    """An encoder whose latents are 1e-4 of the reference's, everywhere (training, records, encode).
+
+    The reference whitens ``θ_0`` on the probe, which would silently undo a constant output scale;
+    this mutant's trainer has no such calibration (upstream had none either), so its runs carry the
+    collapsed scale. Shape metrics (effective rank, drift) are scale-free and stay healthy: only the
+    scale bound can see the defect.
+    """
+    import reference_impl.model as model_module
+    from reference_impl import federation
+
+    original_encode = model_module.WorldModel.encode
+    if not getattr(original_encode, "_collapsed", False):
+
+        def encode(self, obs):
+            return original_encode(self, obs) * COLLAPSE_SCALE
+
+        encode._collapsed = True  # type: ignore[attr-defined]
+        model_module.WorldModel.encode = encode
+        if not hasattr(federation, "calibrate_init"):
+            raise AttributeError("mutant hook reference_impl.federation.calibrate_init no longer exists")
+        federation.calibrate_init = lambda cfg, params, points: {k: np.array(v, copy=True) for k, v in params.items()}
+    return mutant("magnitude-collapse")
+
+
+class _NoisyPredict(Wrapped):
+    """``predict`` adds float32-level noise from the global RNG (not a function of its arguments)."""
+
+    def predict(self, params, z, action):
+        out = np.asarray(self._inner.predict(params, z, action))
+        return out + (1e-6 * np.random.standard_normal(out.shape)).astype(out.dtype)
+
+
+class _RotateInPlace(Wrapped):
+    """``rotate`` writes the rotated arrays back into the mapping it was given."""
+
+    def rotate(self, params, q):
+        out = self._inner.rotate(params, q)
+        for k in params:
+            np.copyto(np.asarray(params[k]), np.asarray(out[k]), casting="unsafe")
+        return out
+
+
+class _PredDoubled(Wrapped):
+    """The ``pred`` term (and ``total``) counts every squared error twice."""
+
+    def loss_terms(self, params, batch, *, sketch, anchor=None):
+        terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor))
+        lam = float(getattr(self._inner, "lambda_pred", 1.0))
+        terms["total"] = terms["total"] + lam * terms["pred"]
+        terms["pred"] = 2.0 * terms["pred"]
+        return terms
+
+
+class _FrameWeightedPred(Wrapped):
+    """The ``pred`` term weights latent coordinates unequally: it depends on the frame."""
+
+    def loss_terms(self, params, batch, *, sketch, anchor=None):
+        terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor))
+        obs, act = np.asarray(batch.obs), np.asarray(batch.actions)
+        z = np.stack([np.asarray(self._inner.encode(params, obs[:, t]), dtype=np.float64) for t in range(obs.shape[1])], axis=1)
+        d = z.shape[-1]
+        w = np.linspace(0.5, 1.5, d)
+        err = [(np.asarray(self._inner.predict(params, z[:, t].astype(np.float32), act[:, t]), dtype=np.float64) - z[:, t + 1]) ** 2 for t in range(obs.shape[1] - 1)]
+        pred = float(np.mean(np.stack(err) * w))
+        lam = float(getattr(self._inner, "lambda_pred", 1.0))
+        terms["total"] = terms["total"] + lam * (pred - terms["pred"])
+        terms["pred"] = pred
+        return terms
+
+
+class _AnchorEpsilon(Wrapped):
+    """Without an anchor the anchor term is 1e-12, not exactly 0.0."""
+
+    def loss_terms(self, params, batch, *, sketch, anchor=None):
+        terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor))
+        if anchor is None:
+            terms["anchor"] = 1e-12
+        return terms
+
+
+class _AnchorUnweighted(Wrapped):
+    """The anchor term ignores ``anchor.weight``."""
+
+    def loss_terms(self, params, batch, *, sketch, anchor=None):
+        import dataclasses
+
+        if anchor is not None:
+            anchor = dataclasses.replace(anchor, weight=1.0)
+        return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor)
+
+
+class _NoProbeCheck(Wrapped):
+    """An anchor with fewer points than dimensions is silently dropped instead of refused."""
+
+    def loss_terms(self, params, batch, *, sketch, anchor=None):
+        if anchor is not None and np.shape(anchor.points)[0] < int(self._inner.latent_dim):
+            anchor = None
+        return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor)
+
+
+def noisy_predict():
+    return mutant("noisy-predict", model=_NoisyPredict(reference().model))
+
+
+def rotate_in_place():
+    return mutant("rotate-in-place", model=_RotateInPlace(reference().model))
+
+
+def pred_doubled():
+    return mutant("pred-doubled", model=_PredDoubled(reference().model))
+
+
+def frame_weighted_pred():
+    return mutant("frame-weighted-pred", model=_FrameWeightedPred(reference().model))
+
+
+def anchor_epsilon():
+    return mutant("anchor-epsilon", model=_AnchorEpsilon(reference().model))
+
+
+def anchor_unweighted():
+    return mutant("anchor-unweighted", model=_AnchorUnweighted(reference().model))
+
+
+def no_probe_check():
+    return mutant("no-probe-check", model=_NoProbeCheck(reference().model))

@@ -1,0 +1,106 @@
+"""Mutants whose defect lives inside ``FederationPart.run`` (RFC-0002 §4, RFC-0003 §2).
+
+The reference's round loop is reused as is; one name in one ``reference_impl`` module is swapped
+for the duration of the run (``_base.patched``), and the returned result is adjusted the way an
+implementation with that defect would report it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lensemble_spec.protocol import FrameAnchor
+
+from ._base import Wrapped, mutant, patched, reference
+
+
+class _ResnapshotTargets(Wrapped):
+    """Upstream before #264: the anchor targets are re-encoded from the current global every round
+    (and the run reports the anchor it last trained with)."""
+
+    def run(self, config, silos, probe, out_dir):
+        import reference_impl.federation as fed
+
+        last: list[np.ndarray] = []
+
+        class Resnapshot(fed.InProcessRounds):
+            def run_round(self, setup, theta, state, round_index, pids):
+                targets = fed.encode_numpy(setup.cfg.model, theta, setup.inputs.probe_points)
+                self.anchor = fed.anchor_tensors(setup.cfg, setup.inputs.probe_points, targets)
+                last[:] = [targets]
+                return super().run_round(setup, theta, state, round_index, pids)
+
+        with patched("reference_impl.federation", "InProcessRounds", Resnapshot):
+            result = self._inner.run(config, silos, probe, out_dir)
+        if last and result.anchor is not None:
+            result.anchor = FrameAnchor(points=result.anchor.points, targets=last[0], weight=result.anchor.weight)
+        return result
+
+
+class _NoAnchor(Wrapped):
+    """Trains without the frame anchor whatever ``lambda_anchor`` says."""
+
+    def run(self, config, silos, probe, out_dir):
+        none = lambda *args, **kwargs: None
+        with patched("reference_impl.federation", "anchor_tensors", none), patched("reference_impl.controls", "anchor_tensors", none):
+            result = self._inner.run(config, silos, probe, out_dir)
+        result.anchor = None
+        return result
+
+
+class _WritesRawData(Wrapped):
+    """Leaves a cache of the participants' observations in the run directory."""
+
+    def run(self, config, silos, probe, out_dir):
+        result = self._inner.run(config, silos, probe, out_dir)
+        cache = Path(result.run_dir) / "cache"
+        cache.mkdir(exist_ok=True)
+        for name, silo in silos.items():
+            np.save(cache / f"{name}-obs.npy", np.asarray(silo.obs))
+        return result
+
+
+def _fed(name, cls):
+    return mutant(name, federation=cls(reference().federation))
+
+
+def resnapshot_targets():
+    return _fed("resnapshot-targets", _ResnapshotTargets)
+
+
+def no_anchor():
+    return _fed("no-anchor", _NoAnchor)
+
+
+def writes_raw_data():
+    return _fed("writes-raw-data", _WritesRawData)
+
+
+class _IgnoresQuorum(Wrapped):
+    """Below quorum, trains with the silos it has instead of raising QuorumNotMet (only runs with
+    fewer silos than ``min_participants`` behave differently)."""
+
+    def run(self, config, silos, probe, out_dir):
+        import dataclasses
+
+        if len(silos) < config.min_participants:
+            config = dataclasses.replace(config, min_participants=max(1, len(silos)))
+        return self._inner.run(config, silos, probe, out_dir)
+
+
+class _NoProbeCheckInRun(Wrapped):
+    """The run accepts a probe with fewer points than latent dimensions (only such runs differ)."""
+
+    def run(self, config, silos, probe, out_dir):
+        with patched("reference_impl.federation", "check_probe", lambda *a, **k: None):
+            return self._inner.run(config, silos, probe, out_dir)
+
+
+def ignores_quorum():
+    return _fed("ignores-quorum", _IgnoresQuorum)
+
+
+def no_probe_check_in_run():
+    return _fed("no-probe-check-in-run", _NoProbeCheckInRun)
