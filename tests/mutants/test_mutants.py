@@ -76,6 +76,8 @@ def _run_batch(batch: list[Job], root: Path) -> None:
     spec = root / f"batch-{batch[0].name.replace(':', '_')}.json"
     spec.write_text(json.dumps([{"name": j.name, "args": j.args} for j in batch]))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO), os.environ.get("PYTHONPATH", "")]))
+    # WORKERS processes share the cores: one BLAS/OpenMP thread each, so none spin-waits on another.
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "mutants.worker", str(spec)], cwd=REPO, env=env, check=False, timeout=1800)
     elapsed = time.perf_counter() - start

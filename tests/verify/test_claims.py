@@ -13,7 +13,8 @@ from lensemble_spec.errors import ArtifactError
 from lensemble_spec.schemas import ControlResult, ResultsTable
 from lensemble_spec.verify import evaluate_cell, evaluate_claim, verify_claims
 
-SEED_CARD = Path("/work/shared/seed-model-card.txt")
+# shared/ lies beside the checkout (for developers and for CI alike)
+SEED_CARD = Path(__file__).resolve().parents[2].parent / "shared" / "seed-model-card.txt"
 
 
 # --- the transcription ---------------------------------------------------------------------------
