@@ -12,7 +12,6 @@ comparable) and prints the results table. Both draw a progress bar on stderr (``
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any

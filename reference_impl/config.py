@@ -6,29 +6,40 @@ ill-typed keys with :class:`~lensemble_spec.errors.ConfigError` (never a ``TypeE
 inside). ``for_control(control)`` applies the control's fixed overrides (RFC-0005 §2) so the four
 headline controls differ ONLY in the fields listed in :data:`CONTROL_OVERRIDES`.
 
-Defaults and why (the embedded default must run all four controls in minutes on 2 CPU cores):
+Defaults and why (the embedded default runs all four controls in about a minute on 2 idle
+cores; every number below was measured on the embedded world, seed 0, see the headline report):
 
-* ``latent_dim = 16``: small enough that ``probe_size >= d`` landmarks make Procrustes
-  well-posed, large enough that rank collapse (→ 1–3) is clearly distinguishable from a healthy
-  spread.
-* ``inner_steps (H) = 50``, ``inner_lr = 2e-3`` (AdamW): DiLoCo's regime (H in [50, 500]) with a
-  step size large enough that silos trained from the same global drift apart within one round —
-  the condition under which naive averaging of rotated frames fails (see federation.py).
-* Tamed outer step ``lr = 0.5, momentum = 0`` (anchored): each round moves halfway to the
-  participants' mean; no velocity means no overshoot when the participants disagree (a momentum
-  term keeps pushing along last round's mean delta even after the frames have been re-aligned).
-  The naive control uses plain FedAvg (``lr = 1, momentum = 0``: the new global IS the mean of the
-  local models), so its failure cannot be blamed on momentum or a partial step.
-* ``lambda_anchor = 1.0`` (upstream M1), backstop threshold 15° (upstream default).
+* ``latent_dim = 16``, ``probe_size = 32``: ``k = 2d`` landmarks make Procrustes well-posed, and
+  a rank collapse (→ 1–3) is clearly distinguishable from a healthy spread.
+* ``rounds = 6``, ``inner_steps (H) = 50``, ``inner_lr = 2e-3`` (AdamW, fresh moments never
+  leave the silo): enough local drift per round that naive averaging visibly loses the frame
+  (released participants ~200° apart pairwise every round), within the 10-minute budget.
+* ``lambda_sigreg = 10``: ``sigreg_statistic`` has no sample-count multiplier (its null floor is
+  ~0.5/M), whereas LeWM multiplies by the batch (λ = 0.09 × B = 128 ≈ 11.5 effective); with
+  ``λ = 1`` or ``0.1`` held-out rank fell from 12 to ~5–6 and scale to ~0.15–0.25.
+* ``lambda_anchor = 0.05``: the landmark anchor pins the probe embedding's CONTENT to the random
+  round-0 encoder, not just its frame, so it costs representation quality: at ``λ = 1`` held-out
+  state-probe R² stayed at its initial ~0.18; at ``0.05`` it reaches ~0.27 with drift ≤ 12°;
+  at ``0.01`` the round-1 drift already exceeds the 30° bound, at ``0.001`` (backstop only) the
+  averaged global lands 158° off the reference with its probe scale shrunk to 0.15.
+* Outer step ``lr = 1.0, momentum = 0`` (momentum-free FedAvg: ``θ' = mean`` of the released
+  models). RFC-0003 §5.4 recommends (SHOULD) ``lr = 0.5``; measured here, the half step costs the
+  federated controls ~0.06–0.1 R² at this budget while the gauge stays held at ``lr = 1`` (the
+  backstop has already put every released model in the reference frame). What "tames" the
+  step is ``momentum = 0``: momentum would keep re-applying last round's disagreement after the
+  backstop corrected it. The same outer step is used by every control (EVAL-003/004).
+* Backstop threshold 15° (RFC-0002 §9).
 * ``target_stop_gradient = True``: targets ``z_{t+1}`` are detached, so the prediction loss cannot
-  lower itself by shrinking or slowing the targets (a direct collapse pressure); only the predictor
-  input side shapes the encoder through ``pred``, and SIGReg keeps the marginals spread.
+  lower itself by moving the targets (shrinking or slowing them), a direct collapse pressure;
+  the encoder is shaped through the predictor's input, SIGReg keeps the marginals spread.
+  (Measured: no-stop-gradient gave the same held-out R² within noise at this budget.)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -61,11 +72,27 @@ class ModelConfig:
     in_channels: int = 3
 
 
+
+def default_threads() -> int:
+    """torch intra-op threads when a config does not say: ``LENSEMBLE_THREADS``, else
+    ``OMP_NUM_THREADS``, else ``min(2, cpu_count)``.
+
+    The count is recorded in the config (it changes floating-point reduction order, so a run is
+    bitwise reproducible only at the same count). Never more threads than the caller allows:
+    processes that share cores (the mutation workers) set ``OMP_NUM_THREADS=1``, and two
+    processes each spinning two OpenMP threads on two cores run small networks many times slower.
+    """
+    for name in ("LENSEMBLE_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return max(1, min(2, os.cpu_count() or 1))
+
 @dataclass(frozen=True)
 class OuterSettings:
     """``θ ← θ + lr·u`` with ``v ← μv + g`` and ``u = g + μv`` (Nesterov) or ``u = v``."""
 
-    lr: float = 0.5
+    lr: float = 1.0
     momentum: float = 0.0
     nesterov: bool = True
 
@@ -74,7 +101,7 @@ class OuterSettings:
 class TrainConfig:
     control: str = "anchored"
     seed: int = 0  # the run's root seed (FederationConfig.seed; RunManifest.root_seed)
-    rounds: int = 8
+    rounds: int = 6
     inner_steps: int = 50
     batch_size: int = 16
     window: int = 3  # predicted steps per training window (T); windows hold T+1 frames
@@ -83,15 +110,15 @@ class TrainConfig:
     weight_decay: float = 1e-4
     grad_clip: float = 1.0
     lambda_pred: float = 1.0
-    lambda_sigreg: float = 1.0
-    lambda_anchor: float = 1.0
+    lambda_sigreg: float = 10.0
+    lambda_anchor: float = 0.05
     sketch_dim: int = 64
     target_stop_gradient: bool = True
     backstop: bool = True
     backstop_threshold_deg: float = 15.0
     outer: OuterSettings = field(default_factory=OuterSettings)
     min_participants: int = 1
-    threads: int = 2
+    threads: int = field(default_factory=lambda: default_threads())
     model: ModelConfig = field(default_factory=ModelConfig)
     world: WorldConfig = field(default_factory=WorldConfig)
 
@@ -127,6 +154,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}", field=name)
         if not 0 < self.outer.lr <= 1.0 or not 0 <= self.outer.momentum < 1:
             raise ConfigError("outer.lr must be in (0, 1] and outer.momentum in [0, 1)", field="outer")
+        if self.episodes_per_batch < 0:
+            raise ConfigError(f"episodes_per_batch must be >= 0, got {self.episodes_per_batch}", field="episodes_per_batch")
         if self.seed < 0 or self.min_participants < 1:
             raise ConfigError("seed must be >= 0 and min_participants >= 1", field="seed")
         m = self.model

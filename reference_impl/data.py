@@ -1,10 +1,12 @@
 """Batching from ``lensemble_spec.protocol.Silo`` data: seeded random windows of ``T + 1`` frames.
 
 A window is ``obs[e, s : s + T + 1]`` with actions ``actions[e, s : s + T]`` for a uniformly drawn
-episode ``e`` and start ``s`` (with replacement). The draw uses a private
-``numpy.random.Generator(seed)``, so a participant's batch sequence is a function of its seed
-alone (the seeds are derived per round and participant, see federation.py). Ground-truth
-``states`` are never read here: they are for probes only.
+episode ``e`` and start ``s`` (with replacement). With ``episodes_per_batch = k > 0`` every batch
+first draws ``k`` distinct episodes and takes its windows from those only (then SIGReg's batch
+statistics are dominated by within-episode motion rather than by static per-episode content).
+The draw uses a private ``numpy.random.Generator(seed)``, so a participant's batch sequence is a
+function of its seed alone (derived per participant, see federation.py). Ground-truth ``states``
+are never read here: they are for probes only.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from lensemble_spec.protocol import CONTROLS, Batch, FederationConfig, FrameAnch
 from . import __version__
 from .artifacts import PRODUCER
 from .backstop import align_to_reference, encode_numpy
-from .config import ModelConfig, OuterSettings, TrainConfig, WorldConfig
+from .config import ModelConfig, OuterSettings, TrainConfig, WorldConfig, default_threads
 from .controls import run_control
 from .federation import RunInputs, local_update
 from .model import infer_model_config, init_params, module_from_params, rotate_params
@@ -71,14 +71,14 @@ class ReferenceModel:
     ``latent_dim``/``action_dim``/``obs_shape`` are those of ``cfg`` (the harness size by default).
     """
 
-    def __init__(self, cfg: ModelConfig = HARNESS_MODEL, *, lambda_pred: float = 1.0, lambda_sigreg: float = 1.0, threads: int = 2) -> None:
+    def __init__(self, cfg: ModelConfig = HARNESS_MODEL, *, lambda_pred: float = 1.0, lambda_sigreg: float = 1.0, threads: int | None = None) -> None:
         self.cfg = cfg
         self.latent_dim = cfg.latent_dim
         self.action_dim = cfg.action_dim
         self.obs_shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
         self.lambda_pred = lambda_pred
         self.lambda_sigreg = lambda_sigreg
-        self.threads = threads
+        self.threads = default_threads() if threads is None else int(threads)
 
     def init(self, seed: int) -> dict[str, np.ndarray]:
         return init_params(self.cfg, seed)
@@ -132,7 +132,7 @@ class ReferenceModel:
         return {k: rotated[k].astype(np.asarray(params[k]).dtype, copy=False) for k in params}
 
 
-def train_config_for(config: FederationConfig, silos: Mapping[str, Silo], model: ModelConfig = HARNESS_MODEL, *, threads: int = 2) -> TrainConfig:
+def train_config_for(config: FederationConfig, silos: Mapping[str, Silo], model: ModelConfig = HARNESS_MODEL, *, threads: int | None = None) -> TrainConfig:
     """Map the harness's FederationConfig onto a TrainConfig (model sized to the silos' data).
 
     Every FederationConfig field keeps its name and value (the manifest's config holds them all,
@@ -160,7 +160,7 @@ def train_config_for(config: FederationConfig, silos: Mapping[str, Silo], model:
         backstop_threshold_deg=float(config.backstop_threshold_deg),
         outer=OuterSettings(lr=float(config.outer.lr), momentum=float(config.outer.momentum), nesterov=bool(config.outer.nesterov)),
         min_participants=int(config.min_participants),
-        threads=threads,
+        threads=default_threads() if threads is None else int(threads),
         model=m,
         world=WorldConfig(image_size=m.image_size, horizon=horizon, probe_size=max(m.latent_dim, 16)),
     )

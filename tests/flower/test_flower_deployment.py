@@ -165,7 +165,7 @@ def test_superlink_supernodes_flwr_run_commit_the_in_process_bits(tmp_path, fede
                 "--node-config", f"partition-id={i} num-partitions={NODES}",
             ],
         )
-    assert _wait_for_port(port, 60), federation.logs()
+    assert _wait_for_port(port, 150), federation.logs()
     run = subprocess.run(
         [str(BIN / "flwr"), "run", str(app), "local", "--stream"],
         env=federation.env, capture_output=True, text=True, timeout=300, check=False,

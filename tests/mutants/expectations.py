@@ -49,7 +49,7 @@ MUTANTS: dict[str, Mutant] = {
     "procrustes-transpose": _m("mutants.gauge:procrustes_transpose", PRIMITIVES, {"GAUGE-011", "GAUGE-012", "GAUGE-013"}, "procrustes_align returns Qᵀ"),
     "trace-angle": _m("mutants.gauge:trace_angle", PRIMITIVES, {"GAUGE-016", "GAUGE-018", "GAUGE-019"}, "saturating arccos((tr Q − (d−2))/2) angle"),
     "degenerate-zero": _m("mutants.gauge:degenerate_zero", PRIMITIVES, {"GAUGE-020"}, "degenerate frame reported as 0° drift"),
-    "rank-floor": _m("mutants.gauge:rank_floor", PRIMITIVES, {"GAUGE-037", "GAUGE-038"}, "eigenvalues floored at 1e-12: a constant latent reads full rank"),
+    "rank-floor": _m("mutants.gauge:rank_floor", PRIMITIVES, {"GAUGE-036", "GAUGE-037", "GAUGE-038"}, "eigenvalues floored at 1e-12: a constant latent reads full rank, a near-rank-1 spectrum reads high"),
     # --- model part (RFC-0002 §2) ---
     "rotate-transpose": _m("mutants.model:rotate_transpose", ROTATE, {"GAUGE-002", "GAUGE-003", "GAUGE-007", "GAUGE-009"}, "rotate applies Qᵀ"),
     "fixed-sketch": _m("mutants.model:fixed_sketch", LOSS, {"GAUGE-007", "GAUGE-008", "GAUGE-009"}, "loss_terms ignores the given sketch (not co-rotatable)"),

@@ -79,7 +79,7 @@ def _run_batch(batch: list[Job], root: Path) -> None:
     # WORKERS processes share the cores: one BLAS/OpenMP thread each, so none spin-waits on another.
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mutants.worker", str(spec)], cwd=REPO, env=env, check=False, timeout=1800)
+    subprocess.run([sys.executable, "-m", "mutants.worker", str(spec)], cwd=REPO, env=env, check=False, timeout=1200)
     elapsed = time.perf_counter() - start
     for job in batch:
         out = Path(job.args[job.args.index("--compliance-json") + 1])

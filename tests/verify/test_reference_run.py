@@ -60,9 +60,6 @@ def test_reference_run_passes_every_integrity_requirement(reference_run: Path, r
         assert _status(report, req) == {"pass"}, (req, report.render_text(show_passed=False))
 
 
-@pytest.mark.xfail(reason="reference trainer vs RFC-0005/0010 gaps (rounds file name, results.json in the run, "
-                          "held-out metrics in records, config without `seed`, no latent_dim): see the verify report",
-                   strict=False)
 def test_reference_run_is_fully_conformant(reference_run: Path, ref_impl) -> None:  # type: ignore[no-untyped-def]
     from lensemble_spec.verify import verify_run
 
