@@ -100,8 +100,9 @@ def base_config(level: str) -> FederationConfig:
 
 
 def control_config(base: FederationConfig, control: str) -> FederationConfig:
-    """``base`` for ``control``: the naive control changes exactly the anchor weight and backstop."""
-    if control == "naive-fedavg":
+    """``base`` for ``control``: every control but ``anchored`` drops the anchor and the backstop
+    (RFC-0005 §2.1); for the naive control that is its only difference (EVAL-004)."""
+    if control != "anchored":
         return dataclasses.replace(base, control=control, lambda_anchor=0.0, backstop=False)
     return dataclasses.replace(base, control=control)
 

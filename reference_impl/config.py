@@ -193,13 +193,14 @@ class TrainConfig:
 #: (seeds, data, model, rounds, H, inner optimiser, SIGReg, outer step) is identical across controls
 #: (EVAL-003); naive-fedavg differs from anchored ONLY in the anchor weight and the backstop
 #: (EVAL-004), so a difference between those two rows is caused by the anchor + backstop. The
-#: local-only and centralized controls keep the anchored objective, anchor weight included
-#: (RFC-0005 §2.1); the backstop has nothing to act on there and is off.
+#: local-only and centralized controls train one party's model each and share no frame, so they
+#: train without anchor and backstop (RFC-0005 §2.1): they are what a party gets by training
+#: alone (or by pooling the data), not an anchored federation without its aggregation.
 CONTROL_OVERRIDES: dict[str, dict[str, Any]] = {
     "anchored": {},
     "naive-fedavg": {"lambda_anchor": 0.0, "backstop": False},
-    "local-only": {"backstop": False},
-    "centralized": {"backstop": False},
+    "local-only": {"lambda_anchor": 0.0, "backstop": False},
+    "centralized": {"lambda_anchor": 0.0, "backstop": False},
 }
 
 
