@@ -7,6 +7,12 @@ resolution: defaults → the control's overrides → ``--config`` JSON → flags
 ``headline --out DIR [--config FILE] [--rounds N] …`` trains all four controls on the same
 seeds, data and held-out split (the control overrides are applied LAST here, so the controls stay
 comparable) and prints the results table. Both draw a progress bar on stderr (``--quiet`` off).
+
+Both take ``--lerobot-root PATH`` (repeatable) to train on local LeRobot v3.0 datasets instead
+of the embedded world, with ``--lerobot-horizon``, ``--lerobot-stride``, ``--lerobot-max-frames``,
+``--lerobot-split`` and ``--lerobot-image-key`` passed to the loader; the model's action width
+and frame size then follow the data (:mod:`reference_impl.real_data`). The data is loaded before
+anything is written, so a missing or malformed root (``DataError``) leaves no output directory.
 """
 
 from __future__ import annotations
@@ -29,6 +35,47 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inner-lr", type=float, default=None, help="inner AdamW learning rate")
     p.add_argument("--threads", type=int, default=None, help="torch threads (fixed for bitwise determinism)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("real robot data (LeRobot v3.0, local only; see reference_impl.real_data)")
+    g.add_argument("--lerobot-root", action="append", dest="lerobot_roots", default=None, metavar="PATH",
+                   help="a local LeRobot dataset root (or a locally cached hub id); repeatable; with 5+ roots each is a site and the last is held out")
+    g.add_argument("--lerobot-horizon", type=int, default=None, metavar="T", help="frames per silo row minus one (default: world.horizon)")
+    g.add_argument("--lerobot-stride", type=int, default=None, metavar="S", help="keep every S-th source frame (default 1)")
+    g.add_argument("--lerobot-max-frames", type=int, default=None, metavar="N", help="use at most the first N frames of each episode")
+    g.add_argument("--lerobot-split", choices=("auto", "by_root", "pooled"), default=None, help="episode split rule (default auto)")
+    g.add_argument("--lerobot-image-key", default=None, metavar="KEY", help="camera feature (default: the first image/video feature)")
+
+
+def _lerobot_options(args: argparse.Namespace) -> Any:
+    """LeRobotOptions from the flags, or None without ``--lerobot-root`` (then no loader flag may be set)."""
+    from lensemble_spec.errors import ConfigError
+
+    from .real_data import LeRobotOptions
+
+    extra = {
+        "horizon": args.lerobot_horizon,
+        "frame_stride": args.lerobot_stride,
+        "max_frames_per_episode": args.lerobot_max_frames,
+        "split": args.lerobot_split,
+        "image_key": args.lerobot_image_key,
+    }
+    given = {k: v for k, v in extra.items() if v is not None}
+    if not args.lerobot_roots:
+        if given:
+            raise ConfigError(
+                f"LeRobot option(s) {', '.join(sorted(given))} given without --lerobot-root",
+                remediation="Add --lerobot-root PATH, or drop the --lerobot-* options to train on the embedded world.",
+                field="lerobot_root",
+            )
+        return None
+    return LeRobotOptions(roots=tuple(args.lerobot_roots), **given)
+
+
+def _ensure_new_output(out: Path) -> None:
+    """Refuse a non-empty ``--out`` before any data is built or loaded (the run writer checks again)."""
+    from lensemble_spec.errors import ArtifactError
+
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ArtifactError(f"{out} exists and is not empty", remediation="Choose a new --out directory; runs are written once and never overwritten.")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -66,10 +113,17 @@ def _train(args: argparse.Namespace) -> int:
     from .config import load_config
     from .controls import run_control, world_splits
     from .evaluate import evaluate_run
+    from .real_data import describe_data, lerobot_run_inputs
 
     cfg = load_config(args.config, _overrides(args), control=args.control)
+    options = _lerobot_options(args)
+    _ensure_new_output(args.out)
     started = time.perf_counter()
-    inputs, heldout = world_splits(cfg)
+    if options is None:
+        inputs, heldout = world_splits(cfg)
+    else:
+        cfg, inputs, heldout = lerobot_run_inputs(cfg, options)
+        print(describe_data(cfg, inputs, heldout))
     if args.engine == "flower":
         from .flower.engine import run_flower
 
@@ -96,7 +150,16 @@ def _headline(args: argparse.Namespace) -> int:
     if unknown or not controls:
         raise ConfigError(f"unknown control(s) {unknown}; choose from {', '.join(CONTROLS)}", field="controls")
     cfg: TrainConfig = load_config(args.config, _overrides(args))
-    result = run_headline(cfg, args.out, controls=controls, show_progress=not args.quiet)
+    options = _lerobot_options(args)
+    data = None
+    if options is not None:
+        from .real_data import describe_data, describe_heldout, lerobot_run_inputs
+
+        _ensure_new_output(args.out)
+        cfg, inputs, heldout = lerobot_run_inputs(cfg, options)
+        print(describe_data(cfg, inputs, heldout))
+        data = (inputs, heldout, describe_heldout(inputs))
+    result = run_headline(cfg, args.out, controls=controls, show_progress=not args.quiet, data=data)
     print(result["text"])
     load = result.get("load_average_1m_start"), result.get("load_average_1m_end")
     print(f"\nwall time {result['wall_time_s']:.1f}s (1-min load average {load[0]} -> {load[1]}); "

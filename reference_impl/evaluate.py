@@ -20,66 +20,31 @@ For the local-only control (participants' models, no global) each metric is the 
 silos' models except the drift, which is the maximum; the per-silo values are kept as
 ``<metric>/<silo>`` and ``state_probe_r2_best_silo`` (the strictest local-only baseline).
 
-Models are rebuilt from the checkpoint tensors alone (:func:`reference_impl.model.infer_model_config`),
-exactly as the conformance verifier does through the model part, so the numbers recompute.
+Models are rebuilt from the checkpoint tensors alone (:func:`reference_impl.model.infer_model_config`)
+and every metric is computed by ``lensemble_spec.verify.recompute`` (the verifier's own code), so
+``lensemble-spec verify`` recomputes exactly these numbers.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import torch
 
 from lensemble_spec.artifacts import load_checkpoint
-from lensemble_spec.errors import EvaluationError, LensembleError
-from lensemble_spec.metrics import (
-    effective_dim,
-    effective_rank,
-    frame_drift,
-    latent_rms,
-    latent_std_mean,
-    skill_vs_identity,
-    state_probe_r2,
-    val_pred,
-)
+from lensemble_spec.errors import EvaluationError
 from lensemble_spec.protocol import Silo
 from lensemble_spec.schemas import RunManifest, load_document
+from lensemble_spec.verify.heldout import HeldoutSplit
+from lensemble_spec.verify.recompute import HELDOUT_KEYS
+from lensemble_spec.verify.recompute import heldout_metrics as _library_heldout_metrics
 
 from .artifacts import MANIFEST_FILE, load_probe
-from .model import module_from_params
+from .implementation import ReferenceModel
 
-#: Frames encoded per forward pass (bounds memory; results do not depend on it beyond float noise).
-ENCODE_CHUNK = 256
-#: Held-out metrics of a results row, in report order (RFC-0005 §4.2).
-HELDOUT_KEYS = (
-    "effective_rank",
-    "effective_dim",
-    "latent_std_mean",
-    "latent_rms",
-    "val_pred",
-    "val_pred_identity",
-    "skill_vs_identity",
-    "state_probe_r2",
-    "drift_to_reference_deg",
-)
-
-
-def _finite(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def _safe(fn: Any, *args: Any) -> float | None:
-    try:
-        return _finite(fn(*args))
-    except LensembleError:
-        return None
+#: The model part every checkpoint is evaluated through (sizes are read from the tensors).
+_MODEL = ReferenceModel()
 
 
 def n_fit_episodes(heldout: Silo) -> int:
@@ -88,49 +53,26 @@ def n_fit_episodes(heldout: Silo) -> int:
 
 
 def heldout_metrics(params: Mapping[str, Any], heldout: Silo, points: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
-    """The §4.2 metrics of one model (see module docstring)."""
+    """The §4.2 metrics of one model (see module docstring), computed by the library's recompute
+    (``lensemble_spec.verify.recompute.heldout_metrics``) through this trainer's model part, so the
+    trainer's numbers and the verifier's are one computation.
+
+    Raises EvaluationError for a held-out split with fewer than 2 episodes (no fit/score split) or
+    with no more frames than latent dimensions (the rank would measure the sample size)."""
     obs = np.asarray(heldout.obs, dtype=np.float32)
-    actions = np.asarray(heldout.actions, dtype=np.float32)
-    states = np.asarray(heldout.states, dtype=np.float32)
     e, t1 = obs.shape[:2]
     if e < 2:
         raise EvaluationError("the held-out split needs >= 2 episodes (state-probe fit and score sets)")
-    module = module_from_params(None, params)
-    flat_obs = torch.from_numpy(obs.reshape(e * t1, *obs.shape[2:]))
-    with torch.no_grad():
-        z = torch.cat([module.encode(flat_obs[i : i + ENCODE_CHUNK]) for i in range(0, flat_obs.shape[0], ENCODE_CHUNK)]).numpy()
-        d = z.shape[-1]
-        if z.shape[0] <= d:
-            raise EvaluationError(f"{z.shape[0]} held-out frames for a {d}-dimensional latent: the rank would measure the sample size")
-        zz = z.reshape(e, t1, d)
-        current, target = zz[:, :-1].reshape(-1, d), zz[:, 1:].reshape(-1, d)
-        predicted = module.predict(torch.from_numpy(current.copy()), torch.from_numpy(actions.reshape(-1, actions.shape[-1]))).numpy()
-        probe_z = module.encode(torch.from_numpy(np.asarray(points, dtype=np.float32))).numpy()
-    n_fit = n_fit_episodes(heldout)
-    s = states.shape[-1]
-    out: dict[str, Any] = {
-        "effective_rank": _safe(effective_rank, z),
-        "effective_dim": _safe(effective_dim, z),
-        "latent_std_mean": _safe(latent_std_mean, z),
-        "latent_rms": _safe(latent_rms, z),
-        "val_pred": _safe(val_pred, predicted, target),
-        "val_pred_identity": _safe(val_pred, current, target),
-        "skill_vs_identity": _safe(skill_vs_identity, predicted, target, current),
-        "state_probe_r2": _safe(
-            state_probe_r2,
-            zz[:n_fit].reshape(-1, d),
-            states[:n_fit].reshape(-1, s),
-            zz[n_fit:].reshape(-1, d),
-            states[n_fit:].reshape(-1, s),
-        ),
-    }
-    try:
-        entry = frame_drift({"model": probe_z}, reference=targets).to_reference["model"]
-        out["drift_to_reference_deg"] = None if entry.degenerate else _finite(entry.angle_deg)
-        out["drift_degenerate"] = bool(entry.degenerate)
-    except LensembleError:
-        out["drift_to_reference_deg"], out["drift_degenerate"] = None, True
-    return out
+    d = int(np.asarray(targets).shape[-1])
+    if e * t1 <= d:
+        raise EvaluationError(f"{e * t1} held-out frames for a {d}-dimensional latent: the rank would measure the sample size")
+    split = HeldoutSplit(
+        obs=obs,
+        actions=np.asarray(heldout.actions, dtype=np.float32),
+        states=np.asarray(heldout.states, dtype=np.float32),
+        source=f"silo {heldout.name}",
+    )
+    return _library_heldout_metrics(_MODEL, params, split, points=np.asarray(points, dtype=np.float32), targets=np.asarray(targets))
 
 
 def combine(per_model: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

@@ -170,12 +170,15 @@ def render_gates(g: Mapping[str, Any]) -> str:
     )
 
 
-def run_headline(cfg: Any, out_dir: Path, *, controls: tuple[str, ...] = CONTROLS, show_progress: bool = True) -> dict[str, Any]:
+def run_headline(
+    cfg: Any, out_dir: Path, *, controls: tuple[str, ...] = CONTROLS, show_progress: bool = True, data: tuple[Any, Any, str] | None = None
+) -> dict[str, Any]:
     """Train every control into ``out_dir/<control>`` and write the comparison files.
 
     Every control uses ``cfg.for_control(control)``: same seed, world, held-out split, model and
     schedule; only the CONTROL_OVERRIDES fields differ. Returns the ResultsTable (as a dict) plus
-    ``gates``, ``notes``, ``text`` and wall times.
+    ``gates``, ``notes``, ``text`` and wall times. ``data`` = ``(RunInputs, held-out Silo, split
+    description)`` replaces the embedded world (e.g. :func:`reference_impl.real_data.lerobot_run_inputs`).
     """
     import os
 
@@ -191,7 +194,7 @@ def run_headline(cfg: Any, out_dir: Path, *, controls: tuple[str, ...] = CONTROL
         raise ArtifactError(f"{out_dir} exists and is not empty", remediation="Choose a new --out directory; runs are written once and never overwritten.")
     started = time.perf_counter()
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    inputs, heldout = world_splits(cfg)
+    inputs, heldout = world_splits(cfg) if data is None else data[:2]
     rows: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}
     for control in controls:
@@ -205,7 +208,7 @@ def run_headline(cfg: Any, out_dir: Path, *, controls: tuple[str, ...] = CONTROL
     table = ResultsTable.model_validate(
         {
             "title": "lensemble-spec headline: four controls, one seed, one held-out split",
-            "split": "heldout: novel appearance; state probe fit on the first floor(E/2) episodes, scored on the rest",
+            "split": data[2] if data is not None else "heldout: novel appearance; state probe fit on the first floor(E/2) episodes, scored on the rest",
             "seeds": [cfg.seed],
             "controls": [rows[c] for c in controls],
         }
