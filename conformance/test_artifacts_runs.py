@@ -1,11 +1,13 @@
 """RFC-0010 §4–§6 on run directories: configuration hash, layout, manifest, checkpoint chain,
-round records, probe file, and the pins of results tables.
+round records, probe file, and the pins of results tables (their form, and with ``--hub-cache``
+their offline resolution in a local Hugging Face cache).
 
 Every check reads the files the way a third party would: bounded JSON, a hand-written
 safetensors parser, the hashes of RFC-0010 §3/§4 recomputed from bytes (``conformance._oracle``).
 The defects: a configuration hash that depends on key order or on where output went, checkpoints
 that drift from the manifest, a broken parent chain, records or probes that do not match what
-was committed, stray files, and "pins" that name a moving branch.
+was committed, stray files, "pins" that name a moving branch, and pins whose file is missing
+from the cache or holds other bytes.
 """
 
 from __future__ import annotations
@@ -263,3 +265,85 @@ def test_file_pins_carry_a_sha256(results_tables):
         if m and m.group("path") and not re.fullmatch(r"[0-9a-f]{64}", str(pin.get("sha256") or "")):
             problems.append(f"{where}: pin {pin.get('uri')!r} names a file but carries no sha256")
     assert_no_problems(problems, "pins")
+
+
+class _NetworkAttempt:
+    """Socket entry points that record the call and refuse it (installed only while resolving)."""
+
+    def __init__(self) -> None:
+        self.current = ""
+        self.attempts: list[str] = []
+
+    def refuse(self, what: str, address_at: int):
+        """A replacement for ``what`` whose positional argument ``address_at`` is the address."""
+
+        def blocked(*args, **kwargs):
+            address = args[address_at] if len(args) > address_at else kwargs
+            self.attempts.append(f"{self.current}: {what}({address!r})")
+            raise OSError(f"network access during pin verification ({what}) is blocked by the conformance suite")
+
+        return blocked
+
+
+@pytest.mark.requirement("ART-025")
+def test_pins_resolve_from_the_local_cache_alone(results_tables, hub_cache_dir, monkeypatch):
+    """Every pin resolves in the ``--hub-cache`` directory alone, offline, to the pinned bytes.
+
+    Resolution is the library's (``lensemble_spec.artifacts.pins.resolve_pin``, the one
+    ``lensemble-spec verify`` uses): the file must sit at ``snapshots/<revision>/<path>`` of the
+    pinned repository, inside that repository's cache, and its sha256 must equal the pin's (the
+    bytes are hashed again here with ``hashlib``). Sockets are blocked while resolving: a connect,
+    ``create_connection`` or name lookup fails the test. Pins that do not parse are ART-023's
+    failure and are not resolved; a file pin without a sha256 is still resolved, its missing
+    hash being ART-024's failure.
+
+    Defects: a pinned file absent from the cache (``PinUnresolved``), cached bytes that differ
+    from the pin (``CheckpointIntegrityError``), a snapshot entry resolving outside the
+    repository cache (``PathEscape``), and verification that reaches for the network.
+    """
+    import hashlib
+    import os
+    import socket
+
+    from lensemble_spec.artifacts.pins import parse_pin, resolve_pin
+    from lensemble_spec.errors import LensembleError, PinError
+
+    pins = _pins(results_tables)
+    if not pins:
+        pytest.skip("no pins in the results tables given")
+    if hub_cache_dir is None:
+        pytest.skip("no hub cache given: pass --hub-cache DIR to resolve the results tables' pins offline")
+    parsed = []
+    for where, raw in pins:
+        try:
+            parsed.append((where, parse_pin(raw)))
+        except PinError:
+            continue  # malformed: ART-023 / ART-024 report it
+    if not parsed:
+        pytest.skip("no well-formed pin to resolve (the malformed ones fail ART-023/ART-024)")
+
+    net = _NetworkAttempt()
+    problems = []
+    with monkeypatch.context() as mp:
+        mp.setattr(socket.socket, "connect", net.refuse("socket.connect", 1))  # (self, address)
+        mp.setattr(socket.socket, "connect_ex", net.refuse("socket.connect_ex", 1))
+        mp.setattr(socket, "create_connection", net.refuse("socket.create_connection", 0))
+        mp.setattr(socket, "getaddrinfo", net.refuse("socket.getaddrinfo", 0))  # (host, port, ...)
+        for where, pin in parsed:
+            net.current = f"{where}: {pin.uri}"
+            try:
+                resolved = resolve_pin(pin, cache_dir=hub_cache_dir)
+            except LensembleError as exc:
+                problems.append(f"{where}: pin {pin.uri} [{exc.code.value}] {exc.message}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - anything else is a failed resolution too
+                problems.append(f"{where}: pin {pin.uri}: {type(exc).__name__}: {exc}")
+                continue
+            if pin.sha256 is not None and pin.path is not None:
+                (entry,) = resolved.files
+                with open(os.path.realpath(entry.local_path), "rb") as fh:
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                if digest != pin.sha256:
+                    problems.append(f"{where}: pin {pin.uri}: cached bytes have sha256 {digest}, the pin says {pin.sha256}")
+    problems += [f"network access attempted while resolving {a}" for a in net.attempts]
+    assert_no_problems(problems, f"pins resolved in {hub_cache_dir}")

@@ -18,6 +18,10 @@ Options (group "lensemble-spec"):
                            bad spec is a usage error naming the code and the fix. Required when the
                            selected tests use an implementation fixture, unless ``--run`` is given.
 ``--run DIR``              (repeatable) run directories for artifact checks (fixture ``run_dirs``).
+``--hub-cache DIR``        a Hugging Face hub cache (huggingface_hub's layout: ``models--org--name/
+                           blobs|snapshots|refs``) in which the pins of results tables given with
+                           ``--run`` are resolved offline (fixture ``hub_cache_dir``; RFC-0010 §6,
+                           ART-025). Without it the pin-resolution test is skipped.
 ``--rfc N``                (repeatable) keep only tests naming a requirement of RFC N (``2``, ``0002``
                            and ``RFC-0002`` are the same); requirements of other RFCs leave the scope.
 ``--level quick|full``     default ``full``. At ``quick``, tests marked ``@pytest.mark.level("full")``
@@ -44,6 +48,7 @@ Fixtures (session scoped, so Hypothesis ``@given`` tests may use them):
                                           reason starting ``not-implemented:``, reported as NOT
                                           IMPLEMENTED (never passed).
 ``run_dirs``                              ``list[Path]`` from ``--run`` (possibly empty).
+``hub_cache_dir``                         ``Path`` from ``--hub-cache``, or ``None``.
 ``run_level``                             ``"quick"`` or ``"full"``.
 ``requirement_catalog``                   the parsed requirement catalog.
 
@@ -142,6 +147,7 @@ class _State:
     impl: Any = None
     impl_spec: str | None = None
     run_dirs: list[Path] = field(default_factory=list)
+    hub_cache: Path | None = None
     rfc_filter: list[int] = field(default_factory=list)
     rfc_filter_raw: list[str] = field(default_factory=list)
     rfc_dir: Path | None = None
@@ -196,6 +202,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="implementation under test (env LENSEMBLE_SPEC_IMPL as fallback)")
     g.addoption("--run", dest="lensemble_run", action="append", default=[], metavar="DIR",
                 help="run directory for artifact checks (repeatable)")
+    g.addoption("--hub-cache", dest="lensemble_hub_cache", default=None, metavar="DIR",
+                help="Hugging Face hub cache in which pins of --run results tables are resolved offline")
     g.addoption("--rfc", dest="lensemble_rfc", action="append", default=[], metavar="N",
                 help="keep only tests of requirements in RFC N (repeatable)")
     g.addoption("--level", dest="lensemble_level", choices=LEVELS, default="full",
@@ -243,6 +251,14 @@ def pytest_configure(config: pytest.Config) -> None:
                 "  fix: pass the run directory a trainer wrote (it holds manifest.json)."
             )
         state.run_dirs.append(path)
+    hub_cache = getattr(opt, "lensemble_hub_cache", None)
+    if hub_cache:
+        state.hub_cache = (here / hub_cache).resolve()
+        if not state.hub_cache.is_dir():
+            raise pytest.UsageError(
+                f"lensemble-spec: --hub-cache {hub_cache!r} is not a directory\n"
+                "  fix: pass a Hugging Face cache directory (e.g. ~/.cache/huggingface/hub) that holds the pinned files."
+            )
     json_opt = getattr(opt, "lensemble_json", None)
     state.json_explicit = bool(json_opt)
     state.json_path = (here / json_opt) if json_opt else (config.rootpath / DEFAULT_JSON)
@@ -358,7 +374,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         lines.append("lensemble-spec impl: none (artifact-only run; implementation tests -> not implemented)")
     lines.append(
         f"lensemble-spec level: {state.level}; rfc: {', '.join(state.rfc_filter_raw) or 'all'}; "
-        f"runs: {len(state.run_dirs)}; expectations: {state.expectations_file or 'none'}"
+        f"runs: {len(state.run_dirs)}; hub cache: {state.hub_cache or 'none'}; expectations: {state.expectations_file or 'none'}"
         f"{' (strict)' if state.strict else ''}; hypothesis profile: {state.hypothesis_profile}"
     )
     return lines
@@ -613,6 +629,12 @@ def artifacts_part(request: pytest.FixtureRequest) -> Any:
 def run_dirs(request: pytest.FixtureRequest) -> list[Path]:
     """Run directories given with --run (absolute paths, possibly none)."""
     return list(_require_state(request).run_dirs)
+
+
+@pytest.fixture(scope="session")
+def hub_cache_dir(request: pytest.FixtureRequest) -> Path | None:
+    """The Hugging Face cache given with --hub-cache (absolute), or None."""
+    return _require_state(request).hub_cache
 
 
 @pytest.fixture(scope="session")

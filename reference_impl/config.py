@@ -75,18 +75,20 @@ class ModelConfig:
 
 def default_threads() -> int:
     """torch intra-op threads when a config does not say: ``LENSEMBLE_THREADS``, else
-    ``OMP_NUM_THREADS``, else ``min(2, cpu_count)``.
+    ``OMP_NUM_THREADS``, else 1.
 
     The count is recorded in the config (it changes floating-point reduction order, so a run is
-    bitwise reproducible only at the same count). Never more threads than the caller allows:
-    processes that share cores (the mutation workers) set ``OMP_NUM_THREADS=1``, and two
-    processes each spinning two OpenMP threads on two cores run small networks many times slower.
+    bitwise reproducible only at the same count). One thread by default because the networks are
+    small and OpenMP worker threads spin while they wait: measured on 2 cores, two processes of
+    two threads each (a conformance session beside a headline run, or two mutation workers) ran
+    more than ten times slower than the same work single-threaded. ``--threads 2`` (or
+    ``LENSEMBLE_THREADS=2``) is faster on an otherwise idle machine.
     """
     for name in ("LENSEMBLE_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(name, "").strip()
         if value.isdigit() and int(value) > 0:
             return int(value)
-    return max(1, min(2, os.cpu_count() or 1))
+    return 1
 
 @dataclass(frozen=True)
 class OuterSettings:

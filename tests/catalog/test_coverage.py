@@ -27,13 +27,7 @@ from lensemble_spec.requirements import load_catalog
 CONFORMANCE_DIR = Path(__file__).resolve().parents[2] / "conformance"
 
 #: MUST requirements without a conformance test yet. Only ever remove ids from this set.
-NOT_YET_COVERED: frozenset[str] = frozenset(
-    {
-    # RFC-0010: pin verification is the verifier's (lensemble_spec.artifacts.pins), no protocol
-    # method or run-directory file can violate it (see the conformance engineer's report).
-    "ART-025",
-    }
-)
+NOT_YET_COVERED: frozenset[str] = frozenset()
 
 
 def _is_requirement_ref(node: ast.AST) -> bool:

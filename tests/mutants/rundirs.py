@@ -10,7 +10,9 @@ re-chain everything downstream (:func:`rechain`) so that the directory stays con
 the one defect.
 
 The suite is run on these directories with ``--impl mutants.rundirs:model_only`` (the reference's
-model part alone): run checks recompute through ``encode``, and nothing makes a new run.
+model part alone): run checks recompute through ``encode``, and nothing makes a new run. The tampers
+that publish the final weights (``pin-cache-tampered``, ``pin-not-cached``) also write a Hugging
+Face cache beside the comparison, passed to the session with ``--hub-cache`` (:func:`hub_cache_args`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -324,6 +327,50 @@ def _pin(uri_rev: str, sha: str | None) -> Callable[[dict], None]:
 
 A, N, L, C = "anchored", "naive-fedavg", "local-only", "centralized"
 REV = "0123456789abcdef0123456789abcdef01234567"
+#: Where a tamper that publishes pins puts its Hugging Face cache: ``<dest>/hub``, beside the
+#: comparison (outside it, so the comparison's layout is untouched); see :func:`hub_cache_args`.
+HUB = "hub"
+PIN_REPO = "lensemble/mutant"
+
+
+def _add_snapshot(*args: Any, **kwargs: Any) -> Path:
+    """``tests/pins/_hubcache.add_snapshot``: a cache with huggingface_hub's real layout."""
+    pins_dir = str(Path(__file__).resolve().parents[1] / "pins")
+    if pins_dir not in sys.path:
+        sys.path.insert(0, pins_dir)
+    from _hubcache import add_snapshot
+
+    return add_snapshot(*args, **kwargs)
+
+
+def _publish_final_weights(cached: Callable[[str, bytes], dict[str, bytes]]) -> Callable[[Path], None]:
+    """Pin the anchored run's final weights (true sha256) and cache ``cached(path, bytes)`` as
+    snapshot ``REV`` of ``PIN_REPO``: the defect is in what the cache holds, not in the pin."""
+
+    def edit(cmp: Path) -> None:
+        run = cmp / A
+        rel = global_path(run, ROUNDS)
+        path = f"{rel}/weights.safetensors"
+        data = (run / path).read_bytes()
+        pin = {"uri": f"hf://models/{PIN_REPO}@{REV}/{path}", "sha256": hashlib.sha256(data).hexdigest()}
+        edit_results(cmp, lambda d: row(d, A).__setitem__("pins", [pin]))
+        _add_snapshot(cmp.parent / HUB, PIN_REPO, REV, cached(path, data))
+
+    return edit
+
+
+def _forged(path: str, data: bytes) -> dict[str, bytes]:
+    return {path: data[:-1] + bytes([data[-1] ^ 0xFF])}  # stored under its own sha256: a sound cache, other bytes
+
+
+def _without_the_file(path: str, data: bytes) -> dict[str, bytes]:
+    return {path.rsplit("/", 1)[0] + "/header.json": b"{}"}  # the snapshot exists, the pinned file does not
+
+
+def hub_cache_args(dest: Path) -> list[str]:
+    """``--hub-cache <dest>/hub`` when the tamper materialised at ``dest`` published pins."""
+    hub = dest / HUB
+    return ["--hub-cache", str(hub)] if hub.is_dir() else []
 
 #: name -> (what is wrong, edit of the comparison directory). Names are stable test ids.
 TAMPERS: dict[str, tuple[str, Callable[[Path], None]]] = {
@@ -358,6 +405,8 @@ TAMPERS: dict[str, tuple[str, Callable[[Path], None]]] = {
     "probe-hash-wrong": ("the manifest's probe_hash is not the probe file's", lambda c: edit_manifest(c / A, lambda m: m.__setitem__("probe_hash", OTHER_HASH))),
     "pin-branch": ("a results pin names the branch `main`", lambda c: edit_results(c, _pin("main", OTHER_HASH))),
     "pin-without-sha": ("a file pin without its sha256", lambda c: edit_results(c, _pin(REV, None))),
+    "pin-cache-tampered": ("the hub cache holds other bytes under the pinned file", _publish_final_weights(_forged)),
+    "pin-not-cached": ("the pinned file is absent from the hub cache's snapshot", _publish_final_weights(_without_the_file)),
     # RFC-0005
     "control-missing": ("the comparison has no local-only run", lambda c: shutil.rmtree(c / L)),
     "round0-differs": ("naive-fedavg starts from another θ_0", _flip_round0),

@@ -28,7 +28,7 @@ import pytest
 from lensemble_spec.requirements import load_catalog
 
 from .expectations import MUTANTS, TAMPER_EXPECTED, UNCAUGHT_MUST
-from .rundirs import TAMPERS, build_pristine, materialise
+from .rundirs import TAMPERS, build_pristine, hub_cache_args, materialise
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
@@ -65,7 +65,7 @@ def _jobs(root: Path) -> dict[str, Job]:
     rundir_args = ["conformance", "--impl", "mutants.rundirs:model_only", "-m", "harness_run"]
     for name in ("pristine", "pristine-degenerate", *TAMPERS):
         dirs = materialise(name, pristine, root / "dirs" / name)
-        runs = [a for d in dirs for a in ("--run", str(d))]
+        runs = [a for d in dirs for a in ("--run", str(d))] + hub_cache_args(root / "dirs" / name)
         baseline = None if name.startswith("pristine") else ("pristine-degenerate" if name == "degenerate-as-zero" else "pristine")
         add(f"dir:{name}" if not name.startswith("pristine") else name, [*rundir_args, *runs], expected=TAMPER_EXPECTED.get(name, frozenset()), baseline=baseline)
     (root / "json").mkdir(exist_ok=True)
