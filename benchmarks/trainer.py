@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from lensemble_spec.protocol import Silo
-from reference_impl.config import TrainConfig
-from reference_impl.federation import anchor_tensors, round_sketch
-from reference_impl.model import init_params
-from reference_impl.participant import Participant, deterministic_torch
+from lensemble_reference.config import TrainConfig
+from lensemble_reference.federation import anchor_tensors, round_sketch
+from lensemble_reference.model import init_params
+from lensemble_reference.participant import Participant, deterministic_torch
 
 #: The fixed configuration measured (the embedded default's model and batch shape).
 BENCH_CONFIG = TrainConfig()
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = BENCH_CONFIG.replace(threads=args.threads)
     deterministic_torch(cfg.threads)
     result = {
-        "benchmark": "reference_impl trainer inner loop",
+        "benchmark": "lensemble_reference trainer inner loop",
         "config": {
             "latent_dim": cfg.model.latent_dim,
             "channels": list(cfg.model.channels),

@@ -4,7 +4,7 @@ Subcommands are plugged in through the ``lensemble_spec.commands`` entry-point g
 point names a ``register(subparsers)`` function that adds one sub-parser and sets
 ``func=callable(args) -> int``. The library's own commands live in
 ``lensemble_spec.commands``; the reference trainer registers ``train`` and ``headline`` the same
-way, so this module never imports ``reference_impl`` (dependencies point one way).
+way, so this module never imports ``lensemble_reference`` (dependencies point one way).
 
 Exit codes: 0 success, 1 a LensembleError (printed with its code and remediation), 2 usage,
 130 interrupted.

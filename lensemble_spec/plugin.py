@@ -7,7 +7,7 @@ import of numpy/torch/hypothesis, no file written).
 
 Usage::
 
-    pytest conformance/ --impl reference_impl                 # module (attribute IMPLEMENTATION)
+    pytest conformance/ --impl lensemble_reference                 # module (attribute IMPLEMENTATION)
     pytest conformance/ --impl my_pkg.adapter:IMPL --run runs/a --expectations my-expectations.toml
     pytest conformance/ --run runs/a                          # artifact-only: impl tests -> not implemented
 

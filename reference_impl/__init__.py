@@ -1,23 +1,18 @@
-"""Reference federated JEPA trainer (LeWM-style model, anchored DiLoCo federation, four controls).
+"""Repository-only alias: ``pytest conformance/ --impl reference_impl`` from a checkout.
 
-``reference_impl.IMPLEMENTATION`` is the ``lensemble_spec.protocol.Implementation`` the
-conformance suite drives (``--impl reference_impl``); it is built lazily so importing a submodule
-(e.g. for ``lensemble-spec train``) does not build the protocol adapters.
+The reference trainer is the installed package ``lensemble_reference``; this directory is not
+installed (its name is too generic to put into other people's environments). It only forwards
+the protocol object so the command written in the design keeps working inside the repository.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
-
 
 def __getattr__(name: str) -> Any:
     if name == "IMPLEMENTATION":
-        from .implementation import IMPLEMENTATION
+        from lensemble_reference import IMPLEMENTATION
 
         return IMPLEMENTATION
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["IMPLEMENTATION", "__version__"]

@@ -28,7 +28,7 @@ def example_documents() -> dict[str, dict[str, Any]]:
                 {"name": "encoder.w", "dtype": "bfloat16", "shape": [8, 4]},
             ],
             "weight_files": ["weights.safetensors"],
-            "producer": {"name": "reference_impl", "version": "0.1.0"},
+            "producer": {"name": "lensemble_reference", "version": "0.1.0"},
             "created_at": "2026-11-25T08:00:00Z",
         },
         "RunManifest": {

@@ -4,7 +4,7 @@
 at the smallest budget the reference passes at, :func:`_publish.publish_comparison` pins every
 control's final checkpoint files in a local hub cache (what publishing a model card does; a local
 run has no pins, so without this step ART-023/024/025 are skipped and the best verdict is
-``incomplete``), and ``pytest conformance --impl reference_impl --level full --run DIR --hub-cache
+``incomplete``), and ``pytest conformance --impl lensemble_reference --level full --run DIR --hub-cache
 HUB`` runs in a subprocess with the default thread settings.
 
 Budget: ``--rounds 1 --inner-steps 10`` (batch size default 16). Round-1 anchored drift to the
@@ -49,7 +49,7 @@ def reference_session(tmp_path_factory: pytest.TempPathFactory) -> dict:
     pins = publish_comparison(comparison, hub)
     trained = time.perf_counter()
     cmd = [
-        sys.executable, "-m", "pytest", "conformance", "--impl", "reference_impl", "--level", "full",
+        sys.executable, "-m", "pytest", "conformance", "--impl", "lensemble_reference", "--level", "full",
         "--run", str(comparison), "--hub-cache", str(hub), "--compliance-json", str(out),
         "-q", "-p", "no:cacheprovider",
     ]  # fmt: skip

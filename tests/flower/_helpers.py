@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reference_impl.config import ModelConfig, TrainConfig, WorldConfig
-from reference_impl.flower import has_seam
+from lensemble_reference.config import ModelConfig, TrainConfig, WorldConfig
+from lensemble_reference.flower import has_seam
 
 #: A model small enough that a round of 4 participants × 3 steps costs milliseconds; action_dim 5
 #: matches the synthetic world's joint-velocity commands.
@@ -13,7 +13,7 @@ TINY_MODEL = ModelConfig(latent_dim=4, channels=(4, 8, 8), pred_hidden=16, pred_
 
 needs_seam = pytest.mark.skipif(
     not has_seam(),
-    reason="reference_impl.federation lacks the round-engine seam (LocalResult, participant_round, "
+    reason="lensemble_reference.federation lacks the round-engine seam (LocalResult, participant_round, "
     "InProcessRounds, run_federated(engine=...)); see docs/flower.md",
 )
 

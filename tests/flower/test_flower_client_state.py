@@ -13,8 +13,8 @@ from flwr.app import RecordDict
 
 from lensemble_spec.errors import RoundError
 from lensemble_spec.metrics import derive_seed
-from reference_impl.controls import world_inputs
-from reference_impl.participant import Participant, deterministic_torch
+from lensemble_reference.controls import world_inputs
+from lensemble_reference.participant import Participant, deterministic_torch
 
 from ._helpers import needs_seam, tiny_config
 
@@ -25,8 +25,8 @@ PID = "silo1"
 
 @pytest.fixture(scope="module")
 def setting():
-    from reference_impl.backstop import encode_numpy
-    from reference_impl.federation import anchor_tensors, initial_global
+    from lensemble_reference.backstop import encode_numpy
+    from lensemble_reference.federation import anchor_tensors, initial_global
 
     cfg = tiny_config("anchored")
     deterministic_torch(cfg.threads)  # as the driver and the ClientApp do (1 thread: no oversubscription)
@@ -42,7 +42,7 @@ def _participant(cfg, silo):
 
 
 def _round(setting, part, theta, r):
-    from reference_impl.federation import participant_round
+    from lensemble_reference.federation import participant_round
 
     cfg, _silo, points, reference, _theta0, anchor = setting
     return participant_round(cfg, part, theta, round_index=r, anchor=anchor, probe_points=points, reference=reference)
@@ -53,7 +53,7 @@ def _next_theta(theta, delta):
 
 
 def test_restored_participant_matches_the_persistent_one(setting):
-    from reference_impl.flower.client_state import restore_participant, save_participant
+    from lensemble_reference.flower.client_state import restore_participant, save_participant
 
     cfg, silo, _points, _ref, theta1, _anchor = setting
     persistent = _participant(cfg, silo)
@@ -81,7 +81,7 @@ def test_restored_participant_matches_the_persistent_one(setting):
 
 
 def test_lost_or_foreign_state_is_refused(setting):
-    from reference_impl.flower.client_state import restore_participant, save_participant
+    from lensemble_reference.flower.client_state import restore_participant, save_participant
 
     cfg, silo, _points, _ref, theta1, _anchor = setting
     with pytest.raises(RoundError, match="no stored state"):

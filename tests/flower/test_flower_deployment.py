@@ -2,7 +2,7 @@
 
 Starts ``flower-superlink --insecure`` on a free port and 4 ``flower-supernode --insecure``
 processes (``--node-config "partition-id=i num-partitions=4"``: each regenerates only its own
-silo of the synthetic world), submits the app written by ``reference_impl.flower.deploy`` with
+silo of the synthetic world), submits the app written by ``lensemble_reference.flower.deploy`` with
 ``flwr run <app> <connection> --stream`` for ONE tiny anchored round, and checks the run
 directory the ServerApp wrote commits the same content hashes as the in-process engine.
 Defects caught: anything that only breaks across real processes — components not importable by
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from reference_impl.controls import run_control, world_inputs
-from reference_impl.flower.deploy import write_app, write_connection
+from lensemble_reference.controls import run_control, world_inputs
+from lensemble_reference.flower.deploy import write_app, write_connection
 
 from ._helpers import needs_seam, tiny_config
 

@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from lensemble_spec.errors import ArtifactError, CapabilityMissing, ConfigError
-from reference_impl.flower import require_flwr, require_seam
-from reference_impl.flower.deploy import (
+from lensemble_reference.flower import require_flwr, require_seam
+from lensemble_reference.flower.deploy import (
     CLIENT_COMPONENT,
     SERVER_COMPONENT,
     main,
@@ -33,7 +33,7 @@ def test_missing_flwr_is_capability_missing(monkeypatch):
 
 
 def test_missing_seam_is_capability_missing(monkeypatch):
-    from reference_impl import federation
+    from lensemble_reference import federation
 
     monkeypatch.delattr(federation, "InProcessRounds", raising=False)
     with pytest.raises(CapabilityMissing):
@@ -44,8 +44,8 @@ def test_missing_seam_is_capability_missing(monkeypatch):
 def test_local_only_runs_in_process_without_ray(tmp_path, monkeypatch):
     import flwr.simulation
 
-    from reference_impl.controls import run_control, world_inputs
-    from reference_impl.flower.engine import run_flower
+    from lensemble_reference.controls import run_control, world_inputs
+    from lensemble_reference.flower.engine import run_flower
 
     def _no_ray(*args, **kwargs):  # pragma: no cover - the assertion is that this is never called
         raise AssertionError("local-only must not start the simulation engine")
@@ -104,8 +104,8 @@ def test_deploy_cli_writes_app_and_silo_files(tmp_path, capsys):
 def test_non_empty_output_directory_is_refused_before_ray_starts(tmp_path, monkeypatch):
     import flwr.simulation
 
-    from reference_impl.controls import world_inputs
-    from reference_impl.flower.engine import run_flower
+    from lensemble_reference.controls import world_inputs
+    from lensemble_reference.flower.engine import run_flower
 
     monkeypatch.setattr(flwr.simulation, "run_simulation", lambda *a, **k: pytest.fail("Ray must not start"))
     (tmp_path / "taken").mkdir()

@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 from lensemble_spec.artifacts import config_hash
 from lensemble_spec.errors import InputError, RoundError
-from reference_impl.flower.records import (
+from lensemble_reference.flower.records import (
     config_from_json,
     config_to_json,
     content_to_local_result,
@@ -85,8 +85,8 @@ def test_config_round_trip_keeps_config_hash():
 @needs_seam
 @pytest.mark.parametrize("fired", [True, False, None])
 def test_local_result_round_trip(fired):
-    from reference_impl.federation import LocalResult
-    from reference_impl.participant import LossSummary
+    from lensemble_reference.federation import LocalResult
+    from lensemble_reference.participant import LossSummary
 
     rng = np.random.default_rng(3)
     result = LocalResult(

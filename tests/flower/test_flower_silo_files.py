@@ -14,8 +14,8 @@ from safetensors.numpy import save_file
 
 from lensemble_spec.errors import DataError
 from lensemble_spec.protocol import Silo
-from reference_impl.controls import world_inputs
-from reference_impl.flower.silo_files import (
+from lensemble_reference.controls import world_inputs
+from lensemble_reference.flower.silo_files import (
     read_silo,
     resolve_silo,
     write_silo,

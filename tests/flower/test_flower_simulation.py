@@ -18,7 +18,7 @@ import json
 import pytest
 
 from lensemble_spec.artifacts import WEIGHTS_FILE
-from reference_impl.controls import run_control, world_inputs
+from lensemble_reference.controls import run_control, world_inputs
 
 from ._helpers import needs_seam, tiny_config
 
@@ -35,7 +35,7 @@ def _checkpoints(run_dir):
 
 
 def test_simulation_commits_the_in_process_bits(tmp_path):
-    from reference_impl.flower.engine import run_flower
+    from lensemble_reference.flower.engine import run_flower
 
     cfg = tiny_config("anchored")
     inputs = world_inputs(cfg)

@@ -15,7 +15,7 @@ import pytest
 from flwr.app import ConfigRecord, Error, Message
 
 from lensemble_spec.errors import QuorumNotMet, RoundError
-from reference_impl.outer import outer_init, outer_step
+from lensemble_reference.outer import outer_init, outer_step
 
 from ._helpers import needs_seam
 
@@ -41,8 +41,8 @@ def _theta(rng):
 
 
 def _result(rng, theta, steps):
-    from reference_impl.federation import LocalResult
-    from reference_impl.participant import LossSummary
+    from lensemble_reference.federation import LocalResult
+    from lensemble_reference.participant import LossSummary
 
     delta = {k: (rng.standard_normal(v.shape) * 10.0 ** rng.integers(-6, 1)).astype(np.float32) for k, v in theta.items()}
     emb = rng.standard_normal((6, 3)).astype(np.float32)
@@ -50,7 +50,7 @@ def _result(rng, theta, steps):
 
 
 def _replies(messages, results):
-    from reference_impl.flower.records import local_result_to_content
+    from lensemble_reference.flower.records import local_result_to_content
 
     replies = []
     for msg in messages:
@@ -61,7 +61,7 @@ def _replies(messages, results):
 
 
 def _strategy(lr, momentum, nesterov):
-    from reference_impl.flower.strategy import AnchoredDiLoCo
+    from lensemble_reference.flower.strategy import AnchoredDiLoCo
 
     strategy = AnchoredDiLoCo(lr=lr, momentum=momentum, nesterov=nesterov)
     strategy.set_participants(NODES)
@@ -71,7 +71,7 @@ def _strategy(lr, momentum, nesterov):
 
 @pytest.mark.parametrize("lr,momentum,nesterov", [(0.5, 0.0, True), (1.0, 0.0, True), (0.7, 0.9, True), (0.7, 0.9, False)])
 def test_aggregate_train_equals_pure_outer_step_over_rounds(lr, momentum, nesterov):
-    from reference_impl.flower.records import params_to_record, record_to_params
+    from lensemble_reference.flower.records import params_to_record, record_to_params
 
     rng = np.random.default_rng(0)
     theta = _theta(rng)
@@ -97,7 +97,7 @@ def test_aggregate_train_equals_pure_outer_step_over_rounds(lr, momentum, nester
 
 
 def test_configure_train_sends_one_message_per_participant_in_id_order():
-    from reference_impl.flower.records import params_to_record, record_to_params
+    from lensemble_reference.flower.records import params_to_record, record_to_params
 
     theta = _theta(np.random.default_rng(1))
     strategy = _strategy(0.5, 0.0, True)
@@ -114,7 +114,7 @@ def test_configure_train_sends_one_message_per_participant_in_id_order():
 
 
 def _one_round(strategy, rng):
-    from reference_impl.flower.records import params_to_record
+    from lensemble_reference.flower.records import params_to_record
 
     theta = _theta(rng)
     messages = list(strategy.configure_train(1, params_to_record(theta), ConfigRecord({"train-config": "{}"}), None))
@@ -139,7 +139,7 @@ def test_error_reply_is_a_round_error():
 
 
 def test_reply_for_another_participant_is_refused():
-    from reference_impl.flower.records import local_result_to_content
+    from lensemble_reference.flower.records import local_result_to_content
 
     strategy = _strategy(0.5, 0.0, True)
     messages, results = _one_round(strategy, np.random.default_rng(4))
@@ -152,14 +152,14 @@ def test_reply_for_another_participant_is_refused():
 
 
 def test_two_nodes_for_one_silo_are_refused():
-    from reference_impl.flower.strategy import AnchoredDiLoCo
+    from lensemble_reference.flower.strategy import AnchoredDiLoCo
 
     with pytest.raises(RoundError, match="silo0"):
         AnchoredDiLoCo(lr=0.5).set_participants({1: "silo0", 2: "silo0", 3: "silo1"})
 
 
 def test_remote_traceback_is_reduced_to_the_typed_error_line():
-    from reference_impl.flower.strategy import short_reason
+    from lensemble_reference.flower.strategy import short_reason
 
     reason = (
         "<class 'ray.exceptions.RayTaskError(ClientAppException)'>:<'ray::ClientAppActor.run()\n"

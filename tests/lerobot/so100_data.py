@@ -70,7 +70,7 @@ def write_so100(
     Episode ``k`` of this root is numbered ``first_episode + k`` in the pixel/state encoding
     (its lerobot ``episode_index`` is still ``k``), so several roots stay distinguishable.
     """
-    from reference_impl._video import import_lerobot
+    from lensemble_reference._video import import_lerobot
 
     lerobot_dataset, _ = import_lerobot()
     features: dict = {

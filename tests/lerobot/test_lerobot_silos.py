@@ -19,7 +19,7 @@ import pytest
 from so100_data import JOINTS, ep_red, frame_green, raw_action, raw_state
 
 from lensemble_spec.errors import ConfigError, DataError, ErrorCode
-from reference_impl.lerobot_data import (
+from lensemble_reference.lerobot_data import (
     HELDOUT,
     _to_model_frames,
     compute_split_hash,
@@ -307,9 +307,9 @@ def test_no_roots():
 
 
 # --- import hygiene and resize -------------------------------------------------------------------
-def test_import_reference_impl_does_not_import_lerobot():
+def test_import_lensemble_reference_does_not_import_lerobot():
     code = (
-        "import sys, reference_impl, reference_impl.lerobot_data, reference_impl._video; "
+        "import sys, lensemble_reference, lensemble_reference.lerobot_data, lensemble_reference._video; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('lerobot', 'torchvision', 'av')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -321,7 +321,7 @@ def test_import_reference_impl_does_not_import_lerobot():
 def test_torchvision_standin_is_scoped_and_serves_lerobot_image_path(root, splits):
     # after lerobot was imported through the stand-in, nobody else sees a torchvision module
     assert "torchvision" not in sys.modules and importlib.util.find_spec("torchvision") is None
-    from reference_impl._video import import_lerobot
+    from lensemble_reference._video import import_lerobot
 
     lerobot_dataset, _ = import_lerobot()
     item = lerobot_dataset("local/so100_img", root=root, video_backend="pyav")[12]  # lerobot's own __getitem__
@@ -349,7 +349,7 @@ def test_resize_is_antialiased_bilinear_and_keeps_range():
 def test_offline_mode_is_scoped_to_the_call(five_roots, monkeypatch):
     import huggingface_hub.constants as hub_constants
 
-    from reference_impl import lerobot_data
+    from lensemble_reference import lerobot_data
 
     seen = []
     real_check = lerobot_data._check_files  # runs inside the block where lerobot opens the root

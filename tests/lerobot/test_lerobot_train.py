@@ -1,10 +1,10 @@
 """Silos built from a LeRobot dataset feed the reference trainer's local update (one round, 2 steps).
 
 Through the protocol (``FederationPart.local_update(global, silo, steps, seed, round_index)``):
-``reference_impl.IMPLEMENTATION`` itself when its model takes SO-100's 6-dim actions; otherwise the
+``lensemble_reference.IMPLEMENTATION`` itself when its model takes SO-100's 6-dim actions; otherwise the
 same reference parts rebuilt at the harness model size with ``action_dim = 6`` (the default
 IMPLEMENTATION is sized for the synthetic world's actions). Silos are loaded at the model's
-``obs_shape``. Skips, saying why, only while reference_impl has no federation part.
+``obs_shape``. Skips, saying why, only while lensemble_reference has no federation part.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from reference_impl.lerobot_data import load_lerobot_silos
+from lensemble_reference.lerobot_data import load_lerobot_silos
 
 SO100_ACTION_DIM = 6
 
@@ -22,19 +22,19 @@ SO100_ACTION_DIM = 6
 def _so100_parts():
     """(model part, federation part) of the reference implementation for 6-dim actions."""
     try:
-        import reference_impl
+        import lensemble_reference
 
-        impl = reference_impl.IMPLEMENTATION
+        impl = lensemble_reference.IMPLEMENTATION
     except (ImportError, AttributeError) as exc:
-        pytest.skip(f"reference_impl.IMPLEMENTATION is not available yet ({exc})")
+        pytest.skip(f"lensemble_reference.IMPLEMENTATION is not available yet ({exc})")
     if getattr(impl, "federation", None) is None or getattr(impl, "model", None) is None:
-        pytest.skip("reference_impl.IMPLEMENTATION has no model/federation part yet")
+        pytest.skip("lensemble_reference.IMPLEMENTATION has no model/federation part yet")
     if int(impl.model.action_dim) == SO100_ACTION_DIM:
         return impl.model, impl.federation
-    from reference_impl import implementation
+    from lensemble_reference import implementation
 
     if not all(hasattr(implementation, n) for n in ("ReferenceModel", "ReferenceFederation", "HARNESS_MODEL")):
-        pytest.skip("reference_impl.implementation cannot be rebuilt for 6-dim actions (no ReferenceModel/ReferenceFederation)")
+        pytest.skip("lensemble_reference.implementation cannot be rebuilt for 6-dim actions (no ReferenceModel/ReferenceFederation)")
     model = implementation.ReferenceModel(dataclasses.replace(implementation.HARNESS_MODEL, action_dim=SO100_ACTION_DIM))
     return model, implementation.ReferenceFederation(model)
 

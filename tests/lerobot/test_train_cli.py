@@ -78,10 +78,10 @@ def run_dir(root: Path, config_file: Path, tmp_path_factory: pytest.TempPathFact
 
 
 def test_train_on_a_lerobot_root_writes_a_run_that_verifies(run_dir: Path) -> None:
-    import reference_impl
+    import lensemble_reference
     from lensemble_spec.verify import verify_run
 
-    report = verify_run(run_dir, impl=reference_impl.IMPLEMENTATION)
+    report = verify_run(run_dir, impl=lensemble_reference.IMPLEMENTATION)
     assert report.ok, report.render_text(show_passed=False)
     assert not report.failures
 
@@ -96,7 +96,7 @@ def test_manifest_names_the_dataset_and_its_split(run_dir: Path, root: Path) -> 
     fingerprint = recorded_root["fingerprint"]
     assert manifest.data_roots == [f"lerobot:{root.resolve()}?fingerprint={fingerprint}"]
     assert split["mode"] == "pooled" and split["horizon"] == 4 and len(split["split_hash"]) == 64
-    from reference_impl.lerobot_data import compute_split_hash
+    from lensemble_reference.lerobot_data import compute_split_hash
 
     assert split["split_hash"] == compute_split_hash([fingerprint], split["assignment"])
     heldout = {tuple(k) for k in split["assignment"]["heldout"]}
@@ -107,8 +107,8 @@ def test_manifest_names_the_dataset_and_its_split(run_dir: Path, root: Path) -> 
 
 def test_model_is_sized_by_the_data_and_the_config_hash_covers_it(run_dir: Path, root: Path) -> None:
     from lensemble_spec.artifacts import config_hash, load_checkpoint
-    from reference_impl.config import ModelConfig
-    from reference_impl.model import infer_model_config
+    from lensemble_reference.config import ModelConfig
+    from lensemble_reference.model import infer_model_config
 
     info = json.loads((root / "meta" / "info.json").read_text())
     action_dim = info["features"]["action"]["shape"][0]
@@ -200,7 +200,7 @@ def _silos(rows: int = 2, horizon: int = 3) -> tuple[dict[str, Silo], dict[str, 
 
 
 def test_probe_rule_is_seeded_distinct_and_skips_shared_chunk_boundaries() -> None:
-    from reference_impl.real_data import probe_candidates, select_probe
+    from lensemble_reference.real_data import probe_candidates, select_probe
 
     silos, sources = _silos()
     assert probe_candidates(silos)[:4] == [("silo0", 0, 0), ("silo0", 0, 1), ("silo0", 0, 2), ("silo0", 1, 0)]
@@ -235,9 +235,9 @@ def test_headline_on_a_lerobot_root_shares_data_across_controls(root: Path, conf
     manifests = [load_document(RunManifest, out / c / "manifest.json") for c in ("local-only", "naive-fedavg", "anchored", "centralized")]
     assert len({(m.probe_hash, json.dumps(m.split_policy, sort_keys=True), tuple(m.data_roots)) for m in manifests}) == 1
     assert all(m.config["model"]["action_dim"] == 6 for m in manifests)
-    import reference_impl
+    import lensemble_reference
     from lensemble_spec.verify import verify_run
 
-    report = verify_run(out, impl=reference_impl.IMPLEMENTATION)  # EVAL-001…004 on real data
+    report = verify_run(out, impl=lensemble_reference.IMPLEMENTATION)  # EVAL-001…004 on real data
     assert not report.failures, report.render_text(show_passed=False)
     assert {f.requirement for f in report.findings if f.status == "pass"} >= {"EVAL-001", "EVAL-002", "EVAL-003", "EVAL-004"}

@@ -1,10 +1,10 @@
 """Building blocks of the mutants: the reference implementation with one part wrapped.
 
-A mutant is ``reference_impl.IMPLEMENTATION`` with one method of one part replaced. Parts are
+A mutant is ``lensemble_reference.IMPLEMENTATION`` with one method of one part replaced. Parts are
 wrapped, never edited: :class:`Wrapped` forwards every attribute to the reference part except
 the ones a subclass overrides, so each mutant module reads as "the reference, except …".
 Defects that live inside ``FederationPart.run`` are injected by :func:`patched` (a context
-manager swapping one name in one ``reference_impl`` module for the duration of the call), so the
+manager swapping one name in one ``lensemble_reference`` module for the duration of the call), so the
 reference's own code is never modified.
 """
 
@@ -29,9 +29,9 @@ class Wrapped:
 
 
 def reference() -> Implementation:
-    import reference_impl
+    import lensemble_reference
 
-    return reference_impl.IMPLEMENTATION
+    return lensemble_reference.IMPLEMENTATION
 
 
 def mutant(name: str, **parts: Any) -> Implementation:

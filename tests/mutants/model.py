@@ -45,8 +45,8 @@ def magnitude_collapse():
     collapsed scale. Shape metrics (effective rank, drift) are scale-free and stay healthy: only the
     scale bound can see the defect.
     """
-    import reference_impl.model as model_module
-    from reference_impl import federation
+    import lensemble_reference.model as model_module
+    from lensemble_reference import federation
 
     original_encode = model_module.WorldModel.encode
     if not getattr(original_encode, "_collapsed", False):
@@ -57,7 +57,7 @@ def magnitude_collapse():
         encode._collapsed = True  # type: ignore[attr-defined]
         model_module.WorldModel.encode = encode
         if not hasattr(federation, "calibrate_init"):
-            raise AttributeError("mutant hook reference_impl.federation.calibrate_init no longer exists")
+            raise AttributeError("mutant hook lensemble_reference.federation.calibrate_init no longer exists")
         federation.calibrate_init = lambda cfg, params, points: {k: np.array(v, copy=True) for k, v in params.items()}
     return mutant("magnitude-collapse")
 

@@ -1,6 +1,6 @@
 """Mutants whose defect lives inside ``FederationPart.run`` (RFC-0002 §4, RFC-0003 §2).
 
-The reference's round loop is reused as is; one name in one ``reference_impl`` module is swapped
+The reference's round loop is reused as is; one name in one ``lensemble_reference`` module is swapped
 for the duration of the run (``_base.patched``), and the returned result is adjusted the way an
 implementation with that defect would report it.
 """
@@ -21,7 +21,7 @@ class _ResnapshotTargets(Wrapped):
     (and the run reports the anchor it last trained with)."""
 
     def run(self, config, silos, probe, out_dir):
-        import reference_impl.federation as fed
+        import lensemble_reference.federation as fed
 
         last: list[np.ndarray] = []
 
@@ -32,7 +32,7 @@ class _ResnapshotTargets(Wrapped):
                 last[:] = [targets]
                 return super().run_round(setup, theta, state, round_index, pids)
 
-        with patched("reference_impl.federation", "InProcessRounds", Resnapshot):
+        with patched("lensemble_reference.federation", "InProcessRounds", Resnapshot):
             result = self._inner.run(config, silos, probe, out_dir)
         if last and result.anchor is not None:
             result.anchor = FrameAnchor(points=result.anchor.points, targets=last[0], weight=result.anchor.weight)
@@ -44,7 +44,7 @@ class _NoAnchor(Wrapped):
 
     def run(self, config, silos, probe, out_dir):
         none = lambda *args, **kwargs: None
-        with patched("reference_impl.federation", "anchor_tensors", none), patched("reference_impl.controls", "anchor_tensors", none):
+        with patched("lensemble_reference.federation", "anchor_tensors", none), patched("lensemble_reference.controls", "anchor_tensors", none):
             result = self._inner.run(config, silos, probe, out_dir)
         result.anchor = None
         return result
@@ -94,7 +94,7 @@ class _NoProbeCheckInRun(Wrapped):
     """The run accepts a probe with fewer points than latent dimensions (only such runs differ)."""
 
     def run(self, config, silos, probe, out_dir):
-        with patched("reference_impl.federation", "check_probe", lambda *a, **k: None):
+        with patched("lensemble_reference.federation", "check_probe", lambda *a, **k: None):
             return self._inner.run(config, silos, probe, out_dir)
 
 

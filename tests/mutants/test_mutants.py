@@ -58,7 +58,7 @@ def _jobs(root: Path) -> dict[str, Job]:
         out = root / "json" / f"{name}.json"
         jobs[name] = Job(name, [*args, *QUICK, "--compliance-json", str(out)], **kw)
 
-    add("reference", ["conformance", "--impl", "reference_impl"], isolated=True)
+    add("reference", ["conformance", "--impl", "lensemble_reference"], isolated=True)
     add("partial", ["conformance", "--impl", "mutants.partial:gauge_only"])
     for name, m in MUTANTS.items():
         add(name, [*m.args, "--impl", m.impl], expected=m.expected, baseline="reference", isolated=name in ISOLATED)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reference_impl.config import ModelConfig, TrainConfig
+from lensemble_reference.config import ModelConfig, TrainConfig
 
 from ._tiny import TINY_MODEL, tiny_train_config
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from lensemble_spec.metrics import drift_to_reference_deg
-from reference_impl.backstop import align_to_reference, encode_numpy, redifference, should_fire
-from reference_impl.implementation import ReferenceFederation, ReferenceModel
-from reference_impl.model import GAUGE_PARAMS, init_params, rotate_params
+from lensemble_reference.backstop import align_to_reference, encode_numpy, redifference, should_fire
+from lensemble_reference.implementation import ReferenceFederation, ReferenceModel
+from lensemble_reference.model import GAUGE_PARAMS, init_params, rotate_params
 
 from ._tiny import TINY_MODEL, haar_orthogonal, tiny_silo
 

@@ -14,13 +14,13 @@ import pytest
 from lensemble_spec.artifacts import probe_hash
 from lensemble_spec.verify.heldout import HeldoutSplit
 from lensemble_spec.verify.recompute import heldout_metrics as verifier_heldout_metrics
-from reference_impl.artifacts import load_probe
-from reference_impl.controls import run_control
-from reference_impl.evaluate import evaluate_run, heldout_metrics
-from reference_impl.federation import RunInputs
-from reference_impl.headline import rfc_verdict
-from reference_impl.implementation import ReferenceModel
-from reference_impl.model import infer_model_config, init_params
+from lensemble_reference.artifacts import load_probe
+from lensemble_reference.controls import run_control
+from lensemble_reference.evaluate import evaluate_run, heldout_metrics
+from lensemble_reference.federation import RunInputs
+from lensemble_reference.headline import rfc_verdict
+from lensemble_reference.implementation import ReferenceModel
+from lensemble_reference.model import infer_model_config, init_params
 
 from ._tiny import TINY_MODEL, tiny_silo, tiny_train_config
 

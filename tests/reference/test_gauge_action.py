@@ -14,8 +14,8 @@ import torch
 from lensemble_spec.errors import InputError
 from lensemble_spec.metrics import build_sketch
 from lensemble_spec.protocol import Batch, FrameAnchor
-from reference_impl.implementation import ReferenceModel
-from reference_impl.model import GAUGE_PARAMS, calibrate_init, init_params, rotate_params
+from lensemble_reference.implementation import ReferenceModel
+from lensemble_reference.model import GAUGE_PARAMS, calibrate_init, init_params, rotate_params
 
 from ._tiny import TINY_MODEL, haar_orthogonal, tiny_silo
 
@@ -121,8 +121,8 @@ def test_calibrated_init_whitens_the_probe_embedding(model):
 
 
 def test_stop_gradient_keeps_target_gradients_out(params, silo):
-    from reference_impl.model import module_from_params
-    from reference_impl.objective import loss_terms
+    from lensemble_reference.model import module_from_params
+    from lensemble_reference.objective import loss_terms
 
     obs = torch.from_numpy(silo.obs[:, :3].copy())
     act = torch.from_numpy(silo.actions[:, :2].copy())

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lensemble_spec.errors import AggregationError, QuorumNotMet, ResidencyViolation
-from reference_impl.outer import checked_outer_step, outer_init, outer_step, params_digest
+from lensemble_reference.outer import checked_outer_step, outer_init, outer_step, params_digest
 
 
 def _params(seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:

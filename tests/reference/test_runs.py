@@ -16,11 +16,11 @@ import pytest
 from lensemble_spec.artifacts import load_checkpoint, probe_hash
 from lensemble_spec.metrics import derive_seed
 from lensemble_spec.schemas import RoundRecord, RunManifest, load_document
-from reference_impl import objective
-from reference_impl.artifacts import load_probe
-from reference_impl.backstop import encode_numpy
-from reference_impl.controls import run_control
-from reference_impl.federation import RunInputs
+from lensemble_reference import objective
+from lensemble_reference.artifacts import load_probe
+from lensemble_reference.backstop import encode_numpy
+from lensemble_reference.controls import run_control
+from lensemble_reference.federation import RunInputs
 
 from ._tiny import tiny_silo, tiny_train_config
 

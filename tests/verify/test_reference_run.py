@@ -24,13 +24,13 @@ INTEGRITY = ("ART-001", "ART-004", "ART-007", "ART-013", "ART-014", "ART-016", "
 
 @pytest.fixture(scope="session")
 def reference_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    reference_impl = pytest.importorskip("reference_impl")
+    lensemble_reference = pytest.importorskip("lensemble_reference")
     from lensemble_spec.protocol import FederationConfig
     from lensemble_spec.worlds import harness_world
 
     world = harness_world(0)
     out = tmp_path_factory.mktemp("reference") / "anchored"
-    reference_impl.IMPLEMENTATION.federation.run(
+    lensemble_reference.IMPLEMENTATION.federation.run(
         FederationConfig(control="anchored", rounds=1, inner_steps=1, batch_size=4), world.silos, world.probe, out
     )
     return out
@@ -45,7 +45,7 @@ def ref_copy(reference_run: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def ref_impl():  # type: ignore[no-untyped-def]
-    return pytest.importorskip("reference_impl").IMPLEMENTATION
+    return pytest.importorskip("lensemble_reference").IMPLEMENTATION
 
 
 def _status(report, req: str) -> set[str]:  # type: ignore[no-untyped-def]

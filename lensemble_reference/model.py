@@ -152,7 +152,7 @@ def infer_model_config(params: Mapping[str, Any]) -> ModelConfig:
         d, fc_in = shape["encoder.fc.weight"]
         hidden, action_dim = shape["predictor.cond_proj.weight"]
     except (KeyError, ValueError) as exc:
-        raise InputError(f"params are not a reference_impl world model: missing or malformed {exc}") from exc
+        raise InputError(f"params are not a lensemble_reference world model: missing or malformed {exc}") from exc
     side = int(round((fc_in / c3) ** 0.5))
     if side * side * c3 != fc_in:
         raise InputError(f"encoder.fc input width {fc_in} is not {c3}·side² for any integer side")

@@ -4,7 +4,7 @@ Parameters cross the boundary as ``dict[str, numpy.ndarray]`` (float32, names ``
 ``predictor.*``); everything torch stays inside. The parts:
 
 * ``gauge`` — delegates to ``lensemble_spec.metrics`` (the reference has no gauge code of its own);
-* ``model`` — the LeWM-style model of :mod:`reference_impl.model` at the harness size
+* ``model`` — the LeWM-style model of :mod:`lensemble_reference.model` at the harness size
   (:data:`HARNESS_MODEL`: 32×32 RGB, d = 16, 5-dim actions); ``loss_terms`` uses the model part's
   ``lambda_pred`` / ``lambda_sigreg`` and the caller's sketch and anchor;
 * ``federation`` — stateless ``local_update`` (fresh AdamW, seeded sampler), the pure float64
@@ -236,7 +236,7 @@ class ReferenceArtifacts:
 def build_implementation() -> Implementation:
     model = ReferenceModel()
     return Implementation(
-        name="reference_impl",
+        name="lensemble_reference",
         version=__version__,
         gauge=ReferenceGauge(),
         model=model,

@@ -21,10 +21,10 @@ refreshed, so anyone can recompute them from checkpoint ``round-0000``.
 Round records (RFC-0005 §4.1) hold only what a run can see: collapse metrics of the committed
 global's PROBE embedding, its drift to the reference, the pairwise drift of the released
 participants, and the training figures (``train_loss``, ``sigreg``). Held-out metrics are left
-null; the evaluator (:mod:`reference_impl.evaluate`) computes them from the checkpoints.
+null; the evaluator (:mod:`lensemble_reference.evaluate`) computes them from the checkpoints.
 
 The round engine is a seam (:class:`RoundEngine`): :class:`InProcessRounds` runs participants in
-this process; ``reference_impl.flower`` plugs in Flower with the same driver, so both engines
+this process; ``lensemble_reference.flower`` plugs in Flower with the same driver, so both engines
 commit the same bits.
 
 Seeds (all ``lensemble_spec.metrics.derive_seed(seed, label)``): ``init`` for ``θ_0``,

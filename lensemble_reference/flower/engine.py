@@ -1,6 +1,6 @@
 """``run_flower``: the reference controls through Flower's simulation engine (``--engine flower``).
 
-Same inputs and outputs as :func:`reference_impl.controls.run_control` (a TrainConfig, the run's
+Same inputs and outputs as :func:`lensemble_reference.controls.run_control` (a TrainConfig, the run's
 RunInputs, a new output directory → a RunResult and a complete run directory), and for the
 same config the SAME committed global content hashes, checkpoints and round records (up to wall
 times). How:
@@ -9,12 +9,12 @@ times). How:
   (:mod:`.silo_files`); simulated SuperNode ``partition-id = i`` holds the ``i``-th participant in
   sorted order and reads only its own file;
 * the ServerApp (a thread of this process) runs the shared driver
-  :func:`reference_impl.federation.run_federated` with :class:`.server_app.FlowerRounds` as its
+  :func:`lensemble_reference.federation.run_federated` with :class:`.server_app.FlowerRounds` as its
   round engine; ClientApps run in Ray actors and reply with their released deltas; the
   :class:`.strategy.AnchoredDiLoCo` strategy applies the reference's checked outer step.
 
 Controls without communication (``local-only``, ``centralized``) have nothing for Flower to
-carry; they run in-process through :func:`~reference_impl.controls.run_control` unchanged.
+carry; they run in-process through :func:`~lensemble_reference.controls.run_control` unchanged.
 
 Resources: Ray gets ``num_cpus`` (default: all cores) and each ClientApp reserves
 ``min(cfg.threads, num_cpus)`` CPUs, so concurrent participants do not oversubscribe the cores;
@@ -82,7 +82,7 @@ def run_flower(
     driver's own typed errors unchanged (ConfigError, QuorumNotMet, …), and RoundError when a
     node fails a round.
     """
-    from reference_impl.controls import run_control
+    from lensemble_reference.controls import run_control
 
     cfg.validate()
     if cfg.control not in FEDERATED_CONTROLS:

@@ -1,8 +1,8 @@
 """Run inputs from local LeRobot datasets: what ``train``/``headline --lerobot-root`` train on.
 
 :func:`lerobot_run_inputs(cfg, options)` loads the roots with
-:func:`reference_impl.lerobot_data.load_lerobot_silos` and returns ``(cfg', RunInputs, held-out
-Silo)``, the same triple the embedded world gives (:func:`reference_impl.controls.world_splits`)
+:func:`lensemble_reference.lerobot_data.load_lerobot_silos` and returns ``(cfg', RunInputs, held-out
+Silo)``, the same triple the embedded world gives (:func:`lensemble_reference.controls.world_splits`)
 plus the configuration adapted to the data.
 
 Contract

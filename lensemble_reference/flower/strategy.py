@@ -2,7 +2,7 @@
 
 :class:`AnchoredDiLoCo` sends every registered participant the global ``θ`` (plus the public
 probe and its fixed round-0 targets), and reduces the replies with
-:func:`reference_impl.outer.checked_outer_step` — called, never re-implemented:
+:func:`lensemble_reference.outer.checked_outer_step` — called, never re-implemented:
 
     g = (1/C) Σ_c Δ_c (ascending participant id),  v' = μ v + g,  u = g + μ v' (Nesterov) or v',
     θ' = θ + η u  (float64 arithmetic, one rounding to float32; evaluated twice and compared)

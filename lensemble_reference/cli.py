@@ -11,7 +11,7 @@ comparable) and prints the results table. Both draw a progress bar on stderr (``
 Both take ``--lerobot-root PATH`` (repeatable) to train on local LeRobot v3.0 datasets instead
 of the embedded world, with ``--lerobot-horizon``, ``--lerobot-stride``, ``--lerobot-max-frames``,
 ``--lerobot-split`` and ``--lerobot-image-key`` passed to the loader; the model's action width
-and frame size then follow the data (:mod:`reference_impl.real_data`). The data is loaded before
+and frame size then follow the data (:mod:`lensemble_reference.real_data`). The data is loaded before
 anything is written, so a missing or malformed root (``DataError``) leaves no output directory.
 """
 
@@ -27,7 +27,7 @@ from lensemble_spec.protocol import CONTROLS
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, help="output directory (must not exist or be empty)")
-    p.add_argument("--config", type=Path, default=None, help="JSON config file (keys of reference_impl.config.TrainConfig)")
+    p.add_argument("--config", type=Path, default=None, help="JSON config file (keys of lensemble_reference.config.TrainConfig)")
     p.add_argument("--rounds", type=int, default=None, help="federation rounds R")
     p.add_argument("--inner-steps", type=int, default=None, help="inner AdamW steps per round H")
     p.add_argument("--seed", type=int, default=None, help="root seed (world, init, batches, sketches)")
@@ -35,7 +35,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inner-lr", type=float, default=None, help="inner AdamW learning rate")
     p.add_argument("--threads", type=int, default=None, help="torch threads (fixed for bitwise determinism)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    g = p.add_argument_group("real robot data (LeRobot v3.0, local only; see reference_impl.real_data)")
+    g = p.add_argument_group("real robot data (LeRobot v3.0, local only; see lensemble_reference.real_data)")
     g.add_argument("--lerobot-root", action="append", dest="lerobot_roots", default=None, metavar="PATH",
                    help="a local LeRobot dataset root (or a locally cached hub id); repeatable; with 5+ roots each is a site and the last is held out")
     g.add_argument("--lerobot-horizon", type=int, default=None, metavar="T", help="frames per silo row minus one (default: world.horizon)")

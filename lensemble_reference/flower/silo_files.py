@@ -61,7 +61,7 @@ def read_silo(path: str | Path) -> Silo:
     except (SafetensorError, OSError, ValueError) as exc:
         raise DataError(f"{p} is not a safetensors silo file: {exc}") from exc
     if meta.get("format") != SILO_FORMAT or not meta.get("name"):
-        raise DataError(f"{p} is not a {SILO_FORMAT} file (metadata {meta})", remediation="Write silo files with `python -m reference_impl.flower.deploy silos`.")
+        raise DataError(f"{p} is not a {SILO_FORMAT} file (metadata {meta})", remediation="Write silo files with `python -m lensemble_reference.flower.deploy silos`.")
     missing = [f for f in _FIELDS if f not in tensors]
     if missing:
         raise DataError(f"silo file {p} lacks tensor(s) {', '.join(missing)}")
@@ -109,7 +109,7 @@ def resolve_silo(node_config: Mapping[str, Any], cfg: Any, silo_dir: str | None 
         if key not in _CACHE:
             _CACHE[key] = (name, read_silo(Path(silo_dir) / f"{name}.safetensors"))
         return _CACHE[key]
-    from reference_impl.controls import world_inputs
+    from lensemble_reference.controls import world_inputs
 
     world_key = json.dumps(cfg.to_dict()["world"], sort_keys=True)
     key = ("world", world_key, str(node_config.get("partition-id")))

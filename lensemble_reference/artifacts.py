@@ -9,7 +9,7 @@ Layout of ``RUN_DIR``::
     checkpoints/<silo>/round-XXXX/ a participant's own model (local-only control)
 
 and nothing else (RFC-0010 §5, ART-015): a comparison's ``results.json`` lives one level up,
-beside the per-control run directories (:mod:`reference_impl.headline`).
+beside the per-control run directories (:mod:`lensemble_reference.headline`).
 
 Everything goes through ``lensemble_spec.artifacts`` / ``lensemble_spec.schemas`` (hashing,
 validation) and is written atomically: each file via a temp sibling + ``os.replace``, each
@@ -36,7 +36,7 @@ from lensemble_spec.schemas import RoundRecord, RunManifest, utc_now
 from . import __version__ as REFERENCE_VERSION
 from .outer import check_releasable
 
-PRODUCER = {"name": "lensemble-spec/reference_impl", "version": REFERENCE_VERSION}
+PRODUCER = {"name": "lensemble-spec/lensemble_reference", "version": REFERENCE_VERSION}
 PROBE_FILE = "probe.safetensors"
 ROUNDS_FILE = "rounds.jsonl"
 MANIFEST_FILE = "manifest.json"
@@ -72,7 +72,7 @@ def versions() -> dict[str, str]:
 
     return {
         "lensemble-spec": lensemble_spec.__version__,
-        "reference_impl": REFERENCE_VERSION,
+        "lensemble_reference": REFERENCE_VERSION,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,

@@ -1,11 +1,11 @@
 """The reference trainer's federated controls over Flower (``flwr`` 1.41, Message API).
 
-Same computation, different transport: the round driver of :mod:`reference_impl.federation`
+Same computation, different transport: the round driver of :mod:`lensemble_reference.federation`
 (seeds, round-0 commit, checkpoints, held-out evaluation, round records, manifest) is shared; a
 Flower engine only decides how a round's local updates travel. Each participant runs
-:func:`reference_impl.federation.participant_round` inside a Flower ``ClientApp`` (its AdamW
+:func:`lensemble_reference.federation.participant_round` inside a Flower ``ClientApp`` (its AdamW
 moments and sampler state kept in the node's ``context.state``), and the coordinator's
-:class:`~reference_impl.flower.strategy.AnchoredDiLoCo` strategy reduces the released deltas with
+:class:`~lensemble_reference.flower.strategy.AnchoredDiLoCo` strategy reduces the released deltas with
 the reference's pure, checked outer step. Hence ``--engine flower`` commits bit-identical global
 hashes to the in-process engine for the same seeds.
 
@@ -60,13 +60,13 @@ def require_flwr() -> None:
         ) from exc
 
 
-#: What the Flower engine needs from :mod:`reference_impl.federation` (the round-engine seam).
+#: What the Flower engine needs from :mod:`lensemble_reference.federation` (the round-engine seam).
 SEAM_NAMES = ("LocalResult", "participant_round", "InProcessRounds", "RoundEngine")
 
 
 def has_seam() -> bool:
-    """True when :mod:`reference_impl.federation` exposes the round-engine seam (``SEAM_NAMES``)."""
-    from reference_impl import federation
+    """True when :mod:`lensemble_reference.federation` exposes the round-engine seam (``SEAM_NAMES``)."""
+    from lensemble_reference import federation
 
     return all(hasattr(federation, name) for name in SEAM_NAMES)
 
@@ -75,9 +75,9 @@ def require_seam() -> None:
     """Raise CapabilityMissing when the driver has no ``engine=`` seam to plug Flower into."""
     if not has_seam():
         raise CapabilityMissing(
-            "reference_impl.federation has no round-engine seam (LocalResult, participant_round, "
+            "lensemble_reference.federation has no round-engine seam (LocalResult, participant_round, "
             "InProcessRounds, run_federated(engine=...))",
-            remediation="Use a reference_impl whose federation.py has the RoundEngine seam (see docs/flower.md), or --engine inprocess.",
+            remediation="Use a lensemble_reference whose federation.py has the RoundEngine seam (see docs/flower.md), or --engine inprocess.",
         )
 
 

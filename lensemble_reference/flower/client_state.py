@@ -1,6 +1,6 @@
 """A participant's persistent state ⇄ the node's ``context.state`` (never leaves the node).
 
-In the in-process engine a :class:`~reference_impl.participant.Participant` object lives for the
+In the in-process engine a :class:`~lensemble_reference.participant.Participant` object lives for the
 whole run: its AdamW moments and its window sampler's generator carry over from round to round
 (DiLoCo keeps the inner optimiser local). A ``ClientApp`` is stateless between messages (in
 deployment each message even runs in a fresh process), so after every round the node stores

@@ -5,10 +5,10 @@ Handlers (Message API, ``(msg, context) -> Message``):
 * ``query`` — identify: resolve this node's silo (:func:`.silo_files.resolve_silo`) and answer
   ``{"participant": <id>}``, so the coordinator can map node ids to participant ids;
 * ``train`` — exactly what the in-process engine does for this participant in round ``r``:
-  rebuild the :class:`~reference_impl.participant.Participant` (same id, silo, config and
+  rebuild the :class:`~lensemble_reference.participant.Participant` (same id, silo, config and
   sampler seed ``derive_seed(root, "batches/<id>")``), restore its AdamW moments and sampler
   state from ``context.state`` (:mod:`.client_state`), run
-  :func:`reference_impl.federation.participant_round` (load ``θ``, ``H`` inner steps with the
+  :func:`lensemble_reference.federation.participant_round` (load ``θ``, ``H`` inner steps with the
   round's sketch and the fixed anchor, Procrustes backstop before release for the anchored
   control, ``Δ = θ_released − θ``), store the state back, and reply with the released delta, the
   probe embeddings and the loss summary (:mod:`.records`). Raw data never leaves the node.
@@ -52,8 +52,8 @@ def identify(content: RecordDict, node_config: Any, silo_dir: str | None) -> Rec
 
 def train_round(content: RecordDict, context: Context, silo_dir: str | None) -> RecordDict:
     """Reply content of the ``train`` handler (see module docstring)."""
-    from reference_impl.federation import anchor_tensors, participant_round
-    from reference_impl.participant import Participant, deterministic_torch
+    from lensemble_reference.federation import anchor_tensors, participant_round
+    from lensemble_reference.participant import Participant, deterministic_torch
 
     conf = content[CONFIG]
     cfg = config_from_json(str(conf["train-config"]))

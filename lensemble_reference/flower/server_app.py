@@ -1,7 +1,7 @@
 """The coordinator side: a round engine over a Flower ``Grid`` and the ``ServerApp``s using it.
 
 :class:`FlowerRounds` implements the round-engine seam of
-:func:`reference_impl.federation.run_federated` (``start`` / ``run_round``), so the shared
+:func:`lensemble_reference.federation.run_federated` (``start`` / ``run_round``), so the shared
 driver keeps doing everything else (seeded ``θ_0``, round-0 commit, probe reference, held-out
 evaluation, checkpoints, round records, manifest) exactly as in-process:
 
@@ -112,7 +112,7 @@ class FlowerRounds:
 
 def build_server_app(cfg: Any, inputs: Any, out_dir: Path, holder: dict[str, Any], *, show_progress: bool = False, timeout: float = 3600.0) -> ServerApp:
     """Simulation ServerApp: runs the shared driver; puts the RunResult (or the error) in ``holder``."""
-    from reference_impl.federation import run_federated
+    from lensemble_reference.federation import run_federated
 
     app = ServerApp()
 
@@ -128,9 +128,9 @@ def build_server_app(cfg: Any, inputs: Any, out_dir: Path, holder: dict[str, Any
 
 def deployment_main(grid: Grid, context: Context) -> Any:
     """Deployment ServerApp body: config, data and output from the run config (see :mod:`.deploy`)."""
-    from reference_impl.config import load_config
-    from reference_impl.controls import world_inputs
-    from reference_impl.federation import run_federated
+    from lensemble_reference.config import load_config
+    from lensemble_reference.controls import world_inputs
+    from lensemble_reference.federation import run_federated
 
     rc = dict(context.run_config)
     out_dir = str(rc.get("out-dir", "")).strip()

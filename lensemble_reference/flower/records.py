@@ -77,13 +77,13 @@ def config_to_json(cfg: Any) -> str:
 
 def config_from_json(text: str) -> Any:
     """Rebuild and validate a TrainConfig sent by the coordinator (ConfigError on bad input)."""
-    from reference_impl.config import TrainConfig
+    from lensemble_reference.config import TrainConfig
 
     return TrainConfig.from_dict(json.loads(text)).validate()
 
 
 def local_result_to_content(participant: str, result: Any) -> Any:
-    """The ``train`` reply content for one participant's :class:`~reference_impl.federation.LocalResult`."""
+    """The ``train`` reply content for one participant's :class:`~lensemble_reference.federation.LocalResult`."""
     from flwr.app import ConfigRecord, MetricRecord, RecordDict
 
     summary: dict[str, Any] = {
@@ -110,8 +110,8 @@ def local_result_to_content(participant: str, result: Any) -> Any:
 
 def content_to_local_result(content: Any) -> tuple[str, Any]:
     """``(participant, LocalResult)`` from a ``train`` reply; RoundError if a record is missing."""
-    from reference_impl.federation import LocalResult
-    from reference_impl.participant import LossSummary
+    from lensemble_reference.federation import LocalResult
+    from lensemble_reference.participant import LossSummary
 
     for key in (DELTA, EMBEDDINGS, SUMMARY):
         if key not in content:

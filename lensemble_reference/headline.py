@@ -62,7 +62,7 @@ def rfc_verdict(metrics: Mapping[str, Any], drift_series: list[Any]) -> str:
 def control_row(
     control: str, evaluation: Mapping[str, Any], records: list[Mapping[str, Any]], run_series: Mapping[str, list[Any]] | None = None
 ) -> dict[str, Any]:
-    """A ResultsTable row from :func:`reference_impl.evaluate.evaluate_run` output and the run's records.
+    """A ResultsTable row from :func:`lensemble_reference.evaluate.evaluate_run` output and the run's records.
 
     Held-out metrics (final values and per-round series) come from the evaluation; run-side
     diagnostics (pairwise drift of released models, training losses, pre-backstop drift) are added
@@ -178,7 +178,7 @@ def run_headline(
     Every control uses ``cfg.for_control(control)``: same seed, world, held-out split, model and
     schedule; only the CONTROL_OVERRIDES fields differ. Returns the ResultsTable (as a dict) plus
     ``gates``, ``notes``, ``text`` and wall times. ``data`` = ``(RunInputs, held-out Silo, split
-    description)`` replaces the embedded world (e.g. :func:`reference_impl.real_data.lerobot_run_inputs`).
+    description)`` replaces the embedded world (e.g. :func:`lensemble_reference.real_data.lerobot_run_inputs`).
     """
     import os
 

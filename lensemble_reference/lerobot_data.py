@@ -38,7 +38,7 @@ Contract
   rectangular: ``obs (E, T+1, 3, H, W)`` float32 in [0, 1], ``actions (E, T, A)``,
   ``states (E, T+1, S)``. The action at step t is the dataset's ``action`` at the kept frame t
   (for LeRobot recordings, the command issued at that frame).
-* **Frames** are decoded to RGB (video through PyAV, see :mod:`reference_impl._video`; image
+* **Frames** are decoded to RGB (video through PyAV, see :mod:`lensemble_reference._video`; image
   features from lerobot's parquet-embedded PNGs) and resized to ``image_size × image_size`` with
   ``torch.nn.functional.interpolate(mode="bilinear", antialias=True)``. Non-square sources are
   resized without cropping (the aspect ratio changes, nothing at the edges is lost).

@@ -20,7 +20,7 @@ For the local-only control (participants' models, no global) each metric is the 
 silos' models except the drift, which is the maximum; the per-silo values are kept as
 ``<metric>/<silo>`` and ``state_probe_r2_best_silo`` (the strictest local-only baseline).
 
-Models are rebuilt from the checkpoint tensors alone (:func:`reference_impl.model.infer_model_config`)
+Models are rebuilt from the checkpoint tensors alone (:func:`lensemble_reference.model.infer_model_config`)
 and every metric is computed by ``lensemble_spec.verify.recompute`` (the verifier's own code), so
 ``lensemble-spec verify`` recomputes exactly these numbers.
 """

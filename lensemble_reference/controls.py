@@ -1,6 +1,6 @@
 """The four controls (RFC-0005 §2) and the embedded default data.
 
-* ``anchored`` / ``naive-fedavg`` — :func:`reference_impl.federation.run_federated`; they differ
+* ``anchored`` / ``naive-fedavg`` — :func:`lensemble_reference.federation.run_federated`; they differ
   only in ``CONTROL_OVERRIDES`` (anchor weight and backstop).
 * ``local-only`` — each silo trains its own copy of ``θ_0`` for ``rounds × H`` steps with the
   same objective (anchor weight included) and sketch schedule, and never aggregates. Checkpoints:

@@ -73,8 +73,8 @@ def _set_video_backend(backend: str) -> None:
     raise DataError(
         f"lerobot asked torchvision for video backend {backend!r}, but torchvision is not installed",
         remediation=(
-            "Read video through reference_impl.lerobot_data.load_lerobot_silos, or wrap per-item "
-            "access in `with reference_impl._video.pyav_decoding():`."
+            "Read video through lensemble_reference.lerobot_data.load_lerobot_silos, or wrap per-item "
+            "access in `with lensemble_reference._video.pyav_decoding():`."
         ),
     )
 
@@ -83,7 +83,7 @@ def _torchvision_standin() -> dict[str, types.ModuleType]:
     root = types.ModuleType("torchvision")
     root.__spec__ = importlib.machinery.ModuleSpec("torchvision", None, is_package=True)
     root.__path__ = []  # a package, so `from torchvision import transforms` resolves
-    root.__doc__ = "lensemble-spec stand-in (ToTensor only); see reference_impl/_video.py"
+    root.__doc__ = "lensemble-spec stand-in (ToTensor only); see lensemble_reference/_video.py"
     transforms = types.ModuleType("torchvision.transforms")
     transforms.__spec__ = importlib.machinery.ModuleSpec("torchvision.transforms", None)
     transforms.ToTensor = _ToTensor

@@ -3,7 +3,7 @@
 Pieces (commands in docs/flower.md):
 
 * :func:`write_app` — a Flower App directory (just a ``pyproject.toml``) whose components are the
-  installed ``reference_impl.flower.server_app:app`` and ``reference_impl.flower.client_app:app``
+  installed ``lensemble_reference.flower.server_app:app`` and ``lensemble_reference.flower.client_app:app``
   and whose run config holds ``out-dir`` (a new run directory on the ServerApp's machine),
   ``config`` (a TrainConfig JSON file, empty = defaults), ``control``, ``timeout`` and
   ``node-wait`` (seconds the ServerApp waits for all SuperNodes);
@@ -18,8 +18,8 @@ installation disabled (``FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1`` or the
 ``--disable-runtime-dependency-installation``), otherwise ``flwr`` would ``uv sync`` a fresh
 environment without it.
 
-``python -m reference_impl.flower.deploy app DIR --out RUN_DIR`` and
-``python -m reference_impl.flower.deploy silos DIR [--config FILE]`` wrap the two writers.
+``python -m lensemble_reference.flower.deploy app DIR --out RUN_DIR`` and
+``python -m lensemble_reference.flower.deploy silos DIR [--config FILE]`` wrap the two writers.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from lensemble_spec.errors import ConfigError, LensembleError
 from . import FEDERATED_CONTROLS
 from .silo_files import write_silo_dir
 
-SERVER_COMPONENT = "reference_impl.flower.server_app:app"
-CLIENT_COMPONENT = "reference_impl.flower.client_app:app"
+SERVER_COMPONENT = "lensemble_reference.flower.server_app:app"
+CLIENT_COMPONENT = "lensemble_reference.flower.client_app:app"
 
 
 def _toml_value(value: Any) -> str:
@@ -69,7 +69,7 @@ def write_app(
         "node-wait": float(node_wait),
     }
     lines = [
-        "# Flower App of the lensemble-spec reference trainer (written by reference_impl.flower.deploy).",
+        "# Flower App of the lensemble-spec reference trainer (written by lensemble_reference.flower.deploy).",
         "[build-system]",
         'requires = ["hatchling"]',
         'build-backend = "hatchling.build"',
@@ -118,13 +118,13 @@ def write_connection(flwr_home: str | Path, *, name: str, address: str, insecure
 
 def export_silos(directory: str | Path, cfg: Any) -> list[str]:
     """Write the silos of ``cfg``'s synthetic world as silo files (+ index); return the names."""
-    from reference_impl.controls import world_inputs
+    from lensemble_reference.controls import world_inputs
 
     return write_silo_dir(directory, world_inputs(cfg).silos)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reference_impl.flower.deploy", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lensemble_reference.flower.deploy", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     app = sub.add_parser("app", help="write the Flower App directory (pyproject.toml) for `flwr run`")
     app.add_argument("directory")
@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             path = write_app(args.directory, out_dir=args.out, config=args.config, control=args.control, timeout=args.timeout, node_wait=args.node_wait)
             print(path / "pyproject.toml")
         else:
-            from reference_impl.config import load_config
+            from lensemble_reference.config import load_config
 
             names = export_silos(args.directory, load_config(args.config))
             for name in names:
