@@ -20,6 +20,17 @@ import numpy as np
 import pytest
 
 from lensemble_spec.metrics import build_sketch
+from lensemble_spec.plugin.fixtures import (  # noqa: F401 - the plugin's fixtures, for this suite's tests only
+    artifacts_part,
+    federation_part,
+    gauge_part,
+    hub_cache_dir,
+    impl,
+    model_part,
+    requirement_catalog,
+    run_dirs,
+    run_level,
+)
 from lensemble_spec.protocol import CONTROLS, Batch
 
 from . import bounds
@@ -43,6 +54,9 @@ PART_MARKERS = {"gauge_part": "part_gauge", "model_part": "part_model", "federat
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # the design's short marker names, which this suite's modules use (the plugin reads them here)
+    config.addinivalue_line("markers", "requirement(*ids): RFC requirement ids this test checks (lensemble-spec)")
+    config.addinivalue_line("markers", "level(name): 'quick' (default) or 'full'")
     config.addinivalue_line("markers", "harness_run: the test reads a federation run (made by the harness or given with --run)")
     for fixture, marker in PART_MARKERS.items():
         config.addinivalue_line("markers", f"{marker}: the test calls the implementation's {fixture.removesuffix('_part')} part")

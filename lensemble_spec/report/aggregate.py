@@ -59,12 +59,15 @@ def build_compliance_report(
     unknown_ids: Iterable[str] = (),
     warnings: Sequence[str] = (),
     runs: Sequence[Any] = (),
+    requirement_scope: Collection[str] | None = None,
 ) -> ComplianceReport:
     """Aggregate one session; see the module docstring for the input shapes."""
     reqs = list(requirements)
     if rfc_filter:
         wanted = set(rfc_filter)
         reqs = [r for r in reqs if rfc_number(r.rfc) in wanted]
+    if requirement_scope is not None:  # --lensemble-parts: the requirements its tests name
+        reqs = [r for r in reqs if r.id in requirement_scope]
 
     tests: dict[str, dict[str, Any]] = {}
     by_req: dict[str, list[str]] = {}
@@ -80,6 +83,7 @@ def build_compliance_report(
             "outcome": res["outcome"],
             "requirements": list(info.get("requirements", ())),
             "level": info.get("level", "quick"),
+            "parts": list(info.get("parts", ())),
             "duration_s": round(max(float(res.get("duration", 0.0)), 0.0), 6),
             "message": res.get("message"),
             "expectation": info.get("expectation"),
@@ -128,6 +132,7 @@ def build_compliance_report(
     }
     by_level = {lvl: scope([x for x in rows if x["level"] == lvl]) for lvl in ("MUST", "SHOULD", "MAY")}
     overall = verdict_of([x["status"] for x in must])
+    by_part = _by_part(must, items, tests, scope)
 
     n = dict.fromkeys(_OUTCOMES, 0)
     for t in tests.values():
@@ -166,6 +171,7 @@ def build_compliance_report(
                 must=status_counts([x["status"] for x in must]),
                 by_rfc=by_rfc,
                 by_level=by_level,
+                by_part=by_part,
             ),
             "requirements": rows,
             "tests": list(tests.values()),
@@ -176,3 +182,29 @@ def build_compliance_report(
             "runs": list(runs),
         }
     )
+
+
+def _by_part(
+    must: list[dict[str, Any]],
+    items: Mapping[str, Mapping[str, Any]],
+    tests: Mapping[str, Mapping[str, Any]],
+    scope: Any,
+) -> dict[str, ScopeVerdict]:
+    """Verdict per implementation part: each MUST requirement named by a selected test of the part,
+    with its status from that part's tests only."""
+    parts = sorted({p for info in items.values() for p in info.get("parts", ())}, key=_part_order)
+    out: dict[str, ScopeVerdict] = {}
+    for part in parts:
+        rows = []
+        for row in must:
+            in_part = [n for n in row["tests"] if part in items.get(n, {}).get("parts", ())]
+            if in_part:
+                outcomes = [tests[n]["outcome"] for n in in_part if n in tests]
+                rows.append({"status": requirement_status(outcomes)})
+        out[part] = scope(rows)
+    return out
+
+
+def _part_order(part: str) -> tuple[int, str]:
+    order = ("gauge", "model", "federation", "artifacts")
+    return (order.index(part) if part in order else len(order), part)

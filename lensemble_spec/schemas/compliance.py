@@ -28,6 +28,10 @@ Verdict of a set of requirements (one RFC, one RFC 2119 level, or the whole scop
     ``incomplete``     none failed or not-implemented, at least one is skipped or not-tested;
     ``conformant``     every one passed;
     ``not-applicable`` the set is empty.
+Per part (``by_part``): the MUST requirements named by tests that call that implementation part
+(``gauge``, ``model``, ``federation``, ``artifacts``; a test reading a federation run counts as
+``federation``), each judged on those tests alone — so a gauge-only implementation can be
+``gauge: conformant`` while the overall verdict is ``partial``.
 The per-RFC and overall verdicts are computed over **MUST** requirements only (SHOULD/MAY never
 make an implementation non-conformant); ``by_level`` gives the same rule applied to each of
 MUST, SHOULD and MAY separately. ``conformant`` (bool) is ``overall == "conformant"``.
@@ -105,6 +109,8 @@ class RunInfo(_Strict):
     numpy: str | None = None
     level: RunLevel = "full"
     rfc_filter: list[str] = Field(default_factory=list)
+    parts: list[str] = Field(default_factory=list)  # --lensemble-parts scope (empty: every part)
+    require: Literal["conformant", "partial"] | None = None  # --lensemble-require gate
     run_dirs: list[str] = Field(default_factory=list)
     expectations_file: str | None = None
     strict_expectations: bool = False
@@ -141,6 +147,7 @@ class ItemResult(_Strict):
     outcome: ItemOutcome
     requirements: list[str] = Field(default_factory=list)
     level: RunLevel = "quick"
+    parts: list[str] = Field(default_factory=list)  # implementation parts the test calls
     duration_s: float = Field(ge=0, default=0.0)
     message: str | None = None  # short failure message or skip/xfail reason
     expectation: Literal["xfail", "skip"] | None = None
@@ -183,6 +190,8 @@ class Verdicts(_Strict):
     must: StatusCounts
     by_rfc: dict[str, ScopeVerdict] = Field(default_factory=dict)
     by_level: dict[str, ScopeVerdict] = Field(default_factory=dict)
+    #: per implementation part: the MUST requirements its tests check, judged on those tests only
+    by_part: dict[str, ScopeVerdict] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Verdicts:

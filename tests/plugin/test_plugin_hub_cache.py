@@ -49,4 +49,4 @@ def test_missing_hub_cache_is_a_usage_error(suite):
     for bad in ("nope", "afile"):
         run = suite.run("--hub-cache", bad)
         assert run.ret == USAGE_ERROR
-        assert f"--hub-cache {bad!r} is not a directory" in run.out
+        assert f"hub-cache {bad!r} is not a directory" in run.out

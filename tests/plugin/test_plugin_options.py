@@ -41,7 +41,7 @@ def test_missing_impl_is_a_usage_error(suite):
     run = suite.run(impl=False)
     assert run.ret == USAGE_ERROR
     assert "no implementation given" in run.out
-    assert "--impl module[:attribute]" in run.out
+    assert "--lensemble-impl module[:attribute] (alias --impl" in run.out
     assert "[protocol_violation]" in run.out
     assert run.report is None  # nothing half-done written
 

@@ -1,0 +1,94 @@
+"""The one place where pytest reports become test outcomes of the compliance vocabulary.
+
+:func:`record` folds the setup/call/teardown reports of one test into one :class:`~.state.Outcome`
+(``passed``, ``failed``, ``error``, ``skipped``, ``xfailed``, ``xpassed``, ``not-implemented``; see
+:mod:`lensemble_spec.schemas.compliance`). A new status (a harness precondition, a check that
+cannot be made) is added here: a skip-reason prefix and one line in :func:`skip_outcome`.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import pytest
+
+from .state import Outcome
+
+NOT_IMPLEMENTED_PREFIX = "not-implemented:"
+MESSAGE_LIMIT = 400
+
+
+def skip_not_implemented(reason: str) -> NoReturn:
+    """Skip the current test as NOT IMPLEMENTED (never counted as passed)."""
+    pytest.skip(f"{NOT_IMPLEMENTED_PREFIX} {reason}")
+
+
+def is_not_implemented(reason: str | None) -> bool:
+    return bool(reason) and reason.lstrip().startswith(NOT_IMPLEMENTED_PREFIX)
+
+
+def skip_outcome(reason: str) -> str:
+    """The outcome of a test skipped with ``reason`` (prefixes set by the suite's helpers)."""
+    if is_not_implemented(reason):
+        return "not-implemented"
+    return "skipped"
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    lr = report.longrepr
+    msg = str(lr[2]) if isinstance(lr, tuple) and len(lr) == 3 else str(lr or "")
+    return msg.removeprefix("Skipped: ").strip()
+
+
+def short(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = " ".join(str(text).split())
+    return text[:MESSAGE_LIMIT] + ("…" if len(text) > MESSAGE_LIMIT else "")
+
+
+def failure_message(report: pytest.TestReport) -> str:
+    lr = report.longrepr
+    crash = getattr(lr, "reprcrash", None)
+    msg = getattr(crash, "message", None) or str(lr or "").strip().splitlines()[-1:] or [""]
+    if isinstance(msg, list):
+        msg = msg[0]
+    text = getattr(report, "longreprtext", "") or ""
+    falsifying = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("Falsifying example")]
+    if falsifying:
+        idx = text.find(falsifying[0])
+        msg = f"{msg} | {text[idx:idx + 200].strip()}"
+    return short(str(msg)) or ""
+
+
+def record(rec: Outcome, report: pytest.TestReport) -> None:
+    """Fold one phase report of a test into its outcome."""
+    rec.duration += float(report.duration or 0.0)
+    wasxfail = getattr(report, "wasxfail", None)
+    if report.when == "call":
+        if wasxfail is not None:
+            rec.outcome = "xfailed" if report.skipped else "xpassed"
+            rec.message = short(wasxfail) if report.skipped else short(f"XPASS: {wasxfail}")
+        elif report.passed:
+            rec.outcome = "passed"
+        elif report.failed:
+            rec.outcome = "failed"
+            rec.message = failure_message(report)
+        else:
+            reason = _skip_reason(report)
+            rec.outcome = skip_outcome(reason)
+            rec.message = short(reason)
+    elif report.when == "setup":
+        if report.failed:
+            rec.outcome = "error"
+            rec.message = "setup: " + failure_message(report)
+        elif report.skipped:
+            if wasxfail is not None:
+                rec.outcome, rec.message = "xfailed", short(wasxfail)
+            else:
+                reason = _skip_reason(report)
+                rec.outcome = skip_outcome(reason)
+                rec.message = short(reason)
+    elif report.when == "teardown" and report.failed and rec.outcome != "failed":
+        rec.outcome = "error"
+        rec.message = "teardown: " + failure_message(report)
