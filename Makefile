@@ -18,7 +18,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -U pip
-	$(PIP) install -q -c constraints.txt -e '.[dev,lerobot,flower]'
+	$(PIP) install -q -c constraints.txt -e '.[dev,reference,plots,lerobot,flower]'
 	$(PIP) install -q -c constraints.txt --no-deps lerobot==0.4.4
 	touch $(STAMP)
 

@@ -82,8 +82,12 @@ def round_plots(runs: Sequence[Any]) -> list[Plot]:
     runs = [r for r in runs if getattr(r, "records", None)]
     if not runs:
         return []
+    try:  # lazily: matplotlib costs ~0.3 s to import, and it is the optional [plots] extra
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return []  # a report without plots (pip install 'lensemble-spec[plots]' adds them)
     _ensure_mplconfig()
-    from matplotlib.figure import Figure  # lazily: matplotlib costs ~0.3 s to import
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     plots: list[Plot] = []
