@@ -8,6 +8,7 @@ cannot be made) is added here: a skip-reason prefix and one line in :func:`skip_
 
 from __future__ import annotations
 
+import re
 from typing import NoReturn
 
 import pytest
@@ -40,10 +41,14 @@ def _skip_reason(report: pytest.TestReport) -> str:
     return msg.removeprefix("Skipped: ").strip()
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def short(text: str | None) -> str | None:
+    """One line, bounded, without object addresses (so one session's file equals another's)."""
     if text is None:
         return None
-    text = " ".join(str(text).split())
+    text = _ADDRESS.sub("", " ".join(str(text).split()))
     return text[:MESSAGE_LIMIT] + ("…" if len(text) > MESSAGE_LIMIT else "")
 
 
