@@ -34,6 +34,12 @@ def test_per_part_verdicts_in_json_and_summary(suite):
     assert run.test("test_gauge_rank")["parts"] == ["gauge"]
     assert run.test("test_version")["parts"] == []
     run.result.stdout.fnmatch_lines(["*gauge: conformant (1/1 MUST passed)", "*model: partial*"])
+    from lensemble_spec.report.render import render_html, render_markdown
+    from lensemble_spec.schemas.compliance import ComplianceReport
+
+    doc = ComplianceReport.model_validate(run.report)
+    assert "| gauge | conformant | 1 | 1 |" in render_markdown(doc)
+    assert 'data-part="gauge" data-verdict="conformant"' in render_html(doc, plots=[])
 
 
 @pytest.mark.parametrize(
