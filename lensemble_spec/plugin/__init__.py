@@ -100,6 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         if not config.pluginmanager.is_registered(fixtures):
             config.pluginmanager.register(fixtures, FIXTURES_PLUGIN)
+    collection.check_xdist_arguments(config, state)
     if state.conformance_run or state.max_examples is not None:
         _load_hypothesis_profile(config, state)
     config.stash[STATE_KEY] = state

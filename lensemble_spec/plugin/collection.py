@@ -202,11 +202,33 @@ def collection_finish(session: pytest.Session) -> None:
         and (needs_impl or in_suite)
         and not session.config.option.collectonly
     ):
-        example = (needs_impl or in_suite)[0].nodeid
         state.active = False  # nothing ran: write no results file
-        raise pytest.UsageError(
-            "lensemble-spec: [protocol_violation] no implementation given, but the selected "
-            f"conformance tests need one (e.g. {example})\n"
-            "  fix: pass --lensemble-impl module[:attribute] (alias --impl; or set LENSEMBLE_SPEC_IMPL), "
-            "or --lensemble-run DIR for an artifact-only check."
-        )
+        raise no_implementation((needs_impl or in_suite)[0].nodeid)
+
+
+def no_implementation(example: str) -> pytest.UsageError:
+    return pytest.UsageError(
+        "lensemble-spec: [protocol_violation] no implementation given, but the selected "
+        f"conformance tests need one (e.g. {example})\n"
+        "  fix: pass --lensemble-impl module[:attribute] (alias --impl; or set LENSEMBLE_SPEC_IMPL), "
+        "or --lensemble-run DIR for an artifact-only check."
+    )
+
+
+def check_xdist_arguments(config: pytest.Config, state: State) -> None:
+    """``pytest -n N`` on the suite without an implementation: a usage error before workers start.
+
+    (Workers collect; an error raised there would surface as a crashed worker.) Decided from the
+    arguments: a path that is (in) the suite, or ``--pyargs lensemble_spec.conformance[...]``.
+    """
+    if getattr(config.option, "dist", "no") in (None, "no") or hasattr(config, "workerinput"):
+        return
+    if state.impl is not None or state.run_dirs or config.option.collectonly:
+        return
+    pyargs = bool(getattr(config.option, "pyargs", False))
+    for arg in config.args:
+        target = str(arg).split("::", 1)[0]
+        if pyargs and (target == "lensemble_spec.conformance" or target.startswith("lensemble_spec.conformance.")):
+            raise no_implementation(target)
+        if is_suite_path(config.invocation_params.dir / target):
+            raise no_implementation(target)

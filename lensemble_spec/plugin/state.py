@@ -6,6 +6,7 @@ looks its state up on the config it was given.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +22,11 @@ DEFAULT_JSON = Path(".lensemble-spec") / "results.json"
 SUITE_DIR = (Path(__file__).resolve().parent.parent / "conformance").resolve()
 
 
+@functools.lru_cache(maxsize=8192)
 def is_suite_path(path: Path | str) -> bool:
     """True for a file of the installed/checked-out suite (``lensemble_spec/conformance``),
-    whichever path or symlink (the repository's ``conformance/``) it was reached by."""
+    whichever path or symlink (the repository's ``conformance/``) it was reached by. Cached: it is
+    asked once per collected module, in every session."""
     try:
         real = Path(path).resolve()
     except OSError:

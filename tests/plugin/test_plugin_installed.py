@@ -128,3 +128,13 @@ def test_the_suite_itself_activates_the_plugin_without_options(tmp_path):
     assert run.returncode == int(pytest.ExitCode.USAGE_ERROR), run.stdout + run.stderr
     assert "no implementation given" in run.stderr
     assert not (tmp_path / ".lensemble-spec").exists()
+
+
+def test_xdist_on_the_suite_without_an_implementation_is_a_usage_error(tmp_path):
+    pytest.importorskip("xdist")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "lensemble_spec.conformance", "-n", "2"],
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == int(pytest.ExitCode.USAGE_ERROR), run.stdout + run.stderr
+    assert "no implementation given" in run.stderr and "INTERNALERROR" not in run.stdout + run.stderr
