@@ -57,7 +57,7 @@ from . import collection, options, summary
 from .expectations import EXPECTATION_PREFIX, StaleExpectationWarning
 from .outcomes import NOT_IMPLEMENTED_PREFIX, is_not_implemented, skip_not_implemented
 from .recording import Recorder
-from .state import HYPOTHESIS_PROFILE, LEVELS, State, get_state, STATE_KEY
+from .state import HYPOTHESIS_PROFILE, LEVELS, STATE_KEY, State, get_state
 
 FIXTURES_PLUGIN = "lensemble-spec-fixtures"
 

@@ -23,7 +23,7 @@ from .state import DEFAULT_JSON, LEVELS, State, usage_error
 GROUP = "lensemble-spec"
 REQUIRE_CHOICES = ("conformant", "partial")
 
-#: (namespaced name, alias or None, dest, add_option keywords, metavar shown)
+#: (namespaced name, alias or None, dest, add_option keywords)
 OPTIONS: tuple[tuple[str, str | None, str, dict[str, Any]], ...] = (
     ("--lensemble-impl", "--impl", "lensemble_impl",
      {"default": None, "metavar": "MODULE[:ATTR]",
@@ -177,7 +177,8 @@ def read_options(config: pytest.Config, state: State) -> None:
 
 
 def resolve_impl(state: State, spec: str) -> None:
-    from ..protocol import resolve_implementation  # imports numpy: only for conformance runs
+    # imports numpy: only for conformance runs
+    from ..protocol import resolve_implementation
 
     try:
         state.impl = resolve_implementation(spec)
@@ -243,5 +244,13 @@ def rfc_number(raw: str) -> int:
         ) from None
 
 
-__all__ = ["OPTIONS", "add_aliases", "add_options", "given", "read_options", "resolve_impl", "rfc_number",
-           "DEFAULT_JSON"]
+__all__ = [
+    "DEFAULT_JSON",
+    "OPTIONS",
+    "add_aliases",
+    "add_options",
+    "given",
+    "read_options",
+    "resolve_impl",
+    "rfc_number",
+]

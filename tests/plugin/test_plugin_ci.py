@@ -70,7 +70,7 @@ def _pytest(root: Path, impl: str, *args: str, json_name: str = "out.json") -> s
     argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "conformance",
             "--lensemble-impl", impl, "--lensemble-rfc-dir", "rfcs", "--lensemble-expectations", "exp.toml",
             "--lensemble-json", json_name, *args]
-    return subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, timeout=180)
+    return subprocess.run(argv, cwd=root, env=env, check=False, capture_output=True, text=True, timeout=180)
 
 
 def _comparable(path: Path) -> dict:

@@ -52,14 +52,14 @@ def test_expectation_keys_behave_the_same_from_a_checkout_and_under_pyargs(tmp_p
               "--lensemble-max-examples", "5", "--lensemble-expectations", str(exp), "-k", "gauge_primitives"]
     checkout = subprocess.run(
         [sys.executable, "-m", "pytest", "conformance", *common, "--lensemble-json", str(tmp_path / "a.json")],
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600,
+        cwd=REPO, env=_env(), check=False, capture_output=True, text=True, timeout=600,
     )
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     installed = subprocess.run(
         [sys.executable, "-m", "pytest", "--pyargs", "lensemble_spec.conformance", *common,
          "--lensemble-json", str(tmp_path / "b.json")],
-        cwd=outside, env=_env(), capture_output=True, text=True, timeout=600,
+        cwd=outside, env=_env(), check=False, capture_output=True, text=True, timeout=600,
     )
     assert checkout.returncode == installed.returncode == 0, checkout.stdout[-2000:] + installed.stdout[-2000:]
     a, b = _outcomes(tmp_path / "a.json"), _outcomes(tmp_path / "b.json")
@@ -103,7 +103,7 @@ def test_adapter_in_cwd_with_plain_pytest_says_why_and_how(tmp_path):
     args = ["-p", "no:cacheprovider", "--pyargs", "lensemble_spec.conformance", "--lensemble-impl", "my_adapter",
             "--lensemble-parts", "gauge", "--co", "-q"]
     plain = subprocess.run([str(pytest_script), *args], cwd=tmp_path, env=_env(), capture_output=True,
-                           text=True, timeout=300)
+                           text=True, timeout=300, check=False)
     assert plain.returncode == int(pytest.ExitCode.USAGE_ERROR)
     err = plain.stderr
     assert "No module named 'my_adapter'" in err
@@ -112,7 +112,7 @@ def test_adapter_in_cwd_with_plain_pytest_says_why_and_how(tmp_path):
     assert "python -m pytest" in err and "pythonpath" in err
     # the fix it names works
     module = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=tmp_path, env=_env(),
-                            capture_output=True, text=True, timeout=300)
+                            check=False, capture_output=True, text=True, timeout=300)
     assert module.returncode == 0, module.stdout + module.stderr
     assert "test_gauge_primitives.py::" in module.stdout
     shutil.rmtree(tmp_path / "__pycache__", ignore_errors=True)
@@ -123,7 +123,7 @@ def test_the_suite_itself_activates_the_plugin_without_options(tmp_path):
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "lensemble_spec.conformance",
          "-k", "effective_rank"],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, env=_env(), check=False, capture_output=True, text=True, timeout=300,
     )
     assert run.returncode == int(pytest.ExitCode.USAGE_ERROR), run.stdout + run.stderr
     assert "no implementation given" in run.stderr
@@ -134,7 +134,7 @@ def test_xdist_on_the_suite_without_an_implementation_is_a_usage_error(tmp_path)
     pytest.importorskip("xdist")
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "lensemble_spec.conformance", "-n", "2"],
-        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300,
+        cwd=tmp_path, env=_env(), check=False, capture_output=True, text=True, timeout=300,
     )
     assert run.returncode == int(pytest.ExitCode.USAGE_ERROR), run.stdout + run.stderr
     assert "no implementation given" in run.stderr and "INTERNALERROR" not in run.stdout + run.stderr
