@@ -1,9 +1,10 @@
 """pytest plugin of the lensemble-spec conformance harness (entry point ``pytest11``).
 
 It loads in every pytest session of an environment where lensemble-spec is installed, so it stays
-out of the way unless asked: it works on a session only when one of its options is given (or
-``LENSEMBLE_SPEC_IMPL`` is set) or when the session collected the suite's own tests
-(``lensemble_spec/conformance``, recognised by its real path). Otherwise it registers two
+out of the way unless asked: it works on a session only when one of its options is given or when
+the session collected the suite's own tests (``lensemble_spec/conformance``, recognised by its real
+path); ``LENSEMBLE_SPEC_IMPL`` is a fallback for the implementation then, never a reason to
+work on a session. Otherwise it registers two
 namespaced markers and nothing else: no fixture, no import of numpy/torch/hypothesis, no file.
 
 Usage::
@@ -57,7 +58,7 @@ from . import collection, options, summary
 from .expectations import EXPECTATION_PREFIX, StaleExpectationWarning
 from .outcomes import NOT_IMPLEMENTED_PREFIX, is_not_implemented, skip_not_implemented
 from .recording import Recorder
-from .state import HYPOTHESIS_PROFILE, LEVELS, STATE_KEY, State, get_state
+from .state import HYPOTHESIS_PROFILE, LEVELS, STATE_KEY, State, get_state, is_suite_path
 
 FIXTURES_PLUGIN = "lensemble-spec-fixtures"
 
@@ -103,7 +104,22 @@ def pytest_configure(config: pytest.Config) -> None:
     collection.check_xdist_arguments(config, state)
     if state.conformance_run or state.max_examples is not None:
         _load_hypothesis_profile(config, state)
+    elif state.env_spec:  # the profile must be in force before the suite's modules are imported
+        config.pluginmanager.register(_SuiteWatcher(config, state), "lensemble-spec-suite-watcher")
     config.stash[STATE_KEY] = state
+
+
+class _SuiteWatcher:
+    """With only ``LENSEMBLE_SPEC_IMPL`` set: load the Hypothesis profile when the suite's conftest
+    registers (before its test modules import, so their ``@settings`` inherit the profile)."""
+
+    def __init__(self, config: pytest.Config, state: State) -> None:
+        self.config, self.state = config, state
+
+    def pytest_plugin_registered(self, plugin: Any) -> None:
+        path = getattr(plugin, "__file__", None)
+        if path and self.state.hypothesis_profile is None and is_suite_path(path):
+            _load_hypothesis_profile(self.config, self.state)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

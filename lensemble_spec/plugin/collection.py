@@ -132,6 +132,10 @@ def modify_items_first(config: pytest.Config, items: list[pytest.Item]) -> None:
     state.active = state.explicit or suite_items
     if not state.active:
         return
+    if state.impl is None and state.env_spec:
+        from .options import resolve_impl
+
+        resolve_impl(state, state.env_spec)
     try:  # a conformance run reports against the catalog, so it must load
         catalog = catalog_of(config, state)
     except LensembleError as exc:
@@ -228,7 +232,11 @@ def check_xdist_arguments(config: pytest.Config, state: State) -> None:
     pyargs = bool(getattr(config.option, "pyargs", False))
     for arg in config.args:
         target = str(arg).split("::", 1)[0]
-        if pyargs and (target == "lensemble_spec.conformance" or target.startswith("lensemble_spec.conformance.")):
-            raise no_implementation(target)
-        if is_suite_path(config.invocation_params.dir / target):
-            raise no_implementation(target)
+        suite = pyargs and (target == "lensemble_spec.conformance" or target.startswith("lensemble_spec.conformance."))
+        if suite or is_suite_path(config.invocation_params.dir / target):
+            if not state.env_spec:
+                raise no_implementation(target)
+            from .options import resolve_impl
+
+            resolve_impl(state, state.env_spec)  # the controller's report names the implementation
+            return

@@ -169,10 +169,11 @@ def read_options(config: pytest.Config, state: State) -> None:
 
         state.expectations_file = (here / exp).resolve()
         state.expectations = parse_expectations(state.expectations_file)
-    # LENSEMBLE_SPEC_IMPL is a namespaced setting the user made: it counts as --lensemble-impl
-    spec = _value(opt, "lensemble_impl") or os.environ.get("LENSEMBLE_SPEC_IMPL") or None
+    # LENSEMBLE_SPEC_IMPL is only a fallback: it never makes an unrelated session the plugin's (a
+    # CI job may export it for all its pytest runs); it is resolved once the session is the suite's.
+    state.env_spec = os.environ.get("LENSEMBLE_SPEC_IMPL") or None
+    spec = _value(opt, "lensemble_impl") or (state.env_spec if state.explicit else None)
     if spec:
-        state.explicit = True
         resolve_impl(state, spec)
 
 

@@ -56,6 +56,7 @@ class State:
     explicit: bool = False
     impl: Any = None
     impl_spec: str | None = None
+    env_spec: str | None = None  # LENSEMBLE_SPEC_IMPL: used once the session is the suite's
     run_dirs: list[Path] = field(default_factory=list)
     hub_cache: Path | None = None
     rfc_filter: list[int] = field(default_factory=list)

@@ -74,8 +74,9 @@ def _files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if "__pycache__" not in p.parts)
 
 
-def _run(root: Path, args: list[str]) -> tuple[int, str]:
+def _run(root: Path, args: list[str], **extra_env: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LENSEMBLE_SPEC", "PYTEST_"))}
+    env.update(extra_env)
     env["PYTHONPATH"] = str(root)
     out = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
@@ -114,6 +115,18 @@ def test_foreign_project_behaves_as_without_lensemble_spec(tmp_path, how, args):
     assert not (with_ours / ".lensemble-spec").exists()
     if args[:1] == ["--level"] and "--co" not in args:
         assert "1 failed, 3 passed" in out_with  # their options reached their tests
+
+
+def test_an_exported_implementation_variable_does_not_make_the_session_ours(tmp_path):
+    """A CI job may export LENSEMBLE_SPEC_IMPL for all its pytest runs: it is only a fallback."""
+    with_ours, without = tmp_path / "with" / "proj", tmp_path / "without" / "proj"
+    extra = _project(with_ours, "conftest")
+    _project(without, "conftest")
+    rc_with, out_with = _run(with_ours, extra, LENSEMBLE_SPEC_IMPL="no_such_adapter_xyz")
+    rc_without, out_without = _run(without, [*extra, "-p", "no:lensemble_spec"])
+    assert rc_with == rc_without
+    assert out_with.replace(str(with_ours), "<root>") == out_without.replace(str(without), "<root>")
+    assert _files(with_ours) == _files(without)
 
 
 def test_namespaced_options_still_work_beside_the_foreign_plugin(tmp_path):

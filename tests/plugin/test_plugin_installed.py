@@ -138,3 +138,17 @@ def test_xdist_on_the_suite_without_an_implementation_is_a_usage_error(tmp_path)
     )
     assert run.returncode == int(pytest.ExitCode.USAGE_ERROR), run.stdout + run.stderr
     assert "no implementation given" in run.stderr and "INTERNALERROR" not in run.stdout + run.stderr
+
+
+def test_the_implementation_variable_serves_the_suite(tmp_path):
+    (tmp_path / "my_adapter.py").write_text(ADAPTER, encoding="utf-8")
+    env = {**_env(), "LENSEMBLE_SPEC_IMPL": "my_adapter"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "lensemble_spec.conformance",
+         "-k", "effective_rank_of_a_constant"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    doc = json.loads((tmp_path / ".lensemble-spec" / "results.json").read_text(encoding="utf-8"))
+    assert doc["run_info"]["impl"]["name"] == "cwd-adapter", run.stdout + run.stderr
+    assert doc["run_info"]["hypothesis"]["profile"] == "lensemble-spec"
+    assert doc["counts"]["run"] >= 1
