@@ -58,7 +58,14 @@ from . import collection, options, summary
 from .expectations import EXPECTATION_PREFIX, StaleExpectationWarning
 from .outcomes import NOT_IMPLEMENTED_PREFIX, is_not_implemented, skip_not_implemented
 from .recording import Recorder
-from .state import HYPOTHESIS_PROFILE, LEVELS, STATE_KEY, State, get_state, is_suite_path
+from .state import (
+    HYPOTHESIS_PROFILE,
+    LEVELS,
+    STATE_KEY,
+    State,
+    get_state,
+    is_suite_path,
+)
 
 FIXTURES_PLUGIN = "lensemble-spec-fixtures"
 
