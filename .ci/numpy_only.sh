@@ -20,6 +20,11 @@ site = sysconfig.get_paths()["purelib"]
 size = subprocess.run(["du", "-sm", site], capture_output=True, text=True).stdout.split()[0]
 print(f"numpy-only install: no {', '.join(absent)}; site-packages {size} MB")
 PY
+# the reference trainer needs the [reference] extra: a typed error naming it, not a traceback
+if "$work/venv/bin/lensemble-spec" train --control anchored --out "$work/run" > "$work/train.log" 2>&1; then
+  echo "lensemble-spec train ran without torch?"; exit 1
+fi
+grep -q "lensemble-spec\[reference\]" "$work/train.log" || { cat "$work/train.log"; exit 1; }
 cp -r tests/metrics "$work/tests_metrics"
 cp tests/plugin/numpy_gauge.py "$work/"
 cd "$work"

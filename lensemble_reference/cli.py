@@ -99,14 +99,33 @@ def register_train(subparsers: Any) -> None:
         help="run rounds in this process, or through Flower's simulation engine (same bits; extra 'flower')",
     )
     _add_common(p)
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_needs_torch(_train))
 
 
 def register_headline(subparsers: Any) -> None:
     p = subparsers.add_parser("headline", help="run all four controls and print the headline table")
     _add_common(p)
     p.add_argument("--controls", default=",".join(CONTROLS), help="comma-separated subset of controls (default: all four)")
-    p.set_defaults(func=_headline)
+    p.set_defaults(func=_needs_torch(_headline))
+
+
+def _needs_torch(run: Any) -> Any:
+    """The reference trainer runs on torch, the optional ``[reference]`` extra: without it, a
+    typed error naming the extra instead of an ImportError from deep inside."""
+
+    def guarded(args: argparse.Namespace) -> int:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            from lensemble_spec.errors import ConfigError
+
+            raise ConfigError(
+                "the reference trainer needs torch, which is not installed here",
+                remediation="pip install 'lensemble-spec[reference]' (torch>=2.4; an installed torch is kept).",
+            )
+        return run(args)
+
+    return guarded
 
 
 def _train(args: argparse.Namespace) -> int:
