@@ -26,6 +26,9 @@ TABLE_METRICS: tuple[tuple[str, str], ...] = (
     ("state_probe_r2", "probe R²"),
 )
 TASK_TYPE = "latent-world-model"
+#: One model-index result for the whole table: the Hub groups results by task and dataset, so the
+#: control is carried by each metric's name, ``"<metric> (<control>)"``.
+TASK_NAME = "held-out evaluation of the RFC-0005 controls"
 TAGS = ("lensemble-spec", "jepa", "world-model", "federated-learning", "safetensors")
 
 
@@ -54,7 +57,11 @@ def card_metadata(
     license: str,
     datasets: Sequence[str],
 ) -> Any:
-    """huggingface_hub ``ModelCardData`` with the ``model-index`` results of ``table``."""
+    """huggingface_hub ``ModelCardData`` with the ``model-index`` results of ``table``.
+
+    One metric per final value of each row (per-silo values, named ``key/siloN``, stay in
+    results.json): ``type`` is the metric key, ``name`` is ``"<key> (<control>)"``.
+    """
     from huggingface_hub import EvalResult, ModelCardData
 
     results = []
@@ -66,7 +73,7 @@ def card_metadata(
             results.append(
                 EvalResult(
                     task_type=TASK_TYPE,
-                    task_name=f"{row.control} control",
+                    task_name=TASK_NAME,
                     dataset_type=data_name,
                     dataset_name=data_name,
                     dataset_split="heldout",
@@ -148,8 +155,9 @@ def render_card(
         files + "\n",
         "Each checkpoint folder is an RFC-0010 checkpoint (`header.json` + safetensors weights; the "
         "weights' `__metadata__` names the control, round, content and config hash). `config.json` "
-        "holds each control's training configuration. Load one with "
-        "`lensemble_spec.artifacts.load_checkpoint`, which re-checks the content hash.\n",
+        "holds each control's training configuration. Download with `--local-dir` (real files, not "
+        "cache symlinks) and load a folder with `lensemble_spec.artifacts.load_checkpoint`, which "
+        "re-checks the content hash.\n",
         "## Compliance\n",
         compliance_section(compliance, comparison_hint="COMPARISON_DIR"),
     ]
