@@ -140,6 +140,7 @@ class _Outcome:
     outcome: str | None = None
     message: str | None = None
     duration: float = 0.0
+    details: str | None = None  # full failure text for the report (bounded)
 
 
 @dataclass
@@ -673,6 +674,17 @@ def _failure_message(report: pytest.TestReport) -> str:
     return msg[:_MESSAGE_LIMIT] + ("…" if len(msg) > _MESSAGE_LIMIT else "")
 
 
+_DETAILS_LIMIT = 20_000
+
+
+def _failure_details(report: pytest.TestReport) -> str | None:
+    """The whole failure text (assertion, traceback, Hypothesis falsifying example), bounded."""
+    text = (getattr(report, "longreprtext", "") or "").strip()
+    if len(text) > _DETAILS_LIMIT:
+        text = text[: _DETAILS_LIMIT // 4] + "\n…\n" + text[-3 * _DETAILS_LIMIT // 4 :]
+    return text or None
+
+
 def _record(state: _State, report: pytest.TestReport) -> None:
     rec = state.results.setdefault(report.nodeid, _Outcome())
     rec.duration += float(report.duration or 0.0)
@@ -686,6 +698,7 @@ def _record(state: _State, report: pytest.TestReport) -> None:
         elif report.failed:
             rec.outcome = "failed"
             rec.message = _failure_message(report)
+            rec.details = _failure_details(report)
         else:
             reason = _skip_reason(report)
             rec.outcome = "not-implemented" if is_not_implemented(reason) else "skipped"
@@ -694,6 +707,7 @@ def _record(state: _State, report: pytest.TestReport) -> None:
         if report.failed:
             rec.outcome = "error"
             rec.message = "setup: " + _failure_message(report)
+            rec.details = _failure_details(report)
         elif report.skipped:
             if wasxfail is not None:
                 rec.outcome, rec.message = "xfailed", _short(wasxfail)
@@ -704,6 +718,7 @@ def _record(state: _State, report: pytest.TestReport) -> None:
     elif report.when == "teardown" and report.failed and rec.outcome != "failed":
         rec.outcome = "error"
         rec.message = "teardown: " + _failure_message(report)
+        rec.details = _failure_details(report)
 
 
 def _short(text: str | None) -> str | None:
@@ -795,7 +810,7 @@ def build_report(config: pytest.Config, state: _State, exitstatus: int | None = 
     return build_compliance_report(
         requirements=catalog.all() if catalog is not None else [],
         items=state.items,
-        outcomes={k: {"outcome": v.outcome, "message": v.message, "duration": v.duration}
+        outcomes={k: {"outcome": v.outcome, "message": v.message, "duration": v.duration, "details": v.details}
                   for k, v in state.results.items()},
         run_info=_run_info(config, state, exitstatus),
         rfc_filter=state.rfc_filter,
@@ -815,9 +830,9 @@ def build_report(config: pytest.Config, state: _State, exitstatus: int | None = 
 def _load_runs(state: _State) -> list[Any]:
     if not state.run_dirs:
         return []
-    from .report.runs import load_run_records
+    from .report.runs import load_runs
 
-    return [load_run_records(d) for d in state.run_dirs]
+    return [r for d in state.run_dirs for r in load_runs(d)]
 
 
 def _version(dist: str) -> str | None:
