@@ -42,7 +42,7 @@ VERDICT_TEXT = {
 #: Requirement statuses, worst first: the default row order and the failures section.
 STATUS_ORDER = ("failed", "expected-failure", "not-implemented", "skipped", "not-tested", "passed")
 FAILURE_STATUSES = ("failed", "expected-failure")
-_FALSIFYING = re.compile(r"^(Falsifying (?:explicit )?example:.*?)(?:\n\s*\n|\Z)", re.DOTALL | re.MULTILINE)
+_FALSIFYING = re.compile(r"^(?:E\s+)?((?:Falsifying (?:explicit )?example|Failing test case):.*)$")
 
 
 def verdict_summary(report: ComplianceReport) -> str:
@@ -61,11 +61,28 @@ def verdict_summary(report: ComplianceReport) -> str:
 
 
 def falsifying_example(details: str | None) -> str | None:
-    """The Hypothesis "Falsifying example: ..." block of a failure text, if any."""
+    """The Hypothesis ``Falsifying example:`` / ``Failing test case:`` block of a failure text, if any.
+
+    pytest prefixes the lines of a Hypothesis note with ``E``; the block ends at a line that is
+    ``)`` alone (the call closed) or at the first blank line.
+    """
     if not details:
         return None
-    found = _FALSIFYING.search(details)
-    return found.group(1).strip() if found else None
+    lines = details.splitlines()
+    for i, line in enumerate(lines):
+        m = _FALSIFYING.match(line)
+        if m is None:
+            continue
+        block = [m.group(1)]
+        for nxt in lines[i + 1 :]:
+            text = re.sub(r"^E(?:\s|$)", "", nxt, count=1) if nxt.startswith("E") else nxt
+            if not text.strip():
+                break
+            block.append(text.rstrip())
+            if text.strip() == ")":
+                break
+        return "\n".join(block)
+    return None
 
 
 def part_verdicts(report: Any) -> list[tuple[str, str, Any]]:
