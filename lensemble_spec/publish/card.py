@@ -166,7 +166,9 @@ def render_card(
     return "\n".join(parts)
 
 
-def reproduce_section(*, repo_id: str, controls: Sequence[ControlFiles], synthetic: bool, version: str) -> str:
+def reproduce_section(
+    *, repo_id: str, controls: Sequence[ControlFiles], synthetic: bool, version: str, controls_flag: str = ""
+) -> str:
     """Commands that rebuild the comparison from ``train_config.json`` and how to compare."""
     hashes = "\n".join(f"- {c.control}: " + ", ".join(f"`{h}`" for h in c.content_hashes) for c in controls)
     data = "" if synthetic else (
@@ -179,7 +181,7 @@ def reproduce_section(*, repo_id: str, controls: Sequence[ControlFiles], synthet
         "```\n"
         f"pip install lensemble-spec=={version}\n"
         f"huggingface-cli download {repo_id} train_config.json --revision REVISION --local-dir .\n"
-        "lensemble-spec headline --out runs/repro --config train_config.json\n"
+        f"lensemble-spec headline --out runs/repro --config train_config.json{controls_flag}\n"
         "lensemble-spec verify runs/repro --impl lensemble_reference\n"
         "```\n\n"
         f"{data}"

@@ -177,11 +177,14 @@ def build_repository(
     reference = "lensemble_reference" in first.versions
     synthetic = all(r.startswith("synthetic:") for r in roots)
     reproduce = None
-    if reference:
-        train_config = dict(first.config)
-        files["train_config.json"] = dumps_json(train_config).encode("utf-8")
+    if reference and "anchored" in manifests:
+        # The headline applies each control's overrides to one base config; anchored's own config
+        # is that base (anchored is the default control), so it rebuilds every row bit for bit.
+        files["train_config.json"] = dumps_json(dict(manifests["anchored"].config)).encode("utf-8")
+        names = [row.control for row in table.controls]
         reproduce = cards.reproduce_section(
-            repo_id=repo_id, controls=list(listings.values()), synthetic=synthetic, version=__version__
+            repo_id=repo_id, controls=list(listings.values()), synthetic=synthetic, version=__version__,
+            controls_flag="" if len(names) == 4 else f" --controls {','.join(names)}",
         )
     files["config.json"] = dumps_json(
         cards.config_document(

@@ -129,3 +129,23 @@ def test_report_require_conformant_passes_and_renders(reference_session: dict, t
     # the comparison given to --run is read for plots: one line per control on each metric plot
     assert html.count('class="plot"') >= 3
     assert "no rounds.jsonl" not in html
+
+
+@pytest.mark.slow
+def test_the_cards_reproduce_recipe_rebuilds_every_checkpoint_bit_for_bit(reference_session: dict, tmp_path: Path) -> None:
+    """The card's "How to reproduce": headline --config train_config.json gives the published content hashes."""
+    from huggingface_hub import hf_hub_download
+
+    from lensemble_spec.cli import main
+
+    table = json.loads((reference_session["comparison"] / "results.json").read_text())
+    revision = table["controls"][0]["pins"][0]["uri"].split("@")[1].split("/")[0]
+    fetch = {name: hf_hub_download(REPO_ID, name, revision=revision, cache_dir=reference_session["hub"],
+                                   local_files_only=True) for name in ("train_config.json", "config.json", "README.md")}
+    assert "--config train_config.json\n" in Path(fetch["README.md"]).read_text()
+    assert main(["headline", "--out", str(tmp_path / "repro"), "--config", fetch["train_config.json"], "--quiet"]) == 0
+    published = json.loads(Path(fetch["config.json"]).read_text())["controls"]
+    for control, info in published.items():
+        manifest = json.loads((tmp_path / "repro" / control / "manifest.json").read_text())
+        last = max(c["round_index"] for c in manifest["checkpoints"])
+        assert [c["content_hash"] for c in manifest["checkpoints"] if c["round_index"] == last] == info["content_hashes"], control
