@@ -43,6 +43,17 @@ class ControlFiles:
     round_index: int
 
 
+def public_root(root: str) -> str:
+    """A data root as the card shows it: a local path is cut to its last component (it would leak
+    the publisher's file system and means nothing elsewhere); the query (fingerprint) is kept."""
+    if root.startswith("synthetic:"):
+        return root
+    head, sep, query = root.partition("?")
+    scheme, colon, path = head.partition(":")
+    name = path.rstrip("/").rsplit("/", 1)[-1] if colon else head.rstrip("/").rsplit("/", 1)[-1]
+    return f"{scheme}:{name}{sep}{query}" if colon else f"{name}{sep}{query}"
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "—"
@@ -195,6 +206,7 @@ def config_document(
     *, repo_id: str, table: Any, manifests: Mapping[str, Any], controls: Sequence[ControlFiles], version: str
 ) -> dict[str, Any]:
     """``config.json``: the model shape shared by the controls and each control's full config."""
+
     doc: dict[str, Any] = {
         "model_type": "lensemble-jepa",
         "library_name": "lensemble-spec",
@@ -212,7 +224,7 @@ def config_document(
             "run_id": manifests[c.control].run_id,
             "config_hash": manifests[c.control].config_hash,
             "probe_hash": manifests[c.control].probe_hash,
-            "data_roots": list(manifests[c.control].data_roots),
+            "data_roots": [public_root(r) for r in manifests[c.control].data_roots],
             "round_index": c.round_index,
             "checkpoints": list(c.checkpoints),
             "content_hashes": list(c.content_hashes),

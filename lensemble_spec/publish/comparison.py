@@ -172,7 +172,7 @@ def build_repository(
         manifests[row.control], listings[row.control], own = _control_files(comparison, row.control)
         files.update(own)
     roots = sorted({r for m in manifests.values() for r in m.data_roots})
-    data_name = roots[0].split("?")[0] if len(roots) == 1 else "multiple data roots"
+    data_name = cards.public_root(roots[0]).split("?")[0] if len(roots) == 1 else "multiple data roots"
     first = manifests[table.controls[0].control]
     reference = "lensemble_reference" in first.versions
     synthetic = all(r.startswith("synthetic:") for r in roots)
@@ -197,7 +197,7 @@ def build_repository(
         table=table,
         controls=list(listings.values()),
         metadata=metadata,
-        data_roots=[r if r.startswith("synthetic:") else r.split("?")[0].rsplit("/", 1)[-1] + "?" + r.split("?", 1)[-1] for r in roots],
+        data_roots=[cards.public_root(r) for r in roots],
         compliance=compliance,
         reproduce=reproduce,
     ).encode("utf-8")

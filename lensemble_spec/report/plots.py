@@ -38,6 +38,7 @@ PLOTTED_METRICS: tuple[tuple[str, str, str], ...] = (
 
 def thresholds(runs: Sequence[Any] = ()) -> dict[str, list[tuple[float, str]]]:
     """Metric -> [(value, label)] of the RFC-0002 bounds to draw ({} without the catalog)."""
+    from ..errors import LensembleError
     from ..requirements import load_catalog
 
     try:
@@ -45,7 +46,7 @@ def thresholds(runs: Sequence[Any] = ()) -> dict[str, list[tuple[float, str]]]:
         max_drift = float(cat.param("MAX_DRIFT_TO_REFERENCE_DEG"))
         frac = float(cat.param("MIN_RANK_FRACTION"))
         min_std = float(cat.param("MIN_LATENT_STD"))
-    except Exception:  # a report renders without RFCs; it just has no threshold lines
+    except (LensembleError, OSError):  # a report renders without RFCs; it just has no threshold lines
         return {}
     dims = sorted({int(d) for d in (getattr(r, "latent_dim", None) for r in runs) if d})
     return {

@@ -181,11 +181,12 @@ def html_name(rfc_file: str | Path) -> str:
 
 def rfc_links(rfc_dir: Path | None = None) -> dict[str, str]:
     """Requirement id → ``rfcs/<page>.html#<id>`` for every requirement in the catalog."""
+    from ..errors import LensembleError
     from ..requirements import load_catalog
 
     try:
         catalog = load_catalog(rfc_dir)
-    except Exception:  # a report can still be rendered without the RFCs: ids just do not link
+    except (LensembleError, OSError):  # a report can still be rendered without the RFCs: ids just do not link
         return {}
     return {r.id: f"rfcs/{html_name(r.file)}#{r.id}" for r in catalog}
 

@@ -26,7 +26,6 @@ import pytest
 from conformance.test_artifacts_runs import (
     test_pins_resolve_from_the_local_cache_alone as check,
 )
-
 from lensemble_spec.publish.hubcache import commit_to_cache
 
 REPO = "acme/toy-world-model"

@@ -23,8 +23,18 @@ from report_fixtures import make_report, req, round_record, sample_report
 
 from lensemble_spec import cli
 from lensemble_spec.report.plots import round_plots, thresholds
-from lensemble_spec.report.render import falsifying_example, part_verdicts, render_html, render_markdown
-from lensemble_spec.report.rfc_html import inline, markdown_to_html, rfc_links, write_rfc_pages
+from lensemble_spec.report.render import (
+    falsifying_example,
+    part_verdicts,
+    render_html,
+    render_markdown,
+)
+from lensemble_spec.report.rfc_html import (
+    inline,
+    markdown_to_html,
+    rfc_links,
+    write_rfc_pages,
+)
 from lensemble_spec.report.runs import load_runs
 from lensemble_spec.requirements import default_rfc_dir, load_catalog
 from lensemble_spec.schemas.compliance import RunRecords
