@@ -127,3 +127,11 @@ def test_a_failed_commit_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(ArtifactError, match="No space left"):
         commit_to_cache(tmp_path / "hub", "acme/model", REV, FILES, lfs=LFS)
     assert not (tmp_path / "hub").exists()
+
+
+def test_card_shows_no_local_paths_of_data_roots():
+    from lensemble_spec.publish.card import public_root
+
+    assert public_root("lerobot:/home/me/data/so100_siteA?fingerprint=ab12") == "lerobot:so100_siteA?fingerprint=ab12"
+    assert public_root("synthetic:lensemble-spec/synthetic-arm/v1?seed=0") == "synthetic:lensemble-spec/synthetic-arm/v1?seed=0"
+    assert public_root("/srv/x/y/") == "y"
