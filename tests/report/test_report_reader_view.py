@@ -184,3 +184,16 @@ def test_report_plots_comparisons_and_require_gates_the_exit_status(tmp_path, on
     src.write_text(json.dumps(ok.model_dump(mode="json")))
     assert cli.main(["report", "--from", str(src), "--out", str(tmp_path / "ok"), "--require", "conformant"]) == 0
     shutil.rmtree(out)
+
+
+def test_part_verdicts_table_is_rendered_in_both_views(monkeypatch):
+    import lensemble_spec.report.render as render
+
+    statuses = SimpleNamespace(total=3, passed=2, failed=1, expected_failure=0, not_implemented=0, skipped=0, not_tested=0)
+    monkeypatch.setattr(render, "part_verdicts", lambda report: [("gauge", "non-conformant", statuses), ("model", "partial", None)])
+    html = render_html(sample_report(), plots=[], links={})
+    assert '<tr class="v-non-conformant" data-part="gauge" data-verdict="non-conformant">' in html
+    assert 'data-part="model" data-verdict="partial"' in html
+    assert "| gauge | non-conformant |" in render_markdown(sample_report(), links={})
+    monkeypatch.undo()
+    assert 'id="verdict-by-part"' not in render_html(sample_report(), plots=[], links={})
