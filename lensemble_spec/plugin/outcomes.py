@@ -66,6 +66,17 @@ def failure_message(report: pytest.TestReport) -> str:
     return short(str(msg)) or ""
 
 
+DETAILS_LIMIT = 20_000
+
+
+def failure_details(report: pytest.TestReport) -> str | None:
+    """The whole failure text (assertion, traceback, Hypothesis falsifying example), bounded."""
+    text = _ADDRESS.sub("", (getattr(report, "longreprtext", "") or "").strip())
+    if len(text) > DETAILS_LIMIT:
+        text = text[: DETAILS_LIMIT // 4] + "\n…\n" + text[-3 * DETAILS_LIMIT // 4 :]
+    return text or None
+
+
 def record(rec: Outcome, report: pytest.TestReport) -> None:
     """Fold one phase report of a test into its outcome."""
     rec.duration += float(report.duration or 0.0)
@@ -79,6 +90,7 @@ def record(rec: Outcome, report: pytest.TestReport) -> None:
         elif report.failed:
             rec.outcome = "failed"
             rec.message = failure_message(report)
+            rec.details = failure_details(report)
         else:
             reason = _skip_reason(report)
             rec.outcome = skip_outcome(reason)
@@ -87,6 +99,7 @@ def record(rec: Outcome, report: pytest.TestReport) -> None:
         if report.failed:
             rec.outcome = "error"
             rec.message = "setup: " + failure_message(report)
+            rec.details = failure_details(report)
         elif report.skipped:
             if wasxfail is not None:
                 rec.outcome, rec.message = "xfailed", short(wasxfail)
@@ -97,3 +110,4 @@ def record(rec: Outcome, report: pytest.TestReport) -> None:
     elif report.when == "teardown" and report.failed and rec.outcome != "failed":
         rec.outcome = "error"
         rec.message = "teardown: " + failure_message(report)
+        rec.details = failure_details(report)

@@ -48,6 +48,7 @@ class Outcome:
     outcome: str | None = None
     message: str | None = None
     duration: float = 0.0
+    details: str | None = None  # full failure text for the report (bounded)
 
 
 @dataclass

@@ -126,7 +126,7 @@ def build_report(config: pytest.Config, state: State, exitstatus: int | None = N
     return build_compliance_report(
         requirements=catalog.all() if catalog is not None else [],
         items=state.items,
-        outcomes={k: {"outcome": v.outcome, "message": v.message, "duration": v.duration}
+        outcomes={k: {"outcome": v.outcome, "message": v.message, "duration": v.duration, "details": v.details}
                   for k, v in state.results.items()},
         run_info=_run_info(config, state, exitstatus),
         rfc_filter=state.rfc_filter,
@@ -147,9 +147,9 @@ def build_report(config: pytest.Config, state: State, exitstatus: int | None = N
 def _load_runs(state: State) -> list[Any]:
     if not state.run_dirs:
         return []
-    from ..report.runs import load_run_records
+    from ..report.runs import load_runs
 
-    return [load_run_records(d) for d in state.run_dirs]
+    return [r for d in state.run_dirs for r in load_runs(d)]
 
 
 def _version(dist: str) -> str | None:

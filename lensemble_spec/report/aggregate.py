@@ -86,6 +86,7 @@ def build_compliance_report(
             "parts": list(info.get("parts", ())),
             "duration_s": round(max(float(res.get("duration", 0.0)), 0.0), 6),
             "message": res.get("message"),
+            "details": res.get("details"),
             "expectation": info.get("expectation"),
             "expectation_reason": info.get("expectation_reason"),
         }

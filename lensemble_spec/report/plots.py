@@ -1,9 +1,13 @@
 """Per-round plots of run records, rendered by matplotlib (Agg, no pyplot) to inline SVG.
 
 One figure per metric that any run measured — effective rank, latent scale (mean per-dimension
-std), drift to the reference frame, held-out prediction error — with one line per run, labelled by
-its control. A round whose frame was degenerate (``drift_degenerate``) is drawn as a red cross on
-the drift axis, never as 0°.
+std), drift to the reference frame, held-out prediction error — with every run (control) overlaid
+as one labelled line, both axes labelled. The RFC-0002 bounds an anchored run is held to are drawn
+as dashed threshold lines, with values read from the requirement catalog (:func:`thresholds`):
+``MAX_DRIFT_TO_REFERENCE_DEG`` on the drift plot, ``MIN_RANK_FRACTION · d`` on the rank plot (one
+line per distinct latent dimension d of the runs) and ``MIN_LATENT_STD`` on the scale plot. A
+round whose frame was degenerate (``drift_degenerate``) is drawn as a red cross on the drift axis,
+never as 0°. The title is in the figure only (the HTML does not repeat it).
 
 The SVG is made safe and self-contained for pasting into HTML: the XML prolog, DOCTYPE, comments
 and ``<metadata>`` are removed, and every ``id`` (and each ``#id`` reference) is prefixed with the
@@ -25,11 +29,31 @@ from typing import Any
 
 #: (metric key in RoundMetrics, title, y label)
 PLOTTED_METRICS: tuple[tuple[str, str, str], ...] = (
-    ("effective_rank", "Effective rank", "effective rank"),
+    ("effective_rank", "Effective rank", "effective rank (dimensions)"),
     ("latent_std_mean", "Latent scale", "mean per-dimension std"),
-    ("drift_to_reference_deg", "Frame drift to reference", "degrees"),
-    ("val_pred", "Held-out prediction error (val_pred)", "MSE"),
+    ("drift_to_reference_deg", "Frame drift to the reference", "drift to reference (degrees)"),
+    ("val_pred", "Held-out prediction error (val_pred)", "val_pred (MSE)"),
 )
+
+
+def thresholds(runs: Sequence[Any] = ()) -> dict[str, list[tuple[float, str]]]:
+    """Metric -> [(value, label)] of the RFC-0002 bounds to draw ({} without the catalog)."""
+    from ..errors import LensembleError
+    from ..requirements import load_catalog
+
+    try:
+        cat = load_catalog()
+        max_drift = float(cat.param("MAX_DRIFT_TO_REFERENCE_DEG"))
+        frac = float(cat.param("MIN_RANK_FRACTION"))
+        min_std = float(cat.param("MIN_LATENT_STD"))
+    except (LensembleError, OSError):  # a report renders without RFCs; it just has no threshold lines
+        return {}
+    dims = sorted({int(d) for d in (getattr(r, "latent_dim", None) for r in runs) if d})
+    return {
+        "drift_to_reference_deg": [(max_drift, f"MAX_DRIFT_TO_REFERENCE_DEG = {max_drift:g}°")],
+        "effective_rank": [(frac * d, f"MIN_RANK_FRACTION·d = {frac:g}·{d} = {frac * d:g}") for d in dims],
+        "latent_std_mean": [(min_std, f"MIN_LATENT_STD = {min_std:g}")],
+    }
 
 
 @dataclass(frozen=True)
@@ -90,6 +114,7 @@ def round_plots(runs: Sequence[Any]) -> list[Plot]:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    bounds = thresholds(runs)
     plots: list[Plot] = []
     for metric, title, ylabel in PLOTTED_METRICS:
         series = []
@@ -111,9 +136,11 @@ def round_plots(runs: Sequence[Any]) -> list[Plot]:
                 if bad:
                     ax.plot(bad, [0.0] * len(bad), linestyle="none", marker="x", color="red",
                             markersize=8, label=f"{label}: degenerate frame")
+        for value, text in bounds.get(metric, []):
+            ax.axhline(value, color="black", linestyle="--", linewidth=1.0, label=text)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are integers
         ax.set_title(title)
-        ax.set_xlabel("round")
+        ax.set_xlabel("round (0 = before training)")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")

@@ -6,7 +6,12 @@ Layouts read, first match wins:
    ART-020) gives it; ``DIR/records.jsonl`` is read the same way when ``rounds.jsonl`` is absent;
 2. ``DIR/records/*.json`` — one RoundRecord per file, in file-name order.
 
-``DIR/manifest.json`` (a RunManifest), when present, supplies the control name. Every record is
+``DIR/manifest.json`` (a RunManifest), when present, supplies the control name, and
+``DIR/probe.safetensors`` the latent dimension d (the shape ``(k, d)`` of its ``targets``, read
+from the safetensors header alone) that the rank threshold line of the plots needs.
+
+:func:`load_runs` also takes a comparison directory (``results.json`` beside one run directory
+per control, as ``lensemble-spec headline`` writes it) and returns one entry per control. Every record is
 validated against :class:`lensemble_spec.schemas.RoundRecord`; an invalid line or file is left
 out and named in ``problems`` (the plots are a view, the conformance tests judge the artifacts).
 Records are sorted by ``round_index``.
@@ -23,6 +28,8 @@ from ..schemas.compliance import RunRecords
 JSONL_NAMES = ("rounds.jsonl", "records.jsonl")
 RECORDS_DIR = "records"
 MANIFEST = "manifest.json"
+PROBE = "probe.safetensors"
+RESULTS = "results.json"
 _MAX_PROBLEMS = 20
 
 
@@ -87,15 +94,58 @@ def load_run_records(run_dir: str | Path) -> RunRecords:
         problems.append(f"records name control(s) {controls} but {MANIFEST} says {control!r}")
     if not isinstance(control, str):
         control = None
+    latent_dim = _probe_latent_dim(run_dir / PROBE)
     if len(problems) > _MAX_PROBLEMS:
         problems = problems[:_MAX_PROBLEMS] + [f"... and {len(problems) - _MAX_PROBLEMS} more"]
     return RunRecords(
         run_dir=str(run_dir.resolve()),
         control=control,
         source=source,
+        latent_dim=latent_dim,
         records=records,
         problems=problems,
     )
+
+
+def _probe_latent_dim(path: Path) -> int | None:
+    """d of the probe's ``targets`` tensor (shape ``(k, d)``), from the safetensors header; None if unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if not 0 < n <= 10_000_000:
+                return None
+            header = json.loads(fh.read(n))
+        shape = header["targets"]["shape"]
+        return int(shape[1]) if len(shape) == 2 and int(shape[1]) > 0 else None
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def is_comparison(directory: str | Path) -> bool:
+    """A comparison directory: ``results.json`` and no round records of its own."""
+    d = Path(directory)
+    return (d / RESULTS).is_file() and not any((d / n).is_file() for n in JSONL_NAMES) and not (d / RECORDS_DIR).is_dir()
+
+
+def load_runs(directory: str | Path) -> list[RunRecords]:
+    """The run records of a run directory (one entry) or of every control of a comparison.
+
+    A comparison's controls are the sub-directories named by the rows of its ``results.json``
+    (falling back to every sub-directory holding a ``manifest.json``), in that order.
+    """
+    d = Path(directory)
+    if not is_comparison(d):
+        return [load_run_records(d)]
+    controls: list[str] = []
+    try:
+        doc = json.loads((d / RESULTS).read_text(encoding="utf-8"))
+        controls = [r["control"] for r in doc.get("controls", []) if isinstance(r, dict) and isinstance(r.get("control"), str)]
+    except (OSError, ValueError, AttributeError):
+        pass
+    subdirs = [d / c for c in controls if "/" not in c and (d / c / MANIFEST).is_file()]
+    if not subdirs:
+        subdirs = sorted(p for p in d.iterdir() if (p / MANIFEST).is_file())
+    return [load_run_records(p) for p in subdirs] or [load_run_records(d)]
 
 
 def _not_object() -> None:

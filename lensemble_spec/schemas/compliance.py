@@ -150,6 +150,7 @@ class ItemResult(_Strict):
     parts: list[str] = Field(default_factory=list)  # implementation parts the test calls
     duration_s: float = Field(ge=0, default=0.0)
     message: str | None = None  # short failure message or skip/xfail reason
+    details: str | None = None  # full failure text (traceback, Hypothesis falsifying example), bounded
     expectation: Literal["xfail", "skip"] | None = None
     expectation_reason: str | None = None
 
@@ -214,6 +215,7 @@ class RunRecords(_Strict):
     run_dir: str
     control: str | None = None
     source: str | None = None  # which file the records were read from
+    latent_dim: int | None = Field(default=None, ge=1)  # d, from probe.safetensors' targets (k, d)
     records: list[RoundRecord] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)
 

@@ -26,14 +26,18 @@ import pytest
 from conformance.test_artifacts_runs import (
     test_pins_resolve_from_the_local_cache_alone as check,
 )
-
-from ._publish import add_snapshot
+from lensemble_spec.publish.hubcache import commit_to_cache
 
 REPO = "acme/toy-world-model"
 REV = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 OTHER_REV = "ffffffffffffffffffffffffffffffffffffffff"
 WEIGHTS = b"pretend safetensors bytes " * 40
 CONFIG = b'{"latent_dim": 16}'
+
+
+def add_snapshot(cache: Path, repo: str, rev: str, files: dict[str, bytes]) -> Path:
+    """The cache ``lensemble-spec publish`` writes (huggingface_hub's layout; safetensors as LFS blobs)."""
+    return commit_to_cache(cache, repo, rev, files, lfs={p for p in files if p.endswith(".safetensors")})
 
 
 def sha(data: bytes) -> str:

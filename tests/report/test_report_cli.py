@@ -41,7 +41,7 @@ def test_report_command_writes_html_markdown_and_json(tmp_path, capsys):
     src = _results(tmp_path)
     out = tmp_path / "out"
     assert main(["report", "--from", str(src), "--out", str(out)]) == 0
-    assert {p.name for p in out.iterdir()} == {"report.html", "report.md", "results.json"}
+    assert {p.name for p in out.iterdir()} == {"report.html", "report.md", "results.json", "rfcs"}
     assert json.loads((out / "results.json").read_text())["verdicts"]["overall"] == "non-conformant"
     assert 'data-verdict="non-conformant"' in (out / "report.html").read_text()
     assert "verdict: non-conformant" in capsys.readouterr().out
