@@ -42,6 +42,7 @@ def _skip_reason(report: pytest.TestReport) -> str:
 
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_XDIST_HEADER = re.compile(r"\A\[gw\d+\] [^\n]*\n+")  # "[gw1] linux -- Python …" (worker banner)
 
 
 def short(text: str | None) -> str | None:
@@ -71,7 +72,7 @@ DETAILS_LIMIT = 20_000
 
 def failure_details(report: pytest.TestReport) -> str | None:
     """The whole failure text (assertion, traceback, Hypothesis falsifying example), bounded."""
-    text = _ADDRESS.sub("", (getattr(report, "longreprtext", "") or "").strip())
+    text = _XDIST_HEADER.sub("", _ADDRESS.sub("", (getattr(report, "longreprtext", "") or "").strip()))
     if len(text) > DETAILS_LIMIT:
         text = text[: DETAILS_LIMIT // 4] + "\n…\n" + text[-3 * DETAILS_LIMIT // 4 :]
     return text or None
