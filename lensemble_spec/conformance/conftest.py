@@ -119,6 +119,8 @@ def sketch(model_part: Any) -> np.ndarray:
 # --- federation runs ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def runner(federation_part: Any, impl: Any, run_level: str, tmp_path_factory: pytest.TempPathFactory) -> Runner:
+    if not hasattr(federation_part, "run"):
+        skip_not_implemented(f"{impl.name}: the federation part has no `run` (optional; the harness's own runs from primitives replace it)")
     problem = world_problem(impl.model)
     if problem:
         pytest.skip(f"harness world unusable: {problem}")
