@@ -48,14 +48,30 @@ def points(world) -> np.ndarray:
     return np.ascontiguousarray(world.probe.points, dtype=np.float32)
 
 
+def reflection_in_span(embedding: np.ndarray, seed: int) -> np.ndarray:
+    """A Haar reflection ``R`` (det −1) acting inside the directions ``embedding`` spans, identity elsewhere.
+
+    For a full-rank embedding this is any Haar reflection. For a rank-deficient-by-design one
+    (rank ``r < d``) a reflection across the unspanned directions could be undone by a rotation
+    alone, hiding an SO(d)-only backstop; a reflection inside the span cannot, and its
+    Procrustes solution (minimal completion) is exactly ``Rᵀ``.
+    """
+    _u, sv, vt = np.linalg.svd(np.asarray(embedding, dtype=np.float64), full_matrices=True)
+    r = int(np.sum(sv > bounds.DEGENERATE_RTOL * sv[0]))
+    v = vt.T
+    h = _rotation(seed, r, reflect=True)
+    return v[:, :r] @ h @ v[:, :r].T + v[:, r:] @ v[:, r:].T
+
+
 @pytest.fixture(scope="module")
 def cases(model_part, params0, params1, points):
-    """(name, global, local, reference): exact rotations, a reflection, and an unrelated frame."""
+    """(name, global, local, reference): exact rotations, a reflection inside the reference's span,
+    and an unrelated frame."""
     d = int(model_part.latent_dim)
     reference = np.asarray(_enc(model_part, params0, points), dtype=np.float32)
     return [
         ("rotated", params1, model_part.rotate(params0, _rotation(11, d, reflect=False)), reference),
-        ("reflected", params1, model_part.rotate(params0, _rotation(12, d, reflect=True)), reference),
+        ("reflected", params1, model_part.rotate(params0, reflection_in_span(reference, 12)), reference),
         ("other-init", params0, model_part.rotate(params1, _rotation(13, d, reflect=False)), reference),
     ]
 
@@ -127,21 +143,6 @@ def test_backstop_does_not_depend_on_the_global(model_part, federation_part, cas
         _close(_enc(model_part, second, frames), _enc(model_part, first, frames), f"{name}: encoders for two globals")
         z = _enc(model_part, first, frames[: len(a)])
         _close(_pred(model_part, second, z, a), _pred(model_part, first, z, a), f"{name}: predictors for two globals")
-
-
-def reflection_in_span(embedding: np.ndarray, seed: int) -> np.ndarray:
-    """A Haar reflection ``R`` (det −1) acting inside the directions ``embedding`` spans, identity elsewhere.
-
-    For a full-rank embedding this is any Haar reflection. For a rank-deficient-by-design one
-    (rank ``r < d``) a reflection across the unspanned directions could be undone by a rotation
-    alone, hiding an SO(d)-only backstop; a reflection inside the span cannot, and its
-    Procrustes solution (minimal completion) is exactly ``Rᵀ``.
-    """
-    _u, sv, vt = np.linalg.svd(np.asarray(embedding, dtype=np.float64), full_matrices=True)
-    r = int(np.sum(sv > bounds.DEGENERATE_RTOL * sv[0]))
-    v = vt.T
-    h = _rotation(seed, r, reflect=True)
-    return v[:, :r] @ h @ v[:, :r].T + v[:, r:] @ v[:, r:].T
 
 
 @pytest.mark.requirement("GAUGE-029")
