@@ -12,9 +12,10 @@ What the harness hands an implementation (the promise; it never passes anything 
 * **Arrays are numpy arrays**, C-contiguous, of dtype ``float32`` unless stated: observations
   ``(N, C, H, W)`` in ``[0, 1]``; actions ``(N, A)`` in ``[-4, 4]``; latents ``(N, d)``;
   orthogonal matrices ``(d, d)`` ``float64``; sketches ``(d, m)`` of unit columns. Gauge-part
-  inputs are ``float64`` (they may contain NaN/Inf or have a wrong shape where a test checks the
+  inputs are ``float64`` or ``float32`` (they may contain NaN/Inf or have a wrong shape where a test checks the
   error). No torch tensor, no ``bfloat16`` array and no other array type reaches a method, except
-  parameters the implementation itself returned, which are passed back unchanged.
+  parameters the implementation itself returned, which are passed back unchanged, and one
+  ``torch.bfloat16`` tensor given to an artifacts part that lists ``"bfloat16"`` in ``dtypes``.
 * **The harness world** (``lensemble_spec.worlds``): 3-channel square frames of side ``H`` (32 by
   default; the model part's ``obs_shape`` if it declares another square RGB side that is a
   multiple of 8), ``A = 5`` action dimensions, ``S = 5`` ground-truth state dimensions, 4 silos

@@ -123,7 +123,7 @@ def runner(federation_part: Any, impl: Any, run_level: str, tmp_path_factory: py
         skip_not_implemented(f"{impl.name}: the federation part has no `run` (optional; the harness's own runs from primitives replace it)")
     problem = world_problem(impl.model)
     if problem:
-        pytest.skip(f"harness world unusable: {problem}")
+        precondition_not_met(f"the harness world cannot feed this model: {problem}", "declare obs_shape (3, H, H) with H a multiple of 8 and action_dim 5, or adapt the model to them in the adapter")
     return Runner(federation_part, impl.model, run_level, tmp_path_factory.mktemp("harness-runs"))
 
 

@@ -65,6 +65,7 @@ def sessions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     full = _job(root, "foreign", ["conformance", "--impl", "tests.foreign.adapter"])
     full["args"][full["args"].index("quick")] = "full"
     variants = [_job(root, name, [*paths, "--impl", f"tests.foreign.variants:{name}"]) for name, (paths, _ids) in EXPECTED.items()]
+    variants.append(_job(root, "without_frame_drift", [*files("test_gauge_primitives.py"), "--impl", "tests.foreign.variants:without_frame_drift"]))
     start = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda b: _run(b, root), [[full], variants]))
@@ -118,3 +119,14 @@ def test_the_foreign_code_never_imports_the_reference():
         if path.name == "test_foreign.py":
             continue  # the meta-test itself only drives sessions
         assert not pattern.search(path.read_text()), f"{path.name} imports the reference or its mutants"
+
+
+@pytest.mark.slow
+def test_a_method_raising_not_implemented_reads_not_implemented(sessions):
+    """NotImplementedError from one method: its requirements are *not implemented*, nothing fails."""
+    result = sessions["without_frame_drift"]
+    assert result, "the session wrote no compliance JSON"
+    status = {r["id"]: r["status"] for r in result["requirements"]}
+    assert status["GAUGE-019"] == "not-implemented" and status["GAUGE-020"] == "not-implemented", {k: status[k] for k in ("GAUGE-019", "GAUGE-020")}
+    assert status["GAUGE-016"] == "passed" and status["GAUGE-014"] == "passed"
+    assert not _failed_ids(result) and result["counts"]["errors"] == 0

@@ -169,4 +169,16 @@ __all__ = [
     "rank_floor",
     "size_only_merge",
     "trace_angle",
+    "without_frame_drift",
 ]
+
+
+# --- a method the implementation does not have (not a defect) -------------------------------------------------------
+class _NoDriftGauge(adapter.Gauge):
+    def frame_drift_deg(self, source, target):
+        raise NotImplementedError("jepa measures drift only through procrustes_align + rotation_angle_deg")
+
+
+def without_frame_drift() -> Implementation:
+    """Correct, but ``frame_drift_deg`` raises NotImplementedError: GAUGE-019/020 read *not implemented*."""
+    return _with("without-frame-drift", gauge=_NoDriftGauge())
