@@ -66,6 +66,7 @@ def sessions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     full["args"][full["args"].index("quick")] = "full"
     variants = [_job(root, name, [*paths, "--impl", f"tests.foreign.variants:{name}"]) for name, (paths, _ids) in EXPECTED.items()]
     variants.append(_job(root, "without_frame_drift", [*files("test_gauge_primitives.py"), "--impl", "tests.foreign.variants:without_frame_drift"]))
+    variants.append(_job(root, "six_action_model", [*files("test_gauge_model.py"), "--impl", "tests.foreign.variants:six_action_model"]))
     start = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda b: _run(b, root), [[full], variants]))
@@ -130,3 +131,16 @@ def test_a_method_raising_not_implemented_reads_not_implemented(sessions):
     assert status["GAUGE-019"] == "not-implemented" and status["GAUGE-020"] == "not-implemented", {k: status[k] for k in ("GAUGE-019", "GAUGE-020")}
     assert status["GAUGE-016"] == "passed" and status["GAUGE-014"] == "passed"
     assert not _failed_ids(result) and result["counts"]["errors"] == 0
+
+
+@pytest.mark.slow
+def test_a_world_the_model_cannot_take_is_the_harness_precondition(sessions):
+    """6-dim actions: the world-dependent checks are skipped as *harness precondition not met*."""
+    result = sessions["six_action_model"]
+    assert result, "the session wrote no compliance JSON"
+    assert not _failed_ids(result) and result["counts"]["errors"] == 0
+    reasons = [t["message"] or "" for t in result["tests"] if t["outcome"] == "skipped"]
+    assert reasons and all(r.startswith("harness precondition not met:") for r in reasons), reasons[:3]
+    assert any("action" in r and "fix:" in r for r in reasons)
+    passed = {r["id"] for r in result["requirements"] if r["status"] == "passed"}
+    assert "GAUGE-004" in passed  # rotate needs no world

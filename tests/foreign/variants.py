@@ -169,6 +169,7 @@ __all__ = [
     "rank_floor",
     "size_only_merge",
     "trace_angle",
+    "six_action_model",
     "without_frame_drift",
 ]
 
@@ -182,3 +183,15 @@ class _NoDriftGauge(adapter.Gauge):
 def without_frame_drift() -> Implementation:
     """Correct, but ``frame_drift_deg`` raises NotImplementedError: GAUGE-019/020 read *not implemented*."""
     return _with("without-frame-drift", gauge=_NoDriftGauge())
+
+
+# --- a model the harness world cannot feed (not a defect) -------------------------------------------------------------
+class _SixActionModel(adapter.Model):
+    action_dim = 6
+
+
+def six_action_model() -> Implementation:
+    """Declares 6-dim actions, which the harness world (5-dim) cannot provide: the checks that need
+    the world read *harness precondition not met*, never failed."""
+    model = _SixActionModel()
+    return _with("six-action-model", model=model, federation=adapter.Federation(model))
