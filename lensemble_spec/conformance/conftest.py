@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 
 from lensemble_spec.errors import CapabilityMissing
+from lensemble_spec.guard import guarded
 from lensemble_spec.metrics import build_sketch
 from lensemble_spec.plugin import skip_not_implemented
-from lensemble_spec.protocol import CONTROLS, Batch, guarded
+from lensemble_spec.protocol import CONTROLS, Batch
 
 from . import bounds
 from ._expect import precondition_not_met
@@ -265,5 +266,5 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         if notes:
             message = f"{message} | {' '.join(notes[0].split())[:300]}"
         if isinstance(exc, AssertionError):
-            raise AssertionError(message) from exc
+            raise AssertionError(message) from exc  # noqa: TRY004 - keep it an assertion failure
         pytest.fail(message, pytrace=False)

@@ -11,14 +11,23 @@ What the adapter does, and nothing more:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
 from lensemble_spec import errors as spec
-from lensemble_spec.protocol import Batch, FrameAnchor, Implementation, LocalConfig, ObjectiveWeights, OuterConfig, Silo
+from lensemble_spec.protocol import (
+    Batch,
+    FrameAnchor,
+    Implementation,
+    LocalConfig,
+    ObjectiveWeights,
+    OuterConfig,
+    Silo,
+)
 
 from .jepa import __version__, errors, frames, merge, net, store, train
 

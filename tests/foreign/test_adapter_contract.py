@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from lensemble_spec import errors as spec
-from lensemble_spec.protocol import GuardedPart, Implementation, OuterConfig, guarded, resolve_implementation, spec_error, validate_implementation
+from lensemble_spec.guard import GuardedPart, guarded, spec_error
+from lensemble_spec.protocol import (
+    Implementation,
+    OuterConfig,
+    resolve_implementation,
+    validate_implementation,
+)
 
 from . import adapter
 from .jepa import errors

@@ -115,7 +115,7 @@ def test_variants_are_at_least_six_and_resolve():
 def test_the_foreign_code_never_imports_the_reference():
     import re
 
-    pattern = re.compile(r"^\s*(from|import)\s+(lensemble_reference|reference_impl|tests\.mutants|mutants)\b", re.M)
+    pattern = re.compile(r"^\s*(from|import)\s+(lensemble_reference|reference_impl|tests\.mutants|mutants)\b", re.MULTILINE)
     for path in sorted((REPO / "tests" / "foreign").rglob("*.py")):
         if path.name == "test_foreign.py":
             continue  # the meta-test itself only drives sessions

@@ -163,13 +163,13 @@ __all__ = [
     "MergeError",
     "degenerate_zero",
     "flipped_sign",
+    "frame_only_rotate",
     "kabsch_backstop",
     "no_error_map",
-    "frame_only_rotate",
     "rank_floor",
+    "six_action_model",
     "size_only_merge",
     "trace_angle",
-    "six_action_model",
     "without_frame_drift",
 ]
 

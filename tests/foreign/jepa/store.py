@@ -104,7 +104,7 @@ def save(params, directory: Path, *, round_index: int, parent_hash, config_hash:
         "tensor_manifest": [{"name": n, "dtype": "float32", "shape": list(arrays[n].shape)} for n in sorted(arrays, key=lambda n: n.encode())],
         "weight_files": [WEIGHTS],
         "producer": PRODUCER,
-        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
