@@ -221,7 +221,7 @@ def results_tables(given_runs: Any) -> list[tuple[Path, dict[str, RunView]]]:
 # --- how the harness calls the implementation, and how a failure reads --------------------------------
 @pytest.fixture(scope="session")
 def impl(impl: Any) -> Any:
-    """The plugin's implementation with every part guarded (lensemble_spec.protocol.GuardedPart):
+    """The plugin's implementation with every part guarded (lensemble_spec.guard.GuardedPart):
     its declared ``error_map`` applied, and ``NotImplementedError`` from any method reported as
     *not implemented* for the test that needed it."""
     return guarded(impl, on_missing=skip_not_implemented)
