@@ -26,7 +26,19 @@ from lensemble_spec import metrics
 from lensemble_spec.artifacts import load_checkpoint as _load_checkpoint
 from lensemble_spec.artifacts import save_checkpoint as _save_checkpoint
 from lensemble_spec.errors import ConfigError, ProbeError
-from lensemble_spec.protocol import CONTROLS, Batch, FederationConfig, FrameAnchor, Implementation, OuterConfig, Probe, RunResult, Silo
+from lensemble_spec.protocol import (
+    CONTROLS,
+    Batch,
+    FederationConfig,
+    FrameAnchor,
+    Implementation,
+    LocalConfig,
+    ObjectiveWeights,
+    OuterConfig,
+    Probe,
+    RunResult,
+    Silo,
+)
 
 from . import __version__
 from .artifacts import PRODUCER
@@ -94,12 +106,18 @@ class ReferenceModel:
             out = module.predict(torch.as_tensor(np.asarray(z, dtype=np.float32)), torch.as_tensor(np.asarray(action, dtype=np.float32)))
         return out.numpy()
 
-    def loss_terms(self, params: Mapping[str, Any], batch: Batch, *, sketch: Any, anchor: FrameAnchor | None = None) -> dict[str, float]:
+    def loss_terms(
+        self, params: Mapping[str, Any], batch: Batch, *, sketch: Any, anchor: FrameAnchor | None = None, weights: ObjectiveWeights | None = None
+    ) -> dict[str, float]:
         """Floats ``pred``, ``sigreg``, ``anchor`` (exactly 0.0 without an anchor) and ``total``.
 
-        ``total = lambda_pred·pred + lambda_sigreg·sigreg + anchor``; the anchor term already carries
-        ``anchor.weight``. Raises ProbeError for an anchor with fewer points than latent dimensions.
+        ``total = lambda_pred·pred + lambda_sigreg·sigreg + anchor`` with the given ``weights``
+        (this part's ``lambda_pred``/``lambda_sigreg`` when ``None``); the anchor term already
+        carries ``anchor.weight``. Raises ProbeError for an anchor with fewer points than latent
+        dimensions (GAUGE-022).
         """
+        lambda_pred = self.lambda_pred if weights is None else float(weights.lambda_pred)
+        lambda_sigreg = self.lambda_sigreg if weights is None else float(weights.lambda_sigreg)
         deterministic_torch(self.threads)
         module = module_from_params(None, params)
         anc = None
@@ -122,8 +140,8 @@ class ReferenceModel:
                 torch.as_tensor(np.array(batch.actions, dtype=np.float32)),
                 torch.as_tensor(np.array(sketch, dtype=np.float32)),
                 anchor=anc,
-                lambda_pred=self.lambda_pred,
-                lambda_sigreg=self.lambda_sigreg,
+                lambda_pred=lambda_pred,
+                lambda_sigreg=lambda_sigreg,
             )
         return {k: float(v) for k, v in terms.items()}
 
@@ -170,20 +188,43 @@ class ReferenceFederation:
     def __init__(self, model: ReferenceModel) -> None:
         self.model = model
 
-    def _train_cfg(self, params: Mapping[str, Any], silo: Silo) -> TrainConfig:
-        """Defaults of this trainer, sized to ``params`` (architecture) and ``silo`` (window)."""
+    def _train_cfg(self, params: Mapping[str, Any], silo: Silo, config: LocalConfig | None = None) -> TrainConfig:
+        """This trainer's TrainConfig for one local update, sized to ``params`` (architecture) and
+        ``silo`` (window); the caller's LocalConfig (learning rate, batch size, window, weights,
+        root seed of the round's sketch) when given, this trainer's defaults otherwise."""
+        horizon = int(np.asarray(silo.actions).shape[1])
+        if config is None:
+            return TrainConfig(
+                model=infer_model_config(params),
+                window=min(TrainConfig().window, horizon),
+                lambda_pred=self.model.lambda_pred,
+                lambda_sigreg=self.model.lambda_sigreg,
+                threads=self.model.threads,
+            )
         return TrainConfig(
             model=infer_model_config(params),
-            window=min(TrainConfig().window, int(np.asarray(silo.actions).shape[1])),
-            lambda_pred=self.model.lambda_pred,
-            lambda_sigreg=self.model.lambda_sigreg,
+            seed=int(config.root_seed),
+            window=min(int(config.window), horizon),
+            batch_size=int(config.batch_size),
+            inner_lr=float(config.inner_lr),
+            lambda_pred=float(config.weights.lambda_pred),
+            lambda_sigreg=float(config.weights.lambda_sigreg),
             threads=self.model.threads,
         )
 
     def local_update(
-        self, global_params: Mapping[str, Any], silo: Silo, *, steps: int, seed: int, round_index: int, anchor: FrameAnchor | None = None
+        self,
+        global_params: Mapping[str, Any],
+        silo: Silo,
+        *,
+        steps: int,
+        seed: int,
+        round_index: int,
+        anchor: FrameAnchor | None = None,
+        config: LocalConfig | None = None,
     ) -> dict[str, np.ndarray]:
-        cfg = self._train_cfg(global_params, silo)
+        """Δ = local − global after ``steps`` AdamW steps (protocol ``FederationPart.local_update``)."""
+        cfg = self._train_cfg(global_params, silo, config)
         return local_update(cfg, global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor)
 
     def outer_init(self, params: Mapping[str, Any]) -> OuterState:
@@ -223,6 +264,9 @@ def _probe_hash(points: np.ndarray) -> str:
 
 
 class ReferenceArtifacts:
+    #: Every dtype RFC-0010 allows (lensemble_spec.artifacts stores them all, bfloat16 from torch tensors).
+    dtypes = ("bfloat16", "bool", "float16", "float32", "float64", "int32", "int64", "uint8")
+
     def save_checkpoint(self, params: Mapping[str, Any], directory: Path, *, round_index: int, parent_hash: str | None, config_hash: str) -> str:
         check_releasable(params, who="checkpoint")  # ART-006: only the shared model is written
         header = _save_checkpoint(params, directory, round_index=round_index, parent_hash=parent_hash, config_hash=config_hash, producer=PRODUCER)

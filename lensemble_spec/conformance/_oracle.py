@@ -73,14 +73,42 @@ def close_scalar(actual: float, expected: float, *, rtol: float, atol: float) ->
 # --- RFC-0002 §3: Procrustes and angles --------------------------------------------------------------
 
 
-def procrustes(source: Any, target: Any) -> np.ndarray | None:
-    """``Q* = U Vᵀ`` for ``SᵀT = U Σ Vᵀ`` over O(d); ``None`` when degenerate (GAUGE-014)."""
+def frame_rank(source: Any, target: Any) -> tuple[int, np.ndarray]:
+    """Numerical rank of ``SᵀT`` (singular values above ``DEGENERATE_RTOL·σ_max``) and its spectrum."""
     s = np.asarray(source, dtype=np.float64)
     t = np.asarray(target, dtype=np.float64)
+    sv = np.linalg.svd(s.T @ t, compute_uv=False)
+    if not np.all(np.isfinite(sv)) or sv[0] == 0.0:
+        return 0, sv
+    return int(np.sum(sv > bounds.DEGENERATE_RTOL * sv[0])), sv
+
+
+def procrustes(source: Any, target: Any) -> np.ndarray | None:
+    """``Q*`` over O(d) for ``SᵀT = U Σ Vᵀ``, on the subspace the frames span; ``None`` when degenerate.
+
+    RFC-0002 §3 as amended for rank-deficient-by-design frames (a LayerNorm-terminated encoder
+    spans d−1 directions): with ``r`` the numerical rank of ``SᵀT``, a frame is degenerate only
+    below the rank floor, ``r < MIN_RANK_FRACTION·d`` (or ``σ_max = 0``); otherwise
+    ``Q = U_r V_rᵀ + U_⊥ W V_⊥ᵀ`` where the undetermined block ``W`` is the minimal rotation: the
+    orthogonal ``W`` maximising ``tr Q`` (closest to the identity), ``W = B Aᵀ`` for
+    ``V_⊥ᵀ U_⊥ = A Σ Bᵀ``. For a full-rank ``SᵀT`` this is the classical ``U Vᵀ``.
+    """
+    s = np.asarray(source, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    d = s.shape[1]
     u, sv, vt = np.linalg.svd(s.T @ t)
-    if not np.isfinite(sv[0]) or sv[0] == 0.0 or sv[-1] <= bounds.DEGENERATE_RTOL * sv[0]:
+    if not np.all(np.isfinite(sv)) or sv[0] == 0.0:
         return None
-    return u @ vt
+    r = int(np.sum(sv > bounds.DEGENERATE_RTOL * sv[0]))
+    if r < bounds.MIN_RANK_FRACTION * d:
+        return None
+    v = vt.T
+    q = u[:, :r] @ v[:, :r].T
+    if r < d:
+        u_perp, v_perp = u[:, r:], v[:, r:]
+        a, _sigma, bt = np.linalg.svd(v_perp.T @ u_perp)
+        q = q + u_perp @ (bt.T @ a.T) @ v_perp.T
+    return q
 
 
 def eigen_angle_deg(q: Any) -> float:

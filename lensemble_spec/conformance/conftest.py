@@ -19,13 +19,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from lensemble_spec.errors import CapabilityMissing
+from lensemble_spec.guard import guarded
 from lensemble_spec.metrics import build_sketch
+from lensemble_spec.plugin import skip_not_implemented
+from lensemble_spec.plugin import fixtures as _plugin_fixtures
 from lensemble_spec.plugin.fixtures import (  # noqa: F401 - the plugin's fixtures, for this suite's tests only
     artifacts_part,
     federation_part,
     gauge_part,
     hub_cache_dir,
-    impl,
     model_part,
     requirement_catalog,
     run_dirs,
@@ -34,6 +37,7 @@ from lensemble_spec.plugin.fixtures import (  # noqa: F401 - the plugin's fixtur
 from lensemble_spec.protocol import CONTROLS, Batch
 
 from . import bounds
+from ._expect import precondition_not_met
 from ._harness import (
     HarnessRun,
     Runner,
@@ -90,7 +94,7 @@ def _optional_part(request: pytest.FixtureRequest, name: str) -> Any:
 def world(impl: Any) -> Any:
     problem = world_problem(impl.model)
     if problem:
-        pytest.skip(f"harness world unusable: {problem}")
+        precondition_not_met(f"the harness world cannot feed this model: {problem}", "declare obs_shape (3, H, H) with H a multiple of 8 and action_dim 5, or adapt the model to them in the adapter")
     return world_for(impl.model)
 
 
@@ -130,9 +134,11 @@ def sketch(model_part: Any) -> np.ndarray:
 # --- federation runs ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def runner(federation_part: Any, impl: Any, run_level: str, tmp_path_factory: pytest.TempPathFactory) -> Runner:
+    if not hasattr(federation_part, "run"):
+        skip_not_implemented(f"{impl.name}: the federation part has no `run` (optional; the harness's own runs from primitives replace it)")
     problem = world_problem(impl.model)
     if problem:
-        pytest.skip(f"harness world unusable: {problem}")
+        precondition_not_met(f"the harness world cannot feed this model: {problem}", "declare obs_shape (3, H, H) with H a multiple of 8 and action_dim 5, or adapt the model to them in the adapter")
     return Runner(federation_part, impl.model, run_level, tmp_path_factory.mktemp("harness-runs"))
 
 
@@ -224,3 +230,56 @@ def results_tables(given_runs: Any) -> list[tuple[Path, dict[str, RunView]]]:
     if not given_runs[1]:
         pytest.skip("results tables are checked on comparison directories given with --run")
     return list(given_runs[1])
+
+
+# --- how the harness calls the implementation, and how a failure reads --------------------------------
+@pytest.fixture(scope="session")
+def impl(request: pytest.FixtureRequest) -> Any:
+    """The plugin's implementation (``plugin.fixtures.impl``) with every part guarded
+    (lensemble_spec.guard.GuardedPart): its declared ``error_map`` applied, and
+    ``NotImplementedError`` from any method reported as *not implemented* for the test that
+    needed it. The plugin's part fixtures (``gauge_part`` …) read this one."""
+    return guarded(_plugin_fixtures.impl.__wrapped__(request), on_missing=skip_not_implemented)
+
+
+def _requirement_ids(item: pytest.Item) -> list[str]:
+    return [str(a) for m in item.iter_markers("requirement") for a in m.args]
+
+
+def _leaves(group: BaseException) -> list[BaseException]:
+    if isinstance(group, BaseExceptionGroup):
+        return [leaf for e in group.exceptions for leaf in _leaves(e)]
+    return [group]
+
+
+def _explained(exc: BaseException, ids: str) -> str | None:
+    """A one-paragraph message for failures whose own text does not say expected/got/requirement."""
+    if isinstance(exc, BaseExceptionGroup):
+        leaves = _leaves(exc)
+        parts = [f"({i + 1}) {type(e).__name__}: {' '.join(str(e).split())[:240]}" for i, e in enumerate(leaves[:4])]
+        return f"{ids}: {len(leaves)} distinct failing examples: " + " ".join(parts)
+    text = " ".join(str(exc).split())
+    if isinstance(exc, pytest.fail.Exception) and text.startswith("DID NOT RAISE"):
+        return f"{ids}: expected the implementation to raise {text.removeprefix('DID NOT RAISE').strip()}; the call returned normally"
+    if isinstance(exc, (AssertionError, pytest.fail.Exception)) and not text.startswith(ids):
+        return f"{ids}: {text or 'assertion failed'}"
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    try:
+        return (yield)
+    except CapabilityMissing as exc:  # raised where on_missing could not be used
+        skip_not_implemented(exc.message)
+    except (AssertionError, pytest.fail.Exception, BaseExceptionGroup) as exc:
+        ids = ", ".join(_requirement_ids(item)) or "unmapped test"
+        message = _explained(exc, ids)
+        if message is None:
+            raise
+        notes = [n for n in getattr(exc, "__notes__", []) if n.startswith("Falsifying")]
+        if notes:
+            message = f"{message} | {' '.join(notes[0].split())[:300]}"
+        if isinstance(exc, AssertionError):
+            raise AssertionError(message) from exc  # noqa: TRY004 - keep it an assertion failure
+        pytest.fail(message, pytrace=False)

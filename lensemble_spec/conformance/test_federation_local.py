@@ -18,12 +18,13 @@ from lensemble_spec.worlds import windows
 
 from . import _oracle as oracle
 from . import bounds
+from ._inputs import LOCAL_CONFIG, WEIGHTS
 
 STEPS = 2  # enough to move every trainable parameter; cheap
 
 
 def _update(federation_part, params, silo, *, steps=STEPS, seed=0, round_index=1, anchor=None):
-    delta = federation_part.local_update(params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor)
+    delta = federation_part.local_update(params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=LOCAL_CONFIG)
     return {k: oracle.as_array(v) for k, v in delta.items()}
 
 
@@ -82,9 +83,9 @@ def test_delta_points_towards_the_trained_model(federation_part, model_part, par
     delta = _update(federation_part, params0, silo, steps=bounds.DEFAULT_INNER_STEPS, seed=3, round_index=1)
     moved = {k: (oracle.as_array(v).astype(np.float64) + delta[k]).astype(oracle.as_array(v).dtype) for k, v in params0.items()}
     backwards = {k: (oracle.as_array(v).astype(np.float64) - delta[k]).astype(oracle.as_array(v).dtype) for k, v in params0.items()}
-    at_global = float(model_part.loss_terms(params0, batch, sketch=sketch)["total"])
-    at_local = float(model_part.loss_terms(moved, batch, sketch=sketch)["total"])
-    at_mirror = float(model_part.loss_terms(backwards, batch, sketch=sketch)["total"])
+    at_global = float(model_part.loss_terms(params0, batch, sketch=sketch, weights=WEIGHTS)["total"])
+    at_local = float(model_part.loss_terms(moved, batch, sketch=sketch, weights=WEIGHTS)["total"])
+    at_mirror = float(model_part.loss_terms(backwards, batch, sketch=sketch, weights=WEIGHTS)["total"])
     assert at_local < at_global, (
         f"objective at global + delta ({at_local:.6g}) is not below the global's ({at_global:.6g}); "
         f"at global − delta it is {at_mirror:.6g}: the delta points away from the trained model"

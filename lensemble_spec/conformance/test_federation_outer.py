@@ -23,6 +23,7 @@ from lensemble_spec.protocol import OuterConfig
 
 from . import _oracle as oracle
 from . import bounds
+from ._expect import raises
 
 SHAPES = {"encoder.conv.weight": (4, 3, 2), "encoder.fc.bias": (6,), "predictor.out.weight": (5, 6), "predictor.out.bias": (5,)}
 
@@ -206,7 +207,7 @@ def test_new_global_keeps_names_shapes_and_dtypes(federation_part):
 @pytest.mark.requirement("FED-022")
 def test_no_deltas_is_quorum_not_met(federation_part):
     theta = make_params(21)
-    with pytest.raises(QuorumNotMet):
+    with raises(QuorumNotMet):
         federation_part.outer_step(theta, {}, federation_part.outer_init(theta), OuterConfig())
 
 
@@ -215,20 +216,27 @@ def _mismatches(theta: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]
     missing = {k: v for k, v in good.items() if k != "predictor.out.bias"}
     extra = dict(good, **{"encoder.extra.weight": np.zeros(3, dtype=np.float32)})
     shape = dict(good, **{"encoder.fc.bias": np.zeros(7, dtype=np.float32)})
-    return {"missing": missing, "extra": extra, "shape": shape}
+    # Same number of elements, another shape: an implementation that flattens parameters into
+    # one vector must still compare shapes, not sizes.
+    transposed = dict(good, **{"predictor.out.weight": np.ascontiguousarray(good["predictor.out.weight"].T)})
+    return {"missing": missing, "extra": extra, "shape": shape, "same-size-transposed": transposed}
 
 
 @pytest.mark.requirement("FED-023")
-@pytest.mark.parametrize("kind", ["missing", "extra", "shape"])
+@pytest.mark.parametrize("kind", ["missing", "extra", "shape", "same-size-transposed"])
 def test_mismatched_delta_is_an_aggregation_error(federation_part, kind):
     theta = make_params(23)
     bad = _mismatches(theta)[kind]
     deltas = {"a": make_params(24, 0.05), "b": bad}
-    with pytest.raises(Exception) as info:
+    try:
         federation_part.outer_step(theta, deltas, federation_part.outer_init(theta), OuterConfig())
-    assert isinstance(info.value, AggregationError) and not isinstance(info.value, ResidencyViolation), (
-        f"expected AggregationError, got {type(info.value).__name__}: {info.value}"
-    )
+    except ResidencyViolation as exc:
+        pytest.fail(f"expected AggregationError (not ResidencyViolation: every name is encoder.*/predictor.*) for a {kind} delta; got {exc}")
+    except AggregationError:
+        return
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"expected AggregationError for a {kind} delta; got {type(exc).__name__}: {exc}")
+    pytest.fail(f"expected AggregationError for a {kind} delta; outer_step returned normally")
 
 
 @pytest.mark.requirement("FED-024")
@@ -237,7 +245,7 @@ def test_non_finite_delta_is_an_aggregation_error(federation_part, value):
     theta = make_params(25)
     bad = make_params(26, 0.05)
     bad["encoder.fc.bias"][2] = value
-    with pytest.raises(AggregationError):
+    with raises(AggregationError):
         federation_part.outer_step(theta, {"a": make_params(27, 0.05), "b": bad}, federation_part.outer_init(theta), OuterConfig())
 
 
@@ -246,7 +254,7 @@ def test_non_finite_delta_is_an_aggregation_error(federation_part, value):
 def test_foreign_parameter_in_a_delta_is_a_residency_violation(federation_part, foreign):
     theta = make_params(28)
     bad = dict(make_params(29, 0.05), **{foreign: np.zeros(2, dtype=np.float32)})
-    with pytest.raises(ResidencyViolation):
+    with raises(ResidencyViolation):
         federation_part.outer_step(theta, {"a": make_params(30, 0.05), "b": bad}, federation_part.outer_init(theta), OuterConfig())
 
 
@@ -268,7 +276,7 @@ def test_failed_outer_step_leaves_the_state_unchanged(federation_part, failure):
         bad["b"]["action_head.weight"] = np.zeros(2, dtype=np.float32)
     else:
         bad = {}
-    with pytest.raises(Exception):
+    with raises(Exception):
         federation_part.outer_step(theta, bad, state, config)
     assert snapshot(state) == before, "a failed outer_step changed the state it was given"
     after, _ = step(federation_part, theta, good, state, config)

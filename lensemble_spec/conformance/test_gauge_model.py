@@ -17,11 +17,13 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from lensemble_spec.errors import ProbeError
-from lensemble_spec.protocol import Batch, FrameAnchor
+from lensemble_spec.protocol import Batch, FrameAnchor, ObjectiveWeights
 from lensemble_spec.strategies import haar_orthogonal
 
 from . import _oracle as oracle
 from . import bounds
+from ._expect import raises
+from ._inputs import WEIGHTS
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 #: Each example encodes a few dozen frames; a handful of Haar draws per property is enough to
@@ -46,8 +48,10 @@ def _pred(model_part, params, z, a) -> np.ndarray:
     return np.asarray(oracle.as_array(model_part.predict(params, np.asarray(z, dtype=np.float32), a)), dtype=np.float64)
 
 
-def _terms(model_part, params, batch, sketch, anchor=None) -> dict[str, float]:
-    terms = model_part.loss_terms(params, batch, sketch=np.asarray(sketch, dtype=np.float32), anchor=anchor)
+
+
+def _terms(model_part, params, batch, sketch, anchor=None, weights: ObjectiveWeights = WEIGHTS) -> dict[str, float]:
+    terms = model_part.loss_terms(params, batch, sketch=np.asarray(sketch, dtype=np.float32), anchor=anchor, weights=weights)
     return {k: float(oracle.as_array(v)) for k, v in terms.items()}
 
 
@@ -163,6 +167,15 @@ def test_sigreg_term_is_invariant_with_a_co_rotated_sketch(model_part, params0, 
     assert oracle.close_scalar(turned, base, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), f"sigreg {turned} != {base}"
 
 
+#: GAUGE-008 is a SHOULD with one acceptable alternative: the same Epps–Pulley statistic
+#: (centred projections, squared characteristic-function error against e^{−t²/2}, Gaussian
+#: window weights normalised to 1, mean over directions, no sample-count factor) evaluated with
+#: another quadrature — other knots or rule on at least [0, 3]. Such quadratures agree with the
+#: library's 17-knot trapezoid within a few percent; a sum over directions (×m), a factor of the
+#: sample count, standardised projections or no window differ by far more.
+SIGREG_QUADRATURE_RTOL = 0.05
+
+
 @pytest.mark.requirement("GAUGE-008")
 def test_sigreg_term_is_the_library_statistic(model_part, params0, batch, sketch):
     from lensemble_spec.metrics import sigreg_statistic
@@ -171,7 +184,12 @@ def test_sigreg_term_is_the_library_statistic(model_part, params0, batch, sketch
     z = _enc(model_part, params0, obs.reshape(-1, *obs.shape[2:]))
     expected = float(sigreg_statistic(z, sketch))
     got = _terms(model_part, params0, batch, sketch)["sigreg"]
-    assert oracle.close_scalar(got, expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), f"sigreg {got} != {expected}"
+    if oracle.close_scalar(got, expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS):
+        return
+    assert oracle.close_scalar(got, expected, rtol=SIGREG_QUADRATURE_RTOL, atol=bounds.ATOL_LOSS), (
+        f"expected sigreg = lensemble_spec.metrics.sigreg_statistic of the batch's encoded frames = {expected:.6g} "
+        f"(RTOL_LOSS {bounds.RTOL_LOSS}; another quadrature of the same integral within {SIGREG_QUADRATURE_RTOL:.0%}); got {got:.6g}"
+    )
 
 
 @pytest.mark.requirement("GAUGE-009")
@@ -208,6 +226,12 @@ def test_anchor_term_is_weighted_mean_squared_distance_and_in_total(model_part, 
     assert oracle.close_scalar(with_anchor["total"] - without["total"], with_anchor["anchor"], rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
         "the anchor term is not included in total"
     )
+    other = ObjectiveWeights(lambda_pred=2.0, lambda_sigreg=0.5)
+    weighted = _terms(model_part, params0, batch, sketch, anchor, weights=other)
+    expected_total = other.lambda_pred * weighted["pred"] + other.lambda_sigreg * weighted["sigreg"] + weighted["anchor"]
+    assert oracle.close_scalar(weighted["total"], expected_total, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
+        f"expected total = lambda_pred·pred + lambda_sigreg·sigreg + anchor = {expected_total:.6g} with weights {other}; got {weighted['total']:.6g}"
+    )
 
 
 @pytest.mark.requirement("GAUGE-021")
@@ -234,6 +258,6 @@ def test_loss_terms_rejects_an_anchor_with_fewer_points_than_dimensions(model_pa
     points = np.asarray(world.probe.points[: d - 1], dtype=np.float32)
     anchor = FrameAnchor(points=points, targets=np.zeros((d - 1, d), dtype=np.float32), weight=1.0)
     before = copy.deepcopy(anchor)
-    with pytest.raises(ProbeError):
-        model_part.loss_terms(params0, batch, sketch=sketch, anchor=anchor)
+    with raises(ProbeError, f"for an anchor of {d - 1} points in d={d}"):
+        model_part.loss_terms(params0, batch, sketch=sketch, anchor=anchor, weights=WEIGHTS)
     assert oracle.bitwise_equal(anchor.points, before.points)

@@ -47,7 +47,8 @@ def _m(impl: str, args: tuple[str, ...], expected: set[str], defect: str, keywor
 MUTANTS: dict[str, Mutant] = {
     # --- gauge part (RFC-0002 §3, §7) ---
     "procrustes-transpose": _m("mutants.gauge:procrustes_transpose", PRIMITIVES, {"GAUGE-011", "GAUGE-012", "GAUGE-013"}, "procrustes_align returns Qᵀ"),
-    "trace-angle": _m("mutants.gauge:trace_angle", PRIMITIVES, {"GAUGE-016", "GAUGE-018", "GAUGE-019"}, "saturating arccos((tr Q − (d−2))/2) angle"),
+    "trace-angle": _m("mutants.gauge:trace_angle", PRIMITIVES, {"GAUGE-016", "GAUGE-018"}, "saturating arccos((tr Q − (d−2))/2) angle (self-consistent: not charged to GAUGE-019)"),
+    "drift-over-sod": _m("mutants.gauge:drift_over_sod", PRIMITIVES, {"GAUGE-019"}, "frame_drift_deg over SO(d) while procrustes_align is over O(d)"),
     "degenerate-zero": _m("mutants.gauge:degenerate_zero", PRIMITIVES, {"GAUGE-020"}, "degenerate frame reported as 0° drift"),
     "rank-floor": _m("mutants.gauge:rank_floor", PRIMITIVES, {"GAUGE-036", "GAUGE-037", "GAUGE-038"}, "eigenvalues floored at 1e-12: a constant latent reads full rank, a near-rank-1 spectrum reads high"),
     # --- model part (RFC-0002 §2) ---

@@ -64,9 +64,9 @@ class _MutatingState(Wrapped):
 class _ReadsStates(Wrapped):
     """The batch sampler's seed depends on the silo's ground-truth states."""
 
-    def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None):
+    def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None, config=None):
         salt = int(abs(float(np.asarray(silo.states, dtype=np.float64).sum())) * 1e3) % 9973
-        return self._inner.local_update(global_params, silo, steps=steps, seed=seed + salt, round_index=round_index, anchor=anchor)
+        return self._inner.local_update(global_params, silo, steps=steps, seed=seed + salt, round_index=round_index, anchor=anchor, config=config)
 
 
 class _DeltaOnlyBackstop(Wrapped):

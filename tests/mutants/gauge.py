@@ -133,3 +133,18 @@ def sample_std():
 
 def eigen_entropy_rank():
     return mutant("eigen-entropy-rank", gauge=_EigenEntropyRank(reference().gauge))
+
+
+class _DriftOverSOd(Wrapped):
+    """``frame_drift_deg`` measures the SO(d)-restricted alignment while ``procrustes_align`` ranges
+    over O(d): the two disagree whenever the best alignment is a reflection (GAUGE-019 is a
+    self-consistency rule, so only this inconsistency — not a wrong angle formula — breaks it)."""
+
+    def frame_drift_deg(self, source, target):
+        from lensemble_spec.metrics import procrustes_align
+
+        return self._inner.rotation_angle_deg(procrustes_align(source, target, proper=True).q)
+
+
+def drift_over_sod():
+    return mutant("drift-over-sod", gauge=_DriftOverSOd(reference().gauge))

@@ -20,9 +20,9 @@ class _FixedSketch(Wrapped):
     """SIGReg with the model's own fixed sketch (the caller's sketch is ignored): the statistic
     cannot be co-rotated, so it is not gauge invariant value by value."""
 
-    def loss_terms(self, params, batch, *, sketch, anchor=None):
+    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
         own = build_sketch(7, int(self._inner.latent_dim), int(np.shape(sketch)[1]))
-        return self._inner.loss_terms(params, batch, sketch=own, anchor=anchor)
+        return self._inner.loss_terms(params, batch, sketch=own, anchor=anchor, weights=weights)
 
 
 def rotate_transpose():
@@ -83,9 +83,9 @@ class _RotateInPlace(Wrapped):
 class _PredDoubled(Wrapped):
     """The ``pred`` term (and ``total``) counts every squared error twice."""
 
-    def loss_terms(self, params, batch, *, sketch, anchor=None):
-        terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor))
-        lam = float(getattr(self._inner, "lambda_pred", 1.0))
+    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
+        terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights))
+        lam = float(weights.lambda_pred) if weights is not None else float(getattr(self._inner, "lambda_pred", 1.0))
         terms["total"] = terms["total"] + lam * terms["pred"]
         terms["pred"] = 2.0 * terms["pred"]
         return terms
@@ -94,15 +94,15 @@ class _PredDoubled(Wrapped):
 class _FrameWeightedPred(Wrapped):
     """The ``pred`` term weights latent coordinates unequally: it depends on the frame."""
 
-    def loss_terms(self, params, batch, *, sketch, anchor=None):
-        terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor))
+    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
+        terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights))
         obs, act = np.asarray(batch.obs), np.asarray(batch.actions)
         z = np.stack([np.asarray(self._inner.encode(params, obs[:, t]), dtype=np.float64) for t in range(obs.shape[1])], axis=1)
         d = z.shape[-1]
         w = np.linspace(0.5, 1.5, d)
         err = [(np.asarray(self._inner.predict(params, z[:, t].astype(np.float32), act[:, t]), dtype=np.float64) - z[:, t + 1]) ** 2 for t in range(obs.shape[1] - 1)]
         pred = float(np.mean(np.stack(err) * w))
-        lam = float(getattr(self._inner, "lambda_pred", 1.0))
+        lam = float(weights.lambda_pred) if weights is not None else float(getattr(self._inner, "lambda_pred", 1.0))
         terms["total"] = terms["total"] + lam * (pred - terms["pred"])
         terms["pred"] = pred
         return terms
@@ -111,8 +111,8 @@ class _FrameWeightedPred(Wrapped):
 class _AnchorEpsilon(Wrapped):
     """Without an anchor the anchor term is 1e-12, not exactly 0.0."""
 
-    def loss_terms(self, params, batch, *, sketch, anchor=None):
-        terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor))
+    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
+        terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights))
         if anchor is None:
             terms["anchor"] = 1e-12
         return terms
@@ -121,21 +121,21 @@ class _AnchorEpsilon(Wrapped):
 class _AnchorUnweighted(Wrapped):
     """The anchor term ignores ``anchor.weight``."""
 
-    def loss_terms(self, params, batch, *, sketch, anchor=None):
+    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
         import dataclasses
 
         if anchor is not None:
             anchor = dataclasses.replace(anchor, weight=1.0)
-        return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor)
+        return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
 
 
 class _NoProbeCheck(Wrapped):
     """An anchor with fewer points than dimensions is silently dropped instead of refused."""
 
-    def loss_terms(self, params, batch, *, sketch, anchor=None):
+    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
         if anchor is not None and np.shape(anchor.points)[0] < int(self._inner.latent_dim):
             anchor = None
-        return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor)
+        return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
 
 
 def noisy_predict():

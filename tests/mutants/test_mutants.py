@@ -197,7 +197,7 @@ def _overridden(spec: str) -> set[str]:
 
     from ._base import Wrapped
 
-    impl = resolve_implementation(spec)
+    impl = resolve_implementation(f"tests.{spec}")  # the same modules as this package's relative imports
     names: set[str] = set()
     for part in PARTS:
         obj = getattr(impl, part)

@@ -1,0 +1,16 @@
+"""The settings the harness passes with its calls (stated in lensemble_spec.protocol and RFC-0003 §8).
+
+One place, so the objective a test evaluates is the objective ``local_update`` was asked to train.
+"""
+
+from __future__ import annotations
+
+from lensemble_spec.protocol import LocalConfig, ObjectiveWeights
+
+from . import bounds
+
+#: Objective weights given to ``loss_terms`` and, inside LOCAL_CONFIG, to ``local_update``.
+WEIGHTS = ObjectiveWeights(lambda_pred=1.0, lambda_sigreg=0.1)
+
+#: The inner-loop settings of the harness's ``local_update`` calls.
+LOCAL_CONFIG = LocalConfig(inner_lr=1e-3, batch_size=8, window=bounds.WINDOW, weights=WEIGHTS, root_seed=0)
