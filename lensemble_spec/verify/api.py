@@ -103,6 +103,11 @@ def verify_run(
             "--heldout needs --impl: the held-out split is only used to recompute metrics with an implementation",
             remediation="Add --impl MODULE[:ATTR] (the implementation whose model re-encodes the checkpoints), or drop --heldout.",
         )
+    if heldout is not None and not is_regular_file(heldout):
+        raise InputError(
+            f"--heldout {heldout} is not a regular file",
+            remediation="Pass a safetensors file holding the held-out obs/actions/states.",
+        )
     model, label = _model_of(impl)
     cache = Path(hub_cache) if hub_cache is not None else None
     report = VerificationReport(target=str(root), impl=label, hub_cache=str(cache) if cache else None)

@@ -3,15 +3,20 @@
 Checks, in order; every finding names the requirement it checks, and a check whose
 prerequisite failed is reported as ``skip``:
 
+0. a run a writer marked partial (no manifest, ``resume/state.json`` or a ``.partial`` name) is
+   reported as incomplete, with its last committed round and the resume command (ART-015);
 1. layout: the files a run may hold and nothing else (ART-015);
 2. ``manifest.json``: bounded JSON (ART-027/028), ``config_hash`` re-hashes (ART-013), RunManifest
-   schema (ART-016, ART-029), control and seed agree with the config, the config holds every
+   schema with non-empty ``data_roots``, ``round_sketch_seeds``, ``split_policy``, ``versions``
+   (ART-016, ART-029), control and seed agree with the config, the config holds every
    ``FederationConfig`` field (ART-017), ``hf://`` data roots are pins (ART-023–025);
 3. each listed checkpoint: confined path (ART-026), only ``header.json`` and its weight files
    (ART-001), no pickle-capable file (ART-003), header schema (ART-004), content hash recomputed
    (ART-007), listed with that hash (ART-018), config hash (ART-014), round index and parent chain
    (ART-019); the manifest lists the round-0 global and every committed model (ART-018);
-4. ``rounds.jsonl``: RoundRecord lines in order with the run's id (ART-020), ``global_hash`` is the
+4. ``rounds.jsonl``: RoundRecord lines in order with the run's id (ART-020), one per round
+   0…R with no gap and none missing beside a checkpoint (FED-009), the parent chain through the
+   records (FED-013), the manifest's sketch seeds (FED-026), ``global_hash`` is the
    round's committed checkpoint (ART-021), held-out metrics left null (EVAL-008), rank reported
    with scale (EVAL-009), backstop flags (GAUGE-031), pairwise drift null below two participants
    (GAUGE-034), anchored-run bounds (GAUGE-040–042);
@@ -371,49 +376,60 @@ class RunVerifier:
             return
         manifest = self.data.manifest
         assert manifest is not None
-        problems, chain = self._record_problems(records, manifest.run_id, manifest.control)
+        problems = []
+        for i, rec in enumerate(records):
+            if rec.run_id != manifest.run_id or rec.control != manifest.control:
+                problems.append(f"line {i + 1} is {rec.run_id}/{rec.control}, the manifest's run is {manifest.run_id}/{manifest.control}")
+            if i and rec.round_index <= records[i - 1].round_index:
+                problems.append(f"line {i + 1}: round_index {rec.round_index} does not increase")
         if problems:
             self.fail("ART-020", "rounds", rel, _first(problems))
             return
         self.data.records = records
-        self.ok("ART-020", "rounds", rel, f"{len(records)} RoundRecord lines, rounds 0…{records[-1].round_index} in order")
-        if chain:
-            self.fail("ART-020", "record-chain", rel, _first(chain))
-        else:
-            self.ok("ART-020", "record-chain", rel, "each record's parent_hash is the previous round's global")
+        self.ok("ART-020", "rounds", rel, f"{len(records)} RoundRecord lines in order")
+        self._check_contiguous(rel, records, manifest)
+        self._check_record_chain(rel, records, manifest.control)
         self._check_sketch_seeds(manifest, records[-1].round_index)
         for rec in records:
             self._check_record(rec)
 
-    def _record_problems(self, records: list[RoundRecord], run_id: str, control: str) -> tuple[list[str], list[str]]:
-        """ART-020: one record per round 0…R in order (no round missing, none beyond the checkpoints),
-        the run's id, and a parent chain through the records: round 0 has no parent; a round with
-        a global names the previous global as its parent; a round without one names null or it.
-        Returns (structural problems, chain problems); only the first stop the per-record checks."""
-        problems: list[str] = []
-        chain: list[str] = []
+    def _check_contiguous(self, rel: str, records: list[RoundRecord], manifest: RunManifest) -> None:
+        """FED-009: one record per round 0…R, no gaps, R the configured rounds; no checkpoint of a
+        round without a record (a deleted line must not hide a round)."""
+        problems = [f"line {i + 1} is round {rec.round_index}, expected {i}" for i, rec in enumerate(records) if rec.round_index != i]
+        last = records[-1].round_index
+        configured = manifest.config.get("rounds")
+        if isinstance(configured, int) and not isinstance(configured, bool) and configured != last:
+            problems.append(f"the last record is round {last}, the config says rounds = {configured}")
+        beyond = sorted({c.round_index for c in self.data.checkpoints if c.round_index > last})
+        if beyond:
+            problems.append(f"the manifest lists checkpoints of round(s) {beyond[:5]} with no record")
+        if problems:
+            self.fail("FED-009", "rounds-contiguous", rel, _first(problems))
+        else:
+            self.ok("FED-009", "rounds-contiguous", rel, f"one record per round 0…{last}")
+
+    def _check_record_chain(self, rel: str, records: list[RoundRecord], control: str) -> None:
+        """FED-013: record 0 has no parent; a record of a round with a global names the previous
+        round's global. A record without a global (local-only) names null or the last global."""
+        problems = []
         last_global: str | None = None
         for i, rec in enumerate(records):
             line = f"line {i + 1}"
-            if rec.run_id != run_id or rec.control != control:
-                problems.append(f"{line} is {rec.run_id}/{rec.control}, the manifest's run is {run_id}/{control}")
-            if rec.round_index != i:
-                problems.append(f"{line}: round_index {rec.round_index}, expected {i} (rounds 0…R, each once, in order)")
             if i == 0:
                 if rec.parent_hash is not None:
-                    chain.append(f"{line}: round 0 names parent {rec.parent_hash}; it has none")
+                    problems.append(f"{line}: round 0 names parent {rec.parent_hash}; it has none")
             elif rec.global_hash is not None or control in WITH_GLOBAL:
-                if rec.parent_hash is None or rec.parent_hash != last_global:
-                    chain.append(f"{line}: parent_hash {rec.parent_hash} is not the previous global {last_global}")
+                if rec.parent_hash is None or rec.parent_hash != records[i - 1].global_hash:
+                    problems.append(f"{line}: parent_hash {rec.parent_hash} is not the previous record's global {records[i - 1].global_hash}")
             elif rec.parent_hash is not None and rec.parent_hash != last_global:
-                chain.append(f"{line}: parent_hash {rec.parent_hash} is neither null nor the last global {last_global}")
+                problems.append(f"{line}: parent_hash {rec.parent_hash} is neither null nor the last global {last_global}")
             if rec.global_hash is not None:
                 last_global = rec.global_hash
-        last = records[-1].round_index
-        beyond = sorted({c.round_index for c in self.data.checkpoints if c.round_index > last})
-        if beyond:
-            problems.append(f"the manifest lists checkpoints of round(s) {beyond[:5]} that have no record (last record: round {last})")
-        return problems, chain
+        if problems:
+            self.fail("FED-013", "record-chain", rel, _first(problems))
+        else:
+            self.ok("FED-013", "record-chain", rel, "each record's parent_hash is the previous round's global")
 
     def _check_sketch_seeds(self, manifest: RunManifest, last_round: int) -> None:
         """FED-026: ``round_sketch_seeds[t] = derive_seed(root_seed, "sketch:t")`` for t = 0…R."""
