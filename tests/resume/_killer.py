@@ -13,6 +13,9 @@ POINT names where the process kills itself, so every kill lands exactly where in
 * ``state:R``            — after round R's record, before its resume state is written;
 * ``after-state:R``      — right after round R's resume state is committed;
 * ``state-tensors:R``    — after round R's state tensor file, before ``state.json`` points to it.
+
+A ``state`` point may end in ``@CONTROL`` (``state:2@local-only``) to fire only in that control's
+run directory (for ``headline``, which trains the controls one after another).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def install(point: str) -> None:
     import lensemble_reference.federation as fed
     import lensemble_reference.resume as rs
 
+    point, _, only = point.partition("@")
     kind, _, arg = point.partition(":")
     target = int(arg) if arg else None
 
@@ -69,6 +73,8 @@ def install(point: str) -> None:
         original_bytes = rs.atomic_write_bytes
 
         def save_state(run_dir, *, round_index, **k):  # type: ignore[no-untyped-def]
+            if only and not os.path.basename(str(run_dir)).startswith(only + "."):
+                return original_save(run_dir, round_index=round_index, **k)
             if round_index == target and kind == "state":
                 _die()
             if round_index == target and kind == "state-tensors":

@@ -127,3 +127,30 @@ def test_killed_run_resumes_bit_identically(
 def test_resume_without_a_partial_run_is_a_typed_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "--resume", str(tmp_path / "nothing"), "--quiet"]) == 1
     assert "nothing to resume" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_killed_headline_resumes_to_the_same_results(tmp_path: Path, config_file: Path) -> None:
+    """A headline killed inside its third control (two finished, one mid-run) resumes to the same
+    comparison: every control's content hashes and the whole results.json equal an uninterrupted run's."""
+    controls = "anchored,local-only,centralized"
+    full = tmp_path / "full"
+    assert main(["headline", "--out", str(full), "--config", str(config_file), "--rounds", "2", "--controls", controls, "--quiet"]) == 0
+    out = tmp_path / "cmp"
+    args = ["headline", "--out", str(out), "--config", str(config_file), "--rounds", "2", "--controls", controls, "--quiet"]
+    kill_at("after-state:1@centralized", args, tmp_path)
+    partial = tmp_path / "cmp.partial"
+    assert not out.exists() and partial.is_dir()
+    assert (partial / "anchored" / "manifest.json").is_file() and (partial / "centralized.partial").is_dir()
+
+    report = verify_run(partial)
+    (finding,) = report.failures
+    assert "incomplete comparison" in finding.message and "centralized (last committed round 1)" in finding.message
+    assert f"headline --resume {out}" in finding.message
+
+    assert main(["headline", "--resume", str(out), "--quiet"]) == 0
+    assert not partial.exists()
+    assert json.loads((out / "results.json").read_text()) == json.loads((full / "results.json").read_text())
+    for control in controls.split(","):
+        assert fingerprint(out / control) == fingerprint(full / control)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in full.iterdir())
