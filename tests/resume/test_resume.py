@@ -27,20 +27,12 @@ from typing import Any
 
 import pytest
 
+from _resume_tiny import TINY
+
 from lensemble_spec.cli import main
 from lensemble_spec.verify import verify_run
 
 HERE = Path(__file__).resolve().parent
-TINY = {
-    "rounds": 4,
-    "inner_steps": 2,
-    "batch_size": 2,
-    "window": 2,
-    "sketch_dim": 8,
-    "threads": 1,
-    "model": {"latent_dim": 4, "channels": [4, 8, 8], "pred_hidden": 16, "pred_depth": 1, "image_size": 16},
-    "world": {"episodes_per_silo": 3, "horizon": 4, "image_size": 16, "probe_size": 8},
-}
 #: (control, kill point, last committed round). Six points, one inside a checkpoint write;
 #: every control is resumed at least once.
 CASES = [
