@@ -54,9 +54,9 @@ def resolve_impl(spec: str) -> Any:
 
     try:
         return resolve_implementation(spec)
-    except LensembleError:
+    except (LensembleError, KeyboardInterrupt):
         raise
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 — foreign code; KeyboardInterrupt still propagates
+    except BaseException as exc:  # noqa: BLE001 — foreign code: SystemExit, GeneratorExit … too; Ctrl-C still propagates
         what = f"exited with status {exc.code!r}" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
         raise ProtocolError(
             f"implementation {spec!r} could not be loaded: it {what}",
