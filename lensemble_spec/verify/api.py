@@ -3,13 +3,17 @@
 * A **run directory** holds ``manifest.json`` (RFC-0010 §5): :class:`~.run.RunVerifier`.
 * A **comparison directory** holds ``results.json`` and one run directory per control, named by
   the control (RFC-0010 §5, RFC-0005 §2): every run is verified (subjects prefixed
-  ``<control>/``), then the comparison (EVAL-001 one run per control agreeing on seed, probe and
-  split; EVAL-002 identical round-0 tensors; EVAL-003 shared settings; EVAL-004 the naive control
+  ``<control>/``; a run directory that is a symlink or escapes the root is not read), then the
+  comparison (EVAL-001 the root holds only results.json, the runs and reports; one run per
+  control agreeing on seed, probe and split; EVAL-002 identical round-0 tensors; EVAL-003 shared settings; EVAL-004 the naive control
   differs from the anchored one only where it must) and its results table
   (:class:`~.results.ResultsVerifier`).
 
 A results table found in a run directory (which ART-015 does not allow) is still checked against
-that run, so one stray file does not hide the rest.
+that run, so one stray file does not hide the rest. A run or comparison a writer marked partial
+(``OUT.partial``, ``resume/state.json``) is reported as incomplete, with the resume command.
+``--impl`` is resolved with every failure typed (:func:`resolve_impl`); ``--heldout`` needs
+``--impl`` and must name a regular file.
 """
 
 from __future__ import annotations
