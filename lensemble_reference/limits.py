@@ -39,6 +39,17 @@ CEILINGS: dict[str, int] = {
     "world.image_size": 4_096,
     "world.probe_size": 1_000_000,
 }
+#: Largest value of each real-valued setting: far beyond anything that trains (an inner learning
+#: rate of 10 already diverges at once), low enough that no product overflows float32.
+FLOAT_CEILINGS: dict[str, float] = {
+    "inner_lr": 10.0,
+    "weight_decay": 1e3,
+    "grad_clip": 1e6,
+    "lambda_pred": 1e6,
+    "lambda_sigreg": 1e6,
+    "lambda_anchor": 1e6,
+    "backstop_threshold_deg": 1e4,
+}
 #: Seeds are recorded as unsigned 64-bit integers (RunManifest.root_seed); the world takes 63 bits.
 MAX_SEED = (1 << 63) - 1
 #: Silos of the embedded world plus its held-out split (episodes rendered per ``episodes_per_silo``).
@@ -95,6 +106,9 @@ def check_limits(cfg: Any) -> None:
                 remediation=f"Use a value of {path} at most {ceiling}.",
                 field=path,
             )
+    for path, ceiling in FLOAT_CEILINGS.items():
+        if getattr(cfg, path) > ceiling:
+            raise ConfigError(f"{path} = {getattr(cfg, path)} is above the limit of {ceiling}", remediation=f"Use {path} <= {ceiling}.", field=path)
     for path, value in (("seed", cfg.seed), ("world.seed", cfg.world.seed)):
         if not 0 <= value <= MAX_SEED:
             raise ConfigError(f"{path} = {value} is outside 0 … 2**63 − 1", remediation="Use a non-negative seed below 2**63.", field=path)
@@ -115,4 +129,4 @@ def check_limits(cfg: Any) -> None:
         )
 
 
-__all__ = ["CEILINGS", "MAX_SEED", "check_limits", "estimate_memory", "memory_budget"]
+__all__ = ["CEILINGS", "FLOAT_CEILINGS", "MAX_SEED", "check_limits", "estimate_memory", "memory_budget"]

@@ -54,6 +54,8 @@ BAD_CONFIGS = {
     "seed-beyond-64-bits": ({"seed": 2**64}, "seed"),
     "negative-seed": ({"seed": -1}, "seed"),
     "rounds-huge": ({"rounds": 10**9}, "rounds"),
+    "inner-lr-huge": ({"inner_lr": 1e30}, "inner_lr"),
+    "lambda-huge": ({"lambda_sigreg": 1e300}, "lambda_sigreg"),
 }
 
 
@@ -122,11 +124,28 @@ def test_out_problems_are_typed(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "cfg.json", "dangling", "full"]
 
 
-def test_a_run_that_fails_after_it_started_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_run_that_fails_after_it_started_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typed error in round 2 (after round 0 and 1 were committed) deletes the partial run."""
+    import lensemble_reference.federation as fed
+    from lensemble_spec.errors import EvaluationError
+
     cfg = _write(tmp_path, json.dumps(TINY))
     out = tmp_path / "run"
     code, err = _run(["train", "--control", "anchored", "--out", str(out), "--config", str(cfg), "--inner-lr", "1e30", "--quiet"], capsys)
-    assert code == 1 and "code:" in err
+    assert code == 1 and "inner_lr" in err  # out of range: refused before anything is written
+    calls = {"n": 0}
+    original = fed.global_metrics
+
+    def failing(setup, params):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            assert (partial_dir(out) / "checkpoints" / "round-0002").is_dir()  # the run really had started
+            raise EvaluationError("embeddings contain non-finite values (injected)")
+        return original(setup, params)
+
+    monkeypatch.setattr(fed, "global_metrics", failing)
+    code, err = _run(["train", "--control", "anchored", "--out", str(out), "--config", str(cfg), "--quiet"], capsys)
+    assert code == 1 and "injected" in err and calls["n"] == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.json"]
 
 
