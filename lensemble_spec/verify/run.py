@@ -382,13 +382,15 @@ class RunVerifier:
                 problems.append(f"line {i + 1} is {rec.run_id}/{rec.control}, the manifest's run is {manifest.run_id}/{manifest.control}")
             if i and rec.round_index <= records[i - 1].round_index:
                 problems.append(f"line {i + 1}: round_index {rec.round_index} does not increase")
+        # FED-009 and FED-013 are judged on the parsed records even when ART-020 fails (a swapped
+        # pair breaks all three); the per-record checks below need an intact sequence.
+        self._check_contiguous(rel, records, manifest)
+        self._check_record_chain(rel, records, manifest.control)
         if problems:
             self.fail("ART-020", "rounds", rel, _first(problems))
             return
         self.data.records = records
         self.ok("ART-020", "rounds", rel, f"{len(records)} RoundRecord lines in order")
-        self._check_contiguous(rel, records, manifest)
-        self._check_record_chain(rel, records, manifest.control)
         self._check_sketch_seeds(manifest, records[-1].round_index)
         for rec in records:
             self._check_record(rec)
@@ -397,7 +399,7 @@ class RunVerifier:
         """FED-009: one record per round 0…R, no gaps, R the configured rounds; no checkpoint of a
         round without a record (a deleted line must not hide a round)."""
         problems = [f"line {i + 1} is round {rec.round_index}, expected {i}" for i, rec in enumerate(records) if rec.round_index != i]
-        last = records[-1].round_index
+        last = max(rec.round_index for rec in records)
         configured = manifest.config.get("rounds")
         if isinstance(configured, int) and not isinstance(configured, bool) and configured != last:
             problems.append(f"the last record is round {last}, the config says rounds = {configured}")
