@@ -15,14 +15,21 @@ writes.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from lensemble_spec.artifacts import atomic_write_json
 from lensemble_spec.artifacts.safe_json import load_json_file
 from lensemble_spec.errors import ArtifactError, ConfigError, LensembleError
-from lensemble_spec.verify.files import MANIFEST_FILE, PARTIAL_SUFFIX, RESUME_DIR, RESUME_STATE, read_jsonl
+from lensemble_spec.verify.files import (
+    MANIFEST_FILE,
+    PARTIAL_SUFFIX,
+    RESUME_DIR,
+    RESUME_STATE,
+    read_jsonl,
+)
 
 from .resume import claim, promote, reopen
 

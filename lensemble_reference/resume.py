@@ -30,9 +30,10 @@ import hashlib
 import os
 import shutil
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -327,8 +328,6 @@ def prune(run_dir: Path, keep_files: set[str], keep_dirs: set[str]) -> None:
 __all__ = [
     "ResumeState",
     "check_out",
-    "read_request",
-    "write_request",
     "claim",
     "discard",
     "discard_on_error",
@@ -336,7 +335,9 @@ __all__ = [
     "partial_dir",
     "promote",
     "prune",
+    "read_request",
     "reopen",
     "restore_participants",
     "save_state",
+    "write_request",
 ]

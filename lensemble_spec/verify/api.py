@@ -138,7 +138,7 @@ def _incomplete_comparison(root: Path, report: VerificationReport) -> bool:
         t = (files.resume_state(root / (c + files.PARTIAL_SUFFIX)) or {}).get("round_index")
         rounds.append(f"{c} (last committed round {t})" if isinstance(t, int) and not isinstance(t, bool) else f"{c} (no round committed)")
     name = root.resolve().name
-    target = root.resolve().parent / (name[: -len(files.PARTIAL_SUFFIX)] if name.endswith(files.PARTIAL_SUFFIX) else name)
+    target = root.resolve().parent / name.removesuffix(files.PARTIAL_SUFFIX)
     message = (
         f"incomplete comparison: runs complete {done or 'none'}; in progress {rounds or 'none'}; "
         f"resume with `lensemble-spec headline --resume {target}`"

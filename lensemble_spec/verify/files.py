@@ -153,20 +153,20 @@ def unexpected_entries(root: Path, checkpoint_dirs: list[str], rounds_file: str 
 
 
 __all__ = [
-    "PARTIAL_SUFFIX",
-    "RESUME_STATE",
-    "comparison_unexpected",
-    "is_partial",
-    "resume_state",
     "LEGACY_ROUNDS_FILE",
     "LOGS_DIR",
     "MANIFEST_FILE",
+    "PARTIAL_SUFFIX",
     "PROBE_FILE",
     "RESULTS_FILE",
+    "RESUME_STATE",
     "ROUNDS_FILE",
+    "comparison_unexpected",
     "exists",
+    "is_partial",
     "read_json",
     "read_jsonl",
     "read_tensors",
+    "resume_state",
     "unexpected_entries",
 ]

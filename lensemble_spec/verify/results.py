@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LensembleError, PinError
-from ..protocol import CONTROLS
 from ..schemas import ControlResult, ResultsTable, load_document
 from ..schemas.round import RoundMetrics
 from .heldout import HeldoutSplit, HeldoutUnavailable, resolve_heldout
@@ -251,4 +250,4 @@ class ResultsVerifier:
             self.fail(req, check, subject, f"claims {claimed!r}, recomputed {actual!r} ({tol.describe()}; {source})")
 
 
-__all__ = ["REQUIRED_METRICS", "REQUIRED_SERIES", "ResultsVerifier", "VERDICTS", "expected_verdict"]
+__all__ = ["REQUIRED_METRICS", "REQUIRED_SERIES", "VERDICTS", "ResultsVerifier", "expected_verdict"]

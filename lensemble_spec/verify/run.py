@@ -662,7 +662,7 @@ def _first(problems: list[str], n: int = 3) -> str:
 
 
 def _unpartial(name: str) -> str:
-    return name[: -len(files.PARTIAL_SUFFIX)] if name.endswith(files.PARTIAL_SUFFIX) else name
+    return name.removesuffix(files.PARTIAL_SUFFIX)
 
 
 def check_pin(value: Any, subject: str, *, hub_cache: Path | None, ok: Any, fail: Any, skip: Any) -> None:

@@ -406,4 +406,4 @@ def _probe_edit(fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Pat
     return apply
 
 
-__all__ = ["Case", "FORGED_OK", "RUNS", "cases"]
+__all__ = ["FORGED_OK", "RUNS", "Case", "cases"]

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _corpus import FORGED_OK, Case, cases
 
 from lensemble_spec.verify import verify_run

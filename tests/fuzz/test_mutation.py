@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from test_corpus import check_text, verify_bounded
 
 #: document -> (relative path, top-level keys a change of which must be detected)

@@ -15,14 +15,17 @@ import time
 from pathlib import Path
 
 import pytest
+from test_corpus import verify_bounded
 
 from lensemble_spec.artifacts.reading import read_regular_file
-from lensemble_spec.artifacts.safe_json import load_json_file, loads_bounded, nesting_depth
+from lensemble_spec.artifacts.safe_json import (
+    load_json_file,
+    loads_bounded,
+    nesting_depth,
+)
 from lensemble_spec.cli import main
 from lensemble_spec.errors import ArtifactError, InputError, ProtocolError
 from lensemble_spec.verify import verify_run
-
-from test_corpus import verify_bounded
 
 
 def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:

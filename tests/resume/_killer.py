@@ -32,11 +32,10 @@ def _die() -> None:
 
 
 def install(point: str) -> None:
-    from lensemble_spec.artifacts import checkpoint as ck
-
     import lensemble_reference.artifacts as ra
     import lensemble_reference.federation as fed
     import lensemble_reference.resume as rs
+    from lensemble_spec.artifacts import checkpoint as ck
 
     point, _, only = point.partition("@")
     kind, _, arg = point.partition(":")

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _resume_tiny import TINY
 
 from lensemble_spec.cli import main
@@ -84,7 +83,7 @@ def kill_at(point: str, args: list[str], cwd: Path) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.run(
         [sys.executable, str(HERE / "_killer.py"), point, "--", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=KILL_TIMEOUT_S,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=KILL_TIMEOUT_S, check=False,
     )
     assert proc.returncode == -9, f"expected SIGKILL at {point}, got exit {proc.returncode}: {proc.stderr[-2000:]}"
 

@@ -21,14 +21,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from _resume_tiny import TINY, merged
 
+from lensemble_reference.config import TrainConfig, load_config
+from lensemble_reference.resume import claim, partial_dir
 from lensemble_spec.cli import main
 from lensemble_spec.errors import ArtifactError, ConfigError
 from lensemble_spec.verify import verify_run
-from lensemble_reference.config import TrainConfig, load_config
-from lensemble_reference.resume import claim, partial_dir
-
-from _resume_tiny import TINY, merged
 
 
 def _write(tmp_path: Path, payload: bytes | str, name: str = "cfg.json") -> Path:
