@@ -96,16 +96,18 @@ def load_probe(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 class RunWriter:
-    """Writes one run directory (see module docstring). Refuses a non-empty existing directory."""
+    """Writes one run directory (see module docstring) atomically: into ``<run_dir>.partial``
+    (claimed with one ``os.mkdir``; :mod:`lensemble_reference.resume`), renamed to ``run_dir`` by
+    :meth:`finalize` once the manifest is written. ``resume=True`` reopens the partial directory
+    of a killed run instead. Refuses a non-empty existing ``run_dir``."""
 
-    def __init__(self, run_dir: Path, *, run_id: str, control: str, config: Mapping[str, Any]) -> None:
-        self.run_dir = Path(run_dir)
-        if self.run_dir.exists() and any(self.run_dir.iterdir()):
-            raise ArtifactError(
-                f"{self.run_dir} exists and is not empty",
-                remediation="Choose a new --out directory; runs are written once and never overwritten.",
-            )
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, run_dir: Path, *, run_id: str, control: str, config: Mapping[str, Any], resume: bool = False) -> None:
+        from .resume import claim, reopen
+
+        self.final_dir = Path(run_dir)
+        self.run_dir = reopen(self.final_dir) if resume else claim(self.final_dir)
+        if resume and self.final_dir.name.endswith(".partial"):
+            self.final_dir = self.run_dir.parent / self.run_dir.name[: -len(".partial")]
         self.run_id = run_id
         self.control = control
         self.config = dict(config)
@@ -132,6 +134,31 @@ class RunWriter:
         text = b"".join(canonical_json(r) + b"\n" for r in self.records)
         atomic_write_bytes(self.run_dir / ROUNDS_FILE, text)
         return doc
+
+    def restore(self, state: Any) -> list[dict[str, Any]]:
+        """Back to the state committed after round ``t`` of a killed run: its checkpoints and its
+        first ``t + 1`` record lines; whatever a later round left is deleted. Returns the records."""
+        from lensemble_spec.artifacts import canonical_json
+        from lensemble_spec.verify.files import read_jsonl
+
+        from .resume import prune
+
+        t = state.round_index
+        self.checkpoints = state.checkpoints
+        lines = read_jsonl(self.run_dir, ROUNDS_FILE)[: t + 1]
+        if [rec.get("round_index") if isinstance(rec, dict) else None for rec in lines] != list(range(t + 1)):
+            raise ArtifactError(f"{self.run_dir / ROUNDS_FILE} does not hold the records of rounds 0…{t} the resume state commits")
+        self.records = [RoundRecord.model_validate(rec).model_dump(mode="json") for rec in lines]
+        prune(self.run_dir, {ROUNDS_FILE, PROBE_FILE}, {c["path"] for c in self.checkpoints})
+        atomic_write_bytes(self.run_dir / ROUNDS_FILE, b"".join(canonical_json(r) + b"\n" for r in self.records))
+        return list(self.records)
+
+    def finalize(self) -> Path:
+        """Make the complete run appear at its final path (see :func:`lensemble_reference.resume.promote`)."""
+        from .resume import promote
+
+        self.run_dir = promote(self.run_dir, self.final_dir)
+        return self.run_dir
 
     def write_manifest(
         self,

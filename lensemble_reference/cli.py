@@ -4,6 +4,12 @@
 trains one control on the embedded synthetic world and writes a run directory. Config
 resolution: defaults → the control's overrides → ``--config`` JSON → flags.
 
+Runs are written into ``OUT.partial`` and renamed to ``OUT`` when complete; a run that fails is
+deleted, a killed one resumes with ``train --resume OUT`` / ``headline --resume OUT`` from its last
+committed round with the configuration it was started with (:mod:`lensemble_reference.resume`).
+The config file goes through the bounded JSON loader and every field is range- and
+memory-checked (:mod:`lensemble_reference.limits`) before anything is written.
+
 ``headline --out DIR [--config FILE] [--rounds N] …`` trains all four controls on the same
 seeds, data and held-out split (the control overrides are applied LAST here, so the controls stay
 comparable) and prints the results table. Both draw a progress bar on stderr (``--quiet`` off).
@@ -26,7 +32,9 @@ from lensemble_spec.protocol import CONTROLS
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, type=Path, help="output directory (must not exist or be empty)")
+    p.add_argument("--out", type=Path, default=None, help="output directory (must not exist or be empty); written as OUT.partial until complete")
+    p.add_argument("--resume", type=Path, default=None, metavar="OUT",
+                   help="continue the killed run (or comparison) for OUT from its last committed round, with the configuration it was started with")
     p.add_argument("--config", type=Path, default=None, help="JSON config file (keys of lensemble_reference.config.TrainConfig)")
     p.add_argument("--rounds", type=int, default=None, help="federation rounds R")
     p.add_argument("--inner-steps", type=int, default=None, help="inner AdamW steps per round H")
@@ -71,11 +79,35 @@ def _lerobot_options(args: argparse.Namespace) -> Any:
 
 
 def _ensure_new_output(out: Path) -> None:
-    """Refuse a non-empty ``--out`` before any data is built or loaded (the run writer checks again)."""
-    from lensemble_spec.errors import ArtifactError
+    """Refuse an unusable ``--out`` before any data is built or loaded (the run writer claims it atomically)."""
+    from .resume import check_out
 
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ArtifactError(f"{out} exists and is not empty", remediation="Choose a new --out directory; runs are written once and never overwritten.")
+    check_out(out)
+
+
+#: Flags that change the configuration: not allowed with --resume (the recorded one is used).
+_CONFIG_FLAGS = ("config", "rounds", "inner_steps", "seed", "batch_size", "inner_lr", "threads")
+
+
+def _target(args: argparse.Namespace) -> tuple[Path, bool]:
+    """``(OUT, resume)`` from ``--out`` / ``--resume`` (exactly one), config flags refused with --resume."""
+    from lensemble_spec.errors import ConfigError
+
+    if (args.out is None) == (args.resume is None):
+        raise ConfigError("give exactly one of --out OUT (a new run) and --resume OUT (continue a killed one)", field="out")
+    if args.resume is None:
+        return args.out, False
+    given = [f"--{k.replace('_', '-')}" for k in _CONFIG_FLAGS if getattr(args, k, None) is not None]
+    if given:
+        raise ConfigError(
+            f"{', '.join(given)} cannot be combined with --resume: a run resumes with the configuration it was started with",
+            remediation="Drop those flags (give the same --lerobot-* flags as the first time for a LeRobot run).",
+            field="resume",
+        )
+    out = args.resume
+    if out.name.endswith(".partial"):
+        out = out.parent / out.name[: -len(".partial")]
+    return out, True
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -91,7 +123,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def register_train(subparsers: Any) -> None:
     p = subparsers.add_parser("train", help="train one control of the reference federated JEPA trainer")
-    p.add_argument("--control", required=True, choices=CONTROLS, help="which control to run")
+    p.add_argument("--control", choices=CONTROLS, default=None, help="which control to run (required unless --resume)")
     p.add_argument(
         "--engine",
         choices=("inprocess", "flower"),
@@ -129,14 +161,28 @@ def _needs_torch(run: Any) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .config import load_config
+    from lensemble_spec.errors import ConfigError
+
+    from .config import TrainConfig, load_config
     from .controls import run_control, world_splits
     from .evaluate import evaluate_run
     from .real_data import describe_data, lerobot_run_inputs
+    from .resume import read_request, reopen
 
-    cfg = load_config(args.config, _overrides(args), control=args.control)
+    out, resume = _target(args)
+    if resume:
+        cfg = TrainConfig.from_dict(read_request(reopen(out))["config"]).validate()
+        if args.control not in (None, cfg.control):
+            raise ConfigError(f"{out} is a run of {cfg.control}, not {args.control}", field="control")
+        args.control = cfg.control
+    else:
+        if args.control is None:
+            raise ConfigError("--control is required for a new run", remediation=f"Add --control one of {', '.join(CONTROLS)}.", field="control")
+        cfg = load_config(args.config, _overrides(args), control=args.control)
+        _ensure_new_output(out)
     options = _lerobot_options(args)
-    _ensure_new_output(args.out)
+    if args.engine == "flower" and resume:
+        raise ConfigError("--resume runs the in-process engine only", remediation="Drop --engine flower to resume.", field="engine")
     started = time.perf_counter()
     if options is None:
         inputs, heldout = world_splits(cfg)
@@ -146,9 +192,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.engine == "flower":
         from .flower.engine import run_flower
 
-        result = run_flower(cfg, inputs, args.out, show_progress=not args.quiet)
+        result = run_flower(cfg, inputs, out, show_progress=not args.quiet)
     else:
-        result = run_control(cfg, inputs, args.out, show_progress=not args.quiet)
+        result = run_control(cfg, inputs, out, show_progress=not args.quiet, resume=resume)
     trained = time.perf_counter() - started
     final = evaluate_run(result.run_dir, heldout)["final"]  # printed only: a run dir holds no results
     keys = ("effective_rank", "latent_std_mean", "val_pred", "val_pred_identity", "state_probe_r2", "drift_to_reference_deg")
@@ -168,19 +214,28 @@ def _headline(args: argparse.Namespace) -> int:
     unknown = [c for c in controls if c not in CONTROLS]
     if unknown or not controls:
         raise ConfigError(f"unknown control(s) {unknown}; choose from {', '.join(CONTROLS)}", field="controls")
-    cfg: TrainConfig = load_config(args.config, _overrides(args))
+    out, resume = _target(args)
+    if resume:
+        from .comparison_dir import read_comparison_state
+        from .resume import reopen
+
+        state = read_comparison_state(reopen(out))
+        cfg = TrainConfig.from_dict(state["config"]).validate()
+        controls = tuple(state["controls"])
+    else:
+        cfg = load_config(args.config, _overrides(args))
+        _ensure_new_output(out)
     options = _lerobot_options(args)
     data = None
     if options is not None:
         from .real_data import describe_data, describe_heldout, lerobot_run_inputs
 
-        _ensure_new_output(args.out)
         cfg, inputs, heldout = lerobot_run_inputs(cfg, options)
         print(describe_data(cfg, inputs, heldout))
         data = (inputs, heldout, describe_heldout(inputs))
-    result = run_headline(cfg, args.out, controls=controls, show_progress=not args.quiet, data=data)
+    result = run_headline(cfg, out, controls=controls, show_progress=not args.quiet, data=data, resume=resume)
     print(result["text"])
     load = result.get("load_average_1m_start"), result.get("load_average_1m_end")
     print(f"\nwall time {result['wall_time_s']:.1f}s (1-min load average {load[0]} -> {load[1]}); "
-          f"results in {args.out / 'results.json'}")
+          f"results in {out / 'results.json'}")
     return 0

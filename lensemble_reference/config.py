@@ -47,13 +47,13 @@ headline report and the issue notes for the commands):
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from lensemble_spec.errors import ConfigError
+from lensemble_spec.artifacts.safe_json import load_json_file
+from lensemble_spec.errors import ConfigError, LensembleError
 from lensemble_spec.protocol import CONTROLS
 
 
@@ -187,6 +187,9 @@ class TrainConfig:
                 "so the probe pins every latent direction",
                 field="world.probe_size",
             )
+        from .limits import check_limits
+
+        check_limits(self)  # ceilings, seed range, memory estimate (lensemble_reference.limits)
         return self
 
     def for_control(self, control: str) -> "TrainConfig":
@@ -215,6 +218,11 @@ CONTROL_OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 
+#: A config file is a small document: larger or deeper ones are refused unread.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_DEPTH = 8
+
+
 def load_config(
     path: str | Path | None,
     overrides: Mapping[str, Any] | None = None,
@@ -232,12 +240,13 @@ def load_config(
         data = TrainConfig().for_control(control).to_dict()
     if path is not None:
         p = Path(path)
-        try:
-            loaded = json.loads(p.read_text())
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file {p} does not exist", remediation="Pass an existing JSON file to --config.") from exc
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"config file {p} is not valid JSON: {exc}", remediation="Fix the JSON syntax at the reported line.") from exc
+        try:  # bounded: a regular file, size and depth capped, NaN and duplicate keys refused
+            loaded = load_json_file(p, max_bytes=MAX_CONFIG_BYTES, max_depth=MAX_CONFIG_DEPTH)
+        except LensembleError as exc:
+            raise ConfigError(
+                f"config file {p}: {exc.message}",
+                remediation="Pass a small JSON object file (keys of TrainConfig, each once) to --config.",
+            ) from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {p} must hold a JSON object")
         _merge(data, loaded, "config")

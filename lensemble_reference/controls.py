@@ -38,6 +38,7 @@ from .federation import (
     run_federated,
 )
 from .participant import Participant
+from .resume import discard_on_error, restore_participants
 
 
 def world_inputs(cfg: TrainConfig) -> RunInputs:
@@ -64,29 +65,55 @@ def world_splits(cfg: TrainConfig) -> tuple[RunInputs, Any]:
     return inputs, world.heldout
 
 
-def run_control(cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False) -> RunResult:
+def run_control(
+    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, resume: bool = False, command: str = "train"
+) -> RunResult:
+    """Train ``cfg.control`` into ``out_dir`` (written as ``out_dir.partial`` until complete);
+    ``resume`` continues a killed run from its last committed round (:mod:`lensemble_reference.resume`)."""
     cfg.validate()
+    kw = {"show_progress": show_progress, "resume": resume, "command": command}
     if cfg.control in ("anchored", "naive-fedavg"):
-        return run_federated(cfg, inputs, out_dir, show_progress=show_progress)
+        return run_federated(cfg, inputs, out_dir, **kw)
     if cfg.control == "local-only":
-        return run_local_only(cfg, inputs, out_dir, show_progress=show_progress)
-    return run_centralized(cfg, inputs, out_dir, show_progress=show_progress)
+        return run_local_only(cfg, inputs, out_dir, **kw)
+    return run_centralized(cfg, inputs, out_dir, **kw)
 
 
-def run_local_only(cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False) -> RunResult:
+def run_local_only(
+    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, resume: bool = False, command: str = "train"
+) -> RunResult:
     pids = sorted(inputs.silos)
-    setup = prepare(cfg, inputs, out_dir, progress_units=cfg.rounds * len(pids), show_progress=show_progress)
+    setup = prepare(cfg, inputs, out_dir, progress_units=cfg.rounds * len(pids), show_progress=show_progress, resume=resume, command=command)
+    with discard_on_error(setup.writer.run_dir):
+        return _local_only_rounds(setup, pids)
+
+
+def _local_only_rounds(setup: Any, pids: list[str]) -> RunResult:
+    cfg, inputs = setup.cfg, setup.inputs
     anchor = anchor_tensors(cfg, inputs.probe_points, setup.reference)
     participants = {
         pid: Participant(pid, inputs.silos[pid], cfg, seed=derive_seed(cfg.seed, f"batches/{pid}")) for pid in pids
     }
-    for part in participants.values():
-        part.load(setup.theta0)
-    theta0_hash = setup.writer.commit(setup.theta0, round_index=0, parent_hash=None)
-    record_round(setup, round_index=0, participants=[], global_hash=theta0_hash, parent_hash=None, metrics=global_metrics(setup, setup.theta0))
-    parents = {pid: theta0_hash for pid in pids}
     models: dict[str, dict[str, np.ndarray]] = {}
-    for r in range(1, cfg.rounds + 1):
+    if setup.resumed is None:
+        for part in participants.values():
+            part.load(setup.theta0)
+        theta0_hash = setup.writer.commit(setup.theta0, round_index=0, parent_hash=None)
+        record_round(setup, round_index=0, participants=[], global_hash=theta0_hash, parent_hash=None, metrics=global_metrics(setup, setup.theta0))
+        parents = {pid: theta0_hash for pid in pids}
+        setup.commit_state(0, participants)
+    else:
+        t = setup.resumed.round_index
+        by_key = {(c["round_index"], c["participant"]): c["content_hash"] for c in setup.writer.checkpoints}
+        parents = {}
+        for pid in pids:
+            params = setup.theta0 if t == 0 else setup.checkpoint_params(t, pid)
+            participants[pid].load(params)
+            if t > 0:
+                models[pid] = params
+            parents[pid] = by_key[(0, None)] if t == 0 else by_key[(t, pid)]
+        restore_participants(participants, setup.resumed)
+    for r in range(setup.start_round or 1, cfg.rounds + 1):
         sketch = round_sketch(cfg, r)
         losses = []
         for pid in pids:
@@ -111,20 +138,36 @@ def run_local_only(cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_p
         for pid in pids:
             metrics[f"drift_to_reference_deg/{pid}"] = drift["to_reference"][pid]
         record_round(setup, round_index=r, participants=pids, global_hash=None, parent_hash=None, metrics=metrics)
+        setup.commit_state(r, participants)
     return finish(setup, final_params=None, participant_params=models)
 
 
-def run_centralized(cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False) -> RunResult:
+def run_centralized(
+    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, resume: bool = False, command: str = "train"
+) -> RunResult:
     pids = sorted(inputs.silos)
-    setup = prepare(cfg, inputs, out_dir, progress_units=cfg.rounds, show_progress=show_progress)
+    setup = prepare(cfg, inputs, out_dir, progress_units=cfg.rounds, show_progress=show_progress, resume=resume, command=command)
+    with discard_on_error(setup.writer.run_dir):
+        return _centralized_rounds(setup, pids)
+
+
+def _centralized_rounds(setup: Any, pids: list[str]) -> RunResult:
+    cfg, inputs = setup.cfg, setup.inputs
     anchor = anchor_tensors(cfg, inputs.probe_points, setup.reference)
     pooled = pool_silos(inputs.silos)
     part = Participant("pooled", pooled, cfg, seed=derive_seed(cfg.seed, "batches/pooled"), batch_size=cfg.batch_size * len(pids))
-    theta = setup.theta0
-    part.load(theta)
-    parent = setup.writer.commit(theta, round_index=0, parent_hash=None)
-    record_round(setup, round_index=0, participants=[], global_hash=parent, parent_hash=None, metrics=global_metrics(setup, theta))
-    for r in range(1, cfg.rounds + 1):
+    if setup.resumed is None:
+        theta = setup.theta0
+        part.load(theta)
+        parent = setup.writer.commit(theta, round_index=0, parent_hash=None)
+        record_round(setup, round_index=0, participants=[], global_hash=parent, parent_hash=None, metrics=global_metrics(setup, theta))
+        setup.commit_state(0, {"pooled": part})
+    else:
+        theta = setup.checkpoint_params(setup.resumed.round_index)
+        part.load(theta)
+        parent = setup.records[-1]["global_hash"]
+        restore_participants({"pooled": part}, setup.resumed)
+    for r in range(setup.start_round or 1, cfg.rounds + 1):
         loss = part.train(cfg.inner_steps, round_sketch(cfg, r), anchor)
         theta = part.params()
         setup.progress.step(f"round {r}/{cfg.rounds} pooled", end_of_round=True)
@@ -134,4 +177,5 @@ def run_centralized(cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_
         metrics["sigreg"] = loss.sigreg
         record_round(setup, round_index=r, participants=pids, global_hash=global_hash, parent_hash=parent, metrics=metrics)
         parent = global_hash
+        setup.commit_state(r, {"pooled": part})
     return finish(setup, final_params=theta)

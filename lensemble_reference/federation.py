@@ -34,6 +34,7 @@ Seeds (all ``lensemble_spec.metrics.derive_seed(seed, label)``): ``init`` for ``
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ import numpy as np
 import torch
 
 from lensemble_spec.artifacts import config_hash
-from lensemble_spec.errors import DegenerateProcrustes, LensembleError, ProbeError, QuorumNotMet
+from lensemble_spec.errors import ConfigError, DegenerateProcrustes, LensembleError, ProbeError, QuorumNotMet
 from lensemble_spec.metrics import (
     build_sketch,
     derive_seed,
@@ -56,7 +57,7 @@ from lensemble_spec.metrics import (
 )
 from lensemble_spec.protocol import FrameAnchor, RunResult, Silo
 
-from .artifacts import RunWriter, save_probe
+from .artifacts import RunWriter, load_probe, save_probe
 from .backstop import align_to_reference, encode_numpy, redifference, should_fire
 from .config import TrainConfig
 from .model import calibrate_init, init_params
@@ -64,6 +65,7 @@ from .objective import AnchorTensors
 from .outer import OuterState, check_releasable, checked_outer_step, outer_init
 from .participant import LossSummary, Participant, deterministic_torch
 from .progress import Progress
+from .resume import ResumeState, discard_on_error, load_state, prune, restore_participants, save_state, write_request
 
 
 @dataclass
@@ -95,6 +97,31 @@ class Setup:
     series: dict[str, list[Any]] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
+    resumed: ResumeState | None = None  # the state of a killed run this one continues
+    command: str = "train"  # what `--resume` belongs to (verify's hint for a partial run)
+
+    @property
+    def start_round(self) -> int:
+        """The first round still to run: 0 for a fresh run, ``t + 1`` after a resumed round ``t``."""
+        return 0 if self.resumed is None else self.resumed.round_index + 1
+
+    def checkpoint_params(self, round_index: int, participant: str | None = None) -> dict[str, np.ndarray]:
+        """The committed weights of a round (for resuming: what the model was after it)."""
+        from lensemble_spec.artifacts import load_checkpoint
+
+        from .artifacts import checkpoint_dir
+
+        return load_checkpoint(self.writer.run_dir / checkpoint_dir(round_index, participant))[0]
+
+    def commit_state(self, round_index: int, participants: Mapping[str, Any] | None, outer: OuterState | None = None) -> None:
+        """Save what resuming after ``round_index`` needs (:mod:`lensemble_reference.resume`)."""
+        if participants is None:  # an engine whose participants live elsewhere (Flower): not resumable
+            return
+        save_state(
+            self.writer.run_dir, command=self.command, round_index=round_index, config=self.writer.config,
+            config_hash=self.writer.config_hash, checkpoints=list(self.writer.checkpoints), series=self.series,
+            participants=participants, outer=outer,
+        )
 
     def add_series(self, key: str, round_index: int, value: Any) -> None:
         values = self.series.setdefault(key, [])
@@ -134,20 +161,43 @@ def initial_global(cfg: TrainConfig, probe_points: np.ndarray) -> dict[str, np.n
     return calibrate_init(cfg.model, init_params(cfg.model, derive_seed(cfg.seed, "init")), probe_points)
 
 
-def prepare(cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, progress_units: int, show_progress: bool) -> Setup:
+def prepare(
+    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, progress_units: int, show_progress: bool,
+    resume: bool = False, command: str = "train",
+) -> Setup:
+    """Validate, claim the run directory (``OUT.partial``) and set up round 0 — or, with
+    ``resume``, reopen a killed run's directory at its last committed round."""
     cfg.validate()
     deterministic_torch(cfg.threads)
     points = np.asarray(inputs.probe_points, dtype=np.float32)
     check_probe(cfg, points)
     config = cfg.to_dict()
     run_id = f"{cfg.control}-{config_hash(config)[:12]}"
-    writer = RunWriter(out_dir, run_id=run_id, control=cfg.control, config=config)
-    theta0 = initial_global(cfg, points)
-    check_releasable(theta0, who="global params")
-    reference = encode_numpy(cfg.model, theta0, points)
-    save_probe(writer.run_dir, points, reference)
+    writer = RunWriter(out_dir, run_id=run_id, control=cfg.control, config=config, resume=resume)
+    state = load_state(writer.run_dir) if resume else None
+    if state is not None and state.doc.get("config_hash") != writer.config_hash:
+        raise ConfigError(
+            f"{writer.run_dir} was started with another configuration (config_hash {state.doc.get('config_hash')})",
+            remediation="Resume with the same configuration the run was started with, or delete the partial run.",
+        )
     progress = Progress(progress_units, label=f"{cfg.control:>12}", enabled=show_progress)
-    return Setup(cfg, inputs, writer, theta0, reference, progress)
+    with discard_on_error(writer.run_dir) if not resume else contextlib.nullcontext():
+        if state is None:
+            if resume:
+                prune(writer.run_dir, set(), set())  # nothing was committed: start over
+            else:
+                write_request(writer.run_dir, config=config, command=command)
+            theta0 = initial_global(cfg, points)
+            check_releasable(theta0, who="global params")
+            reference = encode_numpy(cfg.model, theta0, points)
+            save_probe(writer.run_dir, points, reference)
+            return Setup(cfg, inputs, writer, theta0, reference, progress, command=command)
+        records = writer.restore(state)
+        setup = Setup(cfg, inputs, writer, {}, load_probe(writer.run_dir)[1], progress, command=command)
+        setup.theta0 = setup.checkpoint_params(0)
+        setup.series, setup.records, setup.resumed = state.series, records, state
+        progress.done = min(progress.total, progress.total * state.round_index // max(cfg.rounds, 1))
+        return setup
 
 
 # --- round-record metrics (RFC-0005 §4.1) ---------------------------------------------------------
@@ -267,6 +317,7 @@ def finish(
         data_roots=list(setup.inputs.data_roots),
         split_policy=split_policy(setup.inputs),
     )
+    setup.writer.finalize()  # the complete run appears under its final name only now
     setup.progress.close()
     anchor = None
     if cfg.lambda_anchor > 0:
@@ -392,20 +443,40 @@ class InProcessRounds:
 
 
 def run_federated(
-    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, engine: RoundEngine | None = None
+    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, engine: RoundEngine | None = None,
+    resume: bool = False, command: str = "train",
 ) -> RunResult:
     """Anchored or naive-fedavg (the difference is entirely in ``cfg``; see CONTROL_OVERRIDES)."""
     pids = sorted(inputs.silos)
     if len(pids) < cfg.min_participants:
         raise QuorumNotMet(f"{len(pids)} silo(s) given, fewer than min_participants = {cfg.min_participants}")
-    setup = prepare(cfg, inputs, out_dir, progress_units=cfg.rounds * len(pids), show_progress=show_progress)
-    engine = engine or InProcessRounds()
-    theta = setup.theta0
-    state = outer_init(theta)
-    parent = setup.writer.commit(theta, round_index=0, parent_hash=None)
-    record_round(setup, round_index=0, participants=[], global_hash=parent, parent_hash=None, metrics=global_metrics(setup, theta))
-    engine.start(setup, pids)
-    for r in range(1, cfg.rounds + 1):
+    setup = prepare(cfg, inputs, out_dir, progress_units=cfg.rounds * len(pids), show_progress=show_progress, resume=resume, command=command)
+    with discard_on_error(setup.writer.run_dir):
+        return _federated_rounds(setup, pids, engine or InProcessRounds())
+
+
+def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> RunResult:
+    cfg = setup.cfg
+    if setup.resumed is None:
+        theta = setup.theta0
+        state = outer_init(theta)
+        parent = setup.writer.commit(theta, round_index=0, parent_hash=None)
+        record_round(setup, round_index=0, participants=[], global_hash=parent, parent_hash=None, metrics=global_metrics(setup, theta))
+        engine.start(setup, pids)
+        setup.commit_state(0, getattr(engine, "participants", None), state)
+    else:
+        t = setup.resumed.round_index
+        theta = setup.checkpoint_params(t)
+        outer_doc = setup.resumed.doc["outer"]
+        velocity = {k[len("outer/"):]: v for k, v in setup.resumed.tensors.items() if k.startswith("outer/")}
+        state = OuterState(velocity=dict(sorted(velocity.items())), steps=int(outer_doc["steps"]), meta=dict(outer_doc["meta"]))
+        parent = setup.records[-1]["global_hash"]
+        engine.start(setup, pids)
+        parts = getattr(engine, "participants", None)
+        if parts is None:
+            raise ConfigError("this round engine cannot resume a run", remediation="Resume with the in-process engine.")
+        restore_participants(parts, setup.resumed)
+    for r in range(setup.start_round or 1, cfg.rounds + 1):
         theta, state, results = engine.run_round(setup, theta, state, r, pids)
         if len(results) < cfg.min_participants:
             raise QuorumNotMet(f"round {r}: {len(results)} update(s), fewer than min_participants = {cfg.min_participants}")
@@ -432,6 +503,7 @@ def run_federated(
             metrics=metrics, backstop_fired=fired,
         )
         parent = global_hash
+        setup.commit_state(r, getattr(engine, "participants", None), state)
     return finish(setup, final_params=theta)
 
 

@@ -171,7 +171,8 @@ def render_gates(g: Mapping[str, Any]) -> str:
 
 
 def run_headline(
-    cfg: Any, out_dir: Path, *, controls: tuple[str, ...] = CONTROLS, show_progress: bool = True, data: tuple[Any, Any, str] | None = None
+    cfg: Any, out_dir: Path, *, controls: tuple[str, ...] = CONTROLS, show_progress: bool = True, data: tuple[Any, Any, str] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
     """Train every control into ``out_dir/<control>`` and write the comparison files.
 
@@ -179,27 +180,43 @@ def run_headline(
     schedule; only the CONTROL_OVERRIDES fields differ. Returns the ResultsTable (as a dict) plus
     ``gates``, ``notes``, ``text`` and wall times. ``data`` = ``(RunInputs, held-out Silo, split
     description)`` replaces the embedded world (e.g. :func:`lensemble_reference.real_data.lerobot_run_inputs`).
+    The comparison is written into ``out_dir.partial`` and appears at ``out_dir`` only when complete;
+    ``resume`` continues a killed headline (:mod:`lensemble_reference.comparison_dir`).
     """
+    import contextlib
+
+    from .comparison_dir import close_comparison, open_comparison
+    from .controls import world_splits
+    from .resume import discard_on_error
+
+    final_dir = Path(out_dir)
+    inputs, heldout = world_splits(cfg) if data is None else data[:2]  # built before anything is written
+    partial = open_comparison(final_dir, cfg.to_dict(), tuple(controls), resume=resume)
+    with discard_on_error(partial) if not resume else contextlib.nullcontext():
+        result = _write_comparison(cfg, partial, controls, show_progress, data, inputs, heldout)
+    close_comparison(partial, final_dir)
+    return result
+
+
+def _write_comparison(
+    cfg: Any, out_dir: Path, controls: tuple[str, ...], show_progress: bool, data: Any, inputs: Any, heldout: Any
+) -> dict[str, Any]:
+    """Train (or reuse, or resume) every control into ``out_dir`` and write the comparison files."""
     import os
 
     from lensemble_spec.artifacts import atomic_write_json, atomic_write_text
-    from lensemble_spec.errors import ArtifactError
     from lensemble_spec.schemas import ResultsTable
 
-    from .controls import run_control, world_splits
+    from .comparison_dir import control_run
     from .evaluate import evaluate_run
 
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise ArtifactError(f"{out_dir} exists and is not empty", remediation="Choose a new --out directory; runs are written once and never overwritten.")
     started = time.perf_counter()
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    inputs, heldout = world_splits(cfg) if data is None else data[:2]
     rows: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}
     for control in controls:
         t0 = time.perf_counter()
-        result = run_control(cfg.for_control(control), inputs, out_dir / control, show_progress=show_progress)
+        result = control_run(out_dir, control, cfg.for_control(control), inputs, show_progress=show_progress)
         t1 = time.perf_counter()
         evaluation = evaluate_run(result.run_dir, heldout)
         timings[control] = t1 - t0

@@ -39,6 +39,7 @@ from ..schemas import CheckpointHeader, Producer, TensorSpec, load_document, utc
 from .atomic import atomic_directory, dumps_json
 from .hashing import hash_records, header_json, tensor_bytes
 from .paths import confine
+from .reading import read_regular_file
 from .safe_json import loads_bounded
 
 HEADER_FILE = "header.json"
@@ -68,6 +69,10 @@ _NAME_TO_NUMPY = {
     "uint8": np.dtype("u1"),
 }
 _MAX_ST_HEADER = 100_000_000  # the safetensors format's own limit on its JSON header
+#: Largest weight file read (bytes actually read, not ``st_size``: a device reports 0).
+MAX_WEIGHT_FILE_BYTES = 2 * 1024**3
+#: Largest safetensors ``__metadata__`` accepted (its canonical JSON, in bytes); writers here write none.
+MAX_ST_METADATA_BYTES = 64 * 1024
 
 
 # --- writing ---------------------------------------------------------------------------------------
@@ -167,7 +172,7 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> tuple[dict[str, np.nda
     if not root.is_dir():
         raise ArtifactError(f"{root} is not a checkpoint directory")
     _refuse_foreign_files(root, listed=None)
-    header = load_document(CheckpointHeader, root / HEADER_FILE)
+    header = load_document(CheckpointHeader, confine(root, HEADER_FILE))
     _refuse_foreign_files(root, listed=header.weight_files)
 
     specs: dict[str, tuple[str, tuple[int, ...]]] = {}
@@ -179,9 +184,9 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> tuple[dict[str, np.nda
             )
         path = confine(root, rel)
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CheckpointIntegrityError(f"{root}: cannot read weight file {rel!r}: {exc.strerror or exc}") from exc
+            data = read_regular_file(path, MAX_WEIGHT_FILE_BYTES, label=f"{root.name}/{rel}")
+        except ArtifactError as exc:
+            raise CheckpointIntegrityError(f"{root}: cannot read weight file {rel!r}: {exc.message}") from exc
         file_specs = _safetensors_specs(data, f"{root.name}/{rel}")
         clash = sorted(set(file_specs) & set(specs))
         if clash:
@@ -227,19 +232,20 @@ def _refuse_foreign_files(root: Path, listed: list[str] | None) -> None:
             )
 
 
-def _safetensors_specs(data: bytes, label: str) -> dict[str, tuple[str, tuple[int, ...]]]:
+def _safetensors_specs(data: bytes, label: str, *, max_header: int = _MAX_ST_HEADER) -> dict[str, tuple[str, tuple[int, ...]]]:
     """Names, dtypes and shapes from a safetensors file's own header (bounded parse)."""
     if len(data) < 8:
         raise CheckpointIntegrityError(f"{label} is too short to be a safetensors file")
     (n,) = struct.unpack("<Q", data[:8])
-    if n > _MAX_ST_HEADER or 8 + n > len(data):
+    if n > max_header or 8 + n > len(data):
         raise CheckpointIntegrityError(f"{label} has an impossible safetensors header length {n}")
     try:
-        meta = loads_bounded(data[8 : 8 + n], source=label, max_bytes=_MAX_ST_HEADER, max_depth=4)
+        meta = loads_bounded(data[8 : 8 + n], source=label, max_bytes=max_header, max_depth=4)
     except ArtifactError as exc:
         raise CheckpointIntegrityError(f"{label} is not a safetensors file: {exc.message}") from exc
     if not isinstance(meta, dict):
         raise CheckpointIntegrityError(f"{label} is not a safetensors file (header is not an object)")
+    check_st_metadata(meta.get("__metadata__"), label)
     specs = {}
     for name, info in meta.items():
         if name == "__metadata__":
@@ -251,6 +257,24 @@ def _safetensors_specs(data: bytes, label: str) -> dict[str, tuple[str, tuple[in
             raise CheckpointIntegrityError(f"{label}: tensor {name!r} has unsupported dtype {info.get('dtype')!r}")
         specs[name] = (dtype, tuple(info["shape"]))
     return specs
+
+
+#: Public name: names, dtypes and shapes of safetensors bytes, header and metadata bounded.
+safetensors_specs = _safetensors_specs
+
+
+def check_st_metadata(metadata: Any, label: str) -> None:
+    """A safetensors ``__metadata__`` must be absent or a small string-to-string map."""
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise CheckpointIntegrityError(f"{label}: __metadata__ is not a string-to-string map")
+    size = sum(len(k.encode("utf-8")) + len(v.encode("utf-8")) for k, v in metadata.items())
+    if size > MAX_ST_METADATA_BYTES:
+        raise CheckpointIntegrityError(
+            f"{label}: __metadata__ holds {size} bytes, over the {MAX_ST_METADATA_BYTES}-byte limit",
+            remediation="Write weights without bulky safetensors metadata; the checkpoint header carries the provenance.",
+        )
 
 
 def _deserialize(data: bytes, specs: Mapping[str, tuple[str, tuple[int, ...]]], label: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import PathEscape
+from ..errors import ArtifactError, PathEscape
 
 
 def check_relative(rel: object) -> str:
@@ -33,11 +33,15 @@ def confine(root: str | os.PathLike[str], rel: object) -> Path:
     """Return the resolved ``root / rel``, raising :class:`PathEscape` if it leaves ``root``.
 
     Symlinks are followed (also for a target that does not exist yet), so a link pointing out
-    of the root is refused even though its name looks harmless.
+    of the root is refused even though its name looks harmless. A path that cannot be resolved
+    at all (a symlink loop, a name too long for the filesystem) is an :class:`ArtifactError`.
     """
     check_relative(rel)
-    real_root = Path(root).resolve()
-    resolved = (real_root / str(rel)).resolve()
+    try:
+        real_root = Path(root).resolve()
+        resolved = (real_root / str(rel)).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a name too long
+        raise ArtifactError(f"artifact path {rel!r} cannot be resolved: {getattr(exc, 'strerror', None) or exc}") from exc
     if resolved != real_root and real_root not in resolved.parents:
         raise PathEscape(f"artifact path {rel!r} resolves to {resolved}, outside {real_root}")
     return resolved

@@ -5,7 +5,9 @@
 
 Every finding names the requirement it checks. Exit status: 0 when nothing failed and something
 passed, 1 when any check failed (or nothing could be verified), 2 on usage errors. ``--json``
-prints the whole report as JSON on stdout. The hub cache is only ever read (no network).
+prints the whole report as JSON on stdout; the text report escapes control characters, so a file
+name cannot forge a line. The hub cache is only ever read (no network). A killed run's
+``OUT.partial`` reads "incomplete run: last committed round t; resume with …".
 """
 
 from __future__ import annotations

@@ -3,13 +3,17 @@
 * A **run directory** holds ``manifest.json`` (RFC-0010 §5): :class:`~.run.RunVerifier`.
 * A **comparison directory** holds ``results.json`` and one run directory per control, named by
   the control (RFC-0010 §5, RFC-0005 §2): every run is verified (subjects prefixed
-  ``<control>/``), then the comparison (EVAL-001 one run per control agreeing on seed, probe and
-  split; EVAL-002 identical round-0 tensors; EVAL-003 shared settings; EVAL-004 the naive control
+  ``<control>/``; a run directory that is a symlink or escapes the root is not read), then the
+  comparison (EVAL-001 the root holds only results.json, the runs and reports; one run per
+  control agreeing on seed, probe and split; EVAL-002 identical round-0 tensors; EVAL-003 shared settings; EVAL-004 the naive control
   differs from the anchored one only where it must) and its results table
   (:class:`~.results.ResultsVerifier`).
 
 A results table found in a run directory (which ART-015 does not allow) is still checked against
-that run, so one stray file does not hide the rest.
+that run, so one stray file does not hide the rest. A run or comparison a writer marked partial
+(``OUT.partial``, ``resume/state.json``) is reported as incomplete, with the resume command.
+``--impl`` is resolved with every failure typed (:func:`resolve_impl`); ``--heldout`` needs
+``--impl`` and must name a regular file.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from typing import Any
 import numpy as np
 
 from ..artifacts.canonical import strip_sink_paths
-from ..errors import ArtifactError, LensembleError
+from ..artifacts.paths import confine
+from ..artifacts.reading import is_directory, is_regular_file
+from ..errors import ArtifactError, InputError, LensembleError, ProtocolError
 from ..protocol import CONTROLS
 from . import files
 from .report import VerificationReport
@@ -38,17 +44,38 @@ def _model_of(impl: Any) -> tuple[Any, str | None]:
     if impl is None:
         return None, None
     if isinstance(impl, str):
-        from ..protocol import resolve_implementation
-
         label = impl
-        impl = resolve_implementation(impl)
+        impl = resolve_impl(impl)
     else:
         label = f"{getattr(impl, 'name', type(impl).__name__)} {getattr(impl, 'version', '')}".strip()
     return getattr(impl, "model", None), label
 
 
+def resolve_impl(spec: str) -> Any:
+    """``resolve_implementation`` with every failure typed: importing someone else's module may
+    raise anything (a syntax error, an exception at import, a raising factory, ``sys.exit``)."""
+    from ..protocol import resolve_implementation
+
+    try:
+        return resolve_implementation(spec)
+    except (LensembleError, KeyboardInterrupt):
+        raise
+    except BaseException as exc:  # noqa: BLE001 — foreign code: SystemExit, GeneratorExit … too; Ctrl-C still propagates
+        what = f"exited with status {exc.code!r}" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
+        raise ProtocolError(
+            f"implementation {spec!r} could not be loaded: it {what}",
+            remediation="Import the module in Python to see the error; fix it, then pass --impl module[:attribute] again.",
+        ) from exc
+
+
+def _is_run_dir(path: Path) -> bool:
+    return not os.path.islink(path) and is_directory(path) and is_regular_file(path / files.MANIFEST_FILE)
+
+
 def is_comparison(root: Path) -> bool:
-    return not files.exists(root, files.MANIFEST_FILE) and any((root / c / files.MANIFEST_FILE).is_file() for c in CONTROLS)
+    return not files.exists(root, files.MANIFEST_FILE) and any(
+        files.exists(root, c) and _is_run_dir(root / c) for c in CONTROLS
+    )
 
 
 def verify_run(
@@ -68,15 +95,29 @@ def verify_run(
     :class:`ArtifactError` when ``path`` is not a directory; every other problem is a finding.
     """
     root = Path(path)
-    if not root.is_dir():
+    if not is_directory(root):
+        partial = root.parent / (root.name + files.PARTIAL_SUFFIX)
+        hint = f" (an incomplete run is at {partial}: verify it, or resume with --resume {root})" if is_directory(partial) else ""
         raise ArtifactError(
-            f"{root} is not a directory",
+            f"{root} is not a directory{hint}",
             remediation="Pass a run directory (with manifest.json) or a comparison directory (with results.json and one run per control).",
+        )
+    if heldout is not None and impl is None:
+        raise InputError(
+            "--heldout needs --impl: the held-out split is only used to recompute metrics with an implementation",
+            remediation="Add --impl MODULE[:ATTR] (the implementation whose model re-encodes the checkpoints), or drop --heldout.",
+        )
+    if heldout is not None and not is_regular_file(heldout):
+        raise InputError(
+            f"--heldout {heldout} is not a regular file",
+            remediation="Pass a safetensors file holding the held-out obs/actions/states.",
         )
     model, label = _model_of(impl)
     cache = Path(hub_cache) if hub_cache is not None else None
     report = VerificationReport(target=str(root), impl=label, hub_cache=str(cache) if cache else None)
-    if is_comparison(root):
+    if _incomplete_comparison(root, report):
+        pass
+    elif is_comparison(root):
         _verify_comparison(root, report, model, cache, heldout)
     else:
         data = RunVerifier(root, report, model, cache).run()
@@ -85,8 +126,32 @@ def verify_run(
     return report
 
 
-def _verify_results(root: Path, report: VerificationReport, runs: dict[str, RunData], model: Any, cache: Path | None, heldout: Any, subject: str) -> None:
-    verifier = ResultsVerifier(report, runs, model=model, heldout=heldout, hub_cache=cache, subject=subject)
+def _incomplete_comparison(root: Path, report: VerificationReport) -> bool:
+    """A comparison the headline writer marked partial: which runs are done, how to resume."""
+    state = files.resume_state(root)
+    if files.exists(root, files.MANIFEST_FILE) or not state or state.get("kind") != "comparison":
+        return False
+    done = [c for c in CONTROLS if _is_run_dir(root / c)]
+    pending = [c for c in CONTROLS if c not in done and is_directory(root / (c + files.PARTIAL_SUFFIX))]
+    rounds = []
+    for c in pending:
+        t = (files.resume_state(root / (c + files.PARTIAL_SUFFIX)) or {}).get("round_index")
+        rounds.append(f"{c} (last committed round {t})" if isinstance(t, int) and not isinstance(t, bool) else f"{c} (no round committed)")
+    name = root.resolve().name
+    target = root.resolve().parent / name.removesuffix(files.PARTIAL_SUFFIX)
+    message = (
+        f"incomplete comparison: runs complete {done or 'none'}; in progress {rounds or 'none'}; "
+        f"resume with `lensemble-spec headline --resume {target}`"
+    )
+    report.failed("EVAL-015", "results-schema", ".", message)
+    return True
+
+
+def _verify_results(
+    root: Path, report: VerificationReport, runs: dict[str, RunData], model: Any, cache: Path | None, heldout: Any, subject: str,
+    expected_controls: tuple[str, ...] | None = None,
+) -> None:
+    verifier = ResultsVerifier(report, runs, model=model, heldout=heldout, hub_cache=cache, subject=subject, expected_controls=expected_controls)
     try:
         raw = files.read_json(root, files.RESULTS_FILE)
     except LensembleError as exc:
@@ -100,13 +165,30 @@ def _verify_results(root: Path, report: VerificationReport, runs: dict[str, RunD
 def _verify_comparison(root: Path, report: VerificationReport, model: Any, cache: Path | None, heldout: Any) -> None:
     runs: dict[str, RunData] = {}
     for control in CONTROLS:
-        if (root / control / files.MANIFEST_FILE).is_file():
+        if not files.exists(root, control):
+            continue
+        try:
+            confine(root, control)
+        except LensembleError as exc:
+            report.failed("ART-026", "path-confinement", f"{control}/", exc.message)
+            continue
+        if os.path.islink(root / control):
+            report.failed("EVAL-001", "comparison-layout", f"{control}/", "the run directory is a symlink; a comparison holds its runs")
+            continue
+        if _is_run_dir(root / control) or files.is_partial(root / control):
             verifier = RunVerifier(root / control, report, model, cache)
             verifier.prefix = f"{control}/"
             runs[control] = verifier.run()
+    extra = files.comparison_unexpected(root, CONTROLS)
+    if extra:
+        shown = ", ".join(extra[:8]) + (" …" if len(extra) > 8 else "")
+        report.failed("EVAL-001", "comparison-layout", ".", f"unexpected entries {shown} (a comparison holds results.json, one run per control and reports)")
+    else:
+        report.passed("EVAL-001", "comparison-layout", ".", "results.json, the runs named by their controls and reports only")
+    runs = {c: r for c, r in runs.items() if r.manifest is not None or files.exists(r.root, files.MANIFEST_FILE)}
     _check_comparison(report, runs)
     if files.exists(root, files.RESULTS_FILE):
-        _verify_results(root, report, runs, model, cache, heldout, files.RESULTS_FILE)
+        _verify_results(root, report, runs, model, cache, heldout, files.RESULTS_FILE, expected_controls=CONTROLS)
     else:
         report.failed("EVAL-015", "results-schema", files.RESULTS_FILE, "the comparison has no results.json")
 
@@ -156,4 +238,4 @@ def _check_comparison(report: VerificationReport, runs: dict[str, RunData]) -> N
             report.passed("EVAL-004", "naive-config", subject, "naive = anchored with lambda_anchor 0 and the backstop off")
 
 
-__all__ = ["is_comparison", "verify_run"]
+__all__ = ["is_comparison", "resolve_impl", "verify_run"]

@@ -1,9 +1,11 @@
 """Reading the files of a run directory without trusting them (RFC-0010 §5, §7).
 
 Every path is confined to its root first (:func:`lensemble_spec.artifacts.confine`: no ``..``,
-no absolute path, no symlink out). JSON goes through the bounded loader (size and nesting
-checked before parsing, NaN and duplicate keys refused). Tensors are read with safetensors
-only, from bytes read once.
+no absolute path, no symlink out) and must name a regular file, read with a cap on the bytes
+actually read (:func:`~lensemble_spec.artifacts.reading.read_regular_file`: a FIFO never blocks,
+a device never streams). JSON goes through the bounded loader (size and nesting checked before
+parsing, NaN and duplicate keys refused). Tensors are read with safetensors only, from bytes read
+once, after their header and ``__metadata__`` are bounded.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from ..artifacts.checkpoint import safetensors_specs
 from ..artifacts.paths import confine
+from ..artifacts.reading import read_regular_file
 from ..artifacts.safe_json import DEFAULT_MAX_BYTES, load_json_file, loads_bounded
 from ..errors import ArtifactError
 
@@ -28,8 +32,18 @@ LOGS_DIR = "logs"
 LOG_SUFFIXES = (".log", ".txt")
 #: A comparison directory's results table (RFC-0010 §5, RFC-0005 §6).
 RESULTS_FILE = "results.json"
+#: Where a writer keeps what it needs to resume a killed run (never part of a complete run).
+RESUME_DIR = "resume"
+RESUME_STATE = "resume/state.json"
+#: Suffix of the sibling directory a run or comparison is written into until it is complete.
+PARTIAL_SUFFIX = ".partial"
+#: Files a comparison directory may hold beside results.json and its runs: descriptive reports.
+COMPARISON_REPORT_FILES = ("summary.json",)
+COMPARISON_REPORT_SUFFIXES = (".md", ".txt", ".log")
 #: A safetensors file larger than this is refused unread.
 MAX_TENSOR_FILE_BYTES = 2 * 1024**3
+#: Largest safetensors JSON header read outside a checkpoint (the probe: two tensors).
+MAX_TENSOR_HEADER_BYTES = 1024 * 1024
 #: Most lines a rounds file may have.
 MAX_RECORDS = 100_000
 
@@ -41,15 +55,7 @@ def read_json(root: Path, rel: str) -> Any:
 
 def read_jsonl(root: Path, rel: str) -> list[Any]:
     """Bounded JSON Lines: the file size, then each line's size and depth, checked before parsing."""
-    path = confine(root, rel)
-    try:
-        size = path.stat().st_size
-        if size > DEFAULT_MAX_BYTES:
-            raise ArtifactError(f"{rel} is {size} bytes, over the {DEFAULT_MAX_BYTES}-byte limit")
-        with open(path, "rb") as fh:
-            data = fh.read(DEFAULT_MAX_BYTES + 1)
-    except OSError as exc:
-        raise ArtifactError(f"cannot read {rel}: {exc.strerror or exc}") from exc
+    data = read_regular_file(confine(root, rel), DEFAULT_MAX_BYTES, label=rel)
     lines = [ln for ln in data.split(b"\n") if ln.strip()]
     if len(lines) > MAX_RECORDS:
         raise ArtifactError(f"{rel} has {len(lines)} lines, over the limit of {MAX_RECORDS}")
@@ -58,20 +64,51 @@ def read_jsonl(root: Path, rel: str) -> list[Any]:
 
 def read_tensors(root: Path, rel: str) -> dict[str, np.ndarray]:
     """All tensors of a safetensors file inside ``root``, as numpy arrays."""
-    path = confine(root, rel)
-    try:
-        size = path.stat().st_size
-        if size > MAX_TENSOR_FILE_BYTES:
-            raise ArtifactError(f"{rel} is {size} bytes, over the {MAX_TENSOR_FILE_BYTES}-byte limit")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ArtifactError(f"cannot read {rel}: {exc.strerror or exc}") from exc
+    data = read_regular_file(confine(root, rel), MAX_TENSOR_FILE_BYTES, label=rel)
     from safetensors.numpy import load
+
+    safetensors_specs(data, rel, max_header=MAX_TENSOR_HEADER_BYTES)  # header and __metadata__ bounded
 
     try:
         return {k: np.asarray(v) for k, v in load(data).items()}
     except Exception as exc:  # noqa: BLE001 — SafetensorError and friends: the file is corrupt
         raise ArtifactError(f"{rel} cannot be decoded as safetensors: {exc}") from exc
+
+
+def resume_state(root: Path) -> dict[str, Any] | None:
+    """The writer's resume state of a partial run (None if absent or unreadable)."""
+    if not exists(root, RESUME_STATE):
+        return None
+    try:
+        state = read_json(root, RESUME_STATE)
+    except ArtifactError:
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def is_partial(root: Path) -> bool:
+    """A run or comparison still being written (or killed): no manifest/results, marked partial."""
+    return root.name.endswith(PARTIAL_SUFFIX) or exists(root, RESUME_STATE)
+
+
+def comparison_unexpected(root: Path, controls: tuple[str, ...]) -> list[str]:
+    """Entries of a comparison root other than results.json, the run directories named by the
+    controls (real directories, not symlinks) and descriptive reports (sorted, ``/`` for dirs)."""
+    found = []
+    try:
+        names = sorted(os.listdir(root))
+    except OSError as exc:
+        return [f"(cannot list: {exc.strerror or exc})"]
+    for name in names:
+        full = root / name
+        link = os.path.islink(full)
+        if name in controls and not link and os.path.isdir(full):
+            continue
+        regular = not link and os.path.isfile(full)
+        if regular and (name == RESULTS_FILE or name in COMPARISON_REPORT_FILES or name.endswith(COMPARISON_REPORT_SUFFIXES)):
+            continue
+        found.append(name + ("/" if os.path.isdir(full) and not link else ""))
+    return found
 
 
 def exists(root: Path, rel: str) -> bool:
@@ -119,12 +156,17 @@ __all__ = [
     "LEGACY_ROUNDS_FILE",
     "LOGS_DIR",
     "MANIFEST_FILE",
+    "PARTIAL_SUFFIX",
     "PROBE_FILE",
     "RESULTS_FILE",
+    "RESUME_STATE",
     "ROUNDS_FILE",
+    "comparison_unexpected",
     "exists",
+    "is_partial",
     "read_json",
     "read_jsonl",
     "read_tensors",
+    "resume_state",
     "unexpected_entries",
 ]

@@ -28,6 +28,10 @@ from ..artifacts.canonical import canonical_json
 from ..errors import LensembleError
 
 
+#: Largest explicit held-out file read (bytes actually read).
+MAX_HELDOUT_BYTES = 4 * 1024**3
+
+
 @dataclass(frozen=True)
 class HeldoutSplit:
     obs: np.ndarray  # (E, T+1, C, H, W) float32
@@ -49,10 +53,12 @@ def from_file(path: str | os.PathLike[str]) -> HeldoutSplit:
     """Read an explicit held-out file (safetensors only); raises HeldoutUnavailable on a bad file."""
     from safetensors.numpy import load
 
+    from ..artifacts.reading import read_regular_file
+
     p = Path(path)
     try:
-        tensors = load(p.read_bytes())
-    except Exception as exc:  # noqa: BLE001 — unreadable or not safetensors
+        tensors = load(read_regular_file(p, MAX_HELDOUT_BYTES))
+    except Exception as exc:  # noqa: BLE001 — unreadable (FIFO, device, too large) or not safetensors
         raise HeldoutUnavailable(f"cannot read held-out file {p}: {exc}") from exc
     return _split(tensors, f"file {p}")
 

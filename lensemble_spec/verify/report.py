@@ -14,10 +14,25 @@ A report is ``ok`` when nothing failed **and** at least one check passed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["pass", "fail", "skip"]
+
+# Control characters (C0, DEL, C1), Unicode line/paragraph separators and bidirectional overrides:
+# printed raw, a file name could end a line and forge an "OK:" verdict or recolour the terminal.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """``text`` with every control character escaped (``\\n``, ``\\x1b``, ``\\u202e``): one safe line."""
+    def esc(m: re.Match[str]) -> str:
+        c = ord(m.group())
+        return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+    return _UNPRINTABLE.sub(esc, str(text))
+
 STATUSES: tuple[str, ...] = ("pass", "fail", "skip")
 
 
@@ -37,8 +52,9 @@ class Finding:
         return asdict(self)
 
     def line(self) -> str:
-        req = self.requirement or "-"
-        return f"{self.status.upper():4} {req:10} {self.check:18} {self.subject}: {self.message}"
+        """One line of text; subject and message come from files, so control characters are escaped."""
+        req = printable(self.requirement or "-")
+        return f"{self.status.upper():4} {req:10} {printable(self.check):18} {printable(self.subject)}: {printable(self.message)}"
 
 
 @dataclass
@@ -98,7 +114,7 @@ class VerificationReport:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     def render_text(self, *, show_passed: bool = True) -> str:
-        lines = [f"verification of {self.target}" + (f" (impl {self.impl})" if self.impl else "")]
+        lines = [f"verification of {printable(self.target)}" + (f" (impl {printable(self.impl)})" if self.impl else "")]
         for f in self.findings:
             if show_passed or f.status != "pass":
                 lines.append("  " + f.line())
@@ -137,4 +153,4 @@ def findings_to_pytest_params(report: VerificationReport) -> list[Any]:
     return params
 
 
-__all__ = ["Finding", "STATUSES", "Status", "VerificationReport", "findings_to_pytest_params"]
+__all__ = ["printable", "Finding", "STATUSES", "Status", "VerificationReport", "findings_to_pytest_params"]

@@ -11,12 +11,14 @@ round's checkpoints (EVAL-011), within the RFC tolerances.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import LensembleError, PinError
 from ..schemas import ControlResult, ResultsTable, load_document
+from ..schemas.round import RoundMetrics
 from .heldout import HeldoutSplit, HeldoutUnavailable, resolve_heldout
 from .recompute import HELDOUT_KEYS, combine, heldout_metrics
 from .run import RunData, check_pin
@@ -36,6 +38,24 @@ REQUIRED_METRICS = (
 )
 REQUIRED_SERIES = ("effective_rank", "latent_std_mean", "latent_rms", "drift_to_reference_deg")
 VERDICTS = ("diverged", "collapsed", "drifted", "gauge-held")
+#: Metric names a row may carry (RFC-0005 §4): the round-record metrics, ``latent_dim`` and the
+#: best local-only silo's state-probe R².
+KNOWN_METRICS = frozenset(RoundMetrics.model_fields) | {"latent_dim", "state_probe_r2_best_silo"}
+# A metric or series key: a known metric, optionally per participant (``state_probe_r2/silo0``), or
+# a run-side diagnostic series ``run/<name>[/<participant>]``. Anything else is refused (EVAL-016).
+_PARTICIPANT = r"(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,127})?"
+_RUN_KEY = re.compile(r"run/[a-z][a-z0-9_]{0,63}" + _PARTICIPANT)
+_PER_PARTICIPANT = re.compile(r"([a-z][a-z0-9_]{0,63})" + _PARTICIPANT)
+
+
+def unknown_keys(keys: Any) -> list[str]:
+    """Keys of a row's ``metrics`` or ``series`` that name no known metric (sorted)."""
+    bad = []
+    for key in keys:
+        m = _PER_PARTICIPANT.fullmatch(key)
+        if not (_RUN_KEY.fullmatch(key) or (m and m.group(1) in KNOWN_METRICS)):
+            bad.append(key)
+    return sorted(bad)
 
 
 def expected_verdict(row: ControlResult, tol: Tolerances | None = None) -> str:
@@ -64,7 +84,9 @@ class ResultsVerifier:
         heldout: str | os.PathLike[str] | None = None,
         hub_cache: Path | None = None,
         subject: str = "results.json",
+        expected_controls: tuple[str, ...] | None = None,
     ) -> None:
+        self.expected_controls = tuple(runs) if expected_controls is None else expected_controls
         self.report = report
         self.runs = runs
         self.model = model
@@ -97,7 +119,11 @@ class ResultsVerifier:
             why = "it holds an invalid pin" if isinstance(exc, PinError) else exc.message
             self.fail("EVAL-015", "results-schema", self.subject, f"not a valid ResultsTable: {why}")
             return None
-        self.ok("EVAL-015", "results-schema", self.subject, f"ResultsTable v{table.schema_version} with {len(table.controls)} row(s)")
+        missing = [c for c in self.expected_controls if c not in {row.control for row in table.controls}]
+        if missing:
+            self.fail("EVAL-015", "results-schema", self.subject, f"no row for control(s) {missing}: a results table has one row per control")
+        else:
+            self.ok("EVAL-015", "results-schema", self.subject, f"ResultsTable v{table.schema_version} with {len(table.controls)} row(s)")
         return table
 
     def pin(self, value: Any, subject: str) -> None:
@@ -113,8 +139,11 @@ class ResultsVerifier:
         run = self.runs.get(row.control)
         missing = [k for k in REQUIRED_METRICS if k not in row.metrics]
         d = run.latent_dim if run is not None else None
+        unknown = unknown_keys(row.metrics) + unknown_keys(row.series)
         if missing:
             self.fail("EVAL-016", "results-keys", where, f"metrics lack {missing}")
+        elif unknown:
+            self.fail("EVAL-016", "results-keys", where, f"unknown metric key(s) {', '.join(repr(k) for k in unknown[:5])}")
         elif d is not None and row.metrics["latent_dim"] != d:
             self.fail("EVAL-016", "results-keys", where, f"latent_dim {row.metrics['latent_dim']} but the run's probe targets have d = {d}")
         else:
@@ -221,4 +250,4 @@ class ResultsVerifier:
             self.fail(req, check, subject, f"claims {claimed!r}, recomputed {actual!r} ({tol.describe()}; {source})")
 
 
-__all__ = ["REQUIRED_METRICS", "REQUIRED_SERIES", "ResultsVerifier", "VERDICTS", "expected_verdict"]
+__all__ = ["REQUIRED_METRICS", "REQUIRED_SERIES", "VERDICTS", "ResultsVerifier", "expected_verdict"]

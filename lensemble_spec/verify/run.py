@@ -3,15 +3,20 @@
 Checks, in order; every finding names the requirement it checks, and a check whose
 prerequisite failed is reported as ``skip``:
 
+0. a run a writer marked partial (no manifest, ``resume/state.json`` or a ``.partial`` name) is
+   reported as incomplete, with its last committed round and the resume command (ART-015);
 1. layout: the files a run may hold and nothing else (ART-015);
 2. ``manifest.json``: bounded JSON (ART-027/028), ``config_hash`` re-hashes (ART-013), RunManifest
-   schema (ART-016, ART-029), control and seed agree with the config, the config holds every
+   schema with non-empty ``data_roots``, ``round_sketch_seeds``, ``split_policy``, ``versions``
+   (ART-016, ART-029), control and seed agree with the config, the config holds every
    ``FederationConfig`` field (ART-017), ``hf://`` data roots are pins (ART-023–025);
 3. each listed checkpoint: confined path (ART-026), only ``header.json`` and its weight files
    (ART-001), no pickle-capable file (ART-003), header schema (ART-004), content hash recomputed
    (ART-007), listed with that hash (ART-018), config hash (ART-014), round index and parent chain
    (ART-019); the manifest lists the round-0 global and every committed model (ART-018);
-4. ``rounds.jsonl``: RoundRecord lines in order with the run's id (ART-020), ``global_hash`` is the
+4. ``rounds.jsonl``: RoundRecord lines in order with the run's id (ART-020), one per round
+   0…R with no gap and none missing beside a checkpoint (FED-009), the parent chain through the
+   records (FED-013), the manifest's sketch seeds (FED-026), ``global_hash`` is the
    round's committed checkpoint (ART-021), held-out metrics left null (EVAL-008), rank reported
    with scale (EVAL-009), backstop flags (GAUGE-031), pairwise drift null below two participants
    (GAUGE-034), anchored-run bounds (GAUGE-040–042);
@@ -37,6 +42,7 @@ from ..artifacts.canonical import config_hash as compute_config_hash
 from ..artifacts.checkpoint import PICKLE_LIKE_SUFFIXES, load_checkpoint
 from ..artifacts.hashing import probe_hash
 from ..artifacts.paths import confine
+from ..artifacts.reading import is_directory
 from ..errors import (
     ArtifactError,
     CheckpointIntegrityError,
@@ -53,6 +59,12 @@ from .report import VerificationReport
 from .tolerances import tolerances
 
 HELDOUT_RECORD_KEYS = ("val_pred", "val_pred_identity", "skill_vs_identity", "state_probe_r2")
+#: Manifest fields the RFCs give content to, so an empty list / object / null is not a record of
+#: anything: the data provenance (RFC-0010 §5), the per-round sketch seeds (RFC-0003 §6, FED-026),
+#: the split (RFC-0005 §3) and the software versions.
+REQUIRED_NONEMPTY = ("data_roots", "round_sketch_seeds", "split_policy", "versions")
+#: Controls whose every round commits a global model (the record chain runs through them).
+WITH_GLOBAL = ("anchored", "naive-fedavg", "centralized")
 
 
 @dataclass
@@ -201,7 +213,8 @@ class RunVerifier:
                 else:
                     self.fail("ART-013", "config-hash", subject, f"config_hash {raw.get('config_hash')!r} != recomputed {recomputed}")
                     doc["config_hash"] = recomputed  # keep validating the rest of the manifest
-        for i, entry in enumerate(raw.get("data_roots") or []):
+        roots = raw.get("data_roots")
+        for i, entry in enumerate(roots if isinstance(roots, list) else []):
             if isinstance(entry, str) and entry.startswith("hf://"):
                 self.check_pin(entry, f"{subject}:data_roots[{i}]")
         try:
@@ -216,8 +229,11 @@ class RunVerifier:
             for key, attr in (("control", "control"), ("seed", "root_seed"))
             if key in cfg and cfg[key] != getattr(manifest, attr)
         ]
+        empty = [name for name in REQUIRED_NONEMPTY if not getattr(manifest, name)]
         if mismatch:
             self.fail("ART-016", "manifest-schema", subject, "manifest disagrees with its config: " + "; ".join(mismatch))
+        elif empty:
+            self.fail("ART-016", "manifest-schema", subject, f"RFC-required field(s) empty or null: {', '.join(empty)}")
         else:
             self.ok("ART-016", "manifest-schema", subject, f"RunManifest v{manifest.schema_version}, {len(manifest.checkpoints)} checkpoints")
         need = [f.name for f in dataclasses.fields(FederationConfig)]
@@ -249,13 +265,17 @@ class RunVerifier:
         subject = ck.path
         try:
             directory = confine(self.root, ck.path)
-        except PathEscape as exc:
-            self.fail("ART-026", "path-confinement", subject, exc.message)
+        except LensembleError as exc:
+            self.fail_load(exc, "ART-018", "manifest-checkpoints", subject)
             return
-        if not directory.is_dir():
+        if not is_directory(directory):
             self.fail("ART-018", "manifest-checkpoints", subject, "listed checkpoint directory is missing")
             return
-        entries = sorted(os.listdir(directory))
+        try:
+            entries = sorted(os.listdir(directory))
+        except OSError as exc:
+            self.fail("ART-001", "checkpoint-layout", subject, f"cannot list the checkpoint directory: {exc.strerror or exc}")
+            return
         pickles = [e for e in entries if os.path.splitext(e)[1].lower() in PICKLE_LIKE_SUFFIXES]
         if pickles:
             self.fail("ART-003", "weights-format", subject, f"pickle-capable file(s) {pickles}: refused unread")
@@ -362,13 +382,68 @@ class RunVerifier:
                 problems.append(f"line {i + 1} is {rec.run_id}/{rec.control}, the manifest's run is {manifest.run_id}/{manifest.control}")
             if i and rec.round_index <= records[i - 1].round_index:
                 problems.append(f"line {i + 1}: round_index {rec.round_index} does not increase")
+        # FED-009 and FED-013 are judged on the parsed records even when ART-020 fails (a swapped
+        # pair breaks all three); the per-record checks below need an intact sequence.
+        self._check_contiguous(rel, records, manifest)
+        self._check_record_chain(rel, records, manifest.control)
         if problems:
-            self.fail("ART-020", "rounds", rel, "; ".join(problems[:3]))
+            self.fail("ART-020", "rounds", rel, _first(problems))
             return
         self.data.records = records
         self.ok("ART-020", "rounds", rel, f"{len(records)} RoundRecord lines in order")
+        self._check_sketch_seeds(manifest, records[-1].round_index)
         for rec in records:
             self._check_record(rec)
+
+    def _check_contiguous(self, rel: str, records: list[RoundRecord], manifest: RunManifest) -> None:
+        """FED-009: one record per round 0…R, no gaps, R the configured rounds; no checkpoint of a
+        round without a record (a deleted line must not hide a round)."""
+        problems = [f"line {i + 1} is round {rec.round_index}, expected {i}" for i, rec in enumerate(records) if rec.round_index != i]
+        last = max(rec.round_index for rec in records)
+        configured = manifest.config.get("rounds")
+        if isinstance(configured, int) and not isinstance(configured, bool) and configured != last:
+            problems.append(f"the last record is round {last}, the config says rounds = {configured}")
+        beyond = sorted({c.round_index for c in self.data.checkpoints if c.round_index > last})
+        if beyond:
+            problems.append(f"the manifest lists checkpoints of round(s) {beyond[:5]} with no record")
+        if problems:
+            self.fail("FED-009", "rounds-contiguous", rel, _first(problems))
+        else:
+            self.ok("FED-009", "rounds-contiguous", rel, f"one record per round 0…{last}")
+
+    def _check_record_chain(self, rel: str, records: list[RoundRecord], control: str) -> None:
+        """FED-013: record 0 has no parent; a record of a round with a global names the previous
+        round's global. A record without a global (local-only) names null or the last global."""
+        problems = []
+        last_global: str | None = None
+        for i, rec in enumerate(records):
+            line = f"line {i + 1}"
+            if i == 0:
+                if rec.parent_hash is not None:
+                    problems.append(f"{line}: round 0 names parent {rec.parent_hash}; it has none")
+            elif rec.global_hash is not None or control in WITH_GLOBAL:
+                if rec.parent_hash is None or rec.parent_hash != records[i - 1].global_hash:
+                    problems.append(f"{line}: parent_hash {rec.parent_hash} is not the previous record's global {records[i - 1].global_hash}")
+            elif rec.parent_hash is not None and rec.parent_hash != last_global:
+                problems.append(f"{line}: parent_hash {rec.parent_hash} is neither null nor the last global {last_global}")
+            if rec.global_hash is not None:
+                last_global = rec.global_hash
+        if problems:
+            self.fail("FED-013", "record-chain", rel, _first(problems))
+        else:
+            self.ok("FED-013", "record-chain", rel, "each record's parent_hash is the previous round's global")
+
+    def _check_sketch_seeds(self, manifest: RunManifest, last_round: int) -> None:
+        """FED-026: ``round_sketch_seeds[t] = derive_seed(root_seed, "sketch:t")`` for t = 0…R."""
+        from ..metrics import derive_seed
+
+        expected = [derive_seed(manifest.root_seed, f"sketch:{t}") for t in range(last_round + 1)]
+        got = list(manifest.round_sketch_seeds)
+        if got == expected:
+            self.ok("FED-026", "sketch-seeds", files.MANIFEST_FILE, f"round_sketch_seeds are derive_seed(root_seed, 'sketch:t') for t = 0…{last_round}")
+        else:
+            bad = [t for t in range(max(len(got), len(expected))) if t >= len(got) or t >= len(expected) or got[t] != expected[t]]
+            self.fail("FED-026", "sketch-seeds", files.MANIFEST_FILE, f"{len(got)} seed(s) for {last_round + 1} round(s); wrong or missing at t = {bad[:5]}")
 
     def _check_record(self, rec: RoundRecord) -> None:
         where = f"round-{rec.round_index:04d}"
@@ -441,9 +516,16 @@ class RunVerifier:
             return
         points, targets = tensors.get("points"), tensors.get("targets")
         if points is None or targets is None:
-            self.fail("ART-022", "probe", subject, f"needs 'points' and 'targets' (has {sorted(tensors)})")
+            self.fail("ART-022", "probe", subject, f"needs 'points' and 'targets' (has {sorted(tensors)[:8]})")
             return
-        got = probe_hash(points)
+        if points.ndim < 1 or points.shape[0] < 1 or targets.ndim != 2:
+            self.fail("ART-022", "probe", subject, f"points {list(points.shape)} / targets {list(targets.shape)}: need (k, …) points and (k, d) targets")
+            return
+        try:
+            got = probe_hash(points)
+        except LensembleError as exc:
+            self.fail("ART-022", "probe", subject, f"points cannot be hashed: {exc.message}")
+            return
         if got != manifest.probe_hash:
             self.fail("ART-022", "probe", subject, f"probe_hash(points) = {got}, the manifest pins {manifest.probe_hash}")
             return
@@ -542,7 +624,26 @@ class RunVerifier:
             self.fail("GAUGE-024", "probe-targets", files.PROBE_FILE, msg)
 
     # --- driver -------------------------------------------------------------------------------
+    def check_incomplete(self) -> bool:
+        """A run directory without a manifest that a writer marked partial: say so (ART-015) and
+        how to resume it, instead of a list of knock-on findings."""
+        if files.exists(self.root, files.MANIFEST_FILE) or not files.is_partial(self.root):
+            return False
+        state = files.resume_state(self.root) or {}
+        t = state.get("round_index")
+        command = "headline" if state.get("command") == "headline" else "train"
+        run_dir = self.root.resolve() if command == "train" else self.root.resolve().parent  # headline: the comparison
+        where = str(run_dir.parent / _unpartial(run_dir.name))
+        if isinstance(t, int) and not isinstance(t, bool) and t >= 0:
+            message = f"incomplete run: last committed round {t}; resume with `lensemble-spec {command} --resume {where}`"
+        else:
+            message = f"incomplete run: no round committed yet; resume (it starts over) with `lensemble-spec {command} --resume {where}`"
+        self.fail("ART-015", "run-layout", ".", message)
+        return True
+
     def run(self) -> RunData:
+        if self.check_incomplete():
+            return self.data
         self.check_manifest()
         if self.data.manifest is None:
             self.check_layout()
@@ -554,6 +655,14 @@ class RunVerifier:
         self.check_records()
         self.check_recompute()
         return self.data
+
+
+def _first(problems: list[str], n: int = 3) -> str:
+    return "; ".join(problems[:n]) + (f" (+{len(problems) - n} more)" if len(problems) > n else "")
+
+
+def _unpartial(name: str) -> str:
+    return name.removesuffix(files.PARTIAL_SUFFIX)
 
 
 def check_pin(value: Any, subject: str, *, hub_cache: Path | None, ok: Any, fail: Any, skip: Any) -> None:

@@ -30,6 +30,7 @@ from safetensors.numpy import save as st_save
 
 from lensemble_spec.artifacts import atomic_write_json, canonical_json, config_hash, probe_hash, save_checkpoint
 from lensemble_spec.metrics import (
+    derive_seed,
     effective_dim,
     effective_rank,
     frame_drift,
@@ -249,7 +250,7 @@ def write_run(root: Path, control: str, points: np.ndarray, heldout: dict[str, n
         "config": cfg,
         "config_hash": chash,
         "root_seed": 7,
-        "round_sketch_seeds": [11, 12, 13],
+        "round_sketch_seeds": [derive_seed(7, f"sketch:{t}") for t in range(ROUNDS + 1)],  # FED-026
         "probe_hash": probe_hash(points),
         "data_roots": ["synthetic:tests/verify?seed=7"],
         "split_policy": {"evaluation_split": "heldout", "state_probe": {"fit_episodes": [0, E // 2], "test_episodes": [E // 2, E]}},
