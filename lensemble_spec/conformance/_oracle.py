@@ -202,7 +202,10 @@ _ST_DTYPES = {
 
 
 def canonical_json(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+    """RFC 8785 (JCS) canonical JSON, by the third-party ``rfc8785`` package (not the library's wrapper)."""
+    import rfc8785
+
+    return rfc8785.dumps(obj)
 
 
 def strip_sink_paths(obj: Any) -> Any:
