@@ -102,6 +102,13 @@ def _describe(schema: Mapping[str, Any]) -> tuple[str, list[str]]:
         constraints.extend(f"each item {c}" for c in item_cons)
         return f"array of {item_text}", constraints
     if kind == "object":
+        patterns = schema.get("patternProperties", {})
+        if len(patterns) == 1:  # dict[Name, X]: every name matches the pattern
+            (pattern, value), = patterns.items()
+            value_text, value_cons = _describe(value)
+            constraints.append(f"each name matches {_code(pattern)}")
+            constraints.extend(f"each value {c}" for c in value_cons)
+            return f"object: string → {value_text}", constraints
         extra = schema.get("additionalProperties", True)
         if extra is True or extra == {}:
             return "object (any JSON members)", constraints

@@ -18,7 +18,7 @@ from ._types import Control, Degrees, FiniteFloat, Hash64, Name, NonNegFloat, No
 
 
 class RoundMetrics(StrictModel):
-    """Per-round metrics of the committed model (held-out data unless stated)."""
+    """Per-round metrics of the round's model(s), computed on the public probe (RFC-0005 §4.1)."""
 
     RFC_RULES: ClassVar[tuple[str, ...]] = (
         "`drift_pairwise_mean_deg` ≤ `drift_pairwise_max_deg` when both are numbers.",
