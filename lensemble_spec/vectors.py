@@ -141,9 +141,9 @@ FORMULAS: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str, str]]
     "derive_seed": (_derive_seed, "RFC-0003 §6.1", "exact"),
     "sketch": (_sketch, "RFC-0003 §6.2", "exact (float32 bytes)"),
     "sigreg": (_sigreg, "RFC-0002 §2.4", "relative 1e-9 (float64 arithmetic, any summation order)"),
-    "drift_angle": (_drift_angle, "RFC-0002 §3.3", "absolute 1e-7 degrees"),
-    "frame_drift": (_frame_drift, "RFC-0002 §3.3 with §3.1", "absolute 1e-7 degrees"),
-    "collapse": (_collapse, "RFC-0002 §7", "relative 1e-9"),
+    "drift_angle": (_drift_angle, "RFC-0002 §3.4", "absolute 1e-7 degrees"),
+    "frame_drift": (_frame_drift, "RFC-0002 §3.4 (full-rank frames)", "absolute 1e-7 degrees"),
+    "collapse": (_collapse, "RFC-0002 §7.1", "relative 1e-9"),
 }
 
 

@@ -217,7 +217,7 @@ class ComplianceReport(VersionedDocument):
         "`requirements` names each requirement id once; its `status` follows the precedence failed, "
         "expected-failure, not-implemented, passed, skipped, not-tested over the outcomes of the tests naming it.",
         "`verdicts.conformant` is true exactly when `verdicts.overall` is `conformant`; verdicts are computed over "
-        "MUST requirements only (`by_level` applies the same rule to each level).",
+        "the `MUST` requirements only (`by_level` applies the same rule to each level).",
     )
     schema_version: Literal[1] = COMPLIANCE_SCHEMA_VERSION
     kind: Literal["lensemble-spec/compliance"] = "lensemble-spec/compliance"
