@@ -177,6 +177,7 @@ def _inputs() -> dict[str, list[tuple[str, dict[str, Any]]]]:
                                        "\u00f6": "Latin Small Letter O With Diaeresis"}}),
         ("escapes", {"value": {"s": "quote\" backslash\\ tab\t nl\n bell\u0007 del\u007f nbsp\u00a0 ls\u2028"}}),
         ("nesting-and-literals", {"value": {"b": [True, False, None, [], {}], "a": {"z": 1, "y": 2.5, "x": -0.0}}}),
+        ("integers-beyond-ijson-written-exactly", {"value": {"seed": 7770846738033751453, "neg": -9007199254740993, "max": 9007199254740991}}),
     ]  # fmt: skip
     cases["config_hash"] = [
         ("integral-floats-and-sinks", {"config": {"rounds": 3, "outer": {"lr": 1.0, "momentum": 0.0, "nesterov": True},
@@ -187,6 +188,7 @@ def _inputs() -> dict[str, list[tuple[str, dict[str, Any]]]]:
                                                    "backstop_threshold_deg": 15.0, "seed": 0, "min_participants": 1}}),
         ("small-and-large-numbers", {"config": {"eps": 1e-7, "big": 1e21, "int_max": 9007199254740991, "ratio": 0.1, "list": [{"run_dir": "/tmp"}, 2]}}),
         ("unicode", {"config": {"name": "Münster ✓", "tags": ["é", "😀"]}}),
+        ("63-bit-seeds", {"config": {"world": {"silos": [{"layout_seed": 7770846738033751453}, {"layout_seed": 7770846738033751454}]}, "seed": 0}}),
     ]  # fmt: skip
     cfg = config_hash({"rounds": 3})
     w = np.array([[1.0, 2.0, -0.5], [0.25, 3.0, 1e-3]], dtype=np.float32)

@@ -4,11 +4,12 @@
 maintained ``rfc8785`` package: object members sorted by the UTF-16 code units of their names,
 no whitespace, strings in UTF-8 with only the mandatory escapes, numbers written as ECMAScript's
 ``Number.prototype.toString`` writes an IEEE-754 double (``1.0`` and ``1`` are both ``1``,
-``1e-05`` is ``0.00001``, ``1e21`` is ``1e+21``). Before it is called the value is checked so
-every refusal is typed and says where: mapping keys must be ``str``, values plain JSON types
-(dict, list/tuple, str, int, float, bool, None), floats finite and integers inside the I-JSON
-range ``|n| ≤ 2**53 − 1`` (a larger integer is not exactly representable as a JSON number that
-every language reads back; write it as a string).
+``1e-05`` is ``0.00001``, ``1e21`` is ``1e+21``). One extension, RFC-0010 §4.1: an integer
+outside the I-JSON range ``|n| ≤ 2**53 − 1`` — which RFC 8785 leaves undefined and the package
+refuses — is written as its exact decimal digits (``-`` and no leading zeros), so 63-bit seeds
+in a configuration hash exactly. Every refusal is typed and says where: mapping keys must be
+``str``, values plain JSON types (dict, list/tuple, str, int, float, bool, None), floats finite,
+strings valid Unicode (no lone surrogates).
 
 ``config_hash(config)`` is the SHA-256 hex of ``canonical_json`` of the configuration after
 removing every key named in :data:`SINK_PATH_KEYS`, at any nesting depth (inside dicts and
@@ -42,7 +43,7 @@ CANONICAL_JSON_SCHEME = "rfc8785"
 #: Identifier of the lensemble-spec 0.1 scheme, recognised only to refuse it with a remediation.
 LEGACY_CANONICAL_JSON_SCHEME = "lensemble-spec-0.1-python-json"
 
-#: Largest integer magnitude canonical JSON accepts (I-JSON, RFC 7493 §2.2).
+#: Largest integer magnitude RFC 8785 defines (I-JSON, RFC 7493 §2.2); larger ones are written exactly.
 MAX_SAFE_INTEGER = 2**53 - 1
 
 _HASH64 = re.compile(r"[0-9a-f]{64}")
@@ -67,11 +68,6 @@ def _plain(obj: Any, path: str = "$") -> Any:
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, int):
-        if abs(obj) > MAX_SAFE_INTEGER:
-            raise ArtifactError(
-                f"{path}: integer {obj} is outside the canonical JSON range ±(2**53 − 1)",
-                remediation="Write integers of more than 53 bits as strings in hashed documents.",
-            )
         return int(obj)
     if isinstance(obj, float):
         if obj != obj or obj in (float("inf"), float("-inf")):
@@ -89,13 +85,41 @@ def _plain(obj: Any, path: str = "$") -> Any:
     raise ArtifactError(f"value is not canonical JSON: {path} is a {type(obj).__name__}", remediation=_REMEDY)
 
 
+def _utf16_key(item: tuple[str, Any]) -> bytes:
+    return item[0].encode("utf-16-be")  # RFC 8785 §3.2.3: compare names as UTF-16 code units
+
+
+def _encode(value: Any, out: list[bytes]) -> None:
+    """Append the canonical bytes of an already-checked value (structure here, scalars by rfc8785)."""
+    if isinstance(value, dict):
+        out.append(b"{")
+        for i, (key, item) in enumerate(sorted(value.items(), key=_utf16_key)):
+            out.append(b"," if i else b"")
+            out.append(rfc8785.dumps(key))
+            out.append(b":")
+            _encode(item, out)
+        out.append(b"}")
+    elif isinstance(value, list):
+        out.append(b"[")
+        for i, item in enumerate(value):
+            out.append(b"," if i else b"")
+            _encode(item, out)
+        out.append(b"]")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INTEGER:
+        out.append(str(value).encode("ascii"))  # the RFC-0010 §4.1 extension: exact digits
+    else:
+        out.append(rfc8785.dumps(value))
+
+
 def canonical_json(obj: Any) -> bytes:
-    """RFC 8785 canonical UTF-8 JSON bytes of ``obj`` (checks in the module docstring)."""
+    """RFC 8785 canonical UTF-8 JSON bytes of ``obj`` (checks and the one extension in the module docstring)."""
     plain = _plain(obj)
+    out: list[bytes] = []
     try:
-        return rfc8785.dumps(plain)
+        _encode(plain, out)
     except (rfc8785.CanonicalizationError, UnicodeEncodeError) as exc:  # e.g. a lone surrogate in a string
         raise ArtifactError(f"value is not canonical JSON: {exc}", remediation=_REMEDY) from exc
+    return b"".join(out)
 
 
 def legacy_canonical_json(obj: Any) -> bytes:
@@ -123,8 +147,8 @@ def _config_bytes(config: Mapping[str, Any] | Any, encode: Any) -> bytes:
     except ArtifactError as exc:
         raise ConfigError(
             f"configuration cannot be hashed: {exc.message}",
-            remediation="Use only JSON values (finite numbers, integers within ±(2**53 − 1), strings, booleans, "
-            "lists, string-keyed dicts) in the config.",
+            remediation="Use only JSON values (finite numbers, integers, strings, booleans, lists, string-keyed "
+            "dicts) in the config.",
         ) from exc
 
 

@@ -44,7 +44,8 @@ class RunManifest(VersionedDocument):
     RFC_RULES: ClassVar[tuple[str, ...]] = (
         "`config_hash` equals the configuration hash of `config` (RFC-0010 §4.2: RFC 8785 canonical JSON with the "
         "sink-path keys removed); a hash that matches only the lensemble-spec 0.1 scheme is refused (RFC-0010 §4.3).",
-        "`config` holds plain JSON only: string keys, finite numbers, integers within ±(2^53 − 1); so does `split_policy`.",
+        "`config` holds plain JSON only (string keys, finite numbers, strings, booleans, null, arrays, objects); "
+        "so does `split_policy`.",
         "`checkpoints` is sorted by (`round_index`, `participant`, with null sorting as the empty string), with no "
         "repeated (`round_index`, `participant`) pair and no repeated `path`.",
         "`round_sketch_seeds[t]` is the sketch seed of round `t` (RFC-0003 §6), one entry per round 0 … R.",

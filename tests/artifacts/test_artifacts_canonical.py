@@ -64,11 +64,27 @@ def test_canonical_json_examples():
     assert canonical_json({"\ufb33": 1, "\U0001f600": 2}) == '{"\U0001f600":2,"\ufb33":1}'.encode()
 
 
-@pytest.mark.parametrize("n", [2**53, -(2**53), 2**63 - 1])
-def test_integers_beyond_ijson_are_refused(n):
-    with pytest.raises(ArtifactError, match="2\\*\\*53"):
-        canonical_json({"seed": n})
+@pytest.mark.parametrize("n", [2**53, -(2**53), 2**63 - 1, 7770846738033751453, -(2**70)])
+def test_integers_beyond_ijson_are_written_exactly(n):
+    # RFC-0010 §4.1's one extension of RFC 8785: 63-bit seeds hash exactly, never rounded to a double
+    assert canonical_json({"seed": n}) == b'{"seed":%d}' % n
+    assert canonical_json({"seed": n}) != canonical_json({"seed": n + 1})
     assert canonical_json({"seed": 2**53 - 1}) == b'{"seed":9007199254740991}'
+
+
+ijson_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(ijson_values)
+def test_within_ijson_it_is_exactly_the_rfc8785_package(value):
+    import rfc8785
+
+    assert canonical_json(value) == rfc8785.dumps(value)
 
 
 header_docs = st.fixed_dictionaries(
