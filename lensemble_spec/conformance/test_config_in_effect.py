@@ -53,7 +53,13 @@ def _make(runner: Runner, name: str, field: str | None) -> HarnessRun:
         out_dir=runner.root / name,
     )  # fmt: skip
     try:
-        run.result = runner.federation.run(run.config, run.silos, run.probe, run.out_dir)
+        if getattr(runner, "has_run", True):  # the implementation's own run
+            run.result = runner.federation.run(run.config, run.silos, run.probe, run.out_dir)
+        else:  # a harness that drives runs through the primitives
+            from ._driver import drive_run
+
+            run.driver = "primitives"
+            run.result = drive_run(runner.model, runner.federation, run.config, run.silos, run.probe, run.out_dir)
     except Exception as exc:  # reported by successful()
         run.error = exc
     return successful(run)
