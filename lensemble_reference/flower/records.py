@@ -72,7 +72,7 @@ def config_to_json(cfg: Any) -> str:
     """The TrainConfig as canonical JSON (what its config hash is computed over)."""
     from lensemble_spec.artifacts import canonical_json
 
-    return canonical_json(cfg.to_dict()).decode("ascii")
+    return canonical_json(cfg.to_dict()).decode("utf-8")
 
 
 def config_from_json(text: str) -> Any:

@@ -230,7 +230,18 @@ _ST_DTYPES = {
 
 
 def canonical_json(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+    """RFC-0010 §4.1: RFC 8785 (scalars by the third-party ``rfc8785`` package, not the library's
+    wrapper), members sorted by UTF-16 code units, integers beyond ±(2^53 − 1) as exact digits."""
+    import rfc8785
+
+    if isinstance(obj, Mapping):
+        items = sorted(obj.items(), key=lambda kv: kv[0].encode("utf-16-be"))
+        return b"{" + b",".join(rfc8785.dumps(k) + b":" + canonical_json(v) for k, v in items) + b"}"
+    if isinstance(obj, (list, tuple)):
+        return b"[" + b",".join(canonical_json(v) for v in obj) + b"]"
+    if isinstance(obj, int) and not isinstance(obj, bool) and abs(obj) > 2**53 - 1:
+        return str(obj).encode("ascii")
+    return rfc8785.dumps(obj)
 
 
 def strip_sink_paths(obj: Any) -> Any:

@@ -10,7 +10,7 @@ descriptive and checked against the files on load, but not hashed.
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, field_validator
 
@@ -26,30 +26,41 @@ RelPath = Annotated[str, Field(strict=True), AfterValidator(check_relative)]
 class TensorSpec(StrictModel):
     """One tensor as stored: its name, dtype as saved (e.g. ``bfloat16``) and shape."""
 
-    name: TensorName
-    dtype: DType
-    shape: list[NonNegInt] = Field(max_length=32)
+    name: TensorName = Field(description="Tensor name (`encoder.*` or `predictor.*` in a run's shared model).")
+    dtype: DType = Field(description="Dtype as stored in the safetensors file.")
+    shape: list[NonNegInt] = Field(max_length=32, description="Dimensions as stored; `[]` for a scalar.")
 
 
 class Producer(StrictModel):
     """The software that wrote an artifact."""
 
-    name: Text
-    version: Text
+    name: Text = Field(description="Distribution or implementation name.")
+    version: Text = Field(description="Its version string.")
 
 
 class CheckpointHeader(VersionedDocument):
     """``header.json`` of a checkpoint (schema_version 1)."""
 
-    schema_version: Literal[1] = 1
-    content_hash: Hash64
-    parent_hash: Hash64 | None
-    round_index: NonNegInt
-    config_hash: Hash64
-    tensor_manifest: list[TensorSpec] = Field(min_length=1)
-    weight_files: list[RelPath] = Field(min_length=1)
-    producer: Producer
-    created_at: Timestamp
+    RFC_RULES: ClassVar[tuple[str, ...]] = (
+        "`content_hash` equals the RFC-0010 §3 content hash of the stored tensors and of `schema_version`, "
+        "`round_index`, `parent_hash` and `config_hash`.",
+        "`tensor_manifest` is sorted by the UTF-8 bytes of `name`, names unique, and lists every stored tensor "
+        "exactly once with its stored dtype and shape.",
+        "`weight_files` has no repeats; each entry is a relative POSIX path (RFC-0010 §7) naming a `.safetensors` "
+        "file inside the checkpoint directory, and every tensor is stored in exactly one of them.",
+    )
+
+    schema_version: Literal[1] = Field(default=1, description="Document layout version.")
+    content_hash: Hash64 = Field(description="SHA-256 (hex) content hash of this checkpoint (RFC-0010 §3).")
+    parent_hash: Hash64 | None = Field(
+        description="`content_hash` of the same model's checkpoint of the previous round; null for the round-0 global."
+    )
+    round_index: NonNegInt = Field(description="Round this checkpoint was committed in (0 = initial global).")
+    config_hash: Hash64 = Field(description="The run manifest's `config_hash` (RFC-0010 §4).")
+    tensor_manifest: list[TensorSpec] = Field(min_length=1, description="One entry per stored tensor.")
+    weight_files: list[RelPath] = Field(min_length=1, description="The safetensors files, relative to the checkpoint directory.")
+    producer: Producer = Field(description="Software that wrote the checkpoint (not hashed).")
+    created_at: Timestamp = Field(description="Write time, e.g. `2026-11-25T08:00:00Z` (not hashed).")
 
     @field_validator("tensor_manifest")
     @classmethod

@@ -39,7 +39,7 @@ MUST, SHOULD and MAY separately. ``conformant`` (bool) is ``overall == "conforma
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -224,6 +224,12 @@ class ComplianceReport(VersionedDocument):
     """The whole results document (schema_version 1; newer versions raise SchemaVersionMismatch)."""
 
     SCHEMA_VERSION = COMPLIANCE_SCHEMA_VERSION
+    RFC_RULES: ClassVar[tuple[str, ...]] = (
+        "`requirements` names each requirement id once; its `status` follows the precedence failed, "
+        "expected-failure, not-implemented, passed, skipped, not-tested over the outcomes of the tests naming it.",
+        "`verdicts.conformant` is true exactly when `verdicts.overall` is `conformant`; verdicts are computed over "
+        "the `MUST` requirements only (`by_level` applies the same rule to each level).",
+    )
     schema_version: Literal[1] = COMPLIANCE_SCHEMA_VERSION
     kind: Literal["lensemble-spec/compliance"] = "lensemble-spec/compliance"
     run_info: RunInfo

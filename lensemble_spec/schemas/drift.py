@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -57,6 +57,12 @@ class PairDrift(StrictModel):
 
 class FrameDriftReport(VersionedDocument):
     """Frame drift of one round (schema_version 1): pairwise, to the reference, to the global."""
+
+    RFC_RULES: ClassVar[tuple[str, ...]] = (
+        "In every entry and pair: `degenerate` true ⇒ `angle_deg` null (never 0); `degenerate` false ⇒ both "
+        "`angle_deg` and `residual` are numbers.",
+        "Each pair has `a` < `b` (code point order); `pairs` is sorted by (`a`, `b`) with no repeats.",
+    )
 
     schema_version: Literal[1] = 1
     round_index: NonNegInt

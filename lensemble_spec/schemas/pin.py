@@ -29,7 +29,7 @@ Both are normalised to the canonical form. The parsed parts are properties: ``re
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
@@ -68,8 +68,17 @@ def _from_exploded(data: Mapping[str, Any]) -> dict[str, Any]:
 class ArtifactPin(StrictModel):
     """An immutable Hub artifact reference (see the module docstring for forms and rules)."""
 
-    uri: str = Field(json_schema_extra={"pattern": URI_PATTERN})
-    sha256: Hash64 | None = None
+    RFC_RULES: ClassVar[tuple[str, ...]] = (
+        "`uri` follows `hf://{models|datasets}/<org>/<name>@<revision>[/<path>]` with a full 40-hex lowercase "
+        "revision and a relative POSIX path (RFC-0010 §6); anything else is refused with `PinError`.",
+        "A reader also accepts a bare URI string, or the exploded form `{repo_type, repo_id, revision, path?, "
+        "sha256?}` (`repo_type` `model`/`dataset` or `models`/`datasets`), and normalises both to this form.",
+    )
+
+    uri: str = Field(json_schema_extra={"pattern": URI_PATTERN}, description="The pinned artifact.")
+    sha256: Hash64 | None = Field(
+        default=None, description="SHA-256 of the file at the pin's path (required by ART-024 for a file pin); null = not recorded."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -8,7 +8,7 @@ name the artifacts (checkpoints, data) the row was computed from.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -18,21 +18,29 @@ from .pin import ArtifactPin
 
 
 class ControlResult(StrictModel):
-    control: Control
-    metrics: dict[Key, FiniteFloat | None]
-    series: dict[Key, list[FiniteFloat | None]] = Field(default_factory=dict)
-    verdict: Text
-    pins: list[ArtifactPin] = Field(default_factory=list)
+    """One row of a results table: one control's final metrics, per-round series and verdict."""
+
+    control: Control = Field(description="The control of this row.")
+    metrics: dict[Key, FiniteFloat | None] = Field(description="Final values by metric name (RFC-0005 §6 EVAL-016 lists the keys).")
+    series: dict[Key, list[FiniteFloat | None]] = Field(
+        default_factory=dict, description="Per-round values by metric name: entry `t` is round `t`, null = not measured."
+    )
+    verdict: Text = Field(description="RFC-0005 §5 verdict: `diverged`, `collapsed`, `drifted` or `gauge-held`.")
+    pins: list[ArtifactPin] = Field(default_factory=list, description="Published artifacts the row was computed from.")
 
 
 class ResultsTable(VersionedDocument):
     """A results table (schema_version 1); at most one row per control."""
 
-    schema_version: Literal[1] = 1
-    title: Text
-    split: Text
-    seeds: list[Seed]
-    controls: list[ControlResult]
+    RFC_RULES: ClassVar[tuple[str, ...]] = (
+        "`controls` names each control at most once; `seeds` has no repeats.",
+    )
+
+    schema_version: Literal[1] = Field(default=1, description="Document layout version.")
+    title: Text = Field(description="Human-readable title.")
+    split: Text = Field(description="The held-out split policy, in words (RFC-0005 §3).")
+    seeds: list[Seed] = Field(description="Root seeds of the runs the rows average over.")
+    controls: list[ControlResult] = Field(description="One row per control.")
 
     @field_validator("controls")
     @classmethod

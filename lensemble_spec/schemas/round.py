@@ -9,7 +9,7 @@ that could not be measured because a frame was degenerate is recorded as ``None`
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -18,22 +18,29 @@ from ._types import Control, Degrees, FiniteFloat, Hash64, Name, NonNegFloat, No
 
 
 class RoundMetrics(StrictModel):
-    """Per-round metrics of the committed model (held-out data unless stated)."""
+    """Per-round metrics of the round's model(s), computed on the public probe (RFC-0005 §4.1)."""
 
-    effective_rank: NonNegFloat | None = None
-    effective_dim: NonNegFloat | None = None
-    latent_std_mean: NonNegFloat | None = None
-    latent_rms: NonNegFloat | None = None
-    val_pred: NonNegFloat | None = None
-    val_pred_identity: NonNegFloat | None = None
-    skill_vs_identity: NonNegFloat | None = None
-    state_probe_r2: FiniteFloat | None = Field(default=None, le=1.0)
-    sigreg: FiniteFloat | None = None
-    drift_to_reference_deg: Degrees | None = None
-    drift_pairwise_mean_deg: Degrees | None = None
-    drift_pairwise_max_deg: Degrees | None = None
-    drift_degenerate: StrictBool = False
-    train_loss: FiniteFloat | None = None
+    RFC_RULES: ClassVar[tuple[str, ...]] = (
+        "`drift_pairwise_mean_deg` ≤ `drift_pairwise_max_deg` when both are numbers.",
+        "A metric that was not measured, or evaluated to a non-finite value, is null (RFC-0005 EVAL-012).",
+    )
+
+    effective_rank: NonNegFloat | None = Field(default=None, description="RankMe of the probe embedding (RFC-0002 §7).")
+    effective_dim: NonNegFloat | None = Field(default=None, description="Participation ratio of the probe embedding (RFC-0002 §7).")
+    latent_std_mean: NonNegFloat | None = Field(default=None, description="Mean population std per latent dimension (RFC-0002 §7).")
+    latent_rms: NonNegFloat | None = Field(default=None, description="Uncentred RMS of the probe embedding (RFC-0002 §7).")
+    val_pred: NonNegFloat | None = Field(default=None, description="Held-out only: null in records a run writes (RFC-0005 §4).")
+    val_pred_identity: NonNegFloat | None = Field(default=None, description="Held-out only: null in records a run writes.")
+    skill_vs_identity: NonNegFloat | None = Field(default=None, description="Held-out only: null in records a run writes.")
+    state_probe_r2: FiniteFloat | None = Field(default=None, le=1.0, description="Held-out only: null in records a run writes.")
+    sigreg: FiniteFloat | None = Field(default=None, description="The implementation's own training figure (not recomputed).")
+    drift_to_reference_deg: Degrees | None = Field(
+        default=None, description="Drift of the round's global to the round-0 targets (RFC-0002 §6); null when degenerate."
+    )
+    drift_pairwise_mean_deg: Degrees | None = Field(default=None, description="Mean drift over participant pairs (RFC-0002 §6).")
+    drift_pairwise_max_deg: Degrees | None = Field(default=None, description="Largest drift over participant pairs.")
+    drift_degenerate: StrictBool = Field(default=False, description="True when any drift of the round was degenerate (RFC-0002 §6).")
+    train_loss: FiniteFloat | None = Field(default=None, description="The implementation's own training figure (not recomputed).")
 
     @model_validator(mode="after")
     def _mean_not_above_max(self) -> RoundMetrics:
@@ -52,16 +59,26 @@ class RoundRecord(VersionedDocument):
     ``backstop_fired[p]`` says whether the Procrustes backstop realigned participant ``p``.
     """
 
-    schema_version: Literal[1] = 1
-    run_id: Name
-    control: Control
-    round_index: NonNegInt
-    participants: list[Name]
-    global_hash: Hash64 | None
-    parent_hash: Hash64 | None
-    metrics: RoundMetrics
-    backstop_fired: dict[Name, StrictBool] = Field(default_factory=dict)
-    wall_time_s: NonNegFloat
+    RFC_RULES: ClassVar[tuple[str, ...]] = (
+        "`participants` is sorted (by code point) with no repeats.",
+        "Every key of `backstop_fired` is one of `participants`.",
+        "The metrics sit in the nested `metrics` object (`metrics.drift_to_reference_deg`, …), never at the top level.",
+    )
+
+    schema_version: Literal[1] = Field(default=1, description="Document layout version.")
+    run_id: Name = Field(description="The manifest's `run_id`.")
+    control: Control = Field(description="The run's control.")
+    round_index: NonNegInt = Field(description="Round `t`; record 0 describes the initial global.")
+    participants: list[Name] = Field(description="Silos whose updates were committed this round (`[]` in round 0).")
+    global_hash: Hash64 | None = Field(
+        description="`content_hash` of the round's committed global checkpoint; null when the control has no global."
+    )
+    parent_hash: Hash64 | None = Field(description="`global_hash` of the previous record; null in round 0.")
+    metrics: RoundMetrics = Field(description="The round's metrics.")
+    backstop_fired: dict[Name, StrictBool] = Field(
+        default_factory=dict, description="Per participant: whether the Procrustes backstop realigned its update."
+    )
+    wall_time_s: NonNegFloat = Field(description="Wall-clock seconds the round took (informative, never compared).")
 
     @field_validator("participants")
     @classmethod

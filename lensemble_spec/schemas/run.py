@@ -9,11 +9,11 @@ Checkpoint paths are relative to the run directory.
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from ..artifacts.canonical import canonical_json, config_hash
+from ..artifacts.canonical import LEGACY_CANONICAL_JSON_SCHEME, canonical_json, config_hash, legacy_config_hash
 from ..errors import ArtifactError, LensembleError
 from ._base import StrictModel, VersionedDocument
 from ._types import Control, Hash64, Name, NonNegInt, Seed, Text, Timestamp
@@ -30,29 +30,44 @@ class CheckpointRef(StrictModel):
     own model (e.g. every silo of the local-only control).
     """
 
-    round_index: NonNegInt
-    path: RelPath
-    content_hash: Hash64
-    participant: Name | None = None
+    round_index: NonNegInt = Field(description="Round the checkpoint belongs to; equals its header's `round_index`.")
+    path: RelPath = Field(description="Checkpoint directory, a relative POSIX path inside the run directory (RFC-0010 §7).")
+    content_hash: Hash64 = Field(description="The `content_hash` in that checkpoint's header.")
+    participant: Name | None = Field(
+        default=None, description="null for a global model; the silo name for a participant's own model (local-only)."
+    )
 
 
 class RunManifest(VersionedDocument):
     """``manifest.json`` of a run (schema_version 1)."""
 
-    schema_version: Literal[1] = 1
-    run_id: Name
-    control: Control
-    config: dict[str, Any]
-    config_hash: Hash64
-    root_seed: Seed
-    round_sketch_seeds: list[Seed]
-    probe_hash: Hash64
-    data_roots: list[Text]
-    split_policy: dict[str, Any] | None = None
-    git_sha: GitSha
-    versions: dict[str, Text]
-    created_at: Timestamp
-    checkpoints: list[CheckpointRef] = Field(default_factory=list)
+    RFC_RULES: ClassVar[tuple[str, ...]] = (
+        "`config_hash` equals the configuration hash of `config` (RFC-0010 §4.2: RFC 8785 canonical JSON with the "
+        "sink-path keys removed); a hash that matches only the lensemble-spec 0.1 scheme is refused (RFC-0010 §4.3).",
+        "`config` holds plain JSON only (string keys, finite numbers, strings, booleans, null, arrays, objects); "
+        "so does `split_policy`.",
+        "`checkpoints` is sorted by (`round_index`, `participant`, with null sorting as the empty string), with no "
+        "repeated (`round_index`, `participant`) pair and no repeated `path`.",
+        "`round_sketch_seeds[t]` is the sketch seed of round `t` (RFC-0003 §6), one entry per round 0 … R.",
+    )
+
+    schema_version: Literal[1] = Field(default=1, description="Document layout version.")
+    run_id: Name = Field(description="Identifier of the run; every round record repeats it.")
+    control: Control = Field(description="The control this run trained (RFC-0005 §2).")
+    config: dict[str, Any] = Field(
+        description="The resolved configuration: every `FederationConfig` field (`outer` nested) plus "
+        "implementation-specific keys, with the values actually used."
+    )
+    config_hash: Hash64 = Field(description="Configuration hash of `config` (RFC-0010 §4.2).")
+    root_seed: Seed = Field(description="The configuration's `seed`.")
+    round_sketch_seeds: list[Seed] = Field(description="Sketch seed of each round `0 … R` (RFC-0003 §6).")
+    probe_hash: Hash64 = Field(description="Probe hash of `probe.safetensors`'s `points` (RFC-0010 §3).")
+    data_roots: list[Text] = Field(description="Where the training data came from (free text, one entry per source).")
+    split_policy: dict[str, Any] | None = Field(default=None, description="How the held-out split was chosen (RFC-0005 §3).")
+    git_sha: GitSha = Field(description="Commit of the producing code, `<40 hex>-dirty`, or `unknown`.")
+    versions: dict[str, Text] = Field(description="Versions of the software used, by name (e.g. `python`, `torch`).")
+    created_at: Timestamp = Field(description="Write time.")
+    checkpoints: list[CheckpointRef] = Field(default_factory=list, description="Every checkpoint the run committed.")
 
     @field_validator("checkpoints")
     @classmethod
@@ -72,6 +87,15 @@ class RunManifest(VersionedDocument):
             recomputed = config_hash(self.config)
         except LensembleError as exc:  # ConfigError for a config that is not plain JSON
             raise ArtifactError(f"RunManifest: {exc.message}") from exc
+        if recomputed != self.config_hash and self.config_hash == legacy_config_hash(self.config):
+            raise ArtifactError(
+                f"RunManifest: config_hash {self.config_hash} was computed with the lensemble-spec 0.1 scheme "
+                f"(Python json.dumps), not RFC 8785 canonical JSON (which gives {recomputed})",
+                remediation="Re-run the configuration with this lensemble-spec (runs are deterministic, FED-028) "
+                "to get RFC 8785 hashes, or verify the run with lensemble-spec 0.1.",
+                hash_scheme=LEGACY_CANONICAL_JSON_SCHEME,
+                expected=recomputed,
+            )
         if recomputed != self.config_hash:
             raise ArtifactError(
                 f"RunManifest: config_hash {self.config_hash} does not match the recomputed {recomputed}",

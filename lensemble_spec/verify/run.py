@@ -211,7 +211,11 @@ class RunVerifier:
                 if recomputed == raw.get("config_hash"):
                     self.ok("ART-013", "config-hash", subject, f"config re-hashes to {recomputed[:12]}…")
                 else:
-                    self.fail("ART-013", "config-hash", subject, f"config_hash {raw.get('config_hash')!r} != recomputed {recomputed}")
+                    from ..artifacts.canonical import legacy_config_hash
+
+                    legacy = raw.get("config_hash") == legacy_config_hash(config)
+                    why = " (the lensemble-spec 0.1 scheme: re-run the configuration for RFC 8785 hashes, RFC-0010 §4.3)" if legacy else ""
+                    self.fail("ART-013", "config-hash", subject, f"config_hash {raw.get('config_hash')!r} != recomputed {recomputed}{why}")
                     doc["config_hash"] = recomputed  # keep validating the rest of the manifest
         roots = raw.get("data_roots")
         for i, entry in enumerate(roots if isinstance(roots, list) else []):

@@ -149,3 +149,30 @@ def test_the_cards_reproduce_recipe_rebuilds_every_checkpoint_bit_for_bit(refere
         manifest = json.loads((tmp_path / "repro" / control / "manifest.json").read_text())
         last = max(c["round_index"] for c in manifest["checkpoints"])
         assert [c["content_hash"] for c in manifest["checkpoints"] if c["round_index"] == last] == info["content_hashes"], control
+
+
+#: SHOULD/MAY requirements the reference's full-level session may leave unpassed, and why. Every
+#: other requirement, and every MUST without exception, has at least one passing test.
+NOT_PASSED_ALLOWED: dict[str, str] = {
+    "FED-025": "the reference exposes no `default_outer`; its own TrainConfig default outer lr is 1.0, "
+    "not the 0.5 of RFC-0003 §5.4 (reported to the lead rather than hidden)",
+    "FED-027": "not observable through the protocol: local_update is not handed the sketch and its "
+    "optimiser is the implementation's own, so no check can tell which sketch it trained with",
+}
+
+
+@pytest.mark.slow
+def test_no_requirement_is_only_ever_skipped(reference_session: dict) -> None:
+    """The meta-test of issue #19.6: at --level full with --run on a reference comparison, every MUST
+    is *passed* by at least one test (none is only skipped or never tested), and the SHOULD/MAY
+    requirements left unpassed are exactly the documented ones."""
+    report = reference_session["report"]
+    assert report is not None, "the conformance session wrote no compliance JSON"
+    assert report["run_info"]["level"] == "full"
+    status = {r["id"]: r for r in report["requirements"]}
+    musts = {rid: r["status"] for rid, r in status.items() if r["level"] == "MUST" and r["status"] != "passed"}
+    assert not musts, f"MUST requirements with no passing test at --level full with --run: {musts}"
+    others = {rid: (r["status"], r["reasons"][:1]) for rid, r in status.items() if r["level"] != "MUST" and r["status"] != "passed"}
+    assert set(others) == set(NOT_PASSED_ALLOWED), (
+        f"SHOULD/MAY not passed: {others}; documented: {sorted(NOT_PASSED_ALLOWED)}"
+    )

@@ -302,3 +302,34 @@ def duplicate_keys_allowed():
 
 def any_schema_version():
     return _art("any-schema-version", _AnySchemaVersion)
+
+
+class _SingleFileLoader(Wrapped):
+    """Refuses a checkpoint whose tensors are split over shards (ART-002 allows writers to shard)."""
+
+    def load_checkpoint(self, directory):
+        from lensemble_spec.errors import CheckpointIntegrityError
+
+        if len(_header(Path(directory)).get("weight_files", [])) > 1:
+            raise CheckpointIntegrityError(f"{directory}: sharded checkpoints are not supported")
+        return self._inner.load_checkpoint(directory)
+
+
+class _RewritesHeaderOnLoad(Wrapped):
+    """Normalises ``header.json`` in place (sorted keys, indented) after every successful load."""
+
+    def load_checkpoint(self, directory):
+        import json
+
+        params = self._inner.load_checkpoint(directory)
+        path = Path(directory) / "header.json"
+        path.write_text(json.dumps(_header(Path(directory)), indent=2, sort_keys=True))
+        return params
+
+
+def single_file_loader():
+    return _art("single-file-loader", _SingleFileLoader)
+
+
+def rewrites_header_on_load():
+    return _art("rewrites-header-on-load", _RewritesHeaderOnLoad)

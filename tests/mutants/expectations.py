@@ -27,7 +27,7 @@ LOSS = files("test_gauge_model.py", "test_federation_local.py")  # loss_terms
 OUTER = files("test_federation_outer.py")  # outer_init / outer_step
 LOCAL = files("test_federation_local.py")  # local_update
 BACKSTOP = files("test_gauge_backstop.py")  # align_release
-ARTIFACTS = files("test_artifacts.py")  # save_checkpoint / load_checkpoint
+ARTIFACTS = files("test_artifacts.py", "test_artifacts_shards_versions.py")  # save_checkpoint / load_checkpoint
 RUNS = ("conformance", "-m", "harness_run")  # FederationPart.run
 MODEL_AND_RUNS = ("conformance", "-m", "part_model or harness_run")  # encode, everywhere
 
@@ -109,6 +109,11 @@ MUTANTS: dict[str, Mutant] = {
     "any-schema-version": _m("mutants.artifacts:any_schema_version", ARTIFACTS, {"ART-029"}, "any schema_version read as 1"),
     "hash-without-dtype": _m("mutants.artifacts:hash_without_dtype", ARTIFACTS, {"ART-007", "ART-009"}, "content hash omits the dtype"),
     "unpickles-weights": _m("mutants.artifacts:unpickles_weights", ARTIFACTS, {"ART-003"}, "loader deserialises pickle files"),
+    "single-file-loader": _m("mutants.artifacts:single_file_loader", ARTIFACTS, {"ART-002"}, "loader refuses a sharded checkpoint"),
+    "rewrites-header-on-load": _m("mutants.artifacts:rewrites_header_on_load", ARTIFACTS, {"ART-030"}, "loader rewrites header.json"),
+    # --- values recorded vs values used, defaults (RFC-0010 ART-017, RFC-0003 FED-025) ---
+    "ignores-batch-size": _m("mutants.runs:ignores_batch_size", RUNS, {"ART-017"}, "trains with batch 8 whatever batch_size says"),
+    "diloco-default-outer": _m("mutants.federation:diloco_default_outer", ("conformance",), {"FED-025"}, "default outer lr 0.7, momentum 0.9", keyword="test_default_outer_configuration"),
 }
 
 
@@ -133,6 +138,7 @@ TAMPER_EXPECTED: dict[str, frozenset[str]] = {
         "record-wrong-control": {"FED-010"},
         "sketch-seeds-wrong": {"FED-026"},
         "config-hash-not-canonical": {"ART-013", "ART-014"},
+        "config-hash-legacy": {"ART-013", "ART-014"},
         "checkpoint-config-hash": {"ART-014"},
         "stray-file": {"ART-015", "FED-005"},
         "manifest-extra-field": {"ART-016"},

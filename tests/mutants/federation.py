@@ -267,3 +267,17 @@ def nan_to_zero():
 
 def align_swallows_degenerate():
     return _fed("align-swallows-degenerate", _AlignSwallowsDegenerate)
+
+
+class _DilocoDefaultOuter(Wrapped):
+    """Exposes DiLoCo's usual outer defaults (lr 0.7, momentum 0.9) as its default configuration."""
+
+    @property
+    def default_outer(self):
+        from lensemble_spec.protocol import OuterConfig
+
+        return OuterConfig(lr=0.7, momentum=0.9, nesterov=True)
+
+
+def diloco_default_outer():
+    return _fed("diloco-default-outer", _DilocoDefaultOuter)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from lensemble_spec.artifacts.canonical import legacy_config_hash
 from lensemble_spec.protocol import CONTROLS, Implementation
 
 from ._base import reference
@@ -394,6 +395,7 @@ TAMPERS: dict[str, tuple[str, Callable[[Path], None]]] = {
     "sketch-seeds-wrong": ("a sketch seed that is not derive_seed(root, 'sketch:t')", lambda c: edit_manifest(c / A, lambda m: m["round_sketch_seeds"].__setitem__(1, 12345))),
     # RFC-0010
     "config-hash-not-canonical": ("config_hash of non-canonical JSON", lambda c: edit_manifest(c / A, lambda m: m.__setitem__("config_hash", hashlib.sha256(json.dumps(m["config"], indent=2).encode()).hexdigest()))),
+    "config-hash-legacy": ("config_hash of the lensemble-spec 0.1 scheme (Python json.dumps, not RFC 8785)", lambda c: edit_manifest(c / A, lambda m: m.__setitem__("config_hash", legacy_config_hash(m["config"])))),
     "checkpoint-config-hash": ("a checkpoint carries another config_hash", _checkpoint_config_hash),
     "stray-file": ("an unexpected file in the run directory", lambda c: (c / A / "notes.md").write_text("hello")),
     "manifest-extra-field": ("manifest.json has an unknown field", lambda c: edit_manifest(c / A, lambda m: m.__setitem__("extra", 1))),

@@ -104,3 +104,24 @@ def ignores_quorum():
 
 def no_probe_check_in_run():
     return _fed("no-probe-check-in-run", _NoProbeCheckInRun)
+
+
+class _IgnoresBatchSize(Wrapped):
+    """Every participant samples batches of 8 windows whatever ``batch_size`` says, while the manifest
+    records the configured value (8 is the harness's full-size batch, so only runs configured with
+    another batch size train differently)."""
+
+    def run(self, config, silos, probe, out_dir):
+        import lensemble_reference.federation as fed
+
+        class FixedBatch(fed.Participant):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.batch_size = 8
+
+        with patched("lensemble_reference.federation", "Participant", FixedBatch):
+            return self._inner.run(config, silos, probe, out_dir)
+
+
+def ignores_batch_size():
+    return _fed("ignores-batch-size", _IgnoresBatchSize)
