@@ -109,8 +109,8 @@ class RunInfo(_Strict):
     numpy: str | None = None
     level: RunLevel = "full"
     rfc_filter: list[str] = Field(default_factory=list)
-    parts: list[str] = Field(default_factory=list)  # --lensemble-parts scope (empty: every part)
-    require: Literal["conformant", "partial"] | None = None  # --lensemble-require gate
+    parts: list[str] = Field(default_factory=list, description="`--lensemble-parts` scope; empty means every part.")
+    require: Literal["conformant", "partial"] | None = Field(default=None, description="`--lensemble-require` gate the exit code followed, if any.")
     run_dirs: list[str] = Field(default_factory=list)
     expectations_file: str | None = None
     strict_expectations: bool = False
@@ -147,10 +147,10 @@ class ItemResult(_Strict):
     outcome: ItemOutcome
     requirements: list[str] = Field(default_factory=list)
     level: RunLevel = "quick"
-    parts: list[str] = Field(default_factory=list)  # implementation parts the test calls
+    parts: list[str] = Field(default_factory=list, description="Implementation parts the test calls (`gauge`, `model`, `federation`, `artifacts`).")
     duration_s: float = Field(ge=0, default=0.0)
     message: str | None = None  # short failure message or skip/xfail reason
-    details: str | None = None  # full failure text (traceback, Hypothesis falsifying example), bounded
+    details: str | None = Field(default=None, description="Full failure text (traceback, Hypothesis falsifying example), at most 20 000 characters.")
     expectation: Literal["xfail", "skip"] | None = None
     expectation_reason: str | None = None
 
@@ -192,7 +192,7 @@ class Verdicts(_Strict):
     by_rfc: dict[str, ScopeVerdict] = Field(default_factory=dict)
     by_level: dict[str, ScopeVerdict] = Field(default_factory=dict)
     #: per implementation part: the MUST requirements its tests check, judged on those tests only
-    by_part: dict[str, ScopeVerdict] = Field(default_factory=dict)
+    by_part: dict[str, ScopeVerdict] = Field(default_factory=dict, description="Verdict per implementation part over the mandatory requirements its tests check.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Verdicts:
@@ -215,7 +215,7 @@ class RunRecords(_Strict):
     run_dir: str
     control: str | None = None
     source: str | None = None  # which file the records were read from
-    latent_dim: int | None = Field(default=None, ge=1)  # d, from probe.safetensors' targets (k, d)
+    latent_dim: int | None = Field(default=None, ge=1, description="d, from the shape (k, d) of `probe.safetensors`' targets.")
     records: list[RoundRecord] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)
 
