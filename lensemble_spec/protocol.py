@@ -214,6 +214,10 @@ class ArtifactsPart(Protocol):
         """Load and verify (hash, dtype, no pickle); raise CheckpointIntegrityError on mismatch."""
 
 
+#: Members a part may leave out: without ``run`` the harness drives the federation itself through
+#: the primitives (RFC-0003), so the run-level requirements still apply.
+OPTIONAL_MEMBERS: dict[str, frozenset[str]] = {"federation": frozenset({"run"})}
+
 _PART_TYPES: dict[str, type] = {
     "gauge": GaugePart,
     "model": ModelPart,
@@ -250,7 +254,8 @@ def validate_implementation(obj: Any, *, source: str = "<object>") -> Implementa
         value = getattr(obj, part, None)
         if value is None:
             continue
-        missing = [m for m in _protocol_members(_PART_TYPES[part]) if not hasattr(value, m)]
+        optional = OPTIONAL_MEMBERS.get(part, frozenset())
+        missing = [m for m in _protocol_members(_PART_TYPES[part]) if not hasattr(value, m) and m not in optional]
         if missing:
             raise ProtocolError(
                 f"{source}: part `{part}` lacks {', '.join(sorted(missing))}",
