@@ -40,9 +40,21 @@ import numpy as np
 import lensemble_spec
 from lensemble_spec.artifacts import probe_hash as library_probe_hash
 from lensemble_spec.artifacts.rundir import RunDirWriter
-from lensemble_spec.errors import ConfigError, DegenerateProcrustes, LensembleError, QuorumNotMet
+from lensemble_spec.errors import (
+    ConfigError,
+    DegenerateProcrustes,
+    LensembleError,
+    QuorumNotMet,
+)
 from lensemble_spec.metrics import derive_seed, frame_drift, round_sketch_seed
-from lensemble_spec.protocol import CONTROLS, FederationConfig, FrameAnchor, Probe, RunResult, Silo
+from lensemble_spec.protocol import (
+    CONTROLS,
+    FederationConfig,
+    FrameAnchor,
+    Probe,
+    RunResult,
+    Silo,
+)
 from lensemble_spec.verify.recompute import drift_to_reference, embed, record_metrics
 
 from . import _oracle as oracle

@@ -43,7 +43,7 @@ from . import bounds
 
 #: World seed of every harness run (the silos, held-out split and probe are a function of it).
 WORLD_SEED = 0
-#: The results-table ``split`` naming the harness world's held-out split (see _evaluation.py).
+#: The results-table ``split`` naming the harness world's held-out split (see _comparison.py).
 HARNESS_SPLIT = "lensemble-spec/harness-world"
 
 
@@ -226,7 +226,7 @@ class Runner:
                 config=spec.config(self.level),
                 silos=spec.silos(self.world),
                 probe=spec.probe(self.world, d),
-                out_dir=self.root / driver / name,
+                out_dir=self.root / driver / ("comparison" if name in CONTROLS else "runs") / name,
                 driver=driver,
             )
             start = time.perf_counter()
@@ -242,6 +242,23 @@ class Runner:
             run.seconds = time.perf_counter() - start
             self._runs[key] = run
         return self._runs[key]
+
+    def heldout_path(self) -> Path:
+        """The harness world's held-out split as a safetensors file (outside every run directory)."""
+        from ._comparison import heldout_file
+
+        return heldout_file(self.world.heldout, self.root / "heldout.safetensors")
+
+    def comparison(self, driver: str) -> Path:
+        """The comparison directory of ``driver``'s four control runs, with its ``results.json``
+        (written once, after every control ran; see ``_comparison.py``)."""
+        from ._comparison import RESULTS_FILE, write_results
+
+        runs = [self.make(c, driver) for c in CONTROLS]
+        directory = self.root / driver / "comparison"
+        if not (directory / RESULTS_FILE).exists() and all(r.error is None and r.result is not None for r in runs):
+            write_results(directory, self.model, self.heldout_path(), split_name=HARNESS_SPLIT, seed=runs[0].config.seed)
+        return directory
 
     def made(self) -> dict[str, HarnessRun]:
         return {f"{driver}:{name}": run for (name, driver), run in self._runs.items()}

@@ -34,7 +34,7 @@ from ._harness import (
 
 #: Fixtures whose use means "this test needs a federation run" (marker ``harness_run``).
 RUN_FIXTURES = frozenset(
-    {"runner", "anchored_run", "comparison", "runs_under_test", "anchored_runs", "comparisons_under_test", "given_runs", "results_tables"}
+    {"runner", "anchored_run", "comparison", "runs_under_test", "anchored_runs", "comparisons_under_test", "given_runs", "results_tables", "run_reports"}
 )
 
 

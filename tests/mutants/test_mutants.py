@@ -187,7 +187,10 @@ def test_expected_ids_are_known_requirements():
 #: Helper modules of the suite that call a protocol method, and why a unit mutant of that method
 #: may still leave out the tests using the helper.
 HELPER_CALLS = {
-    ("predict", "_evaluation.py"): "held-out recomputation of results tables: runs only with --run",
+    **{
+        (method, "_driver.py"): "harness-driven runs (the federation through the primitives): reached only by run tests (-m harness_run)"
+        for method in ("init", "local_update", "outer_init", "outer_step", "align_release")
+    },
 }
 
 
