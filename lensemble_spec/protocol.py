@@ -194,7 +194,11 @@ class FederationPart(Protocol):
 
     def run(
         self, config: FederationConfig, silos: Mapping[str, Silo], probe: Probe, out_dir: Path
-    ) -> RunResult: ...
+    ) -> RunResult:
+        """Optional (:data:`OPTIONAL_MEMBERS`): the implementation's own round loop writing an
+        RFC-0010 run directory. Without it the harness drives the federation through the
+        primitives above and checks the run-level requirements on the runs it writes; with it,
+        the implementation's own runs are checked as well."""
 
 
 @runtime_checkable

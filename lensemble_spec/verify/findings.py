@@ -91,6 +91,38 @@ def add_knock_on(report: VerificationReport) -> list[Finding]:
     return added
 
 
+def _replace(report: VerificationReport, old: Finding, message: str) -> Finding:
+    new = Finding(old.requirement, "skip", "not-checkable", old.subject, message)
+    report.findings[report.findings.index(old)] = new
+    return new
+
+
+def downgrade_knock_on_failures(report: VerificationReport) -> list[Finding]:
+    """Turn failures that are only consequences of another finding into ``not checkable``:
+
+    * the run layout (ART-015) of a run whose manifest could not be read: without the manifest's
+      checkpoint list every checkpoint directory looks unexpected;
+    * a verdict (EVAL-014) of a row without ``latent_dim``: the verdict cannot be derived, which is
+      the missing key's failure (EVAL-016), not a wrong verdict.
+    """
+    changed: list[Finding] = []
+    manifest_blocked = {
+        scope
+        for f in report.findings
+        if f.status == "fail" and f.requirement in ("ART-016", *READING_REQUIREMENTS)
+        and (scope := _scope(f.subject, "manifest.json")) is not None
+    }  # fmt: skip
+    for scope in manifest_blocked:
+        loaded = any(f.requirement in ("ART-001", "ART-004") and _in_scope(f.subject, scope) for f in report.findings)
+        if loaded:
+            continue  # the manifest was read (it failed on content): its checkpoint list is usable
+        for f in [f for f in report.findings if f.requirement == "ART-015" and f.status == "fail" and _in_scope(f.subject, scope)]:
+            changed.append(_replace(report, f, f"{not_checkable_message('manifest.json', 'ART-016')}; without its checkpoint list: {f.message}"))
+    for f in [f for f in report.findings if f.requirement == "EVAL-014" and f.status == "fail" and f.message.startswith("no latent_dim")]:
+        changed.append(_replace(report, f, f"{NOT_CHECKABLE} the row has no `latent_dim` (EVAL-016), so its verdict cannot be derived"))
+    return changed
+
+
 def add_tier1_verdicts(report: VerificationReport) -> list[Finding]:
     """EVAL-013 (a verdict is a function of tier-1 metrics only) from each EVAL-014 verdict check:
     the verifier re-derives every verdict with the RFC-0005 §5 rule, which reads tier-1 metrics

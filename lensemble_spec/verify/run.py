@@ -104,6 +104,13 @@ class RunData:
         return self.records[-1].round_index if self.records else None
 
     @property
+    def final_round(self) -> int | None:
+        """The run's last round: its configured ``rounds`` (a missing last record is FED-009's
+        failure, not the results table's), else the last record's round."""
+        rounds = self.manifest.config.get("rounds") if self.manifest is not None else None
+        return rounds if isinstance(rounds, int) and not isinstance(rounds, bool) and rounds >= 0 else self.last_round
+
+    @property
     def latent_dim(self) -> int | None:
         t = (self.probe or {}).get("targets")
         return int(t.shape[1]) if t is not None and t.ndim == 2 else None
@@ -380,6 +387,8 @@ class RunVerifier:
             self.ok("ART-021", "record-global", where, "global_hash is the committed checkpoint")
         else:
             self.fail("ART-021", "record-global", where, f"global_hash {rec.global_hash} but the round's global checkpoint is {committed}")
+            if committed is None and rec.global_hash is not None:
+                self.fail("ART-018", "manifest-checkpoints", where, f"the record commits global {rec.global_hash} but the manifest lists no global checkpoint for round {rec.round_index}")
         if rec.global_hash is None and rec.round_index > 0:
             listed = {c.participant for c in self.data.checkpoints if c.participant is not None and c.round_index == rec.round_index}
             missing = sorted(set(rec.participants) - listed)

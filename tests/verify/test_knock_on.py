@@ -71,3 +71,16 @@ def test_suite_reports_dependents_as_not_checkable(run_dir: Path, tmp_path: Path
         assert tests and all(t["outcome"] == "skipped" and REASON in (t["message"] or "") for t in tests), (rid, tests)
     none_failures = [t for t in result["tests"] if t["outcome"] == "failed" and "None" in (t["message"] or "")]
     assert not none_failures, none_failures
+
+
+def test_unreadable_manifest_makes_the_layout_not_checkable(run_dir: Path, toy) -> None:
+    """Without the manifest's checkpoint list every checkpoint directory looks unexpected: the
+    layout (ART-015) is not checkable, not failed."""
+    doc = json.loads((run_dir / "manifest.json").read_text())
+    doc["extra_field"] = 1
+    (run_dir / "manifest.json").write_text(json.dumps(doc))
+    report = verify_run(run_dir, impl=toy)
+    assert report.failed_requirements() == ["ART-016"], [f.line() for f in report.failures]
+    layout = [f for f in report.findings if f.requirement == "ART-015"]
+    assert layout and all(is_not_checkable(f) and "(ART-016)" in f.message for f in layout)
+    assert all(is_not_checkable(f) for f in report.findings if f.requirement in ("GAUGE-040", "EVAL-007"))
