@@ -87,20 +87,26 @@ def _targets(request: pytest.FixtureRequest) -> list[tuple[Path, Path | None]]:
     return targets
 
 
+def verify_offline(targets: list[tuple[Path, Path | None]], impl: Any, hub_cache: Path | None) -> tuple[list[Any], list[str]]:
+    """``verify_run`` on each (directory, held-out file) with sockets blocked; returns the reports
+    and every network access attempted meanwhile (each one fails ART-025)."""
+    net = _NetworkAttempt()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(socket.socket, "connect", net.refuse("socket.connect", 1))  # (self, address)
+        mp.setattr(socket.socket, "connect_ex", net.refuse("socket.connect_ex", 1))
+        mp.setattr(socket, "create_connection", net.refuse("socket.create_connection", 0))
+        mp.setattr(socket, "getaddrinfo", net.refuse("socket.getaddrinfo", 0))  # (host, port, ...)
+        reports = [verify_run(path, impl=impl, hub_cache=hub_cache, heldout=heldout) for path, heldout in targets]
+    return reports, net.attempts
+
+
 @pytest.fixture(scope="session")
 def run_reports(request: pytest.FixtureRequest, impl: Any, hub_cache_dir: Path | None) -> tuple[list[Any], list[str]]:
     """(verification reports, network attempts) over every run under test — made once per session."""
     targets = _targets(request)
     if not targets:
         pytest.skip("not-implemented: no federation part to make a run and no --run directory")
-    net = _NetworkAttempt()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(socket.socket, "connect", net.refuse("socket.connect", 1))
-        mp.setattr(socket.socket, "connect_ex", net.refuse("socket.connect_ex", 1))
-        mp.setattr(socket, "create_connection", net.refuse("socket.create_connection", 0))
-        mp.setattr(socket, "getaddrinfo", net.refuse("socket.getaddrinfo", 0))
-        reports = [verify_run(path, impl=impl, hub_cache=hub_cache_dir, heldout=heldout) for path, heldout in targets]
-    return reports, net.attempts
+    return verify_offline(targets, impl, hub_cache_dir)
 
 
 def _params() -> list[Any]:
