@@ -109,11 +109,60 @@ def run_reports(request: pytest.FixtureRequest, impl: Any, hub_cache_dir: Path |
     return verify_offline(targets, impl, hub_cache_dir)
 
 
-def _params() -> list[Any]:
-    return [pytest.param(rid, id=rid, marks=pytest.mark.requirement(rid)) for rid in RUN_REQUIREMENTS]
+def _req(rid: str, mark: Any) -> Any:
+    return pytest.param(rid, id=rid, marks=mark)
 
 
-@pytest.mark.parametrize("requirement", _params())
+#: One test per requirement the verifier checks (:data:`RUN_REQUIREMENTS`; ``tests/verify/test_knock_on.py`` asserts they are equal).
+#: Written out so the static coverage scan (``tests/catalog``) sees every id as a literal.
+RUN_REQUIREMENT_PARAMS = [
+    _req("ART-001", pytest.mark.requirement("ART-001")),
+    _req("ART-003", pytest.mark.requirement("ART-003")),
+    _req("ART-004", pytest.mark.requirement("ART-004")),
+    _req("ART-007", pytest.mark.requirement("ART-007")),
+    _req("ART-013", pytest.mark.requirement("ART-013")),
+    _req("ART-014", pytest.mark.requirement("ART-014")),
+    _req("ART-015", pytest.mark.requirement("ART-015")),
+    _req("ART-016", pytest.mark.requirement("ART-016")),
+    _req("ART-017", pytest.mark.requirement("ART-017")),
+    _req("ART-018", pytest.mark.requirement("ART-018")),
+    _req("ART-019", pytest.mark.requirement("ART-019")),
+    _req("ART-020", pytest.mark.requirement("ART-020")),
+    _req("ART-021", pytest.mark.requirement("ART-021")),
+    _req("ART-022", pytest.mark.requirement("ART-022")),
+    _req("ART-023", pytest.mark.requirement("ART-023")),
+    _req("ART-024", pytest.mark.requirement("ART-024")),
+    _req("ART-025", pytest.mark.requirement("ART-025")),
+    _req("ART-026", pytest.mark.requirement("ART-026")),
+    _req("ART-027", pytest.mark.requirement("ART-027")),
+    _req("ART-028", pytest.mark.requirement("ART-028")),
+    _req("ART-029", pytest.mark.requirement("ART-029")),
+    _req("EVAL-001", pytest.mark.requirement("EVAL-001")),
+    _req("EVAL-002", pytest.mark.requirement("EVAL-002")),
+    _req("EVAL-003", pytest.mark.requirement("EVAL-003")),
+    _req("EVAL-004", pytest.mark.requirement("EVAL-004")),
+    _req("EVAL-007", pytest.mark.requirement("EVAL-007")),
+    _req("EVAL-008", pytest.mark.requirement("EVAL-008")),
+    _req("EVAL-009", pytest.mark.requirement("EVAL-009")),
+    _req("EVAL-010", pytest.mark.requirement("EVAL-010")),
+    _req("EVAL-011", pytest.mark.requirement("EVAL-011")),
+    _req("EVAL-013", pytest.mark.requirement("EVAL-013")),
+    _req("EVAL-014", pytest.mark.requirement("EVAL-014")),
+    _req("EVAL-015", pytest.mark.requirement("EVAL-015")),
+    _req("EVAL-016", pytest.mark.requirement("EVAL-016")),
+    _req("EVAL-017", pytest.mark.requirement("EVAL-017")),
+    _req("GAUGE-024", pytest.mark.requirement("GAUGE-024")),
+    _req("GAUGE-031", pytest.mark.requirement("GAUGE-031")),
+    _req("GAUGE-033", pytest.mark.requirement("GAUGE-033")),
+    _req("GAUGE-034", pytest.mark.requirement("GAUGE-034")),
+    _req("GAUGE-035", pytest.mark.requirement("GAUGE-035")),
+    _req("GAUGE-040", pytest.mark.requirement("GAUGE-040")),
+    _req("GAUGE-041", pytest.mark.requirement("GAUGE-041")),
+    _req("GAUGE-042", pytest.mark.requirement("GAUGE-042")),
+]
+
+
+@pytest.mark.parametrize("requirement", RUN_REQUIREMENT_PARAMS)
 def test_run_requirement(requirement: str, run_reports: tuple[list[Any], list[str]]) -> None:
     reports, attempts = run_reports
     findings = findings_for(reports, requirement)

@@ -84,3 +84,12 @@ def test_unreadable_manifest_makes_the_layout_not_checkable(run_dir: Path, toy) 
     layout = [f for f in report.findings if f.requirement == "ART-015"]
     assert layout and all(is_not_checkable(f) and "(ART-016)" in f.message for f in layout)
     assert all(is_not_checkable(f) for f in report.findings if f.requirement in ("GAUGE-040", "EVAL-007"))
+
+
+def test_the_suite_has_one_test_per_verified_requirement() -> None:
+    """One checker: the suite's run tests are exactly the verifier's requirements, in order."""
+    from conformance.test_run_findings import RUN_REQUIREMENT_PARAMS
+
+    from lensemble_spec.verify import RUN_REQUIREMENTS
+
+    assert [p.values[0] for p in RUN_REQUIREMENT_PARAMS] == list(RUN_REQUIREMENTS)
