@@ -333,7 +333,11 @@ class RunnableFederation(Protocol):
     def run(
         self, config: FederationConfig, silos: Mapping[str, Silo], probe: Probe, out_dir: Path
     ) -> RunResult:
-        """Run one control end to end and write its RFC-0010 run directory under ``out_dir``.
+        """Optional (:data:`OPTIONAL_MEMBERS`): run one control end to end with the
+        implementation's own round loop and write its RFC-0010 run directory under ``out_dir``.
+        Without it the harness drives the federation through the primitives above and checks the
+        run-level requirements on the runs it writes; with it, the implementation's own runs are
+        checked as well.
 
         Raises ConfigError for an unknown control, ProbeError for a probe with ``k < d`` and an
         anchor (GAUGE-022), QuorumNotMet below ``min_participants`` (FED-022).
@@ -370,7 +374,8 @@ class ArtifactsPart(Protocol):
         """
 
 
-#: Members a part may lack entirely (reported *not implemented* when a test needs them).
+#: Members a part may lack entirely: without ``run`` the harness drives the federation itself
+#: through the primitives (RFC-0003), so the run-level requirements still apply.
 OPTIONAL_MEMBERS: dict[str, frozenset[str]] = {"federation": frozenset({"run"})}
 
 _PART_TYPES: dict[str, type] = {
@@ -412,7 +417,7 @@ def validate_implementation(obj: Any, *, source: str = "<object>") -> Implementa
         if value is None:
             continue
         optional = OPTIONAL_MEMBERS.get(part, frozenset())
-        missing = [m for m in _protocol_members(_PART_TYPES[part]) if m not in optional and not hasattr(value, m)]
+        missing = [m for m in _protocol_members(_PART_TYPES[part]) if not hasattr(value, m) and m not in optional]
         if missing:
             raise ProtocolError(
                 f"{source}: part `{part}` lacks {', '.join(sorted(missing))}",

@@ -6,9 +6,11 @@ size (the harness world is 32 px; a model declaring another square RGB size gets
 at that size, and a probe of at least ``2·d`` points), and the runs are the configurations in
 :data:`RUN_SPECS` — small enough for CI, large enough that a defect shows.
 
-A run is driven only through ``FederationPart.run(config, silos, probe, out_dir)``; the suite then
-reads what the run left behind (:class:`RunView`) exactly as it would read a directory handed to
-it with ``--run``, so both paths share every check.
+A run is made by the implementation's own ``FederationPart.run(config, silos, probe, out_dir)``
+when it has one, and by the harness through the implementation's primitives (``_driver.py``)
+when it exposes them — both when it has both. The suite then reads what a run left behind
+(:class:`RunView`) exactly as it would read a directory handed to it with ``--run``, so every
+path shares every check.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from . import bounds
 
 #: World seed of every harness run (the silos, held-out split and probe are a function of it).
 WORLD_SEED = 0
-#: The results-table ``split`` naming the harness world's held-out split (see _evaluation.py).
+#: The results-table ``split`` naming the harness world's held-out split (see _comparison.py).
 HARNESS_SPLIT = "lensemble-spec/harness-world"
 
 
@@ -154,35 +156,69 @@ RUN_SPECS: dict[str, RunSpec] = {
 
 @dataclass
 class HarnessRun:
-    """One run the harness asked for, and what came back."""
+    """One run the harness asked for, and what came back.
+
+    ``driver`` says who coordinated it: ``"run"`` (the implementation's own
+    ``FederationPart.run``) or ``"primitives"`` (the harness, through the implementation's
+    ``init``/``encode``/``local_update``/``outer_step``/``align_release``, see ``_driver.py``).
+    """
 
     name: str
     config: FederationConfig
     silos: dict[str, Silo]
     probe: Probe
     out_dir: Path
+    driver: str = "run"
     result: RunResult | None = None
     error: BaseException | None = None
     seconds: float = 0.0
 
     @property
     def view(self) -> RunView:
-        return RunView(self.out_dir if self.result is None else Path(self.result.run_dir), label=f"harness:{self.name}", harness=self)
+        prefix = "harness" if self.driver == "run" else "harness-driven"
+        return RunView(self.out_dir if self.result is None else Path(self.result.run_dir), label=f"{prefix}:{self.name}", harness=self)
 
 
 class Runner:
-    """Makes (once per session) and caches the harness runs of one implementation."""
+    """Makes (once per session) and caches the harness runs of one implementation.
+
+    Two sources of runs: the implementation's own ``FederationPart.run`` (optional) and the
+    harness driving the RFC-0003 federation through the implementation's primitives
+    (:func:`~._driver.drive_run`). :meth:`get` prefers the implementation's own run for behaviour
+    checks; run-level requirements are applied to both (:meth:`sources`).
+    """
 
     def __init__(self, federation: Any, model: Any, level: str, root: Path) -> None:
+        from ._driver import can_drive
+
         self.federation = federation
         self.model = model
         self.level = level
         self.root = root
         self.world = world_for(model)
-        self._runs: dict[str, HarnessRun] = {}
+        self.has_run = callable(getattr(federation, "run", None))
+        self.can_drive = can_drive(model, federation)
+        self._runs: dict[tuple[str, str], HarnessRun] = {}
+
+    def sources(self) -> list[str]:
+        """The drivers this implementation's runs come from: ``"run"`` and/or ``"primitives"``."""
+        out = ["run"] if self.has_run else []
+        if self.can_drive:
+            out.append("primitives")
+        return out
 
     def get(self, name: str) -> HarnessRun:
-        if name not in self._runs:
+        """The implementation's own run when it has ``run``, else the primitive-driven one."""
+        if self.has_run:
+            run = self.make(name, "run")
+            if not isinstance(run.error, NotImplementedError) or not self.can_drive:
+                return run
+            self.has_run = False  # ``run`` declared unavailable (protocol: NotImplementedError)
+        return self.make(name, "primitives")
+
+    def make(self, name: str, driver: str) -> HarnessRun:
+        key = (name, driver)
+        if key not in self._runs:
             spec = RUN_SPECS[name]
             d = int(self.model.latent_dim) if self.model is not None else 16
             run = HarnessRun(
@@ -190,19 +226,42 @@ class Runner:
                 config=spec.config(self.level),
                 silos=spec.silos(self.world),
                 probe=spec.probe(self.world, d),
-                out_dir=self.root / name,
+                out_dir=self.root / driver / ("comparison" if name in CONTROLS else "runs") / name,
+                driver=driver,
             )
             start = time.perf_counter()
             try:
-                run.result = self.federation.run(run.config, run.silos, run.probe, run.out_dir)
+                if driver == "run":
+                    run.result = self.federation.run(run.config, run.silos, run.probe, run.out_dir)
+                else:
+                    from ._driver import drive_run
+
+                    run.result = drive_run(self.model, self.federation, run.config, run.silos, run.probe, run.out_dir)
             except Exception as exc:  # recorded; fixtures and tests decide what it means
                 run.error = exc
             run.seconds = time.perf_counter() - start
-            self._runs[name] = run
-        return self._runs[name]
+            self._runs[key] = run
+        return self._runs[key]
+
+    def heldout_path(self) -> Path:
+        """The harness world's held-out split as a safetensors file (outside every run directory)."""
+        from ._comparison import heldout_file
+
+        return heldout_file(self.world.heldout, self.root / "heldout.safetensors")
+
+    def comparison(self, driver: str) -> Path:
+        """The comparison directory of ``driver``'s four control runs, with its ``results.json``
+        (written once, after every control ran; see ``_comparison.py``)."""
+        from ._comparison import RESULTS_FILE, write_results
+
+        runs = [self.make(c, driver) for c in CONTROLS]
+        directory = self.root / driver / "comparison"
+        if not (directory / RESULTS_FILE).exists() and all(r.error is None and r.result is not None for r in runs):
+            write_results(directory, self.model, self.heldout_path(), split_name=HARNESS_SPLIT, seed=runs[0].config.seed)
+        return directory
 
     def made(self) -> dict[str, HarnessRun]:
-        return dict(self._runs)
+        return {f"{driver}:{name}": run for (name, driver), run in self._runs.items()}
 
 
 # --- reading a run directory ---------------------------------------------------------------------------

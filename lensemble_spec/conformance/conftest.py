@@ -49,7 +49,7 @@ from ._harness import (
 
 #: Fixtures whose use means "this test needs a federation run" (marker ``harness_run``).
 RUN_FIXTURES = frozenset(
-    {"runner", "anchored_run", "comparison", "runs_under_test", "anchored_runs", "comparisons_under_test", "given_runs", "results_tables"}
+    {"runner", "anchored_run", "comparison", "runs_under_test", "anchored_runs", "comparisons_under_test", "given_runs", "results_tables", "run_reports"}
 )
 
 
@@ -134,12 +134,13 @@ def sketch(model_part: Any) -> np.ndarray:
 # --- federation runs ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def runner(federation_part: Any, impl: Any, run_level: str, tmp_path_factory: pytest.TempPathFactory) -> Runner:
-    if not hasattr(federation_part, "run"):
-        skip_not_implemented(f"{impl.name}: the federation part has no `run` (optional; the harness's own runs from primitives replace it)")
     problem = world_problem(impl.model)
     if problem:
         precondition_not_met(f"the harness world cannot feed this model: {problem}", "declare obs_shape (3, H, H) with H a multiple of 8 and action_dim 5, or adapt the model to them in the adapter")
-    return Runner(federation_part, impl.model, run_level, tmp_path_factory.mktemp("harness-runs"))
+    runner = Runner(federation_part, impl.model, run_level, tmp_path_factory.mktemp("harness-runs"))
+    if not runner.sources():
+        skip_not_implemented(f"{impl.name}: the federation part has no `run` and the primitives cannot be driven without a model part")
+    return runner
 
 
 def successful(run: HarnessRun) -> HarnessRun:
@@ -161,22 +162,36 @@ def anchored_run(runner: Runner) -> HarnessRun:
 
 @pytest.fixture(scope="session")
 def comparison(runner: Runner, run_level: str) -> dict[str, HarnessRun]:
-    """One run of each control (RFC-0005 §2) on the harness world — ``--level full`` only."""
+    """One run of each control (RFC-0005 §2) on the harness world — ``--level full`` only (the
+    implementation's own runs when it has ``run``, else the primitive-driven ones)."""
     if run_level != "full":
         pytest.skip("the four-control comparison is made at --level full")
     return {c: successful(runner.get(c)) for c in CONTROLS}
 
 
-def _harness_views(request: pytest.FixtureRequest) -> list[RunView]:
+def _harness_runs(request: pytest.FixtureRequest) -> list[HarnessRun]:
+    """The harness's runs to check: the anchored run (``--level quick``) or the comparison
+    (``--level full``), from the implementation's own ``run`` and, when it also exposes the
+    primitives, driven by the harness through them (an implementation with only the primitives
+    gets the driven runs alone)."""
     federation = _optional_part(request, "federation_part")
     if federation is None:
         return []
     impl = request.getfixturevalue("impl")
     if world_problem(impl.model):
         return []
-    if request.getfixturevalue("run_level") == "full":
-        return [run.view for run in request.getfixturevalue("comparison").values()]
-    return [request.getfixturevalue("anchored_run").view]
+    runner: Runner | None = _optional_part(request, "runner")
+    if runner is None:
+        return []
+    names = CONTROLS if request.getfixturevalue("run_level") == "full" else ("anchored",)
+    runs = [runner.get(n) for n in names]
+    if runs and runs[0].driver == "run" and runner.can_drive:
+        runs += [runner.make(n, "primitives") for n in names]
+    return [successful(r) for r in runs]
+
+
+def _harness_views(request: pytest.FixtureRequest) -> list[RunView]:
+    return [run.view for run in _harness_runs(request)]
 
 
 @pytest.fixture(scope="session")
@@ -205,11 +220,12 @@ def anchored_runs(runs_under_test: list[RunView]) -> list[RunView]:
 def comparisons_under_test(request: pytest.FixtureRequest, given_runs: Any, run_level: str) -> list[tuple[str, dict[str, RunView]]]:
     """Comparisons (control -> run): the harness's at ``--level full`` and ``--run`` comparison dirs."""
     out: list[tuple[str, dict[str, RunView]]] = []
-    if run_level == "full" and _optional_part(request, "federation_part") is not None:
-        impl = request.getfixturevalue("impl")
-        if not world_problem(impl.model):
-            runs = request.getfixturevalue("comparison")
-            out.append(("harness comparison", {c: r.view for c, r in runs.items()}))
+    if run_level == "full":
+        by_driver: dict[str, dict[str, RunView]] = {}
+        for run in _harness_runs(request):
+            by_driver.setdefault(run.driver, {})[run.config.control] = run.view
+        for driver, members in by_driver.items():
+            out.append((f"harness comparison ({driver})", members))
     for path, members in given_runs[1]:
         out.append((str(path), {v.control if _safe_control(v) else name: v for name, v in members.items()}))
     if not out:

@@ -12,19 +12,24 @@ from __future__ import annotations
 
 from .api import is_comparison, verify_run
 from .claims import check_claims, evaluate_cell, evaluate_claim, verify_claims
+from .findings import RUN_REQUIREMENTS, add_knock_on, findings_for, is_not_checkable
 from .report import STATUSES, Finding, VerificationReport, findings_to_pytest_params
 from .results import expected_verdict
 
 __all__ = [
+    "RUN_REQUIREMENTS",
     "STATUSES",
     "Finding",
     "VerificationReport",
+    "add_knock_on",
     "check_claims",
     "evaluate_cell",
     "evaluate_claim",
     "expected_verdict",
+    "findings_for",
     "findings_to_pytest_params",
     "is_comparison",
+    "is_not_checkable",
     "verify_claims",
     "verify_run",
 ]

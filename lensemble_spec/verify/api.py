@@ -30,6 +30,7 @@ from ..artifacts.reading import is_directory, is_regular_file
 from ..errors import ArtifactError, InputError, LensembleError, ProtocolError
 from ..protocol import CONTROLS
 from . import files
+from .findings import add_knock_on, add_tier1_verdicts, downgrade_knock_on_failures
 from .report import VerificationReport
 from .results import ResultsVerifier
 from .run import RunData, RunVerifier
@@ -123,6 +124,9 @@ def verify_run(
         data = RunVerifier(root, report, model, cache).run()
         if files.exists(root, files.RESULTS_FILE) and data.control is not None:
             _verify_results(root, report, {data.control: data}, model, cache, heldout, files.RESULTS_FILE)
+    downgrade_knock_on_failures(report)
+    add_tier1_verdicts(report)
+    add_knock_on(report)
     return report
 
 

@@ -148,7 +148,7 @@ class ResultsVerifier:
             self.fail("EVAL-016", "results-keys", where, f"latent_dim {row.metrics['latent_dim']} but the run's probe targets have d = {d}")
         else:
             self.ok("EVAL-016", "results-keys", where, "every required metric present")
-        rounds = (run.last_round + 1) if run is not None and run.last_round is not None else None
+        rounds = (run.final_round + 1) if run is not None and run.final_round is not None else None
         bad = [k for k in REQUIRED_SERIES if k not in row.series or (rounds is not None and len(row.series[k]) != rounds)]
         if bad:
             self.fail("EVAL-017", "results-series", where, f"series {bad} missing or not one entry per round 0…{(rounds or 0) - 1}")
@@ -207,7 +207,7 @@ class ResultsVerifier:
                     cache[r] = combine(per)
             return cache[r]
 
-        final_round = run.last_round
+        final_round = run.final_round
         assert final_round is not None
         try:
             final = at(final_round)

@@ -116,6 +116,13 @@ class RunData:
         return self.records[-1].round_index if self.records else None
 
     @property
+    def final_round(self) -> int | None:
+        """The run's last round: its configured ``rounds`` (a missing last record is FED-009's
+        failure, not the results table's), else the last record's round."""
+        rounds = self.manifest.config.get("rounds") if self.manifest is not None else None
+        return rounds if isinstance(rounds, int) and not isinstance(rounds, bool) and rounds >= 0 else self.last_round
+
+    @property
     def latent_dim(self) -> int | None:
         t = (self.probe or {}).get("targets")
         return int(t.shape[1]) if t is not None and t.ndim == 2 else None
@@ -459,6 +466,8 @@ class RunVerifier:
             self.ok("ART-021", "record-global", where, "global_hash is the committed checkpoint")
         else:
             self.fail("ART-021", "record-global", where, f"global_hash {rec.global_hash} but the round's global checkpoint is {committed}")
+            if committed is None and rec.global_hash is not None and self._unlisted_global(rec.round_index, rec.global_hash):
+                self.fail("ART-018", "manifest-checkpoints", where, f"global {rec.global_hash} of round {rec.round_index} is committed on disk but not listed in the manifest")
         if rec.global_hash is None and rec.round_index > 0:
             listed = {c.participant for c in self.data.checkpoints if c.participant is not None and c.round_index == rec.round_index}
             missing = sorted(set(rec.participants) - listed)
@@ -487,6 +496,15 @@ class RunVerifier:
             self.fail("GAUGE-034", "pairwise-drift", where, f"pairwise drift reported with {len(rec.participants)} participant(s)")
         if self.data.control == "anchored":
             self._check_anchored_bounds(where, m)
+
+    def _unlisted_global(self, round_index: int, content_hash: str) -> bool:
+        """A checkpoint at the RFC-0010 §5 path of round ``t``'s global whose header names
+        ``content_hash`` exists although the manifest does not list it."""
+        try:
+            header = files.read_json(self.root, f"checkpoints/round-{round_index:04d}/header.json")
+        except (LensembleError, OSError):
+            return False
+        return isinstance(header, dict) and header.get("content_hash") == content_hash
 
     def _check_anchored_bounds(self, where: str, m: Any) -> None:
         t = self.tol

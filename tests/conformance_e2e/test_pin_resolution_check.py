@@ -1,7 +1,9 @@
-"""The ART-025 conformance test (``conformance/test_artifacts_runs.py``) on hand-made caches.
+"""The ART-025 conformance check (the verifier's pin findings, judged by
+``conformance/test_run_findings.py``) on hand-made caches.
 
-The test function is called directly with its three fixtures (results tables, hub cache, and
-pytest's ``monkeypatch``), so each way a pin can fail is shown on its own in milliseconds; the
+:func:`check` verifies a comparison directory with the network blocked, exactly as the suite's
+``run_reports`` fixture does, and judges ART-025 with the suite's own test function, so each way
+a pin can fail is shown on its own in milliseconds; the
 plugin wiring of ``--hub-cache`` is covered by ``tests/plugin/test_plugin_hub_cache.py`` and the
 whole path by the mutant ``pin-cache-tampered`` and ``test_reference_is_conformant.py``.
 
@@ -23,9 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.test_artifacts_runs import (
-    test_pins_resolve_from_the_local_cache_alone as check,
-)
+from conformance import test_run_findings as suite
 from lensemble_spec.publish.hubcache import commit_to_cache
 
 REPO = "acme/toy-world-model"
@@ -67,8 +67,17 @@ def hub(tmp_path: Path) -> Path:
     return cache
 
 
+def check(tables, hub_dir, monkeypatch):
+    """ART-025 as the suite judges it: ``verify_run`` with sockets blocked, then the suite's test.
+    (A placeholder run directory makes the folder a comparison; its own failures are other ids.)"""
+    ((root, _),) = tables
+    (root / "anchored").mkdir(exist_ok=True)
+    (root / "anchored" / "manifest.json").write_text("{}")
+    return suite.test_run_requirement("ART-025", suite.verify_offline([(root, None)], None, hub_dir))
+
+
 def failure(tables, hub_dir, monkeypatch) -> str:
-    with pytest.raises(AssertionError) as info:
+    with pytest.raises(pytest.fail.Exception) as info:
         check(tables, hub_dir, monkeypatch)
     return str(info.value)
 
@@ -80,14 +89,14 @@ def test_pins_of_a_genuine_cache_pass(tmp_path, hub, monkeypatch):
 def test_absent_file_fails_naming_the_pin(tmp_path, hub, monkeypatch):
     pins = GOOD_PINS + [{"uri": uri("optimizer.safetensors"), "sha256": sha(b"x")}]
     msg = failure(comparison(tmp_path, pins), hub, monkeypatch)
-    assert uri("optimizer.safetensors") in msg and "[pin_unresolved]" in msg
+    assert uri("optimizer.safetensors") in msg and "is not in the cached snapshot" in msg
     assert uri("weights.safetensors") not in msg  # the good pins are not reported
 
 
 def test_uncached_revision_fails(tmp_path, hub, monkeypatch):
     pins = [{"uri": uri("weights.safetensors", OTHER_REV), "sha256": sha(WEIGHTS)}]
     msg = failure(comparison(tmp_path, pins), hub, monkeypatch)
-    assert "[pin_unresolved]" in msg and f"revision {OTHER_REV} is not cached" in msg and REV in msg
+    assert f"revision {OTHER_REV} is not cached" in msg and REV in msg
 
 
 def test_different_bytes_fail_naming_the_pin(tmp_path, monkeypatch):
@@ -95,7 +104,7 @@ def test_different_bytes_fail_naming_the_pin(tmp_path, monkeypatch):
     forged = WEIGHTS[:-1] + b"!"
     add_snapshot(cache, REPO, REV, {"weights.safetensors": forged, "config.json": CONFIG})  # a consistent cache, other bytes
     msg = failure(comparison(tmp_path, GOOD_PINS), cache, monkeypatch)
-    assert uri("weights.safetensors") in msg and "[checkpoint_integrity]" in msg and sha(forged) in msg
+    assert uri("weights.safetensors") in msg and sha(forged) in msg
     assert uri("config.json") not in msg
 
 
@@ -106,7 +115,7 @@ def test_snapshot_entry_escaping_the_repository_fails(tmp_path, hub, monkeypatch
     entry.unlink()
     os.symlink(outside, entry)
     msg = failure(comparison(tmp_path, GOOD_PINS), hub, monkeypatch)
-    assert "[path_escape]" in msg and uri("weights.safetensors") in msg
+    assert "resolves outside the repository cache" in msg and uri("weights.safetensors") in msg
 
 
 def test_a_resolver_reaching_for_the_network_fails_even_if_it_swallows_the_refusal(tmp_path, hub, monkeypatch):
@@ -125,22 +134,21 @@ def test_a_resolver_reaching_for_the_network_fails_even_if_it_swallows_the_refus
     monkeypatch.setattr(pins_module, "resolve_pin", phoning_home)
     msg = failure(comparison(tmp_path, GOOD_PINS), hub, monkeypatch)
     assert "network access attempted" in msg and "socket.create_connection(('huggingface.co', 443))" in msg
-    assert uri("weights.safetensors") in msg
     # the block is scoped to the resolution: the socket module is itself again
     assert (socket.create_connection, socket.getaddrinfo, socket.socket.connect, socket.socket.connect_ex) == originals
 
 
 def test_without_pins_or_without_a_cache_the_check_skips(tmp_path, hub, monkeypatch):
-    with pytest.raises(pytest.skip.Exception, match="no pins in the results tables"):
+    with pytest.raises(pytest.skip.Exception, match="nothing in the runs under test that ART-025 applies to"):
         check(comparison(tmp_path, []), hub, monkeypatch)
     (tmp_path / "b").mkdir()
-    with pytest.raises(pytest.skip.Exception, match="pass --hub-cache DIR"):
+    with pytest.raises(pytest.skip.Exception, match="pass --hub-cache"):
         check(comparison(tmp_path / "b", GOOD_PINS), None, monkeypatch)
 
 
 def test_malformed_pins_are_left_to_art_023(tmp_path, hub, monkeypatch):
     branch = {"uri": f"hf://models/{REPO}@main/weights.safetensors", "sha256": sha(WEIGHTS)}
-    with pytest.raises(pytest.skip.Exception, match="no well-formed pin"):
+    with pytest.raises(pytest.skip.Exception, match="nothing in the runs under test that ART-025 applies to"):
         check(comparison(tmp_path, [branch]), hub, monkeypatch)
     (tmp_path / "b").mkdir()
     assert check(comparison(tmp_path / "b", [branch, *GOOD_PINS]), hub, monkeypatch) is None

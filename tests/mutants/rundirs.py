@@ -54,28 +54,19 @@ def _config(control: str):
 
 def build_pristine(root: Path) -> tuple[Path, Path]:
     """(comparison directory, degenerate-probe run directory) under ``root``."""
-    from conformance import _evaluation as ev
-    from conformance import _oracle as oracle
-    from conformance._harness import HARNESS_SPLIT, RUN_SPECS, RunView, world_for
+    from conformance._comparison import heldout_file, write_results
+    from conformance._harness import HARNESS_SPLIT, RUN_SPECS, world_for
 
     impl = reference()
     world = world_for(impl.model)
     comparison = root / "comparison"
     comparison.mkdir(parents=True)
-    views = {}
     silos = {k: world.silos[k] for k in sorted(world.silos)[:2]}
     for control in CONTROLS:
         result = impl.federation.run(_config(control), silos, world.probe, comparison / control)
         assert Path(result.run_dir) == comparison / control
-        views[control] = RunView(comparison / control, label=control)
-    rows = []
-    for control, view in views.items():
-        per_round = [ev.round_metrics(view, t, impl.model, world.heldout) for t in range(ROUNDS + 1)]
-        metrics = dict(per_round[-1], latent_dim=float(impl.model.latent_dim))
-        series = {k: [r[k] for r in per_round] for k in ev.HELDOUT_METRICS}
-        rows.append({"control": control, "metrics": metrics, "series": series, "verdict": oracle.verdict(metrics, series), "pins": []})
-    table = {"schema_version": 1, "title": "mutation-test comparison", "split": HARNESS_SPLIT, "seeds": [0], "controls": rows}
-    (comparison / "results.json").write_text(json.dumps(table, indent=1))
+    # the same evaluation the suite writes for its own comparisons (held-out split outside the runs)
+    write_results(comparison, impl.model, heldout_file(world.heldout, root / "heldout.safetensors"), split_name=HARNESS_SPLIT, seed=0)
     spec = RUN_SPECS["degenerate-probe"]
     degenerate = root / "degenerate"
     impl.federation.run(spec.config("quick"), spec.silos(world), spec.probe(world, int(impl.model.latent_dim)), degenerate)

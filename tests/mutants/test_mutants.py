@@ -59,9 +59,11 @@ def _jobs(root: Path) -> dict[str, Job]:
         jobs[name] = Job(name, [*args, *QUICK, "--compliance-json", str(out)], **kw)
 
     add("reference", ["conformance", "--impl", "lensemble_reference"], isolated=True)
+    add("reference-primitives", ["conformance", "--impl", "mutants.primitives:reference_without_run", "-m", "harness_run"])
     add("partial", ["conformance", "--impl", "mutants.partial:gauge_only"])
     for name, m in MUTANTS.items():
-        add(name, [*m.args, "--impl", m.impl], expected=m.expected, baseline="reference", isolated=name in ISOLATED)
+        baseline = "reference-primitives" if m.impl.startswith("mutants.primitives:") else "reference"
+        add(name, [*m.args, "--impl", m.impl], expected=m.expected, baseline=baseline, isolated=name in ISOLATED)
     rundir_args = ["conformance", "--impl", "mutants.rundirs:model_only", "-m", "harness_run"]
     for name in ("pristine", "pristine-degenerate", *TAMPERS):
         dirs = materialise(name, pristine, root / "dirs" / name)
@@ -141,7 +143,7 @@ def test_tampered_run_directory_is_rejected_with_exactly_its_ids(outcomes, name)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["reference", "pristine", "pristine-degenerate"])
+@pytest.mark.parametrize("name", ["reference", "reference-primitives", "pristine", "pristine-degenerate"])
 def test_baseline_passes(outcomes, name):
     result = outcomes[name].result
     assert result, f"{name}: no compliance JSON"
@@ -163,6 +165,54 @@ def test_partial_implementation_reports_not_implemented(outcomes):
         assert status[rid] == "not-implemented", (rid, status[rid])
     assert result["verdicts"]["overall"] in ("partial", "non-conformant")
     assert not any(t["outcome"] == "error" for t in result["tests"])
+
+
+#: Run-level requirements a primitives-only implementation is judged on through the runs the harness
+#: drives itself (issue #10): drift bounds per round, rank and scale non-collapse, recorded metrics.
+RUN_LEVEL_QUICK = ("GAUGE-040", "GAUGE-041", "GAUGE-042", "GAUGE-033", "GAUGE-024", "EVAL-007", "ART-020")
+
+
+@pytest.mark.slow
+def test_primitives_only_reference_passes_the_run_level_requirements(outcomes):
+    """The reference with ``run`` hidden: the run-level requirements are *passed* (not skipped, not
+    not-implemented), judged on the harness-driven runs."""
+    result = outcomes["reference-primitives"].result
+    assert result, "no compliance JSON"
+    status = {r["id"]: r["status"] for r in result["requirements"]}
+    assert {rid: status[rid] for rid in RUN_LEVEL_QUICK} == dict.fromkeys(RUN_LEVEL_QUICK, "passed")
+    assert result["counts"]["errors"] == 0
+
+
+@pytest.mark.slow
+def test_verify_and_the_suite_fail_the_same_ids_on_every_tampered_directory(outcomes, capsys, tmp_path):
+    """One checker (issue #11): ``lensemble-spec verify DIR`` and ``pytest conformance --run DIR``
+    fail the same requirement ids on every tampered directory (the suite's ids restricted to those
+    the verifier checks; the suite's other run tests — what the controls do, residency, seeds —
+    have no ``verify`` counterpart)."""
+    from conformance._comparison import heldout_file
+    from conformance._harness import world_for
+
+    from lensemble_spec.cli import main
+    from lensemble_spec.verify import RUN_REQUIREMENTS
+
+    from ._base import reference
+
+    heldout = heldout_file(world_for(reference().model).heldout, tmp_path / "heldout.safetensors")
+    mismatches = {}
+    for name in ("pristine", "pristine-degenerate", *(f"dir:{t}" for t in TAMPERS)):
+        job = outcomes[name]
+        assert job.result, f"{name}: no compliance JSON"
+        args = job.args
+        dirs = [args[i + 1] for i, a in enumerate(args) if a == "--run"]
+        hub = [a for i, a in enumerate(args) if a == "--hub-cache" or (i and args[i - 1] == "--hub-cache")]
+        cli_failed: set[str] = set()
+        for d in dirs:
+            main(["verify", d, "--impl", "mutants.rundirs:model_only", "--heldout", str(heldout), "--json", *hub])
+            cli_failed |= set(json.loads(capsys.readouterr().out)["failed_requirements"])
+        suite_failed = failed_ids(job.result) & set(RUN_REQUIREMENTS)
+        if cli_failed != suite_failed:
+            mismatches[name] = {"verify": sorted(cli_failed), "pytest": sorted(suite_failed)}
+    assert not mismatches, mismatches
 
 
 def test_every_must_requirement_is_failed_by_a_mutant():
@@ -187,7 +237,10 @@ def test_expected_ids_are_known_requirements():
 #: Helper modules of the suite that call a protocol method, and why a unit mutant of that method
 #: may still leave out the tests using the helper.
 HELPER_CALLS = {
-    ("predict", "_evaluation.py"): "held-out recomputation of results tables: runs only with --run",
+    **{
+        (method, "_driver.py"): "harness-driven runs (the federation through the primitives): reached only by run tests (-m harness_run)"
+        for method in ("init", "local_update", "outer_init", "outer_step", "align_release")
+    },
 }
 
 
