@@ -105,12 +105,25 @@ class RunDirWriter:
         round_sketch_seeds: list[int],
         probe_hash: str,
         data_roots: list[str],
-        split_policy: Mapping[str, Any] | None = None,
+        split_policy: Mapping[str, Any],
         versions: Mapping[str, str] | None = None,
         git_sha: str = "unknown",
     ) -> Any:
-        """Write ``manifest.json`` (validated as a RunManifest) and return the manifest."""
+        """Write ``manifest.json`` (validated as a RunManifest) and return the manifest.
+
+        ``data_roots``, ``round_sketch_seeds`` and ``split_policy`` must be non-empty (ART-016):
+        an empty one raises :class:`~lensemble_spec.errors.ArtifactError` before anything is written.
+        """
+        from ..errors import ArtifactError
         from ..schemas import RunManifest, utc_now
+
+        empty = [name for name, value in (("data_roots", data_roots), ("round_sketch_seeds", round_sketch_seeds),
+                                          ("split_policy", split_policy)) if not value]  # fmt: skip
+        if empty:
+            raise ArtifactError(
+                f"run manifest field(s) {', '.join(empty)} empty: RFC-0010 ART-016 requires them",
+                remediation="name the data roots, the derived sketch seeds and the split rule the run used",
+            )
 
         ordered = sorted(self.checkpoints, key=lambda c: (c["round_index"], c["participant"] or ""))
         manifest = RunManifest.model_validate({
@@ -122,7 +135,7 @@ class RunDirWriter:
             "round_sketch_seeds": list(round_sketch_seeds),
             "probe_hash": probe_hash,
             "data_roots": list(data_roots),
-            "split_policy": dict(split_policy) if split_policy is not None else None,
+            "split_policy": dict(split_policy),
             "git_sha": git_sha,
             "versions": dict(versions or library_versions()),
             "created_at": utc_now(),

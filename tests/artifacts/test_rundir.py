@@ -32,7 +32,7 @@ def _write(run_dir, *, rounds: int = 2) -> RunDirWriter:
             "global_hash": h, "parent_hash": parent, "metrics": {"drift_degenerate": False}, "wall_time_s": 0.0,
         })  # fmt: skip
         parent = h
-    w.finish(root_seed=0, round_sketch_seeds=[round_sketch_seed(0, r) for r in range(rounds + 1)], probe_hash=probe_hash(points), data_roots=["test:a", "test:b"])
+    w.finish(root_seed=0, round_sketch_seeds=[round_sketch_seed(0, r) for r in range(rounds + 1)], probe_hash=probe_hash(points), data_roots=["test:a", "test:b"], split_policy={"rule": "one silo per test root"})
     return w
 
 

@@ -43,10 +43,10 @@ class _CollapsedFederation(NoRun):
     targets and backstop references arrive in the collapsed scale and are used in it, so training
     is the reference's and only the scale of the latents differs."""
 
-    def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None):
+    def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None, config=None):
         if anchor is not None:
             anchor = FrameAnchor(points=anchor.points, targets=np.asarray(anchor.targets) / np.float32(COLLAPSE_SCALE), weight=anchor.weight)
-        return self._inner.local_update(global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor)
+        return self._inner.local_update(global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=config)
 
     def align_release(self, global_params, local_params, probe_points, reference):
         return self._inner.align_release(global_params, local_params, probe_points, np.asarray(reference) / np.float32(COLLAPSE_SCALE))

@@ -207,8 +207,10 @@ def test_verify_and_the_suite_fail_the_same_ids_on_every_tampered_directory(outc
         hub = [a for i, a in enumerate(args) if a == "--hub-cache" or (i and args[i - 1] == "--hub-cache")]
         cli_failed: set[str] = set()
         for d in dirs:
-            main(["verify", d, "--impl", "mutants.rundirs:model_only", "--heldout", str(heldout), "--json", *hub])
-            cli_failed |= set(json.loads(capsys.readouterr().out)["failed_requirements"])
+            main(["verify", d, "--impl", "tests.mutants.rundirs:model_only", "--heldout", str(heldout), "--json", *hub])
+            captured = capsys.readouterr()
+            assert captured.out.strip(), f"{name}: verify {d} printed no JSON; stderr: {captured.err[-2000:]}"
+            cli_failed |= set(json.loads(captured.out)["failed_requirements"])
         suite_failed = failed_ids(job.result) & set(RUN_REQUIREMENTS)
         if cli_failed != suite_failed:
             mismatches[name] = {"verify": sorted(cli_failed), "pytest": sorted(suite_failed)}
