@@ -240,6 +240,9 @@ def pytest_configure(config: pytest.Config) -> None:
         state.rfc_dir = (here / rfc_dir).resolve()
         if not state.rfc_dir.is_dir():
             raise pytest.UsageError(f"lensemble-spec: --rfc-dir {rfc_dir!r} is not a directory")
+    from . import rfc_params  # bounds (suite) and tolerances (verifier) follow --rfc-dir
+
+    rfc_params.select(state.rfc_dir)
     for raw in getattr(opt, "lensemble_rfc", []) or []:
         state.rfc_filter.append(_rfc_number(raw))
         state.rfc_filter_raw.append(raw)
@@ -284,6 +287,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = _state(config)
+    if state is not None and state.rfc_dir is not None:
+        from . import rfc_params
+
+        rfc_params.select(None)  # an in-process run must not leave its --rfc-dir behind
     if state is not None and state.previous_profile is not None:
         from hypothesis import settings
 

@@ -73,7 +73,10 @@ def skill_vs_identity(predicted: Any, target: Any, current: Any) -> float:
 
 
 def _check_identity_error(ident: float, t: np.ndarray) -> None:
-    scale = float(np.mean(t * t))
+    _check_identity_error_scale(ident, float(np.mean(t * t)))
+
+
+def _check_identity_error_scale(ident: float, scale: float) -> None:
     if ident == 0.0 or ident <= ZERO_ERROR_RTOL * scale:
         raise EvaluationError(
             f"identity error is {ident:.3g} (zero to float64 resolution): the latent does not change "
@@ -89,22 +92,25 @@ class RolloutResult:
     """Multistep errors from :func:`rollout_error`.
 
     ``per_step[h]``: ``mean((ẑ_{h+1} − targets[:, h])²)``; ``identity_per_step[h]``: the same for
-    the identity forecast ``z0``; ``mean`` / ``identity_mean`` average over steps.
+    the identity forecast ``z0``; ``mean`` / ``identity_mean`` average over steps;
+    ``target_mean_square``: ``mean(targets²)``, the scale against which a zero identity error is
+    judged (as in :func:`skill_vs_identity`).
     """
 
     per_step: np.ndarray
     identity_per_step: np.ndarray
     mean: float
     identity_mean: float
+    target_mean_square: float = 0.0
 
     @property
     def skill_vs_identity(self) -> float:
-        """``mean / identity_mean`` (gameable — see :func:`skill_vs_identity`)."""
-        if self.identity_mean == 0.0:
-            raise EvaluationError(
-                "identity rollout error is zero: the latent is static, the ratio is undefined",
-                remediation="Check collapse_report; report the rollout error itself instead.",
-            )
+        """``mean / identity_mean`` (gameable — see :func:`skill_vs_identity`).
+
+        Raises EvaluationError under the same rule as :func:`skill_vs_identity`: an identity error
+        at or below ``ZERO_ERROR_RTOL`` times the targets' mean square is round-off, not a baseline.
+        """
+        _check_identity_error_scale(self.identity_mean, self.target_mean_square)
         return self.mean / self.identity_mean
 
 
@@ -165,6 +171,7 @@ def rollout_error(
         identity_per_step=ident,
         mean=float(per_step.mean()),
         identity_mean=float(ident.mean()),
+        target_mean_square=float(np.mean(y * y)),
     )
 
 
