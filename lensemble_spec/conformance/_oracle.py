@@ -73,14 +73,36 @@ def close_scalar(actual: float, expected: float, *, rtol: float, atol: float) ->
 # --- RFC-0002 §3: Procrustes and angles --------------------------------------------------------------
 
 
+def rank_floor(d: int) -> int:
+    """``min(d, max(2, ⌈MIN_RANK_FRACTION·d⌉))``: the smallest numerical rank of ``SᵀT`` that
+    determines a frame (RFC-0002 §3.2)."""
+    return min(d, max(2, math.ceil(bounds.MIN_RANK_FRACTION * d - 1e-9)))
+
+
 def procrustes(source: Any, target: Any) -> np.ndarray | None:
-    """``Q* = U Vᵀ`` for ``SᵀT = U Σ Vᵀ`` over O(d); ``None`` when degenerate (GAUGE-014)."""
+    """RFC-0002 §3.1–3.2: ``None`` when degenerate (GAUGE-014), else the span map + minimal completion.
+
+    ``SᵀT = U Σ Vᵀ``; the numerical rank ``r`` counts ``σ_i > DEGENERATE_RTOL·σ_1``. Full rank:
+    ``Q = U Vᵀ``. ``rank_floor(d) <= r < d`` (GAUGE-043): ``Q = U_r V_rᵀ + U_⊥ W V_⊥ᵀ`` with ``W``
+    the orthogonal matrix maximising ``tr Q``, i.e. ``tr(W V_⊥ᵀ U_⊥)``.
+    """
     s = np.asarray(source, dtype=np.float64)
     t = np.asarray(target, dtype=np.float64)
+    s = s / max(float(np.max(np.abs(s))), 1e-300)  # Q does not depend on positive scalings
+    t = t / max(float(np.max(np.abs(t))), 1e-300)
     u, sv, vt = np.linalg.svd(s.T @ t)
-    if not np.isfinite(sv[0]) or sv[0] == 0.0 or sv[-1] <= bounds.DEGENERATE_RTOL * sv[0]:
+    d = sv.size
+    if not np.isfinite(sv[0]) or sv[0] == 0.0:
         return None
-    return u @ vt
+    r = int(np.sum(sv > bounds.DEGENERATE_RTOL * sv[0]))
+    if r < rank_floor(d):
+        return None
+    q = u[:, :r] @ vt[:r]
+    if r < d:
+        b = vt[r:] @ u[:, r:]  # V_⊥ᵀ U_⊥
+        p, _, wt = np.linalg.svd(b)
+        q = q + u[:, r:] @ (wt.T @ p.T) @ vt[r:]
+    return q
 
 
 def eigen_angle_deg(q: Any) -> float:

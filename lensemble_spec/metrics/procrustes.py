@@ -362,5 +362,5 @@ def procrustes_align(source: Any, target: Any, *, proper: bool = False) -> Procr
     if residual < 1e-3:
         residual = float(np.linalg.norm(inv * (ss @ q) - ts) / math.sqrt(t_sq))
     with np.errstate(over="ignore"):
-        singular_values = sv / (a * b)
+        singular_values = (sv / a) / b
     return ProcrustesResult(q=q, residual=residual, condition=cond, singular_values=singular_values, rank=rank)
