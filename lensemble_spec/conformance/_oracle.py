@@ -83,7 +83,7 @@ def procrustes(source: Any, target: Any) -> np.ndarray | None:
     """RFC-0002 §3.1–3.2: ``None`` when degenerate (GAUGE-014), else the span map + minimal completion.
 
     ``SᵀT = U Σ Vᵀ``; the numerical rank ``r`` counts ``σ_i > DEGENERATE_RTOL·σ_1``. Full rank:
-    ``Q = U Vᵀ``. ``rank_floor(d) <= r < d`` (GAUGE-043): ``Q = U_r V_rᵀ + U_⊥ W V_⊥ᵀ`` with ``W``
+    ``Q = U Vᵀ``. ``rank_floor(d) <= r < d`` (GAUGE-014): ``Q = U_r V_rᵀ + U_⊥ W V_⊥ᵀ`` with ``W``
     the orthogonal matrix maximising ``tr Q``, i.e. ``tr(W V_⊥ᵀ U_⊥)``.
     """
     s = np.asarray(source, dtype=np.float64)
