@@ -157,7 +157,12 @@ def _child(args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import peers
 
-    from lensemble_spec.metrics import collapse_metrics, frame_drift, procrustes_align, sigreg_statistic
+    from lensemble_spec.metrics import (
+        collapse_metrics,
+        frame_drift,
+        procrustes_align,
+        sigreg_statistic,
+    )
     from lensemble_spec.metrics.sigreg import build_sketch
 
     rng = np.random.default_rng(args.seed)

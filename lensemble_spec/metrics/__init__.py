@@ -38,7 +38,13 @@ from .collapse import (
     latent_rms,
     latent_std_mean,
 )
-from .drift import RESIDUAL_NOISE_FLOOR, DriftEntry, FrameDriftResult, drift_to_reference_deg, frame_drift
+from .drift import (
+    RESIDUAL_NOISE_FLOOR,
+    DriftEntry,
+    FrameDriftResult,
+    drift_to_reference_deg,
+    frame_drift,
+)
 from .prediction import (
     RolloutResult,
     rollout_error,

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import EvaluationError, InputError
-from ._inputs import as_samples, check_finite, check_min_samples, check_ndim, check_same_shape, to_float64
+from ._inputs import (
+    as_samples,
+    check_finite,
+    check_min_samples,
+    check_ndim,
+    check_same_shape,
+    to_float64,
+)
 
 #: An error this small relative to the targets' mean square is float64 round-off, not a
 #: measurement: ratios against it (skill_vs_identity) are undefined.

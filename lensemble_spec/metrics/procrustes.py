@@ -66,7 +66,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import DegenerateProcrustes, InputError
+from ..errors import DegenerateProcrustes
 from ..rfc_params import packaged as _rfc
 from ._inputs import as_matrix, check_same_shape, is_torch_tensor
 

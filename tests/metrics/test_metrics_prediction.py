@@ -8,7 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lensemble_spec.errors import EvaluationError, InputError
-from lensemble_spec.metrics import rollout_error, skill_vs_identity, state_probe_r2, val_pred
+from lensemble_spec.metrics import (
+    rollout_error,
+    skill_vs_identity,
+    state_probe_r2,
+    val_pred,
+)
 
 
 def _linear_world(seed=0, b=32, h=6, d=5, a_dim=2):
