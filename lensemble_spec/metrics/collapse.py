@@ -33,6 +33,7 @@ the means), so one pass over the data gives all four.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ import numpy as np
 
 from ..rfc_params import packaged as _rfc
 from ._inputs import float64_chunks, samples_view
+from .procrustes import pow2_scale
 
 #: RFC-0002 §9 ``CONSTANT_RTOL``: centred energy at or below this fraction of the raw energy is
 #: exactly zero. Subtracting a float64 mean leaves a residue of a few ulps (~1e-16·log n) of the
@@ -92,11 +94,11 @@ def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
     """The singular values of the centred latents and the scale metrics, computed once."""
     view = samples_view(z, name)
     n, d = view.shape
-    total = np.zeros(d)
-    peak = 0.0
-    for chunk in float64_chunks(view, name, CHUNK_ROWS):
-        total += chunk.sum(axis=0)
-        peak = max(peak, float(np.max(np.abs(chunk))))
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = view.sum(axis=0, dtype=np.float64)  # no copy; NaN/Inf (or float64 overflow) propagate
+        peak = float(max(view.max(), -view.min()))
+    if not (np.all(np.isfinite(total)) and math.isfinite(peak)):
+        total, peak = _checked_pass(view, name)
     mu = total / n
     if peak == 0.0:
         return CentredSpectrum(np.zeros(0), n, d, 0.0, 0.0)
@@ -104,7 +106,8 @@ def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
     mu_s = mu * scale
     dsyrk = _syrk()
     gram = np.zeros((d, d), order="F")
-    for chunk in float64_chunks(view, name, CHUNK_ROWS):
+    for i in range(0, n, CHUNK_ROWS):  # every value is finite now (checked above)
+        chunk = np.array(view[i : i + CHUNK_ROWS], dtype=np.float64)
         chunk *= scale
         chunk -= mu_s
         gram = dsyrk(1.0, chunk.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
@@ -121,6 +124,19 @@ def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
     else:
         sigma = _tsqr_singular_values(view, name, scale, mu_s)
     return CentredSpectrum(sigma, n, d, std_mean, rms)
+
+
+def _checked_pass(view: np.ndarray, name: str) -> tuple[np.ndarray, float]:
+    """Column sums and largest magnitude, chunk by chunk: raises InputError on NaN/Inf, and keeps
+    float64 latents near 1e308 from overflowing (each chunk is summed after scaling)."""
+    peak = 0.0
+    for chunk in float64_chunks(view, name, CHUNK_ROWS):
+        peak = max(peak, float(np.max(np.abs(chunk))))
+    scale = float(pow2_scale(peak)) if peak > 0 else 1.0
+    total = np.zeros(view.shape[1])
+    for chunk in float64_chunks(view, name, CHUNK_ROWS):
+        total += (chunk * scale).sum(axis=0)
+    return total / scale, peak
 
 
 def _tsqr_singular_values(view: np.ndarray, name: str, scale: float, mu_s: np.ndarray) -> np.ndarray:

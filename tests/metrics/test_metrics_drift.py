@@ -418,3 +418,26 @@ def test_metrics_do_not_import_torch_for_mid_sized_batches():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+# Catches: the float32-GEMM route (float32 embeddings) drifting from the float64 definition, or
+# ill-conditioned float32 pairs not being recomputed from float64 products.
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_float32_embeddings_match_the_float64_route(backend, monkeypatch):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    monkeypatch.setattr(drift_module, "BACKEND", backend)
+    ref, emb = _drift_frames(21, c=5, k=96, d=24)
+    weak = emb["p4"].copy()
+    u, s, vt = np.linalg.svd(weak, full_matrices=False)
+    s[-1] = s[0] * 1e-3  # κ(M) ~ 1e3 > FP32_CROSS_MAX_COND: these pairs take the float64 redo
+    emb["p4"] = (u * s) @ vt
+    e32 = {k: v.astype(np.float32) for k, v in emb.items()}
+    e64 = {k: v.astype(np.float64) for k, v in e32.items()}
+    r32 = ref.astype(np.float32)
+    a, b = frame_drift(e32, reference=r32), frame_drift(e64, reference=r32.astype(np.float64))
+    for x, y in zip(a.entries(), b.entries()):
+        assert abs(x.angle_deg - y.angle_deg) < 1e-4
+        assert abs(x.residual - y.residual) < 1e-4
+        if "p4" in (x.source, x.target) and x.condition > drift_module.FP32_CROSS_MAX_COND:
+            assert abs(x.angle_deg - y.angle_deg) < 1e-9  # recomputed in float64: the same route
