@@ -66,9 +66,9 @@ from ._inputs import as_matrix, check_same_shape
 from .angles import cos_spectrum, drift_angle_deg, drift_from_cos
 from .procrustes import (
     DEGENERATE_RTOL,
+    PolarBatch,
     condition_numbers,
     degenerate_mask,
-    PolarBatch,
     polar_batch,
     pow2_scale,
     procrustes_align,
