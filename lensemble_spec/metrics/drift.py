@@ -20,11 +20,14 @@ Three families: **pairwise** (all unordered pairs ``a < b`` of sorted ids, sourc
 **to_reference** (each participant vs the pinned round-0 probe embeddings) and **to_global**
 (each participant vs the committed global model's embeddings).
 
-Speed (``benchmarks/metrics.py`` times it against a loop of ``scipy.linalg.orthogonal_procrustes``).
+Speed (``benchmarks/metrics.py`` times it against the peer's loop of float32 SVD Procrustes,
+``benchmarks/peers.py``).
 
 * Cross-covariances: row block ``i`` of the upper triangle of the Gram matrix of
   ``X = [E_1 … E_C]`` ``(k, C·d)`` is ``E_iᵀ X[:, (i+1)d:]`` — one GEMM per participant, half the
   flops of all ordered products; the references add one GEMM per chunk of participants.
+  float32 embeddings use float32 GEMMs, with a float64 redo for items above
+  :data:`FP32_CROSS_MAX_COND`.
 * Solve: :func:`~.procrustes.polar_batch` — ``eigh(MᵀM)`` instead of an SVD (about half the
   LAPACK time at d = 128), the SVD only for the few items with ``σ_min/σ_max <= 1e-3``
   (ill-conditioned, degenerate); error bound in :mod:`.procrustes`.
