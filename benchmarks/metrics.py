@@ -306,7 +306,8 @@ def _table(results: list[dict]) -> tuple[str, bool]:
         for mem in res.get("memory", []):
             ok = mem["peak_mb"] is not None and mem["peak_mb"] <= mem["limit_mb"]
             all_ok &= ok
-            lines.append(f"| memory: {mem['name']} | {res['threads']} | — | peak +{mem['peak_mb']:.0f} MB | — | — | — | "
+            peak = "n/a (no /proc)" if mem["peak_mb"] is None else f"peak +{mem['peak_mb']:.0f} MB"
+            lines.append(f"| memory: {mem['name']} | {res['threads']} | — | {peak} | — | — | — | "
                          f"≤ {mem['limit_mb']:.0f} MB | {'PASS' if ok else 'FAIL'} |")
     return "\n".join(lines), all_ok
 
@@ -331,20 +332,26 @@ def main(argv: list[str] | None = None) -> int:
                 cmd.append("--no-memory")
             subprocess.run(cmd, env=env, check=True)
             results.append(json.loads(out.read_text()))
+        _atomic_write_json(args.out, _report(args, argv, results, started))  # partial results survive
+    report = _report(args, argv, results, started)
+    _atomic_write_json(args.out, report)
+    print(report["table"])
+    print(f"\nload average at start {started}, at end {report['platform']['load_at_end']} "
+          f"({os.cpu_count()} CPUs); all targets met: {report['all_targets_met']}")
+    return 0
+
+
+def _report(args: argparse.Namespace, argv: list[str] | None, results: list[dict], started: list[float]) -> dict:
     table, all_ok = _table(results)
-    report = {
+    return {
         "command": "python benchmarks/metrics.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "platform": {"python": platform.python_version(), "machine": platform.machine(),
                      "cpus": os.cpu_count(), "load_at_start": started, "load_at_end": _load()},
         "results": results,
         "table": table,
         "all_targets_met": all_ok,
+        "complete": len(results) == len(args.threads),
     }
-    _atomic_write_json(args.out, report)
-    print(table)
-    print(f"\nload average at start {started}, at end {report['platform']['load_at_end']} "
-          f"({os.cpu_count()} CPUs); all targets met: {all_ok}")
-    return 0
 
 
 if __name__ == "__main__":
