@@ -68,6 +68,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-memory", action="store_true", help="skip the two memory cases")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--memory-case", choices=("effective_rank", "sigreg"), default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -147,6 +148,33 @@ def _time_interleaved(contenders: dict, repeats: int) -> dict:
             times[n].append(time.perf_counter() - t0)
     peaks = {n: _peak_rise_mb(contenders[n]) for n in names}
     return {"times_s": times, "median_s": {n: statistics.median(v) for n, v in times.items()}, "peak_mb": peaks}
+
+
+def _memory_case(args: argparse.Namespace) -> dict:
+    """One memory case in this (fresh) process: peak RSS rise above the baseline holding the input."""
+    import numpy as np
+    import torch
+
+    from lensemble_spec.metrics import collapse_metrics, sigreg_statistic
+    from lensemble_spec.metrics.sigreg import build_sketch
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(args.seed)
+    if args.memory_case == "effective_rank":
+        big = rng.standard_normal((200000, 256), dtype=np.float32)
+        collapse_metrics(big[:2048])  # imports, BLAS initialisation outside the measurement
+        rise = _peak_rise_mb(lambda: collapse_metrics(big))
+        return {"name": "effective_rank 200000x256", "peak_mb": rise, "limit_mb": 2 * big.nbytes / 2**20,
+                "input_mb": big.nbytes / 2**20}
+    zbig = torch.from_numpy(rng.standard_normal((20000, 128)).astype(np.float32)).requires_grad_(True)
+    sk = build_sketch(2, 128, 256)
+    sigreg_statistic(zbig[:64].detach().requires_grad_(True), sk).backward()
+
+    def run():
+        zbig.grad = None
+        sigreg_statistic(zbig, sk).backward()
+
+    return {"name": "sigreg fwd+bwd M=20000 m=256", "peak_mb": _peak_rise_mb(run), "limit_mb": 512.0}
 
 
 def _child(args: argparse.Namespace) -> dict:
@@ -248,21 +276,12 @@ def _child(args: argparse.Namespace) -> dict:
          {"values": {"ours": v_ours, "peer": v_peer}})
 
     memory = []
-    if threads == 1 and not args.no_memory:
-        big = rng.standard_normal((200000, 256), dtype=np.float32)
-        rise = _peak_rise_mb(lambda: collapse_metrics(big))
-        memory.append({"name": "effective_rank 200000x256", "peak_mb": rise, "limit_mb": 2 * big.nbytes / 2**20,
-                       "input_mb": big.nbytes / 2**20})
-        del big
-        zbig = torch.from_numpy(rng.standard_normal((20000, 128)).astype(np.float32)).requires_grad_(True)
-        sk = build_sketch(2, 128, 256)
-
-        def big_sig():
-            zbig.grad = None
-            sigreg_statistic(zbig, sk).backward()
-
-        big_sig()
-        memory.append({"name": "sigreg fwd+bwd M=20000 m=256", "peak_mb": _peak_rise_mb(big_sig), "limit_mb": 512.0})
+    if threads == 1 and not args.no_memory:  # each in a fresh process: no freed-but-resident heap to reuse
+        for name in ("effective_rank", "sigreg"):
+            done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--out", str(args.out),
+                                   "--memory-case", name, "--seed", str(args.seed)],
+                                  check=True, capture_output=True, text=True)
+            memory.append(json.loads(done.stdout.strip().splitlines()[-1]))
     return {"threads": threads, "torch_threads": torch.get_num_threads(), "cases": cases, "memory": memory,
             "versions": {"torch": torch.__version__, "numpy": np.__version__}}
 
@@ -314,6 +333,9 @@ def _table(results: list[dict]) -> tuple[str, bool]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    if args.memory_case is not None:
+        print(json.dumps(_memory_case(args)))
+        return 0
     if args.child is not None:
         _atomic_write_json(args.child_out, _child(args))
         return 0
