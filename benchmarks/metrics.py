@@ -1,36 +1,36 @@
-"""Benchmark: batched pairwise frame drift vs a pairwise loop of scipy.linalg.orthogonal_procrustes.
+"""Benchmark: lensemble_spec.metrics against the peer implementation (benchmarks/peers.py), issue #12.
 
-What is timed, for C ∈ {4, 16, 32} participants embedding the same k = 512 probe points at d = 128
-(every unordered pair, P = C(C−1)/2 Procrustes problems, each yielding a drift angle and a
-normalised residual):
+Cases (float32 inputs, as an encoder emits them):
 
-* **ours** — ``lensemble_spec.metrics.frame_drift``: cross-covariances from one GEMM per
-  participant (upper triangle of the Gram matrix), Procrustes through ``eigh(MᵀM)`` with an SVD
-  fallback for ill-conditioned pairs, angles from one batched ``eigvalsh``, residuals from the
-  singular values; plus condition numbers, degenerate and reflection flags. On large batches it
-  runs on torch with the blocks spread over single-threaded worker threads (see its docstring).
-* **scipy loop** — the obvious peer: for each pair ``R, _ = scipy.linalg.orthogonal_procrustes(E_a, E_b)``,
-  the residual ``‖E_a R − E_b‖/‖E_b‖`` and the same angle formula (eigvalsh of the symmetric part,
-  inlined without our input validation so the peer pays no extra overhead).
-* **previous** — the previous ``frame_drift`` algorithm, reproduced here for a same-run
-  before/after: the same Gram blocks, ONE batched ``np.linalg.svd`` over (P, d, d), a batched
-  ``eigvalsh`` and ``det``, all numpy in the calling thread.
+* ``drift C=8`` / ``drift C=32`` — pairwise frame drift of C participants embedding k = 512 probe
+  points at d = 128 (every unordered pair). Ours: ``frame_drift``. Peer: a loop of float32 SVD
+  Procrustes + trace-formula angle. Also checked: our angles against the float64 per-pair SVD
+  definition (``Q = UVᵀ`` of ``E_aᵀE_b``, eigen-angle formula), max error ≤ 1e-3°.
+* ``procrustes 1024x128`` — one alignment. Ours: ``procrustes_align``. Peer: float32 SVD + Kabsch.
+* ``effective_rank 16384x256`` — effective rank AND effective dimension. Ours: ``collapse_metrics``
+  (one shared spectrum, plus the scale metrics). Peer: one float32 ``svdvals``. Floor: numpy
+  float64 Gram of the centred latents + ``eigvalsh`` (what any Gram route must pay).
+* ``sigreg fwd+bwd 4096x128 m=64`` — ``sigreg_statistic`` on a torch tensor and ``.backward()``.
+  Peer: the torch form materialising ``(M, m, 17)``.
+* memory (1 thread): ``effective_rank`` of 200000×256 float32 (peak RSS above the baseline that
+  already holds the input) and SIGReg fwd+bwd at M = 20000, m = 256.
 
-The contenders run alternately, in a rotating order (ours, loop, previous; loop, previous, ours;
-…), so all of them see the same machine load; we report the best and the median of ``--repeats``
-runs, the ratios (best/best, median/median and each repeat's paired ratio), the load average
-before and after each C, the process CPU time of every run (all threads: a
-contender whose CPU time far exceeds its share of the wall time is spinning, not computing), and
-the largest disagreements between the contenders' angles and residuals.
+Targets (issue #12), at 1 and 2 threads: drift ≥ 2× the peer; Procrustes ≥ 1×; effective rank
+≥ 2× the peer and ≤ 1.2× the Gram floor; SIGReg ≥ 1.5×; memory: effective rank ≤ 2× the input's
+bytes, SIGReg ≤ 0.5 GB.
 
-Threads. By default the threading is whatever the environment gives (the realistic setting). The
-script then re-runs itself once in a child process with ``OPENBLAS_NUM_THREADS=1``,
-``OMP_NUM_THREADS=1`` and ``MKL_NUM_THREADS=1`` (so torch also sees one thread and ``frame_drift``
-uses one worker) and stores that run under ``single_thread``: there every contender uses one core,
-so the ratio measures the algorithm alone. Skip it with ``--no-single-thread``.
+Method. One child process per thread count, with ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and
+``OPENBLAS_NUM_THREADS`` set before anything is imported and ``torch.set_num_threads`` (the scipy
+peer runs only in the 1-thread child). Inside a child every contender of a case is warmed up, then
+the contenders run interleaved in a rotating order ``--repeats`` times (default 5), so a busy
+machine slows all of them alike; the table shows medians and ``ratio = peer / ours`` of the
+medians (and the ratio's range over the paired repeats). Peak memory is the rise of the peak
+resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) during one call. The load
+average before and after each case is recorded: on a loaded machine trust the ratios, not the
+absolute times.
 
-Usage: ``python benchmarks/metrics.py [--out benchmarks/results/metrics.json] [--repeats 2]``.
-The JSON is written atomically (temp file in the same directory, then ``os.replace``).
+Usage: ``python benchmarks/metrics.py --out FILE [--threads 1 2] [--repeats 5]``. Prints the
+table with pass/fail per target and writes JSON (atomically) to ``FILE``.
 """
 
 from __future__ import annotations
@@ -47,31 +47,28 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "metrics.json"
-TARGET_SPEEDUP_AT_32 = 5.0
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-INTERPRETATION = (
-    "Single thread (every contender on one core) isolates the algorithm: frame_drift needs half the "
-    "Gram flops of the loop, never forms E_a R (the residual comes from the singular values), and "
-    "replaces each 128 x 128 SVD by eigh(M^T M) plus two matmuls (about half the LAPACK time), with "
-    "the SVD kept for ill-conditioned pairs. With default threads it additionally spreads the batch "
-    "over single-threaded workers, one per core, whereas the loop and the previous batched SVD call "
-    "multi-threaded OpenBLAS on every 128 x 128 factorisation; on a shared, oversubscribed machine "
-    "those calls mostly pay thread synchronisation, which is why the default-thread ratios are much "
-    "larger than the single-thread ones and swing with the load (recorded per C)."
-)
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+ANGLE_TOL_DEG = 1e-3
+
+#: (case, metric, comparison, threshold): what "pass" means for each row of the table.
+TARGETS = {
+    "drift": ("ratio", ">=", 2.0),
+    "procrustes": ("ratio", ">=", 1.0),
+    "effective_rank": ("ratio", ">=", 2.0),
+    "sigreg": ("ratio", ">=", 1.5),
+}
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output path")
-    p.add_argument("--participants", type=int, nargs="+", default=[4, 16, 32])
-    p.add_argument("--k", type=int, default=512, help="probe points")
-    p.add_argument("--d", type=int, default=128, help="latent dimension")
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--out", type=Path, required=True, help="JSON output path")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-single-thread", action="store_true", help="skip the single-thread child run")
-    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--no-memory", action="store_true", help="skip the two memory cases")
+    p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--memory-case", choices=("effective_rank", "sigreg"), default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -89,234 +86,294 @@ def _atomic_write_json(path: Path, obj: dict) -> None:
         raise
 
 
-def _load() -> list[float] | None:
-    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
-def _make_embeddings(np, rng, c: int, k: int, d: int):
-    """One anisotropic base frame; each participant = base rotated by a moderate random drift + noise."""
+# --- memory: peak resident set via /proc (Linux) ---------------------------------------------------
+def _status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _peak_rise_mb(fn) -> float | None:
+    """Rise of the peak RSS above the current RSS during ``fn()`` (None if /proc is unavailable)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+    except OSError:
+        return None
+    before = _status_kb("VmRSS")
+    fn()
+    peak = _status_kb("VmHWM")
+    if before is None or peak is None:
+        return None
+    return max(0.0, (peak - before) / 1024.0)
+
+
+# --- the child: one thread count -------------------------------------------------------------------
+def _frames(np, rng, c: int, k: int, d: int):
     base = rng.standard_normal((k, d)) * np.geomspace(1.0, 0.2, d)
     out = {}
     for i in range(c):
-        # I + (0.04/√d)·G: a random rotation of a few tens of degrees of drift per participant
         q, r = np.linalg.qr(np.eye(d) + (0.04 / np.sqrt(d)) * rng.standard_normal((d, d)))
-        q = q * np.sign(np.diag(r))
-        out[f"p{i:02d}"] = base @ q + 0.05 * rng.standard_normal((k, d))
+        out[f"p{i:02d}"] = (base @ (q * np.sign(np.diag(r))) + 0.05 * rng.standard_normal((k, d))).astype(np.float32)
     return out
 
 
-def _scipy_loop(np, orthogonal_procrustes, ids, emb):
-    rows = []
+def _fp64_definition(np, ids, emb) -> list[float]:
+    """Per-pair float64 SVD Procrustes (Q = UVᵀ) and the eigen-angle formula: the definition."""
+    out = []
     for a in range(len(ids)):
         for b in range(a + 1, len(ids)):
-            ea, eb = emb[ids[a]], emb[ids[b]]
-            r, _ = orthogonal_procrustes(ea, eb)
-            resid = np.linalg.norm(ea @ r - eb) / np.linalg.norm(eb)
-            cos = np.clip(np.linalg.eigvalsh(0.5 * (r + r.T)), -1.0, 1.0)
-            angle = np.degrees(np.sqrt(0.5 * np.sum(np.arccos(cos) ** 2)))
-            rows.append((float(angle), float(resid)))
-    return rows
+            u, _, vt = np.linalg.svd(emb[ids[a]].astype(np.float64).T @ emb[ids[b]].astype(np.float64))
+            lam = np.linalg.eigvals(u @ vt)
+            out.append(float(np.degrees(np.sqrt(0.5 * np.sum(np.angle(lam) ** 2)))))
+    return out
 
 
-def _previous(np, ids, emb, rcond):
-    """The previous frame_drift algorithm (pairwise family, same outputs): batched numpy SVD."""
-    e = np.stack([np.asarray(emb[i], dtype=np.float64) for i in ids])
-    if not np.all(np.isfinite(e)):
-        raise ValueError("non-finite embeddings")
-    c, k, d = e.shape
-    ii, jj = np.triu_indices(c, 1)
-    x = np.ascontiguousarray(e.transpose(1, 0, 2)).reshape(k, c * d)
-    m = np.empty((len(ii), d, d))
-    row = 0
-    for i in range(c - 1):
-        n = c - i - 1
-        m[row:row + n] = (e[i].T @ x[:, (i + 1) * d:]).reshape(d, n, d).transpose(1, 0, 2)
-        row += n
-    u, s, vt = np.linalg.svd(m)
-    q = u @ vt
-    bad = ~(s[:, -1] > rcond * s[:, 0])
-    sq = np.einsum("ckd,ckd->c", e, e)
-    resid = np.sqrt(np.clip(sq[ii] + sq[jj] - 2.0 * s.sum(-1), 0.0, None)) / np.sqrt(sq[jj])
-    cos = np.clip(np.linalg.eigvalsh(0.5 * (q + np.swapaxes(q, -1, -2))), -1.0, 1.0)
-    angle = np.degrees(np.sqrt(0.5 * np.sum(np.arccos(cos) ** 2, axis=-1)))
-    reflection = np.linalg.det(q) < 0
-    return [(float(a), float(r), bool(f)) for a, r, f in zip(np.where(bad, np.nan, angle),
-                                                            np.where(bad, np.nan, resid), reflection)]
+def _time_interleaved(contenders: dict, repeats: int) -> dict:
+    names = list(contenders)
+    times = {n: [] for n in names}
+    for n in names:  # warm-up (imports, LAPACK workspaces, thread pools)
+        contenders[n]()
+    for rep in range(repeats):
+        for n in names[rep % len(names):] + names[:rep % len(names)]:
+            t0 = time.perf_counter()
+            contenders[n]()
+            times[n].append(time.perf_counter() - t0)
+    peaks = {n: _peak_rise_mb(contenders[n]) for n in names}
+    return {"times_s": times, "median_s": {n: statistics.median(v) for n, v in times.items()}, "peak_mb": peaks}
 
 
-def _summary(times: dict[str, list[float]], a: str, b: str) -> dict:
-    """Ratios b/a: best/best, median/median, and per repeat (paired: same load)."""
-    paired = [tb / ta for ta, tb in zip(times[a], times[b])]
-    return {
-        "best": min(times[b]) / min(times[a]),
-        "median": statistics.median(times[b]) / statistics.median(times[a]),
-        "per_repeat": paired,
-        "worst_repeat": min(paired),
-    }
-
-
-def _run(args: argparse.Namespace) -> dict:
+def _memory_case(args: argparse.Namespace) -> dict:
+    """One memory case in this (fresh) process: peak RSS rise above the baseline holding the input."""
     import numpy as np
-    import scipy
-    from scipy.linalg import orthogonal_procrustes
+    import torch
 
-    from lensemble_spec.metrics import PROCRUSTES_RCOND, frame_drift
-    from lensemble_spec.metrics.drift import batch_plan
+    from lensemble_spec.metrics import collapse_metrics, sigreg_statistic
+    from lensemble_spec.metrics.sigreg import build_sketch
 
-    torch_info = None
-    try:
-        import torch
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(args.seed)
+    if args.memory_case == "effective_rank":
+        big = rng.standard_normal((200000, 256), dtype=np.float32)
+        collapse_metrics(big[:2048])  # imports, BLAS initialisation outside the measurement
+        rise = _peak_rise_mb(lambda: collapse_metrics(big))
+        return {"name": "effective_rank 200000x256", "peak_mb": rise, "limit_mb": 2 * big.nbytes / 2**20,
+                "input_mb": big.nbytes / 2**20}
+    zbig = torch.from_numpy(rng.standard_normal((20000, 128)).astype(np.float32)).requires_grad_(True)
+    sk = build_sketch(2, 128, 256)
+    sigreg_statistic(zbig[:64].detach().requires_grad_(True), sk).backward()
 
-        torch_info = {"version": torch.__version__, "num_threads": torch.get_num_threads()}
-    except ImportError:  # pragma: no cover
-        pass
+    def run():
+        zbig.grad = None
+        sigreg_statistic(zbig, sk).backward()
+
+    return {"name": "sigreg fwd+bwd M=20000 m=256", "peak_mb": _peak_rise_mb(run), "limit_mb": 512.0}
+
+
+def _child(args: argparse.Namespace) -> dict:
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.child)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import peers
+
+    from lensemble_spec.metrics import (
+        collapse_metrics,
+        frame_drift,
+        procrustes_align,
+        sigreg_statistic,
+    )
+    from lensemble_spec.metrics.sigreg import build_sketch
 
     rng = np.random.default_rng(args.seed)
-    results = []
-    for c in args.participants:
-        emb = _make_embeddings(np, rng, c, args.k, args.d)
-        ids = sorted(emb)
+    threads = args.child
+    cases = []
+
+    def case(name: str, kind: str, contenders: dict, extra: dict | None = None) -> None:
         load_before = _load()
-        # warm-up outside the timings (imports incl. torch, LAPACK workspace queries, thread pools);
-        # ours is warmed on the full batch so the timed calls take the same path.
-        t0 = time.perf_counter()
-        frame_drift(emb)
-        first_call = time.perf_counter() - t0
-        _scipy_loop(np, orthogonal_procrustes, ids[:2], emb)
-        _previous(np, ids[:2], emb, PROCRUSTES_RCOND)
-        contenders = {
-            "ours": lambda: frame_drift(emb),
-            "scipy_loop": lambda: _scipy_loop(np, orthogonal_procrustes, ids, emb),
-            "previous": lambda: _previous(np, ids, emb, PROCRUSTES_RCOND),
-        }
-        names = list(contenders)
-        times: dict[str, list[float]] = {n: [] for n in names}
-        cpu: dict[str, list[float]] = {n: [] for n in names}
-        out: dict[str, object] = {}
-        for rep in range(args.repeats):
-            for name in names[rep % len(names):] + names[:rep % len(names)]:  # rotate the order
-                c0, t0 = time.process_time(), time.perf_counter()
-                out[name] = contenders[name]()
-                times[name].append(time.perf_counter() - t0)
-                cpu[name].append(time.process_time() - c0)
-        report, rows, prev = out["ours"], out["scipy_loop"], out["previous"]
-        angle_diff = max(abs(p.angle_deg - a) for p, (a, _) in zip(report.pairs, rows))
-        resid_diff = max(abs(p.residual - r) for p, (_, r) in zip(report.pairs, rows))
-        prev_angle_diff = max(abs(p.angle_deg - a) for p, (a, _, _) in zip(report.pairs, prev))
-        prev_resid_diff = max(abs(p.residual - r) for p, (_, r, _) in zip(report.pairs, prev))
-        vs_loop = _summary(times, "ours", "scipy_loop")
-        vs_prev = _summary(times, "ours", "previous")
-        entry = {
-            "participants": c,
-            "pairs": len(rows),
-            "plan": batch_plan(c, 0, args.d),
-            "load_avg_before": load_before,
-            "load_avg_after": _load(),
-            "ours_first_call_s": first_call,
-            "ours_s": min(times["ours"]),
-            "ours_median_s": statistics.median(times["ours"]),
-            "scipy_loop_s": min(times["scipy_loop"]),
-            "scipy_loop_median_s": statistics.median(times["scipy_loop"]),
-            "previous_s": min(times["previous"]),
-            "previous_median_s": statistics.median(times["previous"]),
-            "times_s": times,
-            # process CPU time (all threads) per run: CPU >> wall·threads-used means spinning
-            "cpu_s": cpu,
-            "speedup": vs_loop["best"],
-            "speedup_median": vs_loop["median"],
-            "speedup_per_repeat": vs_loop["per_repeat"],
-            "speedup_worst_repeat": vs_loop["worst_repeat"],
-            "speedup_vs_previous": vs_prev["best"],
-            "speedup_vs_previous_median": vs_prev["median"],
-            "max_angle_diff_deg": angle_diff,
-            "max_residual_diff": resid_diff,
-            "max_angle_diff_vs_previous_deg": prev_angle_diff,
-            "max_residual_diff_vs_previous": prev_resid_diff,
-            # pairs with condition >= 1/EIGH_POLAR_MIN_RATIO took ours' SVD fallback
-            "max_condition": max(p.condition for p in report.pairs),
-            "mean_pairwise_angle_deg": report.pairwise_mean_deg,
-        }
-        results.append(entry)
-        print(
-            f"[{'1 thread' if args.child else 'default threads'}] C={c:>2} P={len(rows):>3} "
-            f"({entry['plan']['backend']}, {entry['plan']['workers']} worker(s)), load {load_before}: "
-            f"ours {entry['ours_s']:.3f}s  scipy loop {entry['scipy_loop_s']:.3f}s  "
-            f"previous {entry['previous_s']:.3f}s  speed-up vs loop x{entry['speedup']:.1f} "
-            f"(median x{entry['speedup_median']:.1f}, worst repeat x{entry['speedup_worst_repeat']:.1f}), "
-            f"vs previous x{entry['speedup_vs_previous']:.1f}; max |Δangle| {angle_diff:.1e}°",
-            flush=True,
-        )
-    return {
-        "results": results,
-        "environment": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "torch": torch_info,
-            "machine": platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "thread_env": {v: os.environ.get(v) for v in THREAD_VARS},
-            "load_avg_at_end": _load(),
-        },
-    }
+        res = _time_interleaved(contenders, args.repeats)
+        res.update(name=name, kind=kind, threads=threads, load_before=load_before, load_after=_load())
+        med = res["median_s"]
+        res["ratio"] = med["peer"] / med["ours"]
+        paired = [p / o for p, o in zip(res["times_s"]["peer"], res["times_s"]["ours"])]
+        res["ratio_range"] = [min(paired), max(paired)]
+        if "scipy" in med:
+            res["ratio_scipy"] = med["scipy"] / med["ours"]
+        res.update(extra or {})
+        cases.append(res)
+        print(f"[{threads} thread(s)] {name}: ours {med['ours'] * 1e3:.1f} ms, peer {med['peer'] * 1e3:.1f} ms, "
+              f"ratio {res['ratio']:.2f}x  (load {load_before[0]})", file=sys.stderr, flush=True)
+
+    # pairwise drift
+    for c in (8, 32):
+        emb = _frames(np, rng, c, 512, 128)
+        ids = sorted(emb)
+        frames_t = [torch.from_numpy(emb[i]) for i in ids]
+        frames_np = [emb[i] for i in ids]
+        want = _fp64_definition(np, ids, emb)
+        got = [p.angle_deg for p in frame_drift(emb).pairs]
+        err = float(np.max(np.abs(np.asarray(got) - np.asarray(want))))
+        contenders = {"ours": lambda: frame_drift(emb), "peer": lambda: peers.pairwise_drift(torch, frames_t)}
+        if threads == 1:
+            contenders["scipy"] = lambda: peers.scipy_pairwise_drift(frames_np)
+        case(f"drift C={c}", "drift", contenders, {"max_angle_error_deg": err, "angle_tol_deg": ANGLE_TOL_DEG,
+                                                   "mean_angle_deg": float(np.mean(want))})
+
+    # procrustes alone
+    s = (rng.standard_normal((1024, 128)) * np.geomspace(1.0, 0.2, 128)).astype(np.float32)
+    q0, _ = np.linalg.qr(rng.standard_normal((128, 128)))
+    t = (s @ q0 + 0.05 * rng.standard_normal((1024, 128))).astype(np.float32)
+    s_t, t_t = torch.from_numpy(s), torch.from_numpy(t)
+    contenders = {"ours": lambda: procrustes_align(s, t), "peer": lambda: peers.procrustes(torch, s_t, t_t)}
+    if threads == 1:
+        contenders["scipy"] = lambda: peers.scipy_procrustes(s, t)
+    case("procrustes 1024x128", "procrustes", contenders)
+
+    # effective rank + effective dim
+    z = (rng.standard_normal((16384, 256)) * np.geomspace(1.0, 0.05, 256)).astype(np.float32)
+    z_t = torch.from_numpy(z)
+
+    def floor():
+        c64 = z.astype(np.float64)
+        c64 -= c64.mean(axis=0)
+        return np.linalg.eigvalsh(c64.T @ c64)
+
+    contenders = {"ours": lambda: collapse_metrics(z), "peer": lambda: peers.effective_rank_and_dim(torch, z_t),
+                  "floor": floor}
+    if threads == 1:
+        contenders["scipy"] = lambda: peers.scipy_effective_rank_and_dim(z)
+    ours_v = collapse_metrics(z)
+    peer_v = peers.effective_rank_and_dim(torch, z_t)
+    case("effective_rank+dim 16384x256", "effective_rank", contenders,
+         {"values": {"ours": [ours_v["effective_rank"], ours_v["effective_dim"]], "peer": list(peer_v)}})
+    cases[-1]["floor_ratio"] = cases[-1]["median_s"]["ours"] / cases[-1]["median_s"]["floor"]
+
+    # SIGReg forward + backward
+    zs = torch.from_numpy(rng.standard_normal((4096, 128)).astype(np.float32)).requires_grad_(True)
+    sketch = build_sketch(1, 128, 64)
+    sketch_t = torch.from_numpy(sketch)
+
+    def ours_sig():
+        zs.grad = None
+        sigreg_statistic(zs, sketch).backward()
+
+    def peer_sig():
+        zs.grad = None
+        peers.sigreg(torch, zs, sketch_t).backward()
+
+    zs.grad = None
+    v_ours = float(sigreg_statistic(zs, sketch))
+    v_peer = float(peers.sigreg(torch, zs, sketch_t))
+    case("sigreg fwd+bwd 4096x128 m=64", "sigreg", {"ours": ours_sig, "peer": peer_sig},
+         {"values": {"ours": v_ours, "peer": v_peer}})
+
+    memory = []
+    if threads == 1 and not args.no_memory:  # each in a fresh process: no freed-but-resident heap to reuse
+        for name in ("effective_rank", "sigreg"):
+            done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--out", str(args.out),
+                                   "--memory-case", name, "--seed", str(args.seed)],
+                                  check=True, capture_output=True, text=True)
+            memory.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {"threads": threads, "torch_threads": torch.get_num_threads(), "cases": cases, "memory": memory,
+            "versions": {"torch": torch.__version__, "numpy": np.__version__}}
+
+
+# --- the parent ------------------------------------------------------------------------------------
+def _verdict(row: dict) -> tuple[bool, str]:
+    kind = row["kind"]
+    _, _, thr = TARGETS[kind]
+    ok = row["ratio"] >= thr
+    why = f"ratio ≥ {thr:g}"
+    if kind == "drift":
+        ok = ok and row["max_angle_error_deg"] <= row["angle_tol_deg"]
+        why += f", angle err ≤ {row['angle_tol_deg']:g}°"
+    if kind == "effective_rank":
+        ok = ok and row["floor_ratio"] <= 1.2
+        why += ", ≤ 1.2× floor"
+    return ok, why
+
+
+def _table(results: list[dict]) -> tuple[str, bool]:
+    lines = ["| case | threads | peer | ours | peer/ours (paired range) | scipy/ours | peak MB ours / peer | target | result |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    all_ok = True
+    for res in results:
+        for row in res["cases"]:
+            ok, why = _verdict(row)
+            all_ok &= ok
+            med = row["median_s"]
+            extra = ""
+            if row["kind"] == "drift":
+                extra = f"; angle err {row['max_angle_error_deg']:.1e}°"
+            if row["kind"] == "effective_rank":
+                extra = f"; ours/floor {row['floor_ratio']:.2f}"
+            sc = f"{row['ratio_scipy']:.2f}x" if "ratio_scipy" in row else "—"
+            pk = row["peak_mb"]
+            pk_s = "/".join("—" if pk.get(n) is None else f"{pk[n]:.0f}" for n in ("ours", "peer"))
+            lines.append(
+                f"| {row['name']} | {row['threads']} | {med['peer'] * 1e3:.1f} ms | {med['ours'] * 1e3:.1f} ms | "
+                f"{row['ratio']:.2f}x ({row['ratio_range'][0]:.2f}–{row['ratio_range'][1]:.2f}){extra} | {sc} | "
+                f"{pk_s} | {why} | {'PASS' if ok else 'FAIL'} |")
+        for mem in res.get("memory", []):
+            ok = mem["peak_mb"] is not None and mem["peak_mb"] <= mem["limit_mb"]
+            all_ok &= ok
+            peak = "n/a (no /proc)" if mem["peak_mb"] is None else f"peak +{mem['peak_mb']:.0f} MB"
+            lines.append(f"| memory: {mem['name']} | {res['threads']} | — | {peak} | — | — | — | "
+                         f"≤ {mem['limit_mb']:.0f} MB | {'PASS' if ok else 'FAIL'} |")
+    return "\n".join(lines), all_ok
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    load_at_start = _load()
-    run = _run(args)
-    run["environment"]["load_avg_at_start"] = load_at_start
-    if args.child:
-        _atomic_write_json(args.out, run)
+    if args.memory_case is not None:
+        print(json.dumps(_memory_case(args)))
         return 0
-    single = None
-    if not args.no_single_thread:
+    if args.child is not None:
+        _atomic_write_json(args.child_out, _child(args))
+        return 0
+    results = []
+    started = _load()
+    for n in args.threads:
+        env = dict(os.environ)
+        for var in THREAD_VARS:
+            env[var] = str(n)
+        env["LENSEMBLE_THREADS"] = str(n)
         with tempfile.TemporaryDirectory() as tmp:
-            child_out = Path(tmp) / "single.json"
-            env = {**os.environ, **{v: "1" for v in THREAD_VARS}}
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--out", str(child_out),
-                   "--k", str(args.k), "--d", str(args.d), "--repeats", str(args.repeats),
-                   "--seed", str(args.seed), "--participants", *map(str, args.participants)]
-            subprocess.run(cmd, check=True, env=env)
-            single = json.loads(child_out.read_text())
-
-    def _at32(block):
-        rows = [r for r in (block or {}).get("results", []) if r["participants"] == 32]
-        if not rows:
-            return None
-        r = rows[0]
-        return {"speedup": r["speedup"], "speedup_median": r["speedup_median"],
-                "speedup_worst_repeat": r["speedup_worst_repeat"],
-                "speedup_vs_previous": r["speedup_vs_previous"],
-                "met": r["speedup"] >= TARGET_SPEEDUP_AT_32,
-                "met_every_repeat": r["speedup_worst_repeat"] >= TARGET_SPEEDUP_AT_32}
-
-    doc = {
-        "benchmark": "metrics.frame_drift.pairwise",
-        "what": "all-pairs Procrustes drift (angle + normalised residual): lensemble_spec.metrics.frame_drift "
-        "(Gram row-block GEMMs, eigh(M^T M) polar factors with SVD fallback, one batched eigvalsh, "
-        "batch spread over single-threaded workers) vs a Python loop of scipy.linalg.orthogonal_procrustes "
-        "and vs the previous batched-SVD frame_drift, timed alternately in the same process",
-        "config": {"k": args.k, "d": args.d, "participants": args.participants, "repeats": args.repeats,
-                   "seed": args.seed},
-        **run,
-        "single_thread": single,
-        "interpretation": INTERPRETATION,
-        "requirement": {
-            "target_speedup_at_32": TARGET_SPEEDUP_AT_32,
-            "default_threads": _at32(run),
-            "single_thread": _at32(single),
-        },
-    }
-    _atomic_write_json(args.out, doc)
-    print(f"wrote {args.out}")
-    if single:
-        for r in single["results"]:
-            print(f"[1 thread] C={r['participants']:>2}: speed-up vs loop x{r['speedup']:.2f}, "
-                  f"vs previous x{r['speedup_vs_previous']:.2f}")
+            out = Path(tmp) / "child.json"
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--out", str(args.out), "--child", str(n),
+                   "--child-out", str(out), "--repeats", str(args.repeats), "--seed", str(args.seed)]
+            if args.no_memory:
+                cmd.append("--no-memory")
+            subprocess.run(cmd, env=env, check=True)
+            results.append(json.loads(out.read_text()))
+        _atomic_write_json(args.out, _report(args, argv, results, started))  # partial results survive
+    report = _report(args, argv, results, started)
+    _atomic_write_json(args.out, report)
+    print(report["table"])
+    print(f"\nload average at start {started}, at end {report['platform']['load_at_end']} "
+          f"({os.cpu_count()} CPUs); all targets met: {report['all_targets_met']}")
     return 0
+
+
+def _report(args: argparse.Namespace, argv: list[str] | None, results: list[dict], started: list[float]) -> dict:
+    table, all_ok = _table(results)
+    return {
+        "command": "python benchmarks/metrics.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "platform": {"python": platform.python_version(), "machine": platform.machine(),
+                     "cpus": os.cpu_count(), "load_at_start": started, "load_at_end": _load()},
+        "results": results,
+        "table": table,
+        "all_targets_met": all_ok,
+        "complete": len(results) == len(args.threads),
+    }
 
 
 if __name__ == "__main__":

@@ -83,31 +83,35 @@ def frame_rank(source: Any, target: Any) -> tuple[int, np.ndarray]:
     return int(np.sum(sv > bounds.DEGENERATE_RTOL * sv[0])), sv
 
 
-def procrustes(source: Any, target: Any) -> np.ndarray | None:
-    """``Q*`` over O(d) for ``SᵀT = U Σ Vᵀ``, on the subspace the frames span; ``None`` when degenerate.
+def rank_floor(d: int) -> int:
+    """``min(d, max(2, ⌈MIN_RANK_FRACTION·d⌉))``: the smallest numerical rank of ``SᵀT`` that
+    determines a frame (RFC-0002 §3.2)."""
+    return min(d, max(2, math.ceil(bounds.MIN_RANK_FRACTION * d - 1e-9)))
 
-    RFC-0002 §3 as amended for rank-deficient-by-design frames (a LayerNorm-terminated encoder
-    spans d−1 directions): with ``r`` the numerical rank of ``SᵀT``, a frame is degenerate only
-    below the rank floor, ``r < MIN_RANK_FRACTION·d`` (or ``σ_max = 0``); otherwise
-    ``Q = U_r V_rᵀ + U_⊥ W V_⊥ᵀ`` where the undetermined block ``W`` is the minimal rotation: the
-    orthogonal ``W`` maximising ``tr Q`` (closest to the identity), ``W = B Aᵀ`` for
-    ``V_⊥ᵀ U_⊥ = A Σ Bᵀ``. For a full-rank ``SᵀT`` this is the classical ``U Vᵀ``.
+
+def procrustes(source: Any, target: Any) -> np.ndarray | None:
+    """RFC-0002 §3.1–3.2: ``None`` when degenerate (GAUGE-014), else the span map + minimal completion.
+
+    ``SᵀT = U Σ Vᵀ``; the numerical rank ``r`` counts ``σ_i > DEGENERATE_RTOL·σ_1``. Full rank:
+    ``Q = U Vᵀ``. ``rank_floor(d) <= r < d`` (GAUGE-014): ``Q = U_r V_rᵀ + U_⊥ W V_⊥ᵀ`` with ``W``
+    the orthogonal matrix maximising ``tr Q``, i.e. ``tr(W V_⊥ᵀ U_⊥)``.
     """
     s = np.asarray(source, dtype=np.float64)
     t = np.asarray(target, dtype=np.float64)
-    d = s.shape[1]
+    s = s / max(float(np.max(np.abs(s))), 1e-300)  # Q does not depend on positive scalings
+    t = t / max(float(np.max(np.abs(t))), 1e-300)
     u, sv, vt = np.linalg.svd(s.T @ t)
-    if not np.all(np.isfinite(sv)) or sv[0] == 0.0:
+    d = sv.size
+    if not np.isfinite(sv[0]) or sv[0] == 0.0:
         return None
     r = int(np.sum(sv > bounds.DEGENERATE_RTOL * sv[0]))
-    if r < bounds.MIN_RANK_FRACTION * d:
+    if r < rank_floor(d):
         return None
-    v = vt.T
-    q = u[:, :r] @ v[:, :r].T
+    q = u[:, :r] @ vt[:r]
     if r < d:
-        u_perp, v_perp = u[:, r:], v[:, r:]
-        a, _sigma, bt = np.linalg.svd(v_perp.T @ u_perp)
-        q = q + u_perp @ (bt.T @ a.T) @ v_perp.T
+        b = vt[r:] @ u[:, r:]  # V_⊥ᵀ U_⊥
+        p, _, wt = np.linalg.svd(b)
+        q = q + u[:, r:] @ (wt.T @ p.T) @ vt[r:]
     return q
 
 

@@ -1,10 +1,12 @@
 """Every tolerance and bound the conformance suite uses, read from the RFCs' parameter lists.
 
 The RFCs state their harness parameters as ``- `NAME` = `value` — description`` lines (RFC-0002 §9,
-RFC-0003 §7, RFC-0005 §8, RFC-0010 §9); :mod:`lensemble_spec.requirements` parses them. This module
-binds each one to a module constant of the same name, so a test, the report header and the RFC
+RFC-0003 §7, RFC-0005 §8, RFC-0010 §9); :mod:`lensemble_spec.rfc_params` parses them into one typed
+value. ``bounds.NAME`` is that value's field of the same name, looked up **at each access** in
+:func:`lensemble_spec.rfc_params.active` — the RFC directory given with ``--rfc-dir`` (the plugin
+selects it at configure time), else the packaged RFCs — so a test, the report header and the RFC
 text all name the same number, and editing an RFC value changes the suite without touching code.
-A parameter the suite needs but the RFCs no longer define fails collection loudly (``KeyError``
+A parameter the suite needs but the RFCs no longer define fails loudly (``RequirementError``
 naming it) instead of silently falling back to a stale literal.
 
 Suite-only constants (sizes of the harness's own runs, not thresholds) live at the bottom with
@@ -15,48 +17,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from lensemble_spec.requirements import load_catalog
+from lensemble_spec import rfc_params
 
-_PARAMS = load_catalog().parameters
-
-
-def _param(name: str) -> Any:
-    if name not in _PARAMS:
-        raise KeyError(f"the RFCs define no harness parameter {name!r}; the conformance suite needs it")
-    return _PARAMS[name].value
+_RFC_NAMES = frozenset(rfc_params.RFCParameters.names())
 
 
-# --- RFC-0002 §9 (gauge) ----------------------------------------------------------------------------
-EQUIV_RTOL: float = float(_param("EQUIV_RTOL"))
-EQUIV_ATOL: float = float(_param("EQUIV_ATOL"))
-RTOL_LOSS: float = float(_param("RTOL_LOSS"))
-ATOL_LOSS: float = float(_param("ATOL_LOSS"))
-ATOL_ORTHO: float = float(_param("ATOL_ORTHO"))
-PROCRUSTES_ATOL: float = float(_param("PROCRUSTES_ATOL"))
-PROCRUSTES_MAX_COND: float = float(_param("PROCRUSTES_MAX_COND"))
-DEGENERATE_RTOL: float = float(_param("DEGENERATE_RTOL"))
-ANGLE_ATOL_DEG: float = float(_param("ANGLE_ATOL_DEG"))
-RECOMPUTE_ANGLE_ATOL_DEG: float = float(_param("RECOMPUTE_ANGLE_ATOL_DEG"))
-METRIC_RTOL: float = float(_param("METRIC_RTOL"))
-CONSTANT_RTOL: float = float(_param("CONSTANT_RTOL"))
-BACKSTOP_RESIDUAL_MAX: float = float(_param("BACKSTOP_RESIDUAL_MAX"))
-BACKSTOP_THRESHOLD_DEG: float = float(_param("BACKSTOP_THRESHOLD_DEG"))
-MAX_DRIFT_TO_REFERENCE_DEG: float = float(_param("MAX_DRIFT_TO_REFERENCE_DEG"))
-MIN_RANK_FRACTION: float = float(_param("MIN_RANK_FRACTION"))
-MIN_LATENT_STD: float = float(_param("MIN_LATENT_STD"))
+def __getattr__(name: str) -> Any:
+    """``bounds.MAX_DRIFT_TO_REFERENCE_DEG`` etc.: the active RFC directory's value."""
+    if name in _RFC_NAMES:
+        return getattr(rfc_params.active(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-# --- RFC-0003 §7 (federation) -----------------------------------------------------------------------
-AGG_RTOL: float = float(_param("AGG_RTOL"))
-SKETCH_DIRECTIONS: int = int(_param("SKETCH_DIRECTIONS"))
-DEFAULT_INNER_STEPS: int = int(_param("DEFAULT_INNER_STEPS"))
-
-# --- RFC-0005 §8 (evaluation) -----------------------------------------------------------------------
-RECOMPUTE_RTOL: float = float(_param("RECOMPUTE_RTOL"))
-RECOMPUTE_ATOL: float = float(_param("RECOMPUTE_ATOL"))
-
-# --- RFC-0010 §9 (artifacts) ------------------------------------------------------------------------
-MAX_JSON_BYTES: int = int(_param("MAX_JSON_BYTES"))
-MAX_JSON_DEPTH: int = int(_param("MAX_JSON_DEPTH"))
 
 #: Names echoed in the report header (``pytest_report_header`` in conftest.py).
 ECHOED = (
@@ -80,4 +51,5 @@ WINDOW = 2
 
 def describe() -> dict[str, Any]:
     """The echoed bounds as ``{name: value}`` (for the report header)."""
-    return {name: globals()[name] for name in ECHOED}
+    params = rfc_params.active()
+    return {name: getattr(params, name) for name in ECHOED}

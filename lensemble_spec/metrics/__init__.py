@@ -6,7 +6,9 @@ transform is ``z -> z @ Q``, Procrustes returns ``Q`` with ``source @ Q ≈ targ
 is float64 and results are Python floats / numpy arrays, except :func:`sigreg_statistic`, which
 returns a differentiable 0-dim tensor for torch input. Bad input raises
 :class:`~lensemble_spec.errors.InputError` (code + remediation). Every tolerance is a named module
-constant with its reason in a comment.
+constant with its reason in a comment; those the RFCs state (``DEGENERATE_RTOL``, ``ATOL_ORTHO``,
+``ANGLE_ATOL_DEG``, ``CONSTANT_RTOL``, ``MIN_RANK_FRACTION``, ``MIN_LATENT_STD``) carry the RFC's
+name and are read from the packaged RFC text (:mod:`lensemble_spec.rfc_params`).
 
 Modules: :mod:`.procrustes`, :mod:`.angles`, :mod:`.drift`, :mod:`.collapse`, :mod:`.sigreg`,
 :mod:`.prediction`.
@@ -16,34 +18,41 @@ from __future__ import annotations
 
 from ..errors import DegenerateProcrustes, EvaluationError, InputError
 from .angles import (
-    ANGLE_NOISE_FLOOR_DEG,
-    ORTHOGONALITY_ATOL,
+    ANGLE_ATOL_DEG,
+    ATOL_ORTHO,
     drift_angle_deg,
     geodesic_distance,
     principal_angles,
 )
 from .collapse import (
-    COLLAPSE_MIN_RANK,
-    COLLAPSE_RANK_FRACTION,
-    COLLAPSE_VARIANCE_FLOOR,
     CONSTANT_RTOL,
+    MIN_LATENT_STD,
+    MIN_RANK_FRACTION,
     SPECTRUM_EPS,
+    CentredSpectrum,
+    centred_spectrum,
+    collapse_metrics,
     collapse_report,
     effective_dim,
     effective_rank,
     latent_rms,
     latent_std_mean,
 )
-from .drift import RESIDUAL_NOISE_FLOOR, DriftEntry, FrameDriftResult, drift_to_reference_deg, frame_drift
+from .drift import (
+    RESIDUAL_NOISE_FLOOR,
+    DriftEntry,
+    FrameDriftResult,
+    drift_to_reference_deg,
+    frame_drift,
+)
 from .prediction import (
-    PROBE_RIDGE,
     RolloutResult,
     rollout_error,
     skill_vs_identity,
     state_probe_r2,
     val_pred,
 )
-from .procrustes import PROCRUSTES_RCOND, ProcrustesResult, procrustes_align
+from .procrustes import DEGENERATE_RTOL, ProcrustesResult, procrustes_align, rank_floor
 from .sigreg import (
     SIGREG_KNOTS,
     SIGREG_T_MAX,
@@ -55,18 +64,17 @@ from .sigreg import (
 )
 
 __all__ = [
-    "ANGLE_NOISE_FLOOR_DEG",
-    "COLLAPSE_MIN_RANK",
-    "COLLAPSE_RANK_FRACTION",
-    "COLLAPSE_VARIANCE_FLOOR",
+    "ANGLE_ATOL_DEG",
+    "ATOL_ORTHO",
     "CONSTANT_RTOL",
-    "ORTHOGONALITY_ATOL",
-    "PROBE_RIDGE",
-    "PROCRUSTES_RCOND",
+    "DEGENERATE_RTOL",
+    "MIN_LATENT_STD",
+    "MIN_RANK_FRACTION",
     "RESIDUAL_NOISE_FLOOR",
     "SIGREG_KNOTS",
     "SIGREG_T_MAX",
     "SPECTRUM_EPS",
+    "CentredSpectrum",
     "DegenerateProcrustes",
     "DriftEntry",
     "EvaluationError",
@@ -75,6 +83,8 @@ __all__ = [
     "ProcrustesResult",
     "RolloutResult",
     "build_sketch",
+    "centred_spectrum",
+    "collapse_metrics",
     "collapse_report",
     "derive_seed",
     "drift_angle_deg",
@@ -87,6 +97,7 @@ __all__ = [
     "latent_std_mean",
     "principal_angles",
     "procrustes_align",
+    "rank_floor",
     "rollout_error",
     "round_sketch_seed",
     "sigreg_knots",

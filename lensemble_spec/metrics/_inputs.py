@@ -31,27 +31,53 @@ def is_torch_tensor(x: Any) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "detach")
 
 
-def to_float64(x: Any, name: str) -> np.ndarray:
-    """Return ``x`` as a float64 numpy array, refusing non-numeric input.
+def _refuse_special(x: Any, name: str) -> None:
+    """Refuse inputs whose values an array conversion would silently change."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise InputError(
+            f"`{name}` is a numpy masked array; its masked entries would silently count as data",
+            remediation=f"Pass `{name}.compressed()` (drop masked samples) or `{name}.filled(value)` "
+            "as a plain array.",
+        )
+    if is_torch_tensor(x):
+        if getattr(x, "is_meta", False) or str(getattr(x, "device", "")) == "meta":
+            raise InputError(
+                f"`{name}` is a torch meta tensor (shape only, no values)",
+                remediation=f"Pass `{name}` as a tensor with data (not on device 'meta').",
+            )
+        layout = str(getattr(x, "layout", "torch.strided"))
+        if layout != "torch.strided":
+            raise InputError(
+                f"`{name}` is a torch tensor with layout {layout}",
+                remediation=f"Pass `{name}.to_dense()` (a strided tensor).",
+            )
 
-    Does not check rank or finiteness (see :func:`check_finite` and the ``as_*`` helpers).
-    """
+
+def _torch_to_numpy(x: Any, name: str, dtype: Any) -> np.ndarray:
+    t = x.detach()
+    if t.is_complex():
+        raise InputError(
+            f"`{name}` is a complex tensor",
+            remediation=f"Pass `{name}` as a real floating-point tensor.",
+        )
+    if str(t.dtype) == "torch.bool":
+        return t.to(device="cpu").numpy()  # refused by the caller with the generic dtype message
+    if dtype is None:  # keep float32/float64 (no copy on CPU); widen half types to float32
+        if str(t.dtype) in ("torch.float16", "torch.bfloat16"):
+            t = t.float()
+        return t.to(device="cpu").numpy()
+    return t.to(device="cpu").double().numpy()  # also covers bfloat16 / float16
+
+
+def _as_numeric(x: Any, name: str, dtype: Any) -> np.ndarray:
     if x is None:
         raise InputError(
             f"`{name}` is None",
             remediation=f"Pass `{name}` as a numeric array (numpy array or torch tensor).",
         )
+    _refuse_special(x, name)
     if is_torch_tensor(x):
-        t = x.detach()
-        if t.is_complex():
-            raise InputError(
-                f"`{name}` is a complex tensor",
-                remediation=f"Pass `{name}` as a real floating-point tensor.",
-            )
-        if str(t.dtype) == "torch.bool":
-            arr = t.to(device="cpu").numpy()  # refused below with the generic dtype message
-        else:
-            arr = t.to(device="cpu").double().numpy()  # also covers bfloat16 / float16
+        arr = _torch_to_numpy(x, name, dtype)
     else:
         try:
             arr = np.asarray(x)
@@ -66,7 +92,44 @@ def to_float64(x: Any, name: str) -> np.ndarray:
             remediation=f"Pass `{name}` as a float (or integer) array; booleans, complex numbers, "
             "strings and objects are not latents.",
         )
-    return np.asarray(arr, dtype=np.float64)
+    return arr if dtype is None else np.asarray(arr, dtype=dtype)
+
+
+def to_float64(x: Any, name: str) -> np.ndarray:
+    """Return ``x`` as a float64 numpy array, refusing non-numeric input.
+
+    Does not check rank or finiteness (see :func:`check_finite` and the ``as_*`` helpers).
+    Refuses numpy masked arrays and torch meta / sparse tensors (their values are not what a
+    plain conversion would give).
+    """
+    return _as_numeric(x, name, np.float64)
+
+
+def samples_view(x: Any, name: str, *, min_samples: int = 2) -> np.ndarray:
+    """Validate latents ``(..., d)`` and return them as ``(n, d)`` **without** a float64 copy.
+
+    float32/float64 data come back in their own dtype (a view where possible); integer data as
+    float64. Finiteness is NOT checked here: callers that stream the rows check each chunk
+    (:func:`float64_chunks`), so a 200000 × 256 float32 batch never needs a second full copy.
+    """
+    arr = _as_numeric(x, name, None)
+    if arr.dtype.kind in "iu" or arr.dtype.itemsize < 4:
+        arr = arr.astype(np.float64)
+    check_ndim(arr, name, minimum=2, layout="(..., d): samples in the leading dimensions, latent last")
+    if arr.shape[-1] < 1:
+        raise InputError(f"`{name}` has latent dimension 0",
+                         remediation=f"Pass `{name}` with at least one latent coordinate.")
+    flat = arr.reshape(-1, arr.shape[-1])
+    check_min_samples(flat.shape[0], name, min_samples)
+    return flat
+
+
+def float64_chunks(view: np.ndarray, name: str, rows: int) -> Any:
+    """Yield ``view`` in float64 row chunks of at most ``rows`` rows, checking each is finite."""
+    for i in range(0, view.shape[0], rows):
+        chunk = np.array(view[i : i + rows], dtype=np.float64)  # always a copy: callers centre in place
+        check_finite(chunk, name)
+        yield chunk
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:

@@ -11,9 +11,9 @@ has exactly the real parts of the eigenvalues of ``Q`` as its eigenvalues, so we
 ``θ²`` enters the distances) and batches cheaply — a general ``eig``/Schur solve costs several
 times more and has to disentangle ``arg`` near ``−1``. The price is resolution near θ = 0 and
 θ = π, where ``arccos`` turns an eigenvalue error ``δ`` into ``√(2δ)`` ≈ 2e-8 rad per angle:
-see :data:`ANGLE_NOISE_FLOOR_DEG`.
+well inside :data:`ANGLE_ATOL_DEG`.
 
-Inputs are validated to be orthogonal within :data:`ORTHOGONALITY_ATOL` and then projected onto
+Inputs are validated to be orthogonal within :data:`ATOL_ORTHO` and then projected onto
 O(d) (nearest orthogonal matrix, the polar factor) if they deviate by more than
 :data:`REORTHOGONALIZE_ATOL`, so float32 round-off is not mistaken for rotation.
 
@@ -32,33 +32,40 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..rfc_params import packaged as _rfc
 from ._inputs import as_square, is_torch_tensor
 
-#: Largest ``max |QᵀQ − I|`` accepted as "orthogonal". An orthogonal matrix built in float32 at
-#: d = 128 deviates by up to ~d·eps32 ≈ 8e-6; 1e-4 accepts that with margin while rejecting
-#: anything that is not meant to be orthogonal (a generic matrix deviates by O(1)).
-ORTHOGONALITY_ATOL = 1e-4
+#: RFC-0002 §9 ``ATOL_ORTHO``: largest ``max |QᵀQ − I|`` accepted as "orthogonal". An orthogonal
+#: matrix built in float32 at d = 128 deviates by up to ~d·eps32 ≈ 8e-6, inside 1e-5; a generic
+#: matrix deviates by O(1).
+ATOL_ORTHO: float = _rfc().ATOL_ORTHO
 
 #: Above this deviation the input is replaced by its polar factor before the angles are read, so
 #: a 1e-6 orthogonality error cannot show up as √(1e-6) ≈ 0.06° of spurious rotation.
 REORTHOGONALIZE_ATOL = 1e-12
 
-#: Resolution of :func:`drift_angle_deg` near 0° (and of each principal angle near 0 and π):
-#: arccos maps the ~1e-16 eigenvalue error to ~2e-8 rad per eigen-angle; combined over d = 128
-#: eigenvalues the identity reads up to ~2e-5° (measured). 1e-3° leaves a 50x margin and is far
-#: below any drift that matters (the backstop threshold is 15°).
-ANGLE_NOISE_FLOOR_DEG = 1e-3
+#: RFC-0002 §9 ``ANGLE_ATOL_DEG``: the accuracy promised for :func:`drift_angle_deg` (and each
+#: principal angle near 0 and π): arccos maps the ~1e-16 eigenvalue error to ~2e-8 rad per
+#: eigen-angle; combined over d = 128 eigenvalues the identity reads up to ~2e-5° (measured), a
+#: 50x margin inside 1e-3°, which is far below any drift that matters.
+ANGLE_ATOL_DEG: float = _rfc().ANGLE_ATOL_DEG
 
 
 def _orthogonal(q: Any, name: str = "q") -> np.ndarray:
     arr = as_square(q, name)
+    if arr.size == 0:
+        raise InputError(
+            f"`{name}` is an empty batch of shape {arr.shape}",
+            remediation=f"Pass at least one (d, d) matrix in `{name}`.",
+            shape=tuple(arr.shape),
+        )
     d = arr.shape[-1]
     gram = np.matmul(np.swapaxes(arr, -1, -2), arr)
     dev = np.max(np.abs(gram - np.eye(d)), axis=(-2, -1))
     worst = float(np.max(dev))
-    if worst > ORTHOGONALITY_ATOL:
+    if not worst <= ATOL_ORTHO:
         raise InputError(
-            f"`{name}` is not orthogonal: max |QᵀQ − I| = {worst:.3g} > {ORTHOGONALITY_ATOL:g}",
+            f"`{name}` is not orthogonal: max |QᵀQ − I| = {worst:.3g} > ATOL_ORTHO = {ATOL_ORTHO:g}",
             remediation=f"Pass an orthogonal matrix in `{name}` (e.g. ProcrustesResult.q); rotation "
             "angles are undefined for a general matrix.",
             deviation=worst,
@@ -113,7 +120,7 @@ def principal_angles(q: Any) -> np.ndarray:
     docstring); accurate to ~2e-8 rad (worst near 0 and π).
 
     Raises InputError for NaN/Inf, non-square or ``d < 2`` input, or a matrix that is not
-    orthogonal within :data:`ORTHOGONALITY_ATOL`.
+    orthogonal within :data:`ATOL_ORTHO`.
     """
     arr = _orthogonal(q)
     theta = np.arccos(cos_spectrum(arr))  # eigvalsh ascending -> arccos descending
@@ -139,7 +146,7 @@ def drift_angle_deg(q: Any) -> Any:
     * along a geodesic ``Q(t) = exp(tA)`` (A skew-symmetric) it equals ``t·‖A‖_F/√2`` for every
       ``t`` with ``t·‖A‖₂ < π``: linear, hence strictly increasing, in any dimension;
     * symmetric: ``drift_angle_deg(Q) = drift_angle_deg(Qᵀ)``; 0 for the identity (to within
-      :data:`ANGLE_NOISE_FLOOR_DEG`); invariant under conjugation ``RᵀQR``.
+      :data:`ANGLE_ATOL_DEG`); invariant under conjugation ``RᵀQR``.
 
     Unlike the single-plane trace formula ``acos((tr Q − (d − 2))/2)``, it does not saturate at
     180° for generic multi-plane rotations: it can exceed 180° (max ``180°·sqrt(d/2)``), which is

@@ -8,7 +8,7 @@ the **centred** latents ``Xc = X − mean(X)`` and their singular values ``σ_1 
 Why both kinds of metric. ``effective_rank`` and ``effective_dim`` are invariant to scaling, so
 they are blind to *magnitude* collapse (every latent shrinking towards one point while the shape
 of the cloud is preserved); ``latent_std_mean`` and ``latent_rms`` are blind to *dimensional*
-collapse. :func:`collapse_report` combines them with stated thresholds.
+collapse. :func:`collapse_report` combines them with the RFC-0002 §9 floors.
 
 Constant latents. Upstream clamps eigenvalues at 1e-12 before normalising, so a constant latent
 has a *uniform* clamped spectrum and reads as full rank (the worst possible failure for a collapse
@@ -16,49 +16,137 @@ metric). Here a latent whose centred energy is zero to float64 resolution
 (``‖Xc‖_F <= CONSTANT_RTOL·‖X‖_F``) has, by definition, an empty spectrum, and both
 ``effective_rank`` and ``effective_dim`` return **0.0** — the only value below the ``>= 1`` that
 any non-constant latent reads. No error is raised: 0.0 is a valid, maximally-collapsed reading.
+
+How the spectrum is computed (:func:`centred_spectrum`, shared by every metric here). Two
+streaming passes over row chunks, never a full float64 copy of the batch: the first takes the
+float64 column means and the largest magnitude; the second accumulates the Gram matrix
+``G = Xcᵀ Xc`` of the centred chunks (BLAS ``syrk``) after scaling by a power of two near the
+largest magnitude (exact; the metrics are ratios), so latents at 1e±150 neither overflow nor
+underflow. ``λ = eigvalsh(G)``. The Gram squares the condition number: eigenvalue errors are
+``~d·u·λ_max``, harmless for ``λ_k`` above :data:`GRAM_MIN_RATIO`·``λ_max`` (σ relative error
+≲ 1e-9). When any ``λ_k`` is below that (rank-deficient or very ill-conditioned latents), the
+small singular values are recomputed from the chunked QR factor ``R`` of ``Xc`` (tall-skinny QR:
+backward stable, ``σ`` accurate to ``~u·σ_max``, as a full SVD of ``Xc`` would be). Memory:
+``O(chunk·d + d²)`` above the input. The scale metrics come from the same pass (``diag G`` and
+the means), so one pass over the data gives all four.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._inputs import as_samples
+from ..rfc_params import packaged as _rfc
+from ._inputs import float64_chunks, samples_view
+from .procrustes import pow2_scale
 
-#: Centred energy below this fraction of the raw energy counts as exactly zero. Subtracting a
-#: float64 mean leaves a residue of a few ulps (~1e-16·log n) of the raw magnitude even for an
-#: exactly constant latent; anything under 1e-12 is that residue, not variation in the data
-#: (float32 latents cannot even represent relative variation below ~6e-8).
-CONSTANT_RTOL = 1e-12
+#: RFC-0002 §9 ``CONSTANT_RTOL``: centred energy at or below this fraction of the raw energy is
+#: exactly zero. Subtracting a float64 mean leaves a residue of a few ulps (~1e-16·log n) of the
+#: raw magnitude even for an exactly constant latent; anything under 1e-12 is that residue.
+CONSTANT_RTOL: float = _rfc().CONSTANT_RTOL
+
+#: RFC-0002 §9 ``MIN_LATENT_STD``: ``latent_std_mean`` below this is magnitude collapse.
+MIN_LATENT_STD: float = _rfc().MIN_LATENT_STD
+
+#: RFC-0002 §9 ``MIN_RANK_FRACTION``: ``effective_rank`` below this fraction of ``min(d, n − 1)``
+#: (the largest rank a centred batch of ``n`` samples can have) is rank collapse.
+MIN_RANK_FRACTION: float = _rfc().MIN_RANK_FRACTION
 
 #: Normalised singular values ``p_k`` below this are treated as exact zeros in the entropy
 #: (RankMe's ε). Their contribution ``−p log p`` is < 3e-11 each, far below any reported digit,
 #: and unlike adding ε to every ``p_k`` this keeps a rank-r latent with a flat spectrum at exactly r.
 SPECTRUM_EPS = 1e-12
 
-#: Magnitude floor: mean per-coordinate variance below this is "magnitude collapse". SIGReg pins
-#: latents to unit variance, so 1e-4 (RMS std 1e-2) is 100x below the target scale; upstream's
-#: collapsed SO-100 run sat at a per-element variance of 7.5e-6, well under the floor.
-COLLAPSE_VARIANCE_FLOOR = 1e-4
+#: Gram eigenvalues below this fraction of the largest are not trusted (their absolute error is
+#: ``~d·u·λ_max``); the spectrum is then taken from the chunked QR factor instead.
+GRAM_MIN_RATIO = 1e-6
 
-#: Dimensional floor: ``effective_rank`` below ``max(COLLAPSE_MIN_RANK, COLLAPSE_RANK_FRACTION·min(n, d))``
-#: is "rank collapse". 1.5 means "essentially one direction" at any d; 10% of the available rank
-#: catches the upstream pre-fix run (effective rank 2.7 -> 1.15) while a healthy SIGReg latent sits
-#: near 0.9·d. Both are heuristics (upstream has no calibrated threshold); override per call.
-COLLAPSE_MIN_RANK = 1.5
-COLLAPSE_RANK_FRACTION = 0.1
+#: Rows per streamed chunk: 1024 × d float64 is 2 MiB at d = 256 (cache-sized BLAS calls).
+CHUNK_ROWS = 1024
 
 
-def _centred_spectrum(z: Any, name: str = "z") -> tuple[np.ndarray, np.ndarray]:
-    """Return (flattened latents, singular values of the centred latents; empty if constant)."""
-    x = as_samples(z, name)
-    xc = x - x.mean(axis=0)
-    raw = np.linalg.norm(x)
-    centred = np.linalg.norm(xc)
-    if centred == 0.0 or centred <= CONSTANT_RTOL * raw:
-        return x, np.zeros(0)
-    return x, np.linalg.svd(xc, compute_uv=False)
+@dataclass(frozen=True)
+class CentredSpectrum:
+    """Everything the collapse metrics need, from one streaming pass (:func:`centred_spectrum`).
+
+    ``sigma``: singular values of the centred latents, descending, in units of ``scale`` (empty
+    for a constant batch); ``n``, ``d``: the flattened shape; ``std_mean``, ``rms``: the scale
+    metrics in the latents' own units.
+    """
+
+    sigma: np.ndarray
+    n: int
+    d: int
+    std_mean: float
+    rms: float
+
+
+def _syrk() -> Any:
+    from scipy.linalg.blas import dsyrk
+
+    return dsyrk
+
+
+def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
+    """The singular values of the centred latents and the scale metrics, computed once."""
+    view = samples_view(z, name)
+    n, d = view.shape
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = view.sum(axis=0, dtype=np.float64)  # no copy; NaN/Inf (or float64 overflow) propagate
+        peak = float(max(view.max(), -view.min()))
+    if not (np.all(np.isfinite(total)) and math.isfinite(peak)):
+        total, peak = _checked_pass(view, name)
+    mu = total / n
+    if peak == 0.0:
+        return CentredSpectrum(np.zeros(0), n, d, 0.0, 0.0)
+    scale = float(np.ldexp(1.0, -int(np.frexp(peak)[1])))  # exact, brings entries into [0.5, 1)
+    mu_s = mu * scale
+    dsyrk = _syrk()
+    gram = np.zeros((d, d), order="F")
+    for i in range(0, n, CHUNK_ROWS):  # every value is finite now (checked above)
+        chunk = np.array(view[i : i + CHUNK_ROWS], dtype=np.float64)
+        chunk *= scale
+        chunk -= mu_s
+        gram = dsyrk(1.0, chunk.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+    diag = np.clip(np.diag(gram), 0.0, None)  # n · per-coordinate variance (scaled units)
+    centred_sq = float(diag.sum())
+    raw_sq = centred_sq + n * float(mu_s @ mu_s)
+    std_mean = float(np.mean(np.sqrt(diag / n))) / scale
+    rms = float(np.sqrt(raw_sq / (n * d))) / scale
+    if centred_sq == 0.0 or np.sqrt(centred_sq) <= CONSTANT_RTOL * np.sqrt(raw_sq):
+        return CentredSpectrum(np.zeros(0), n, d, std_mean, rms)
+    lam = np.linalg.eigvalsh(gram, UPLO="U")[::-1]
+    if lam[-1] > GRAM_MIN_RATIO * lam[0]:
+        sigma = np.sqrt(lam)
+    else:
+        sigma = _tsqr_singular_values(view, name, scale, mu_s)
+    return CentredSpectrum(sigma, n, d, std_mean, rms)
+
+
+def _checked_pass(view: np.ndarray, name: str) -> tuple[np.ndarray, float]:
+    """Column sums and largest magnitude, chunk by chunk: raises InputError on NaN/Inf, and keeps
+    float64 latents near 1e308 from overflowing (each chunk is summed after scaling)."""
+    peak = 0.0
+    for chunk in float64_chunks(view, name, CHUNK_ROWS):
+        peak = max(peak, float(np.max(np.abs(chunk))))
+    scale = float(pow2_scale(peak)) if peak > 0 else 1.0
+    total = np.zeros(view.shape[1])
+    for chunk in float64_chunks(view, name, CHUNK_ROWS):
+        total += (chunk * scale).sum(axis=0)
+    return total / scale, peak
+
+
+def _tsqr_singular_values(view: np.ndarray, name: str, scale: float, mu_s: np.ndarray) -> np.ndarray:
+    """Singular values of the scaled centred latents via a chunked (tall-skinny) QR."""
+    r = np.zeros((0, view.shape[1]))
+    for chunk in float64_chunks(view, name, CHUNK_ROWS):
+        chunk *= scale
+        chunk -= mu_s
+        r = np.linalg.qr(np.vstack([r, chunk]), mode="r")
+    return np.linalg.svd(r, compute_uv=False)
 
 
 def _effective_rank_from(sv: np.ndarray) -> float:
@@ -80,23 +168,22 @@ def _effective_dim_from(sv: np.ndarray) -> float:
 def effective_rank(z: Any) -> float:
     """RankMe: ``exp(−Σ_k p_k log p_k)``, ``p_k = σ_k / Σ_j σ_j`` over the centred latents.
 
-    Range: 0.0 for a constant latent (see module docstring), otherwise ``[1, min(n, d)]``; exactly
-    invariant to rotations ``z -> z Q`` and to scaling ``z -> a·z``. ``p_k < SPECTRUM_EPS`` count
-    as zero. Raises InputError for NaN/Inf, ``ndim < 2`` or ``n < 2``.
+    Range: 0.0 for a constant latent (see module docstring), otherwise ``[1, min(n − 1, d)]``;
+    invariant to rotations ``z -> z Q`` and to scaling ``z -> a·z`` at every float64 scale.
+    ``p_k < SPECTRUM_EPS`` count as zero. Raises InputError for NaN/Inf, ``ndim < 2`` or ``n < 2``.
+    Computing several collapse metrics? :func:`collapse_metrics` shares one spectrum.
     """
-    _, sv = _centred_spectrum(z)
-    return _effective_rank_from(sv)
+    return _effective_rank_from(centred_spectrum(z).sigma)
 
 
 def effective_dim(z: Any) -> float:
     """Participation ratio ``(Σ λ_k)² / Σ λ_k²`` of the covariance eigenvalues ``λ_k ∝ σ_k²``.
 
-    Range: 0.0 for a constant latent, otherwise ``[1, min(n, d)]``; rotation and scale invariant.
-    Weighs large eigenvalues more than :func:`effective_rank` does (it is the "collapse guard"
-    of upstream RFC-0005). Raises InputError for NaN/Inf, ``ndim < 2`` or ``n < 2``.
+    Range: 0.0 for a constant latent, otherwise ``[1, min(n − 1, d)]``; rotation and scale
+    invariant. Weighs large eigenvalues more than :func:`effective_rank` does (it is the "collapse
+    guard" of upstream RFC-0005). Raises InputError for NaN/Inf, ``ndim < 2`` or ``n < 2``.
     """
-    _, sv = _centred_spectrum(z)
-    return _effective_dim_from(sv)
+    return _effective_dim_from(centred_spectrum(z).sigma)
 
 
 def latent_std_mean(z: Any) -> float:
@@ -105,8 +192,7 @@ def latent_std_mean(z: Any) -> float:
     Scales with the latents (``a·z`` reads ``|a|×``); not rotation invariant in general. 0 for a
     constant latent. Raises InputError for NaN/Inf, ``ndim < 2`` or ``n < 2``.
     """
-    x = as_samples(z, "z")
-    return float(np.mean(np.std(x, axis=0)))
+    return centred_spectrum(z).std_mean
 
 
 def latent_rms(z: Any) -> float:
@@ -114,46 +200,53 @@ def latent_rms(z: Any) -> float:
 
     Raises InputError for NaN/Inf, ``ndim < 2`` or ``n < 2``.
     """
-    x = as_samples(z, "z")
-    return float(np.sqrt(np.mean(x * x)))
+    return centred_spectrum(z).rms
+
+
+def collapse_metrics(z: Any) -> dict[str, float]:
+    """``{effective_rank, effective_dim, latent_std_mean, latent_rms}`` from ONE shared spectrum."""
+    spec = centred_spectrum(z)
+    return {
+        "effective_rank": _effective_rank_from(spec.sigma),
+        "effective_dim": _effective_dim_from(spec.sigma),
+        "latent_std_mean": spec.std_mean,
+        "latent_rms": spec.rms,
+    }
 
 
 def collapse_report(
     z: Any,
     *,
-    variance_floor: float = COLLAPSE_VARIANCE_FLOOR,
-    min_rank: float = COLLAPSE_MIN_RANK,
-    rank_fraction: float = COLLAPSE_RANK_FRACTION,
+    min_latent_std: float = MIN_LATENT_STD,
+    rank_fraction: float = MIN_RANK_FRACTION,
 ) -> dict[str, Any]:
-    """All collapse metrics plus a verdict.
+    """All collapse metrics plus a verdict by the RFC-0002 §9 floors.
 
     Returns ``{effective_rank, effective_dim, latent_std_mean, latent_rms, collapsed, reasons}``
     where ``reasons`` lists, in this order, whichever apply:
 
     * ``"constant"`` — no variance at all (``effective_rank == 0``);
-    * ``"magnitude"`` — mean per-coordinate variance ``< variance_floor`` (scale collapse, which
-      the scale-invariant spectrum metrics cannot see: a rank-1 latent at scale 1e-6 lands here);
-    * ``"rank"`` — ``effective_rank < max(min_rank, rank_fraction·min(n, d))``.
+    * ``"magnitude"`` — ``latent_std_mean < min_latent_std`` (``MIN_LATENT_STD``; scale collapse,
+      which the scale-invariant spectrum metrics cannot see);
+    * ``"rank"`` — ``effective_rank < rank_fraction · min(d, n − 1)`` (``MIN_RANK_FRACTION``; a
+      centred batch of ``n`` samples has rank at most ``n − 1``).
 
-    ``collapsed`` is ``bool(reasons)``.
+    ``collapsed`` is ``bool(reasons)``. The floors are those GAUGE-041/042 apply to anchored runs.
     """
-    x, sv = _centred_spectrum(z)
-    n, d = x.shape
-    er = _effective_rank_from(sv)
-    ed = _effective_dim_from(sv)
-    mean_var = float(np.sum(sv * sv) / (n * d))
-    reasons: list[str] = []
-    if sv.size == 0:
-        reasons.append("constant")
-    if mean_var < variance_floor:
-        reasons.append("magnitude")
-    if er < max(min_rank, rank_fraction * min(n, d)):
-        reasons.append("rank")
-    return {
-        "effective_rank": er,
-        "effective_dim": ed,
-        "latent_std_mean": float(np.mean(np.std(x, axis=0))),
-        "latent_rms": float(np.sqrt(np.mean(x * x))),
-        "collapsed": bool(reasons),
-        "reasons": reasons,
+    spec = centred_spectrum(z)
+    out: dict[str, Any] = {
+        "effective_rank": _effective_rank_from(spec.sigma),
+        "effective_dim": _effective_dim_from(spec.sigma),
+        "latent_std_mean": spec.std_mean,
+        "latent_rms": spec.rms,
     }
+    reasons: list[str] = []
+    if spec.sigma.size == 0:
+        reasons.append("constant")
+    if spec.std_mean < min_latent_std:
+        reasons.append("magnitude")
+    if out["effective_rank"] < rank_fraction * min(spec.d, spec.n - 1):
+        reasons.append("rank")
+    out["collapsed"] = bool(reasons)
+    out["reasons"] = reasons
+    return out

@@ -7,20 +7,27 @@ latents). For an ordered pair (source ``a``, target ``b``) we solve Procrustes `
 * ``angle_deg`` — :func:`~.angles.drift_angle_deg` of ``Q`` (``sqrt(½ Σ arg(λ)²)`` in degrees);
 * ``residual`` — ``‖E_a Q − E_b‖_F / ‖E_b‖_F``;
 * ``condition`` — ``σ_max/σ_min`` of ``E_aᵀ E_b``;
-* ``degenerate`` — True when ``σ_min <= PROCRUSTES_RCOND·σ_max``. A degenerate entry has
-  ``angle_deg`` and ``residual`` NaN (``None`` in JSON): a collapsed frame is never reported as
-  0° or as aligned (upstream defect: degenerate SVDs read as 0° drift);
+* ``rank`` — numerical rank of ``E_aᵀ E_b`` (singular values above ``DEGENERATE_RTOL·σ_max``):
+  frames confined to a subspace by design (LayerNorm latents: rank ``d − 1``) are aligned on the
+  span they share, the rest completed by the minimal rotation (:mod:`.procrustes`);
+* ``degenerate`` — True when that rank is below :func:`~.procrustes.rank_floor` (a collapsed
+  frame) or ``E_aᵀ E_b = 0``. A degenerate entry has ``angle_deg`` and ``residual`` NaN
+  (``None`` in JSON): a collapsed frame is never reported as 0° or as aligned (upstream defect:
+  degenerate SVDs read as 0° drift);
 * ``reflection`` — ``det Q = −1`` (only possible with ``proper=False``).
 
 Three families: **pairwise** (all unordered pairs ``a < b`` of sorted ids, source ``a``),
 **to_reference** (each participant vs the pinned round-0 probe embeddings) and **to_global**
 (each participant vs the committed global model's embeddings).
 
-Speed (``benchmarks/metrics.py`` times it against a loop of ``scipy.linalg.orthogonal_procrustes``).
+Speed (``benchmarks/metrics.py`` times it against the peer's loop of float32 SVD Procrustes,
+``benchmarks/peers.py``).
 
 * Cross-covariances: row block ``i`` of the upper triangle of the Gram matrix of
   ``X = [E_1 … E_C]`` ``(k, C·d)`` is ``E_iᵀ X[:, (i+1)d:]`` — one GEMM per participant, half the
   flops of all ordered products; the references add one GEMM per chunk of participants.
+  float32 embeddings use float32 GEMMs, with a float64 redo for items above
+  :data:`FP32_CROSS_MAX_COND`.
 * Solve: :func:`~.procrustes.polar_batch` — ``eigh(MᵀM)`` instead of an SVD (about half the
   LAPACK time at d = 128), the SVD only for the few items with ``σ_min/σ_max <= 1e-3``
   (ill-conditioned, degenerate); error bound in :mod:`.procrustes`.
@@ -60,7 +67,16 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ._inputs import as_matrix, check_same_shape
 from .angles import cos_spectrum, drift_angle_deg, drift_from_cos
-from .procrustes import PROCRUSTES_RCOND, condition_numbers, degenerate_mask, polar_batch, procrustes_align
+from .procrustes import (
+    DEGENERATE_RTOL,
+    PolarBatch,
+    condition_numbers,
+    degenerate_mask,
+    polar_batch,
+    pow2_scale,
+    procrustes_align,
+    rank_floor,
+)
 
 #: The trace identity for the residual cancels ``‖S‖² + ‖T‖²`` against ``2Σσ``; with float64
 #: round-off ~1e-16 relative, normalised residuals below ~sqrt(1e-16)·few ≈ 1e-7 are noise.
@@ -86,6 +102,16 @@ TORCH_MIN_WORK = 32 * 128**3
 #: Reference comparisons (participant vs reference / global) are solved in blocks of this many.
 REFERENCE_BLOCK = 16
 
+#: When every embedding is float32 (each value exact in float32), the cross-covariances are first
+#: accumulated by a float32 GEMM (half the time of float64 at k = 512, d = 128); an item whose
+#: ``σ_max/σ_min`` exceeds this, or that takes the SVD route, is recomputed from float64 products.
+#: The float32 accumulation perturbs ``M`` by ~``√k·u₃₂`` relative (~1e-6), so ``Q`` moves by
+#: ``≲ κ·1e-6`` in the worst case and far less in practice: measured at k = 512, d = 128, κ = 63,
+#: the drift angles differ from the float64 route by 2e-6° (ANGLE_ATOL_DEG is 1e-3°). The residual
+#: from the trace identity then has a noise floor of ~``sqrt(√k·u₃₂) ≈ 1e-3`` instead of
+#: :data:`RESIDUAL_NOISE_FLOOR` (float64 embeddings keep the float64 route throughout).
+FP32_CROSS_MAX_COND = 100.0
+
 
 def _json_float(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
@@ -102,6 +128,7 @@ class DriftEntry:
     condition: float
     degenerate: bool
     reflection: bool
+    rank: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict; NaN/Inf become ``None``."""
@@ -113,6 +140,7 @@ class DriftEntry:
             "condition": _json_float(self.condition),
             "degenerate": bool(self.degenerate),
             "reflection": bool(self.reflection),
+            "rank": int(self.rank),
         }
 
 
@@ -177,10 +205,11 @@ class FrameDriftResult:
     def summary(self) -> dict[str, Any]:
         """Round-level scalars named as in ``RoundMetrics`` (None when undefined or degenerate).
 
-        ``drift_to_reference_deg`` is the mean over participants of the to-reference angle.
+        ``drift_to_reference_deg`` is the **maximum** over participants of the to-reference angle
+        (RFC-0002 §6, RFC-0005 §4.2: the local-only control's drift; with one model, its drift).
         """
         return {
-            "drift_to_reference_deg": _json_float(self.to_reference_mean_deg),
+            "drift_to_reference_deg": _json_float(self.to_reference_max_deg),
             "drift_pairwise_mean_deg": _json_float(self.pairwise_mean_deg),
             "drift_pairwise_max_deg": _json_float(self.pairwise_max_deg),
             "drift_degenerate": self.degenerate,
@@ -193,7 +222,8 @@ class FrameDriftResult:
             "n_points": int(self.n_points),
             "latent_dim": int(self.latent_dim),
             "group": "SO(d)" if self.proper else "O(d)",
-            "rcond": PROCRUSTES_RCOND,
+            "rtol": DEGENERATE_RTOL,
+            "rank_floor": rank_floor(self.latent_dim),
             "pairs": [e.to_dict() for e in self.pairs],
             "to_reference": {k: e.to_dict() for k, e in sorted(self.to_reference.items())},
             "to_global": {k: e.to_dict() for k, e in sorted(self.to_global.items())},
@@ -218,6 +248,20 @@ def _stack_embeddings(embeddings: Mapping[str, Any]) -> tuple[list[str], np.ndar
     for i, arr in zip(ids[1:], arrays[1:]):
         check_same_shape(arrays[0], arr, f"embeddings[{ids[0]!r}]", f"embeddings[{i!r}]")
     return ids, np.stack(arrays)
+
+
+def _all_float32(arrays: Sequence[Any]) -> bool:
+    return all(str(getattr(a, "dtype", "")) in ("float32", "torch.float32") for a in arrays)
+
+
+def _check_rotation_dim(d: int) -> None:
+    if d < 2:
+        raise InputError(
+            f"latent dimension d = {d}: a frame rotation needs d >= 2 (O(1) is {{±1}}, which has no "
+            "rotation angle)",
+            remediation="Pass embeddings with at least two latent coordinates.",
+            latent_dim=int(d),
+        )
 
 
 def _torch_or_none() -> Any:
@@ -292,6 +336,20 @@ def _plan_blocks(c: int, n_refs: int) -> list[tuple[int, int, int, int]]:
     return blocks
 
 
+def _item_cross(block: tuple[int, int, int, int], items: Sequence[int], e: Any, refs: Sequence[Any]) -> Any:
+    """The cross-covariances of the listed items of one block, from ``e`` (for the float64 redo)."""
+    _, _, kind, idx = block
+    if kind == 0:
+        ms = [e[idx].swapaxes(0, 1) @ e[idx + 1 + j] for j in items]
+    else:
+        ms = [e[idx + j].swapaxes(0, 1) @ refs[kind - 1] for j in items]
+    if isinstance(e, np.ndarray):
+        return np.stack(ms)
+    import torch
+
+    return torch.stack(ms)
+
+
 def _block_cross(block: tuple[int, int, int, int], e: Any, x: Any, refs: Sequence[Any]) -> Any:
     """The ``(count, d, d)`` cross-covariances ``E_sourceᵀ E_target`` of one block."""
     _, n, kind, idx = block
@@ -311,20 +369,35 @@ class _Solved:
     angle: np.ndarray
     reflection: np.ndarray
     via_svd: np.ndarray
+    rank: np.ndarray
 
     @classmethod
     def empty(cls, n: int) -> _Solved:
-        return cls(*(np.full(n, np.nan) for _ in range(4)), np.zeros(n, bool), np.zeros(n, bool))
+        return cls(*(np.full(n, np.nan) for _ in range(4)), np.zeros(n, bool), np.zeros(n, bool),
+                   np.zeros(n, np.int64))
 
 
-def _solve_block(block: tuple[int, int, int, int], e: Any, x: Any, refs: Sequence[Any], proper: bool,
+def _solve_block(block: tuple[int, int, int, int], ops: tuple, ops32: tuple | None, proper: bool,
                  out: _Solved) -> None:
     slot, n, _, _ = block
-    pb = polar_batch(_block_cross(block, e, x, refs), proper=proper)
+    if ops32 is None:
+        pb = polar_batch(_block_cross(block, *ops), proper=proper)
+    else:
+        m = _block_cross(block, *ops32)
+        m = m.astype(np.float64) if isinstance(m, np.ndarray) else m.double()
+        pb = polar_batch(m, proper=proper)
+        redo = np.flatnonzero(np.asarray(pb.via_svd) | (np.asarray(pb.s_min) * FP32_CROSS_MAX_COND < np.asarray(pb.s_max)))
+        if redo.size:
+            e, _, refs = ops
+            again = polar_batch(_item_cross(block, [int(j) for j in redo], e, refs), proper=proper)
+            sel = redo if isinstance(m, np.ndarray) else __import__("torch").from_numpy(redo)
+            for name in PolarBatch._fields:
+                getattr(pb, name)[sel] = getattr(again, name)
     sl = slice(slot, slot + n)
     s_max, s_min = np.asarray(pb.s_max), np.asarray(pb.s_min)
     out.s_max[sl], out.s_min[sl], out.nuclear[sl] = s_max, s_min, np.asarray(pb.nuclear)
     out.reflection[sl], out.via_svd[sl] = np.asarray(pb.reflection), np.asarray(pb.via_svd)
+    out.rank[sl] = np.asarray(pb.rank)
     # Degenerate items get a (finite, meaningless) angle here; frame_drift replaces it with NaN.
     out.angle[sl] = drift_from_cos(cos_spectrum(pb.q))
 
@@ -374,17 +447,21 @@ def frame_drift(
     proper:
         Solve over SO(d) instead of O(d) (see :func:`~.procrustes.procrustes_align`).
 
-    A pair whose cross-covariance is rank-deficient beyond ``PROCRUSTES_RCOND`` (a collapsed
-    frame, or ``k < d``) is reported with ``degenerate=True`` and NaN angle/residual; it does not
-    raise, so one collapsed participant does not hide the others. Raises ``InputError`` for
-    NaN/Inf, wrong rank, shape mismatches or ``k < 2``.
+    A pair whose cross-covariance has numerical rank below :func:`~.procrustes.rank_floor` (a
+    collapsed frame) is reported with ``degenerate=True`` and NaN angle/residual; it does not
+    raise, so one collapsed participant does not hide the others. A pair of rank between the floor
+    and ``d`` (frames confined to a subspace, e.g. LayerNorm latents) is aligned on its span and
+    reports that ``rank``. Raises ``InputError`` for NaN/Inf, wrong rank, shape mismatches,
+    ``k < 2`` or ``d < 2`` (a rotation angle needs at least two dimensions).
 
     Accuracy against the per-pair SVD definition (:func:`~.procrustes.procrustes_align` +
     :func:`~.angles.drift_angle_deg`): problems with ``σ_min/σ_max > 1e-3`` are solved through
     ``eigh(MᵀM)`` with ``Q`` within ``~u·κ²`` (≤ ~1e-10) of the SVD answer, the others by the SVD
     itself (:mod:`.procrustes`); the angle then agrees to well within
-    :data:`~.angles.ANGLE_NOISE_FLOOR_DEG` and the residual to :data:`RESIDUAL_NOISE_FLOOR`.
+    :data:`~.angles.ANGLE_ATOL_DEG` and the residual to :data:`RESIDUAL_NOISE_FLOOR`.
     """
+    all_f32 = _all_float32([*dict(embeddings).values(), *(r for r in (reference, global_embedding) if r is not None)]) \
+        if isinstance(embeddings, Mapping) else False
     ids, e = _stack_embeddings(embeddings)
     c, k, d = e.shape
     refs: list[tuple[str, np.ndarray]] = []
@@ -393,6 +470,14 @@ def frame_drift(
             r = as_matrix(arr, label, layout="(k, d): the same probe points as the participants")
             check_same_shape(e[0], r, f"embeddings[{ids[0]!r}]", label)
             refs.append((label, r))
+    _check_rotation_dim(d)
+    # Each frame is multiplied by its own power of two (exact; Q and the angle do not depend on
+    # positive scalings of either side), so latents near 1e±200 neither overflow nor underflow
+    # SᵀT. The residual is scale-dependent and is corrected by rho = a_target / a_source below.
+    a_e = pow2_scale(np.max(np.abs(e), axis=(1, 2)))
+    e = e * a_e[:, None, None]
+    a_r = [float(pow2_scale(np.max(np.abs(r)))) for _, r in refs]
+    refs = [(label, r * a) for (label, r), a in zip(refs, a_r)]
 
     ii, jj = np.triu_indices(c, 1)
     n_problems = len(ii) + c * len(refs)
@@ -401,6 +486,7 @@ def frame_drift(
     sq = np.einsum("ckd,ckd->c", e, e)
     src_sq = np.concatenate([sq[ii]] + [sq for _ in refs])
     tgt_sq = np.concatenate([sq[jj]] + [np.full(c, float(np.sum(r * r))) for _, r in refs])
+    rho = np.concatenate([a_e[jj] / a_e[ii]] + [a / a_e for a in a_r])
 
     torch = _select_backend(n_problems, d)
     x = np.ascontiguousarray(e.transpose(1, 0, 2)).reshape(k, c * d)  # [E_1 … E_C]
@@ -410,15 +496,21 @@ def frame_drift(
         ref_arrays = [torch.from_numpy(np.array(r, order="C")) for r in ref_arrays]  # and warns on read-only)
     else:
         e_b, x_b = e, x
+    ops32 = None
+    if all_f32:  # float32 embeddings: float32 GEMMs first (exact operands: powers of two only)
+        e32, x32 = e.astype(np.float32), x.astype(np.float32)
+        r32 = [np.array(r, dtype=np.float32, order="C") for _, r in refs]
+        ops32 = ((torch.from_numpy(e32), torch.from_numpy(x32), [torch.from_numpy(r) for r in r32])
+                 if torch is not None else (e32, x32, r32))
     out = _Solved.empty(n_problems)
-    _run_blocks(lambda b: _solve_block(b, e_b, x_b, ref_arrays, proper, out),
+    _run_blocks(lambda b: _solve_block(b, (e_b, x_b, ref_arrays), ops32, proper, out),
                 _plan_blocks(c, len(refs)), torch)
 
-    sv = np.stack([out.s_max, out.s_min], axis=-1)
-    bad = degenerate_mask(sv)
-    cond = condition_numbers(sv)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        resid = np.sqrt(np.clip(src_sq + tgt_sq - 2.0 * out.nuclear, 0.0, None)) / np.sqrt(tgt_sq)
+    bad = degenerate_mask(out.s_max, out.rank, d)
+    cond = condition_numbers(out.s_max, out.s_min)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        resid_sq = rho * rho * src_sq + tgt_sq - 2.0 * rho * out.nuclear
+        resid = np.sqrt(np.clip(resid_sq, 0.0, None)) / np.sqrt(tgt_sq)
     resid = np.where(bad, np.nan, resid)
     angle = np.where(bad, np.nan, out.angle)
     reflection = out.reflection & ~bad
@@ -432,6 +524,7 @@ def frame_drift(
             condition=float(cond[n]),
             degenerate=bool(bad[n]),
             reflection=bool(reflection[n]),
+            rank=int(out.rank[n]),
         )
 
     pairs = tuple(entry(n, ids[a], ids[b]) for n, (a, b) in enumerate(zip(ii, jj)))
@@ -455,13 +548,16 @@ def frame_drift(
 def drift_to_reference_deg(embedding: Any, reference: Any, *, proper: bool = False) -> float:
     """Drift angle (degrees) of one ``(k, d)`` embedding relative to the pinned reference.
 
-    ``Q = procrustes_align(embedding, reference).q`` (so ``embedding @ Q ≈ reference``), then
+    ``Q = procrustes_align(embedding, reference).q`` (so ``embedding @ Q ≈ reference``; on frames
+    confined to a subspace, aligned on the span and completed by the minimal rotation), then
     :func:`~.angles.drift_angle_deg`. Raises :class:`~lensemble_spec.errors.DegenerateProcrustes`
-    for a collapsed (rank-deficient) frame — it never returns 0° for one.
+    for a collapsed frame (numerical rank below the rank floor) — it never returns 0° for one —
+    and InputError for ``d < 2``.
     """
     e = as_matrix(embedding, "embedding", layout="(k, d): k probe points, latent d")
     r = as_matrix(reference, "reference", layout="(k, d): the same probe points as `embedding`")
     check_same_shape(e, r, "embedding", "reference")
+    _check_rotation_dim(e.shape[1])
     result = procrustes_align(e, r, proper=proper)
     return float(drift_angle_deg(result.q))
 

@@ -15,21 +15,18 @@ from typing import Any
 import numpy as np
 
 from ..errors import EvaluationError, InputError
-from ._inputs import as_samples, check_finite, check_min_samples, check_ndim, check_same_shape, to_float64
+from ._inputs import (
+    as_samples,
+    check_finite,
+    check_min_samples,
+    check_ndim,
+    check_same_shape,
+    to_float64,
+)
 
 #: An error this small relative to the targets' mean square is float64 round-off, not a
 #: measurement: ratios against it (skill_vs_identity) are undefined.
 ZERO_ERROR_RTOL = 1e-12
-
-#: Ridge added to the standardised normal equations of the state probe, times ``n_train``.
-#: Standardised features have ``XᵀX`` diagonal ≈ n, so 1e-6·n shifts well-posed fits by ~1e-6
-#: relative while keeping rank-deficient features (collinear or constant latents) solvable.
-PROBE_RIDGE = 1e-6
-
-#: A latent feature whose train std is below this fraction of the largest feature std is not
-#: divided by its std (it is centred only, and the ridge keeps its weight ~0): dividing rounding
-#: residue by ~0 would turn noise into a unit-variance feature.
-FEATURE_STD_RTOL = 1e-9
 
 #: A state target whose std is below this fraction of its largest magnitude is constant to
 #: float64 resolution (float32 states cannot vary by less than ~6e-8 relative), so R² is undefined.
@@ -83,7 +80,10 @@ def skill_vs_identity(predicted: Any, target: Any, current: Any) -> float:
 
 
 def _check_identity_error(ident: float, t: np.ndarray) -> None:
-    scale = float(np.mean(t * t))
+    _check_identity_error_scale(ident, float(np.mean(t * t)))
+
+
+def _check_identity_error_scale(ident: float, scale: float) -> None:
     if ident == 0.0 or ident <= ZERO_ERROR_RTOL * scale:
         raise EvaluationError(
             f"identity error is {ident:.3g} (zero to float64 resolution): the latent does not change "
@@ -99,22 +99,25 @@ class RolloutResult:
     """Multistep errors from :func:`rollout_error`.
 
     ``per_step[h]``: ``mean((ẑ_{h+1} − targets[:, h])²)``; ``identity_per_step[h]``: the same for
-    the identity forecast ``z0``; ``mean`` / ``identity_mean`` average over steps.
+    the identity forecast ``z0``; ``mean`` / ``identity_mean`` average over steps;
+    ``target_mean_square``: ``mean(targets²)``, the scale against which a zero identity error is
+    judged (as in :func:`skill_vs_identity`).
     """
 
     per_step: np.ndarray
     identity_per_step: np.ndarray
     mean: float
     identity_mean: float
+    target_mean_square: float = 0.0
 
     @property
     def skill_vs_identity(self) -> float:
-        """``mean / identity_mean`` (gameable — see :func:`skill_vs_identity`)."""
-        if self.identity_mean == 0.0:
-            raise EvaluationError(
-                "identity rollout error is zero: the latent is static, the ratio is undefined",
-                remediation="Check collapse_report; report the rollout error itself instead.",
-            )
+        """``mean / identity_mean`` (gameable — see :func:`skill_vs_identity`).
+
+        Raises EvaluationError under the same rule as :func:`skill_vs_identity`: an identity error
+        at or below ``ZERO_ERROR_RTOL`` times the targets' mean square is round-off, not a baseline.
+        """
+        _check_identity_error_scale(self.identity_mean, self.target_mean_square)
         return self.mean / self.identity_mean
 
 
@@ -175,6 +178,7 @@ def rollout_error(
         identity_per_step=ident,
         mean=float(per_step.mean()),
         identity_mean=float(ident.mean()),
+        target_mean_square=float(np.mean(y * y)),
     )
 
 
@@ -206,17 +210,22 @@ def _check_target_variance(y: np.ndarray, split: str) -> None:
 
 
 def state_probe_r2(train_z: Any, train_states: Any, test_z: Any, test_states: Any) -> float:
-    """Held-out R² of a closed-form linear probe from latents to ground-truth states.
+    """Held-out R² of the ordinary least-squares linear probe (with bias) from latents to states.
 
-    Fit on the train split only: standardise latents with the train mean and std (features with
-    std below ``FEATURE_STD_RTOL``·max std are centred only), solve the ridge least squares
-    ``min ‖X W + 1 bᵀ − Y‖² + PROBE_RIDGE·n·‖W‖²`` (the bias is not penalised; with centred
-    features ``b = mean(Y_train)``). Score on the test split:
+    Fit on the train split only: ``min_{W, b} ‖X W + 1 bᵀ − Y‖²`` (plain OLS, no penalty, no
+    per-coordinate standardisation). With ``X̄``/``Ȳ`` the train means this is ``W`` = the
+    least-squares solution of ``(X − X̄) W = Y − Ȳ`` and ``b = Ȳ − X̄ W``; when the centred train
+    latents are rank-deficient (constant or collinear features, latents confined to a subspace) ``W``
+    is the **minimum-norm** least-squares solution, singular values below ``eps·max(n, d)·σ_max``
+    being treated as zero (numpy's ``lstsq`` default). Score on the test split:
     ``R²_j = 1 − Σ(y_j − ŷ_j)² / Σ(y_j − ȳ_j)²`` (ȳ the test mean), averaged over state dims.
 
+    Because the probe has a bias and no penalty, R² is invariant under any invertible affine map of
+    the latents ``z ↦ z A + c`` applied to both splits (up to round-off growing with ``cond(A)``):
+    two frames of the same latents — a gauge-rotated control, a rescaled one — score the same.
     ≈ 1 when states are a linear function of the latents, ≈ 0 or negative for latents that carry
-    no state information. Not capped at 1 and not clipped below 0. The probe is scale-invariant,
-    so it cannot see magnitude collapse (use ``collapse_report``).
+    no state information. Not capped at 1 and not clipped below 0. Scale-invariant, so it cannot
+    see magnitude collapse (use ``collapse_report``).
 
     Shapes: ``*_z`` ``(..., d)``, ``*_states`` ``(..., S)`` with matching leading dims; ``d`` and
     ``S`` agree across splits; each split has >= 2 samples. Raises InputError for bad arrays and
@@ -233,17 +242,14 @@ def state_probe_r2(train_z: Any, train_states: Any, test_z: Any, test_states: An
     _check_target_variance(ytr, "train")
     _check_target_variance(yte, "test")
     mu = xtr.mean(axis=0)
-    sd = xtr.std(axis=0)
-    sd_max = float(sd.max())
-    sd = np.where((sd > 0) & (sd > FEATURE_STD_RTOL * sd_max), sd, 1.0)
-    xs = (xtr - mu) / sd
+    xc = xtr - mu
+    # One common positive scale (a power of two, so exact) keeps the SVD inside float64's range
+    # for latents near 1e±300 without changing the solution (OLS is scale-equivariant).
+    peak = float(np.max(np.abs(xc))) if xc.size else 0.0
+    scale = 1.0 if peak == 0.0 else float(np.ldexp(1.0, -int(np.frexp(peak)[1])))
     ybar = ytr.mean(axis=0)
-    n, d = xs.shape
-    lam = PROBE_RIDGE * n
-    x_aug = np.vstack([xs, np.sqrt(lam) * np.eye(d)])
-    y_aug = np.vstack([ytr - ybar, np.zeros((d, ytr.shape[1]))])
-    w, *_ = np.linalg.lstsq(x_aug, y_aug, rcond=None)
-    pred = ((xte - mu) / sd) @ w + ybar
+    w, *_ = np.linalg.lstsq(xc * scale, ytr - ybar, rcond=None)
+    pred = ((xte - mu) * scale) @ w + ybar
     ss_res = np.sum((yte - pred) ** 2, axis=0)
     ss_tot = np.sum((yte - yte.mean(axis=0)) ** 2, axis=0)
     return float(np.mean(1.0 - ss_res / ss_tot))

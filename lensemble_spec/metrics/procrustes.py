@@ -12,17 +12,31 @@ is negated when ``det(U Vᵀ) = −1`` (Kabsch), which is the cheapest way to re
 No centring is applied: the gauge group is rotations about the origin, and the latent mean rotates
 with everything else.
 
-Tolerance. The problem is well posed only if ``M`` has full rank; otherwise ``Q`` is not unique
-(e.g. any rotation of the null space, or a sign flip of a direction both sets lack). We call the
-problem degenerate when ``σ_min(M) <= PROCRUSTES_RCOND · σ_max(M)`` (or ``M = 0``) and raise
-:class:`~lensemble_spec.errors.DegenerateProcrustes` instead of returning an arbitrary ``Q``.
+Rank and degeneracy (RFC-0002 §3.2). The *numerical rank* ``r`` of ``M`` counts the singular
+values above ``DEGENERATE_RTOL · σ_max``. Frames that are rank-deficient **by design** — a
+LayerNorm-terminated encoder emits latents that sum to zero, so they span a ``d − 1``-dimensional
+subspace — still determine ``Q`` on the ``r`` directions they span: there ``Q = U_r V_rᵀ`` (the
+polar factor restricted to the span). The ``d − r`` undetermined directions are completed by the
+**minimal rotation**: the orthogonal map ``W`` from the source's null directions ``U_⊥`` to the
+target's ``V_⊥`` that brings ``Q = U_r V_rᵀ + U_⊥ W V_⊥ᵀ`` closest to the identity (maximal
+``tr Q``, i.e. ``W`` the polar factor of ``(V_⊥ᵀ U_⊥)ᵀ``; with ``proper=True`` the sign of ``det W``
+is chosen so that ``det Q = +1``, which costs the objective nothing). A frame is **degenerate** only
+when ``r`` is below the rank floor :func:`rank_floor` ``= max(2, ⌈MIN_RANK_FRACTION·d⌉)`` (or
+``M = 0``): a collapsed frame (a point, a line, a quarter of its dimensions) still raises
+:class:`~lensemble_spec.errors.DegenerateProcrustes` and is never read as an alignment or 0°.
+
+Scale. ``S`` and ``T`` are each divided by a power of two near their largest entry before ``M`` is
+formed (exact, and ``Q`` does not depend on positive scalings of either side), so latents near
+1e±200 neither overflow nor underflow; ``singular_values`` are scaled back (they may be ``inf``
+when ``σ`` itself exceeds the float64 range).
 
 Two solvers for a batch of cross-covariances (both accept numpy arrays or torch tensors and
 return the same kind; both are float64):
 
-* :func:`polar_from_cross` — the reference: one batched SVD, ``Q = U Vᵀ``. Used by
-  :func:`procrustes_align` and as the fallback below.
-* :func:`polar_batch` — the fast route used by :func:`~.drift.frame_drift`: the symmetric
+* :func:`polar_from_cross` — the reference: one batched SVD, ``Q = U Vᵀ`` (completed on the
+  undetermined directions, above). The fallback of the route below.
+* :func:`polar_batch` — the fast route used by :func:`procrustes_align` and
+  :func:`~.drift.frame_drift`: the symmetric
   eigendecomposition ``MᵀM = V Λ Vᵀ`` (about half the cost of the SVD at d = 128, because only one
   set of singular vectors is accumulated), ``σ = √λ`` and ``Q = M V Λ^{-1/2} Vᵀ``. Items whose
   ``σ_min/σ_max`` is at most :data:`EIGH_POLAR_MIN_RATIO` take the SVD route instead.
@@ -39,50 +53,77 @@ a relative ``~c·u·κ²`` and the nuclear norm ``Σσ`` to ``~c·u·κ``. With 
 = 1e3`` that is ``Q`` within ~1e-10 of the SVD answer. Measured at d = 128 (max entry of
 ``Q̂ − Q``, relative condition error): 2e-13 / 4e-12 at κ = 1e2, 2e-11 / 3e-10 at κ = 1e3,
 1e-9 / 2e-8 at κ = 1e4, 2e-7 / 6e-6 at κ = 1e5 — hence the threshold, which still leaves healthy
-probes (``σ_min/σ_max`` ~1e-1, see :data:`PROCRUSTES_RCOND`) two decades inside the fast route.
+probes (``σ_min/σ_max`` ~1e-1, see :data:`DEGENERATE_RTOL`) two decades inside the fast route.
 The decision itself is safe: ``λ̂_min`` is off by at most ``~c·u·λ_max``, far below the
 ``1e-6·λ_max`` it is compared with.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..errors import DegenerateProcrustes
-from ._inputs import as_batched_samples, check_same_shape, is_torch_tensor
+from ..rfc_params import packaged as _rfc
+from ._inputs import as_matrix, check_same_shape, is_torch_tensor
 
-#: Relative rank tolerance on the singular values of the cross-covariance ``M = SᵀT``.
-#: ``M`` is quadratic in the latents, so 1e-6 flags frames whose weakest shared direction carries
-#: less than ~1e-3 of the standard deviation of the strongest one: in that plane the alignment is
-#: decided by noise, not structure. Exactly collapsed frames land many orders below (fp32 latents
-#: of rank r give ``σ_{r+1}/σ_1`` around 1e-13), well-conditioned probes (k ≥ 2d Gaussian-like
-#: points) sit near 1e-1, so the threshold has several decades of margin on both sides.
-PROCRUSTES_RCOND = 1e-6
+#: RFC-0002 §9 ``DEGENERATE_RTOL``: singular values of the cross-covariance ``M = SᵀT`` at or below
+#: this fraction of the largest do not count towards its numerical rank. ``M`` is quadratic in the
+#: latents, so 1e-6 drops directions carrying less than ~1e-3 of the standard deviation of the
+#: strongest one, where the alignment would be decided by noise, not structure. Directions that are
+#: zero by construction (fp32 latents of rank r give ``σ_{r+1}/σ_1`` around 1e-13; LayerNorm's
+#: sum-zero direction ~1e-8) land many orders below; well-conditioned probes sit near 1e-1.
+DEGENERATE_RTOL: float = _rfc().DEGENERATE_RTOL
+
+#: RFC-0002 §9 ``MIN_RANK_FRACTION``: a frame whose cross-covariance has numerical rank below
+#: :func:`rank_floor` is degenerate (collapsed) — the same fraction that bounds the effective rank
+#: of an anchored run (GAUGE-041).
+MIN_RANK_FRACTION: float = _rfc().MIN_RANK_FRACTION
 
 #: :func:`polar_batch` solves an item through the eigendecomposition of ``MᵀM`` only when
 #: ``σ_min/σ_max > EIGH_POLAR_MIN_RATIO``: the eigh route's error grows like ``u·κ²`` (module
 #: docstring), which at ``κ = 1e3`` is ~1e-10 in ``Q`` and ~1e-9 relative in the condition number.
-#: Everything at or below it (ill-conditioned, degenerate, zero) takes the SVD route.
+#: Everything at or below it (ill-conditioned, rank-deficient, zero) takes the SVD route.
 EIGH_POLAR_MIN_RATIO = 1e-3
+
+
+def rank_floor(d: int) -> int:
+    """Smallest numerical rank of ``SᵀT`` that determines a frame: ``min(d, max(2, ⌈MIN_RANK_FRACTION·d⌉))``.
+
+    At least 2 because a frame collapsed onto a line carries no rotation of its own; at most
+    ``d`` (for ``d = 2`` only full rank counts).
+    """
+    return min(int(d), max(2, math.ceil(MIN_RANK_FRACTION * int(d) - 1e-9)))
 
 
 @dataclass(frozen=True)
 class ProcrustesResult:
     """Result of :func:`procrustes_align`.
 
-    ``q``: ``(..., d, d)`` orthogonal, ``source @ q ≈ target``.
-    ``residual``: ``‖source @ q − target‖_F / ‖target‖_F`` (float, or array over batch dims).
-    ``condition``: ``σ_max / σ_min`` of the cross-covariance ``Sᵀ T`` (float or array).
-    ``singular_values``: ``(..., d)`` singular values of ``Sᵀ T``, descending.
+    ``q``: ``(d, d)`` orthogonal, ``source @ q ≈ target`` on the span of the frames.
+    ``residual``: ``‖source @ q − target‖_F / ‖target‖_F``.
+    ``condition``: ``σ_max / σ_min`` of the cross-covariance ``Sᵀ T`` (``inf`` when rank-deficient).
+    ``singular_values``: ``(d,)`` singular values of ``Sᵀ T``, descending.
+    ``rank``: numerical rank of ``Sᵀ T`` (singular values above ``DEGENERATE_RTOL·σ_max``); below
+    ``d`` the undetermined directions were completed by the minimal rotation.
     """
 
     q: np.ndarray
-    residual: Any
-    condition: Any
+    residual: float
+    condition: float
     singular_values: np.ndarray
+    rank: int
+
+
+def pow2_scale(peak: Any) -> Any:
+    """``2^-floor(log2 peak)`` (1 where ``peak`` is 0 or non-finite): exact scaling to ``[1, 2)``."""
+    peak = np.asarray(peak, dtype=np.float64)
+    ok = np.isfinite(peak) & (peak > 0)
+    exp = np.frexp(np.where(ok, peak, 1.0))[1] - 1
+    return np.ldexp(1.0, -exp)
 
 
 def cross_covariance(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -90,17 +131,21 @@ def cross_covariance(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.matmul(np.swapaxes(source, -1, -2), target)
 
 
-def degenerate_mask(singular_values: np.ndarray, rcond: float = PROCRUSTES_RCOND) -> np.ndarray:
-    """Boolean ``(...)``: True where the cross-covariance is rank-deficient beyond ``rcond``."""
-    s_max = singular_values[..., 0]
-    s_min = singular_values[..., -1]
-    return ~(np.isfinite(s_max) & (s_max > 0) & (s_min > rcond * s_max))
+def degenerate_mask(s_max: Any, rank: Any, d: int) -> np.ndarray:
+    """Boolean: True where ``M`` is zero / non-finite or its numerical rank is below :func:`rank_floor`."""
+    s_max = np.asarray(s_max, dtype=np.float64)
+    return ~(np.isfinite(s_max) & (s_max > 0) & (np.asarray(rank) >= rank_floor(d)))
 
 
-def condition_numbers(singular_values: np.ndarray) -> np.ndarray:
+def numerical_rank(singular_values: Any, rtol: float | None = None) -> Any:
+    """Count of singular values (descending, last axis) above ``rtol·σ_max`` (``DEGENERATE_RTOL``)."""
+    rt = DEGENERATE_RTOL if rtol is None else rtol
+    return (singular_values > rt * singular_values[..., :1]).sum(-1)
+
+
+def condition_numbers(s_max: Any, s_min: Any) -> np.ndarray:
     """``σ_max / σ_min`` (``inf`` where ``σ_min = 0``)."""
-    s_max = singular_values[..., 0]
-    s_min = singular_values[..., -1]
+    s_max, s_min = np.asarray(s_max, dtype=np.float64), np.asarray(s_min, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         cond = np.where(s_min > 0, s_max / np.where(s_min > 0, s_min, 1.0), np.inf)
     return cond
@@ -119,27 +164,78 @@ def _zeros_bool(x: Any, n: int) -> Any:
     return x.new_zeros(n, dtype=bool) if is_torch_tensor(x) else np.zeros(n, dtype=bool)
 
 
-def polar_from_cross(m: Any, *, proper: bool) -> tuple[Any, Any, Any]:
-    """Solve Procrustes for a stack of cross-covariances ``(..., d, d)`` with ONE batched SVD.
+def _bmm(a: Any, b: Any) -> Any:
+    """Batched ``a @ b``. torch's float64 batched matmul on CPU does not reach BLAS (measured ~18x
+    slower than numpy for 28 × 128³); a loop of 2-D products with ``out=`` does, in torch's threads."""
+    if is_torch_tensor(a) and a.ndim == 3 and str(a.dtype) == "torch.float64":
+        import torch
 
-    Returns ``(q, singular_values, flipped)``; ``flipped`` marks items where ``proper=True``
-    negated the last singular direction to reach det +1 (the objective then loses ``2σ_min``).
-    ``m`` may be a numpy array or a torch tensor; the results are of the same kind.
+        out = a.new_empty((a.shape[0], a.shape[1], b.shape[-1]))
+        for i in range(a.shape[0]):
+            torch.matmul(a[i], b[i], out=out[i])
+        return out
+    return a @ b
+
+
+def _complete(u: np.ndarray, vt: np.ndarray, r: int, proper: bool) -> tuple[np.ndarray, bool]:
+    """``U_r V_rᵀ + U_⊥ W V_⊥ᵀ`` with ``W`` the completion nearest the identity (module docstring).
+
+    Returns ``(q, flipped)``; ``flipped``: ``proper`` forced ``det W`` to the non-optimal sign.
     """
-    _, lin = _namespace(m)
-    batch = tuple(m.shape[:-2])
+    d = u.shape[-1]
+    q = u[:, :r] @ vt[:r]
+    if r == d:
+        return q, False
+    u_perp, v_perp = u[:, r:], vt[r:].T
+    b = v_perp.T @ u_perp  # maximise tr(W B) over orthogonal W
+    p, _, rt = np.linalg.svd(b)
+    w = rt.T @ p.T
+    flipped = False
+    if proper:
+        want = np.sign(np.linalg.det(u) * np.linalg.det(vt))  # det Q = det U · det W · det V
+        if np.sign(np.linalg.det(w)) != want:
+            p = p.copy()
+            p[:, -1] *= -1.0  # Kabsch on B: give up the weakest direction of the completion
+            w = rt.T @ p.T
+            flipped = True
+    return q + u_perp @ w @ v_perp.T, flipped
+
+
+def polar_from_cross(m: Any, *, proper: bool) -> tuple[Any, Any, Any, Any]:
+    """Solve Procrustes for a stack of cross-covariances ``(n, d, d)`` with ONE batched SVD.
+
+    Returns ``(q, singular_values, flipped, rank)``. Items of full numerical rank get ``Q = U Vᵀ``;
+    items of rank ``1 <= r < d`` are completed by the minimal rotation (module docstring).
+    ``flipped`` marks items where ``proper=True`` had to give up a direction to reach det +1 (the
+    smallest singular direction at full rank, the weakest completion direction otherwise). ``m``
+    may be a numpy array or a torch tensor (float64); the results are of the same kind.
+    """
+    xp, lin = _namespace(m)
     d = m.shape[-1]
-    u, s, vt = lin.svd(m.reshape((-1, d, d)))
-    q = u @ vt
-    flipped = _zeros_bool(q, q.shape[0])
+    u, s, vt = lin.svd(m)
+    q = _bmm(u, vt)
+    n = q.shape[0]
+    rank = numerical_rank(s)
+    flipped = _zeros_bool(q, n)
     if proper:
         # det(U Vᵀ) is ±1 up to rounding; its sign is all that matters.
         flipped = lin.det(q) < 0
-        if bool(flipped.any()):
-            u_f = u[flipped]
-            u_f[:, :, -1] *= -1.0
-            q[flipped] = u_f @ vt[flipped]
-    return q.reshape(batch + (d, d)), s.reshape(batch + (d,)), flipped.reshape(batch)
+    full = rank == d
+    if proper and bool((flipped & full).any()):
+        sel = flipped & full
+        u_f = u[sel]
+        u_f[:, :, -1] *= -1.0
+        q[sel] = u_f @ vt[sel]
+    partial = (rank < d) & (rank > 0) & (s[:, 0] > 0)
+    if bool(partial.any()):
+        as_np = (lambda x: x.numpy()) if xp is not np else (lambda x: x)
+        idx = [int(i) for i in np.flatnonzero(as_np(partial))]
+        u_np, vt_np, r_np = as_np(u), as_np(vt), as_np(rank)
+        for i in idx:
+            qi, fi = _complete(u_np[i], vt_np[i], int(r_np[i]), proper)
+            q[i] = xp.as_tensor(qi) if xp is not np else qi
+            flipped[i] = bool(fi)
+    return q, s, flipped, rank
 
 
 class PolarBatch(NamedTuple):
@@ -147,9 +243,10 @@ class PolarBatch(NamedTuple):
 
     ``q`` ``(n, d, d)``: the Procrustes solutions (finite but meaningless for degenerate items);
     ``s_max``, ``s_min`` ``(n,)``: extreme singular values of ``M``; ``nuclear`` ``(n,)``:
-    ``tr(QᵀM)`` (``Σσ``, minus ``2σ_min`` where a Kabsch flip was applied); ``flipped``: the
-    flip was applied (``proper=True`` only); ``reflection``: ``det q < 0`` (``proper=False`` only);
-    ``via_svd``: the item took the SVD route (``σ_min/σ_max <= EIGH_POLAR_MIN_RATIO``).
+    ``tr(QᵀM)`` (``Σσ``, minus ``2σ_min`` where a Kabsch flip was applied at full rank);
+    ``flipped``: a flip was applied (``proper=True`` only); ``reflection``: ``det q < 0``
+    (``proper=False`` only); ``via_svd``: the item took the SVD route
+    (``σ_min/σ_max <= EIGH_POLAR_MIN_RATIO``); ``rank``: numerical rank of ``M``.
     """
 
     q: Any
@@ -159,6 +256,7 @@ class PolarBatch(NamedTuple):
     flipped: Any
     reflection: Any
     via_svd: Any
+    rank: Any
 
 
 def polar_batch(m: Any, *, proper: bool, min_ratio: float = EIGH_POLAR_MIN_RATIO) -> PolarBatch:
@@ -177,84 +275,149 @@ def polar_batch(m: Any, *, proper: bool, min_ratio: float = EIGH_POLAR_MIN_RATIO
     ms = m / scale[:, None, None]
     if not bool(ok.all()):
         ms = xp.where(ok[:, None, None], ms, 0.0)  # non-finite / zero items: SVD route below
-    lam, v = lin.eigh(ms.swapaxes(-1, -2) @ ms)  # ascending
+    lam, v = lin.eigh(_bmm(ms.swapaxes(-1, -2), ms))  # ascending
     fast = ok & (lam[:, 0] > (min_ratio * min_ratio) * lam[:, -1])
     s = xp.sqrt(lam.clip(0.0, None))
     neg_det = lin.slogdet(ms)[0] < 0  # sign det Q = sign det M (slogdet: no underflow at d = 128)
     flipped = (neg_det & fast) if proper else _zeros_bool(m, n)
-    mv = (ms @ v) / xp.where(s > 0, s, 1.0)[:, None, :]  # U = M V Λ^{-1/2} (garbage off the fast items)
+    mv = _bmm(ms, v) / xp.where(s > 0, s, 1.0)[:, None, :]  # U = M V Λ^{-1/2} (garbage off the fast items)
     if proper:
         # Kabsch: negate the direction of the smallest singular value (eigh column 0).
         mv[..., 0] = xp.where(flipped[:, None], -mv[..., 0], mv[..., 0])
-    q = mv @ v.swapaxes(-1, -2)
+    q = _bmm(mv, v.swapaxes(-1, -2))
     s_max = s[:, -1] * scale
     s_min = s[:, 0] * scale
     nuclear = s.sum(-1) * scale - 2.0 * xp.where(flipped, s_min, 0.0)
     reflection = _zeros_bool(m, n) if proper else (neg_det & fast)
+    rank = xp.full((n,), d) if xp is np else xp.full((n,), d, dtype=xp.int64)
     slow = ~fast
     if bool(slow.any()):
-        q_s, sv_s, fl_s = polar_from_cross(m[slow], proper=proper)
+        m_slow = m[slow]
+        q_s, sv_s, fl_s, r_s = polar_from_cross(m_slow, proper=proper)
         q[slow] = q_s
         s_max[slow] = sv_s[:, 0]
         s_min[slow] = sv_s[:, -1]
-        nuclear[slow] = sv_s.sum(-1) - 2.0 * xp.where(fl_s, sv_s[:, -1], 0.0)
+        nuclear[slow] = (q_s * m_slow).sum((-2, -1))  # tr(QᵀM), whatever the completion
         flipped[slow] = fl_s
+        rank[slow] = r_s
         if not proper:
             reflection[slow] = lin.det(q_s) < 0
     return PolarBatch(q=q, s_max=s_max, s_min=s_min, nuclear=nuclear, flipped=flipped,
-                      reflection=reflection, via_svd=slow)
+                      reflection=reflection, via_svd=slow, rank=rank)
+
+
+#: float32 inputs: the cross-covariance is first accumulated in float32 and used when its
+#: ``σ_max/σ_min`` is at most this (the same rule as :data:`~.drift.FP32_CROSS_MAX_COND`);
+#: otherwise it is recomputed from float64 products.
+FP32_CROSS_MAX_COND = 100.0
+
+
+def _solve_direct(m: np.ndarray, proper: bool, max_cond: float | None = None) -> tuple | None:
+    """``(q, singular values (descending), tr(QᵀM), rank)`` of one ``(d, d)`` cross-covariance.
+
+    The eigh route of :func:`polar_batch` (one ``eigh(MᵀM)`` gives ``Q`` and the singular
+    values), then one Newton–Schulz step so that ``Q`` is orthogonal to round-off; the SVD route
+    for ill-conditioned or rank-deficient ``M``. Returns None when ``max_cond`` is given and
+    ``σ_max/σ_min`` exceeds it (the caller recomputes ``M`` more accurately).
+    """
+    d = m.shape[0]
+    peak = float(np.max(np.abs(m)))
+    if not (math.isfinite(peak) and peak > 0):
+        q, sv, _, rank = polar_from_cross(m[None], proper=proper)
+        return q[0], sv[0], float(np.sum(q[0] * m)), int(rank[0])
+    scale = float(pow2_scale(peak))
+    ms = m * scale
+    lam, v = np.linalg.eigh(ms.T @ ms)
+    fast = lam[0] > (EIGH_POLAR_MIN_RATIO * EIGH_POLAR_MIN_RATIO) * lam[-1]
+    if max_cond is not None and not (lam[0] > lam[-1] / (max_cond * max_cond)):
+        return None
+    if not fast:
+        q, sv, _, rank = polar_from_cross(m[None], proper=proper)
+        return q[0], sv[0], float(np.sum(q[0] * m)), int(rank[0])
+    sig = np.sqrt(lam)
+    u = (ms @ v) / sig
+    if proper and np.linalg.slogdet(ms)[0] < 0:
+        u[:, 0] = -u[:, 0]  # Kabsch: the weakest direction (eigh column 0)
+    q = u @ v.T
+    q = 0.5 * q @ (3.0 * np.eye(d) - q.T @ q)  # one Newton–Schulz step: orthogonal to ~1e-16
+    return q, sig[::-1] / scale, float(np.sum(q * m)), d
 
 
 def procrustes_align(source: Any, target: Any, *, proper: bool = False) -> ProcrustesResult:
-    """Orthogonal ``Q`` minimising ``‖source @ Q − target‖_F``; batched over leading dims.
+    """Orthogonal ``Q`` minimising ``‖source @ Q − target‖_F`` (RFC-0002 §3).
 
     Parameters
     ----------
     source, target:
-        ``(..., n, d)`` numpy arrays or torch tensors with identical shapes, finite, ``n >= 2``.
+        ``(n, d)`` numpy arrays or torch tensors with identical shapes, finite, ``n >= 2``.
         Computation is in float64; results are numpy (torch inputs are detached and copied).
+        Exactly two-dimensional (GAUGE-015): for many problems at once use
+        :func:`~.drift.frame_drift` or :func:`polar_batch` on stacked cross-covariances.
     proper:
         ``False`` (default): minimise over O(d) (reflections allowed; the gauge group of the
         JEPA objective). ``True``: minimise over SO(d); the returned ``q`` has det +1.
 
     Returns
     -------
-    ProcrustesResult with ``q`` ``(..., d, d)``, the normalised ``residual``
-    ``‖S Q − T‖_F / ‖T‖_F``, the ``condition`` ``σ_max/σ_min`` of ``M = SᵀT`` and its
-    ``singular_values``. For 2-D inputs ``residual`` and ``condition`` are Python floats.
+    ProcrustesResult with ``q`` ``(d, d)``, the normalised ``residual`` ``‖S Q − T‖_F / ‖T‖_F``,
+    the ``condition`` ``σ_max/σ_min`` of ``M = SᵀT``, its ``singular_values`` and its numerical
+    ``rank``. A frame of rank ``rank_floor(d) <= r < d`` (e.g. LayerNorm latents, rank ``d − 1``)
+    is aligned on its span and completed by the minimal rotation (module docstring).
 
     Raises
     ------
     InputError
-        NaN/Inf, rank < 2, mismatched shapes, fewer than 2 points.
+        NaN/Inf, not 2-D, mismatched shapes, fewer than 2 points.
     DegenerateProcrustes
-        ``σ_min(M) <= PROCRUSTES_RCOND · σ_max(M)`` (in any batch item): the solution is not
-        unique, typically because a frame has collapsed or ``n < d``.
+        ``M = 0`` or its numerical rank is below :func:`rank_floor` (a collapsed frame): the
+        rotation is not determined by the data.
 
-    Accuracy: for well-conditioned ``M``, ``Q`` is exact to ~``cond(M) · 1e-16``; the residual is
-    computed directly from ``S Q − T`` (no cancellation-prone trace identity).
+    Accuracy: well-conditioned problems (``σ_min/σ_max > EIGH_POLAR_MIN_RATIO``) are solved through
+    ``eigh(MᵀM)``, ``Q`` within ``~u·κ²`` of the SVD answer (module docstring); the others by the
+    SVD. float32 inputs (exact in float32) first accumulate ``M`` in float32 and keep it when
+    ``σ_max/σ_min <= FP32_CROSS_MAX_COND`` (``Q`` then within ~``κ·√n·u₃₂`` of the float64 answer,
+    far inside ``ATOL_ORTHO``/``PROCRUSTES_ATOL``; measured ~1e-7), else recompute it from float64
+    products. The residual is computed from the trace identity ``‖S‖² + ‖T‖² − 2 tr(QᵀM)`` and,
+    where that cancels (normalised residual below ``1e-3``, ``3e-2`` for float32 inputs), directly
+    from ``S Q − T``.
     """
-    s_arr = as_batched_samples(source, "source")
-    t_arr = as_batched_samples(target, "target")
+    f32 = all(str(getattr(x, "dtype", "")) in ("float32", "torch.float32") for x in (source, target))
+    s_arr = as_matrix(source, "source", layout="(n, d): n points, latent d")
+    t_arr = as_matrix(target, "target", layout="(n, d): the same n points as `source`")
     check_same_shape(s_arr, t_arr, "source", "target")
-    m = cross_covariance(s_arr, t_arr)
-    q, sv, _ = polar_from_cross(m, proper=proper)
-    bad = degenerate_mask(sv)
-    cond = condition_numbers(sv)
-    if np.any(bad):
-        idx = [tuple(int(i) for i in ix) for ix in np.argwhere(np.atleast_1d(bad))]
-        worst = float(np.max(np.atleast_1d(cond)))
+    d = s_arr.shape[1]
+    a = float(pow2_scale(np.max(np.abs(s_arr))))
+    b = float(pow2_scale(np.max(np.abs(t_arr))))
+    ss, ts = s_arr * a, t_arr * b
+    if f32:  # float32 operands are exact in float32: a float32 GEMM first (see _solve_direct)
+        m = (ss.astype(np.float32).T @ ts.astype(np.float32)).astype(np.float64)
+        solved = _solve_direct(m, proper, max_cond=FP32_CROSS_MAX_COND)
+        if solved is None:
+            m = ss.T @ ts
+            solved = _solve_direct(m, proper)
+    else:
+        m = ss.T @ ts
+        solved = _solve_direct(m, proper)
+    q, sv, nuclear, rank = solved
+    s_max, s_min = float(sv[0]), float(sv[-1])
+    cond = s_max / s_min if s_min > 0 else math.inf
+    if bool(degenerate_mask(s_max, rank, d)):
         raise DegenerateProcrustes(
-            f"cross-covariance is rank-deficient (condition {worst:.3g} > 1/PROCRUSTES_RCOND = "
-            f"{1 / PROCRUSTES_RCOND:.3g}); the rotation is not determined"
-            + (f" for batch item(s) {idx[:8]}" if m.ndim > 2 else ""),
-            condition_number=worst,
-            min_singular_value=float(np.min(sv[..., -1])),
-            rcond=PROCRUSTES_RCOND,
+            f"cross-covariance has numerical rank {rank} of d = {d} (below the rank floor "
+            f"{rank_floor(d)} = max(2, ⌈MIN_RANK_FRACTION·d⌉)); the frame has collapsed and the "
+            "rotation is not determined",
+            condition_number=cond,
+            min_singular_value=(s_min / a) / b,
+            rank=rank,
+            rcond=DEGENERATE_RTOL,
         )
-    t_norm = np.linalg.norm(t_arr, axis=(-2, -1))
-    diff = np.matmul(s_arr, q) - t_arr
-    residual = np.linalg.norm(diff, axis=(-2, -1)) / t_norm  # t_norm > 0: M != 0 was checked
-    if m.ndim == 2:
-        return ProcrustesResult(q=q, residual=float(residual), condition=float(cond), singular_values=sv)
-    return ProcrustesResult(q=q, residual=residual, condition=cond, singular_values=sv)
+    ratio = a / b  # S = ss / a, T = ts / b:  ‖SQ − T‖/‖T‖ = ‖(b/a)·ss Q − ts‖/‖ts‖
+    s_sq, t_sq = float(np.sum(ss * ss)), float(np.sum(ts * ts))
+    inv = 1.0 / ratio
+    resid_sq = inv * inv * s_sq + t_sq - 2.0 * inv * nuclear
+    residual = math.sqrt(max(resid_sq, 0.0) / t_sq)
+    if residual < (3e-2 if f32 else 1e-3):
+        residual = float(np.linalg.norm(inv * (ss @ q) - ts) / math.sqrt(t_sq))
+    with np.errstate(over="ignore"):
+        singular_values = (sv / a) / b
+    return ProcrustesResult(q=q, residual=residual, condition=cond, singular_values=singular_values, rank=rank)

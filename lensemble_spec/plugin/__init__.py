@@ -131,6 +131,10 @@ class _SuiteWatcher:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = get_state(config)
+    if state is not None and state.rfc_dir is not None:
+        from .. import rfc_params
+
+        rfc_params.select(None)  # an in-process run must not leave its --lensemble-rfc-dir behind
     if state is not None and state.previous_profile is not None:
         from hypothesis import settings
 

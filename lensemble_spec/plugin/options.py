@@ -137,6 +137,9 @@ def read_options(config: pytest.Config, state: State) -> None:
         state.rfc_dir = (here / rfc_dir).resolve()
         if not state.rfc_dir.is_dir():
             raise pytest.UsageError(f"lensemble-spec: --lensemble-rfc-dir {rfc_dir!r} is not a directory")
+        from .. import rfc_params  # bounds (suite) and tolerances (verifier) follow --lensemble-rfc-dir
+
+        rfc_params.select(state.rfc_dir)
     for raw in _value(opt, "lensemble_rfc") or []:
         state.rfc_filter.append(rfc_number(raw))
         state.rfc_filter_raw.append(raw)

@@ -29,12 +29,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import LensembleError
+from ..metrics import collapse_metrics as _collapse_metrics
 from ..metrics import (
-    effective_dim,
-    effective_rank,
     frame_drift,
-    latent_rms,
-    latent_std_mean,
     skill_vs_identity,
     state_probe_r2,
     val_pred,
@@ -75,13 +72,13 @@ def embed(model: Any, params: Mapping[str, Any], obs: np.ndarray, *, chunk: int 
 
 
 def collapse_metrics(z: np.ndarray) -> dict[str, float | None]:
+    """The four RFC-0002 §7 metrics from ONE centred spectrum (``metrics.collapse_metrics``)."""
     flat = z.reshape(-1, z.shape[-1])
-    return {
-        "effective_rank": _safe(effective_rank, flat),
-        "effective_dim": _safe(effective_dim, flat),
-        "latent_std_mean": _safe(latent_std_mean, flat),
-        "latent_rms": _safe(latent_rms, flat),
-    }
+    try:
+        values = _collapse_metrics(flat)
+    except LensembleError:
+        return dict.fromkeys(COLLAPSE_KEYS)
+    return {key: finite_or_none(values[key]) for key in COLLAPSE_KEYS}
 
 
 def drift_to_reference(z: np.ndarray, targets: np.ndarray) -> tuple[float | None, bool]:

@@ -11,8 +11,9 @@ Two kinds of comparison happen:
   ``c`` when ``|x − c| <= atol + rtol·|c|``. Anchor targets compare element-wise with
   ``EQUIV_RTOL``/``EQUIV_ATOL`` (RFC-0002 §9, GAUGE-023).
 
-The values are parameters of the requirement catalog, not constants of this module, so the RFC
-text is the single place to change them.
+The values are the RFCs' harness parameters (:mod:`lensemble_spec.rfc_params`), not constants
+of this module, so the RFC text is the single place to change them; :func:`tolerances` reads the
+*active* RFC directory (``--rfc-dir`` under the conformance suite, else the packaged RFCs).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from .. import rfc_params
 
 
 @dataclass(frozen=True)
@@ -56,21 +59,22 @@ class Tolerances:
         return self.angle if key.endswith("_deg") else self.metric
 
 
-@lru_cache(maxsize=1)
 def tolerances() -> Tolerances:
-    """The harness parameters of the packaged RFCs."""
-    from ..requirements import load_catalog
+    """The harness parameters of the active RFC directory (:func:`lensemble_spec.rfc_params.active`)."""
+    return _tolerances(rfc_params.active())
 
-    p = load_catalog().param
+
+@lru_cache(maxsize=8)
+def _tolerances(p: rfc_params.RFCParameters) -> Tolerances:
     return Tolerances(
-        metric=Tol(float(p("RECOMPUTE_RTOL")), float(p("RECOMPUTE_ATOL"))),
-        angle=Tol(0.0, float(p("RECOMPUTE_ANGLE_ATOL_DEG"))),
-        equiv=Tol(float(p("EQUIV_RTOL")), float(p("EQUIV_ATOL"))),
-        min_rank_fraction=float(p("MIN_RANK_FRACTION")),
-        min_latent_std=float(p("MIN_LATENT_STD")),
-        max_drift_deg=float(p("MAX_DRIFT_TO_REFERENCE_DEG")),
-        val_pred_gap_min=float(p("VAL_PRED_GAP_MIN")),
-        state_probe_margin=float(p("STATE_PROBE_MARGIN")),
+        metric=Tol(p.RECOMPUTE_RTOL, p.RECOMPUTE_ATOL),
+        angle=Tol(0.0, p.RECOMPUTE_ANGLE_ATOL_DEG),
+        equiv=Tol(p.EQUIV_RTOL, p.EQUIV_ATOL),
+        min_rank_fraction=p.MIN_RANK_FRACTION,
+        min_latent_std=p.MIN_LATENT_STD,
+        max_drift_deg=p.MAX_DRIFT_TO_REFERENCE_DEG,
+        val_pred_gap_min=p.VAL_PRED_GAP_MIN,
+        state_probe_margin=p.STATE_PROBE_MARGIN,
     )
 
 

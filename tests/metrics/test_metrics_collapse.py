@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lensemble_spec.metrics import (
-    COLLAPSE_VARIANCE_FLOOR,
+    MIN_LATENT_STD,
     collapse_report,
     effective_dim,
     effective_rank,
@@ -115,12 +115,12 @@ def test_each_kind_of_collapse_is_named():
     healthy = rng.standard_normal((512, 32))
     assert collapse_report(healthy) == {**collapse_report(healthy), "collapsed": False, "reasons": []}
     assert effective_rank(healthy) > 0.8 * 32
-    shrunk = 1e-3 * healthy  # full rank, variance 1e-6 per coordinate
+    shrunk = 1e-4 * healthy  # full rank, std 1e-4 per coordinate
     assert collapse_report(shrunk)["reasons"] == ["magnitude"]
     line = np.outer(rng.standard_normal(512), np.ones(32))  # unit scale, rank 1
     assert collapse_report(line)["reasons"] == ["rank"]
     # the floor is a stated constant: just above it passes, just below it fails
-    std = np.sqrt(COLLAPSE_VARIANCE_FLOOR)
+    std = MIN_LATENT_STD
     unit = (healthy - healthy.mean(0)) / healthy.std(0)
     assert "magnitude" not in collapse_report(1.01 * std * unit)["reasons"]
     assert "magnitude" in collapse_report(0.99 * std * unit)["reasons"]

@@ -46,8 +46,8 @@ def _m(impl: str, args: tuple[str, ...], expected: set[str], defect: str, keywor
 
 MUTANTS: dict[str, Mutant] = {
     # --- gauge part (RFC-0002 §3, §7) ---
-    "procrustes-transpose": _m("mutants.gauge:procrustes_transpose", PRIMITIVES, {"GAUGE-011", "GAUGE-012", "GAUGE-013"}, "procrustes_align returns Qᵀ"),
-    "trace-angle": _m("mutants.gauge:trace_angle", PRIMITIVES, {"GAUGE-016", "GAUGE-018"}, "saturating arccos((tr Q − (d−2))/2) angle (self-consistent: not charged to GAUGE-019)"),
+    "procrustes-transpose": _m("mutants.gauge:procrustes_transpose", PRIMITIVES, {"GAUGE-011", "GAUGE-012", "GAUGE-013", "GAUGE-014"}, "procrustes_align returns Qᵀ"),
+    "trace-angle": _m("mutants.gauge:trace_angle", PRIMITIVES, {"GAUGE-016", "GAUGE-018", "GAUGE-020"}, "saturating arccos((tr Q − (d−2))/2) angle (self-consistent: not charged to GAUGE-019)"),
     "drift-over-sod": _m("mutants.gauge:drift_over_sod", PRIMITIVES, {"GAUGE-019"}, "frame_drift_deg over SO(d) while procrustes_align is over O(d)"),
     "degenerate-zero": _m("mutants.gauge:degenerate_zero", PRIMITIVES, {"GAUGE-020"}, "degenerate frame reported as 0° drift"),
     "rank-floor": _m("mutants.gauge:rank_floor", PRIMITIVES, {"GAUGE-036", "GAUGE-037", "GAUGE-038"}, "eigenvalues floored at 1e-12: a constant latent reads full rank, a near-rank-1 spectrum reads high"),
@@ -69,6 +69,7 @@ MUTANTS: dict[str, Mutant] = {
     "writes-raw-data": _m("mutants.runs:writes_raw_data", RUNS, {"FED-005", "ART-015"}, "run directory caches raw silo observations"),
     "procrustes-lstsq": _m("mutants.gauge:procrustes_lstsq", PRIMITIVES, {"GAUGE-010", "GAUGE-014", "GAUGE-015"}, "least-squares map instead of an orthogonal one"),
     "no-degenerate-check": _m("mutants.gauge:no_degenerate_check", PRIMITIVES, {"GAUGE-014", "GAUGE-015"}, "rank-deficient SᵀT aligned anyway"),
+    "full-rank-only": _m("mutants.gauge:full_rank_only", PRIMITIVES, {"GAUGE-014", "GAUGE-020"}, "a rank d − 1 (LayerNorm) frame refused as degenerate"),
     "float32-angles": _m("mutants.gauge:float32_angles", PRIMITIVES, {"GAUGE-017"}, "arccos in float32: noise floor near 0°"),
     "sample-std": _m("mutants.gauge:sample_std", PRIMITIVES, {"GAUGE-039"}, "latent_std_mean with ddof=1"),
     "eigen-entropy-rank": _m(

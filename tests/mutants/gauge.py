@@ -148,3 +148,28 @@ class _DriftOverSOd(Wrapped):
 
 def drift_over_sod():
     return mutant("drift-over-sod", gauge=_DriftOverSOd(reference().gauge))
+
+
+class _FullRankOnly(Wrapped):
+    """The pre-amendment rule: any ``σ_min <= DEGENERATE_RTOL·σ_max`` is degenerate, so every
+    LayerNorm-terminated frame (rank d − 1 by design) is refused and its drift is null."""
+
+    def _check(self, source, target):
+        sv = np.linalg.svd(np.asarray(source, dtype=np.float64).T @ np.asarray(target, dtype=np.float64),
+                           compute_uv=False)
+        if not sv[0] > 0 or sv[-1] <= 1e-6 * sv[0]:
+            raise DegenerateProcrustes("σ_min/σ_max of SᵀT at or below 1e-6")
+
+    def procrustes_align(self, source, target):
+        q = self._inner.procrustes_align(source, target)  # bad input: the inner InputError first
+        self._check(source, target)
+        return q
+
+    def frame_drift_deg(self, source, target):
+        value = self._inner.frame_drift_deg(source, target)
+        self._check(source, target)
+        return value
+
+
+def full_rank_only():
+    return mutant("full-rank-only", gauge=_FullRankOnly(reference().gauge))
