@@ -49,8 +49,9 @@ def align(source, target) -> np.ndarray:
     # eigh squares the spectrum: a singular value below RANK_RTOL·σ_max has eigenvalue below
     # RANK_RTOL²·λ_max, which float64 still resolves (≈1e-12 ≫ 2e-16).
     r = int(np.sum(sigma > RANK_RTOL * sigma[0]))
-    if r < MIN_SPAN_FRACTION * d:
-        raise SingularFrame(f"the frames span {r} of {d} directions (fewer than {MIN_SPAN_FRACTION:.0%})")
+    floor = min(d, max(2, math.ceil(MIN_SPAN_FRACTION * d)))  # RFC-0002 §3.2: never fewer than two
+    if r < floor:
+        raise SingularFrame(f"the frames span {r} of {d} directions (fewer than the floor {floor})")
     v_r = v[:, :r]
     u_r = (m @ v_r) / sigma[:r]
     u_r, _ = _orthonormal(u_r)
