@@ -123,6 +123,7 @@ class TrainConfig:
     lambda_pred: float = 1.0
     lambda_sigreg: float = 10.0
     lambda_anchor: float = 0.05
+    anchor_variant: str = "landmark"  # "landmark" (RFC-0002 §4) or "frame" (§4.1)
     sketch_dim: int = 64
     target_stop_gradient: bool = True
     backstop: bool = True
@@ -165,6 +166,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}", field=name)
         if not 0 < self.outer.lr <= 1.0 or not 0 <= self.outer.momentum < 1:
             raise ConfigError("outer.lr must be in (0, 1] and outer.momentum in [0, 1)", field="outer")
+        if self.anchor_variant not in ("landmark", "frame"):
+            raise ConfigError(f"anchor_variant must be 'landmark' or 'frame', got {self.anchor_variant!r}", field="anchor_variant")
         if self.episodes_per_batch < 0:
             raise ConfigError(f"episodes_per_batch must be >= 0, got {self.episodes_per_batch}", field="episodes_per_batch")
         if self.seed < 0 or self.min_participants < 1:

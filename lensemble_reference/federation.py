@@ -116,6 +116,7 @@ def anchor_tensors(cfg: TrainConfig, points: np.ndarray, targets: np.ndarray) ->
         points=torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)),
         targets=torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32)),
         weight=float(cfg.lambda_anchor),
+        variant=cfg.anchor_variant,
     )
 
 
@@ -270,7 +271,7 @@ def finish(
     setup.progress.close()
     anchor = None
     if cfg.lambda_anchor > 0:
-        anchor = FrameAnchor(points=setup.inputs.probe_points, targets=setup.reference, weight=cfg.lambda_anchor)
+        anchor = FrameAnchor(points=setup.inputs.probe_points, targets=setup.reference, weight=cfg.lambda_anchor, variant=cfg.anchor_variant)
     return ReferenceRunResult(
         records=list(setup.records),
         final_params=final_params,
@@ -463,6 +464,7 @@ def local_update(
             points=torch.from_numpy(np.array(anchor.points, dtype=np.float32)),
             targets=torch.from_numpy(np.array(anchor.targets, dtype=np.float32)),
             weight=float(anchor.weight),
+            variant=str(getattr(anchor, "variant", "landmark")),
         )
     part.train(steps, round_sketch(cfg, round_index), anc)
     delta = redifference(global_params, part.params())
