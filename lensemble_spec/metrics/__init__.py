@@ -36,7 +36,6 @@ from .collapse import (
 )
 from .drift import RESIDUAL_NOISE_FLOOR, DriftEntry, FrameDriftResult, drift_to_reference_deg, frame_drift
 from .prediction import (
-    PROBE_RIDGE,
     RolloutResult,
     rollout_error,
     skill_vs_identity,
@@ -61,7 +60,6 @@ __all__ = [
     "COLLAPSE_VARIANCE_FLOOR",
     "CONSTANT_RTOL",
     "ORTHOGONALITY_ATOL",
-    "PROBE_RIDGE",
     "PROCRUSTES_RCOND",
     "RESIDUAL_NOISE_FLOOR",
     "SIGREG_KNOTS",

@@ -21,16 +21,6 @@ from ._inputs import as_samples, check_finite, check_min_samples, check_ndim, ch
 #: measurement: ratios against it (skill_vs_identity) are undefined.
 ZERO_ERROR_RTOL = 1e-12
 
-#: Ridge added to the standardised normal equations of the state probe, times ``n_train``.
-#: Standardised features have ``XᵀX`` diagonal ≈ n, so 1e-6·n shifts well-posed fits by ~1e-6
-#: relative while keeping rank-deficient features (collinear or constant latents) solvable.
-PROBE_RIDGE = 1e-6
-
-#: A latent feature whose train std is below this fraction of the largest feature std is not
-#: divided by its std (it is centred only, and the ridge keeps its weight ~0): dividing rounding
-#: residue by ~0 would turn noise into a unit-variance feature.
-FEATURE_STD_RTOL = 1e-9
-
 #: A state target whose std is below this fraction of its largest magnitude is constant to
 #: float64 resolution (float32 states cannot vary by less than ~6e-8 relative), so R² is undefined.
 TARGET_STD_RTOL = 1e-9
@@ -206,17 +196,22 @@ def _check_target_variance(y: np.ndarray, split: str) -> None:
 
 
 def state_probe_r2(train_z: Any, train_states: Any, test_z: Any, test_states: Any) -> float:
-    """Held-out R² of a closed-form linear probe from latents to ground-truth states.
+    """Held-out R² of the ordinary least-squares linear probe (with bias) from latents to states.
 
-    Fit on the train split only: standardise latents with the train mean and std (features with
-    std below ``FEATURE_STD_RTOL``·max std are centred only), solve the ridge least squares
-    ``min ‖X W + 1 bᵀ − Y‖² + PROBE_RIDGE·n·‖W‖²`` (the bias is not penalised; with centred
-    features ``b = mean(Y_train)``). Score on the test split:
+    Fit on the train split only: ``min_{W, b} ‖X W + 1 bᵀ − Y‖²`` (plain OLS, no penalty, no
+    per-coordinate standardisation). With ``X̄``/``Ȳ`` the train means this is ``W`` = the
+    least-squares solution of ``(X − X̄) W = Y − Ȳ`` and ``b = Ȳ − X̄ W``; when the centred train
+    latents are rank-deficient (constant or collinear features, latents confined to a subspace) ``W``
+    is the **minimum-norm** least-squares solution, singular values below ``eps·max(n, d)·σ_max``
+    being treated as zero (numpy's ``lstsq`` default). Score on the test split:
     ``R²_j = 1 − Σ(y_j − ŷ_j)² / Σ(y_j − ȳ_j)²`` (ȳ the test mean), averaged over state dims.
 
+    Because the probe has a bias and no penalty, R² is invariant under any invertible affine map of
+    the latents ``z ↦ z A + c`` applied to both splits (up to round-off growing with ``cond(A)``):
+    two frames of the same latents — a gauge-rotated control, a rescaled one — score the same.
     ≈ 1 when states are a linear function of the latents, ≈ 0 or negative for latents that carry
-    no state information. Not capped at 1 and not clipped below 0. The probe is scale-invariant,
-    so it cannot see magnitude collapse (use ``collapse_report``).
+    no state information. Not capped at 1 and not clipped below 0. Scale-invariant, so it cannot
+    see magnitude collapse (use ``collapse_report``).
 
     Shapes: ``*_z`` ``(..., d)``, ``*_states`` ``(..., S)`` with matching leading dims; ``d`` and
     ``S`` agree across splits; each split has >= 2 samples. Raises InputError for bad arrays and
@@ -233,17 +228,14 @@ def state_probe_r2(train_z: Any, train_states: Any, test_z: Any, test_states: An
     _check_target_variance(ytr, "train")
     _check_target_variance(yte, "test")
     mu = xtr.mean(axis=0)
-    sd = xtr.std(axis=0)
-    sd_max = float(sd.max())
-    sd = np.where((sd > 0) & (sd > FEATURE_STD_RTOL * sd_max), sd, 1.0)
-    xs = (xtr - mu) / sd
+    xc = xtr - mu
+    # One common positive scale (a power of two, so exact) keeps the SVD inside float64's range
+    # for latents near 1e±300 without changing the solution (OLS is scale-equivariant).
+    peak = float(np.max(np.abs(xc))) if xc.size else 0.0
+    scale = 1.0 if peak == 0.0 else float(np.ldexp(1.0, -int(np.frexp(peak)[1])))
     ybar = ytr.mean(axis=0)
-    n, d = xs.shape
-    lam = PROBE_RIDGE * n
-    x_aug = np.vstack([xs, np.sqrt(lam) * np.eye(d)])
-    y_aug = np.vstack([ytr - ybar, np.zeros((d, ytr.shape[1]))])
-    w, *_ = np.linalg.lstsq(x_aug, y_aug, rcond=None)
-    pred = ((xte - mu) / sd) @ w + ybar
+    w, *_ = np.linalg.lstsq(xc * scale, ytr - ybar, rcond=None)
+    pred = ((xte - mu) * scale) @ w + ybar
     ss_res = np.sum((yte - pred) ** 2, axis=0)
     ss_tot = np.sum((yte - yte.mean(axis=0)) ** 2, axis=0)
     return float(np.mean(1.0 - ss_res / ss_tot))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lensemble_spec.errors import EvaluationError, InputError
 from lensemble_spec.metrics import rollout_error, skill_vs_identity, state_probe_r2, val_pred
@@ -144,3 +146,84 @@ def test_state_probe_r2_shape_errors():
         state_probe_r2(z, y[:19], z, y)
     with pytest.raises(InputError):
         state_probe_r2(z, y, z[:, :3], y)
+
+
+def _low_variance_state_world(seed=7, n=400, d=8):
+    """Latents whose state lives in one direction with 1e-4 of the others' std."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, d))
+    z[:, -1] *= 1e-4
+    states = np.stack([z[:, -1] * 1e4, z[:, -1] * 2e4 + 0.1 * z[:, 0]], axis=1)
+    return z, states + 1e-3 * rng.standard_normal(states.shape)
+
+
+# Catches: a probe that depends on the latent frame (a ridge on standardised coordinates reads
+# 1.000 for z and about 0 for z @ Q when the state sits in a low-variance rotated direction).
+def test_state_probe_r2_is_the_same_in_a_rotated_frame():
+    z, y = _low_variance_state_world()
+    q = np.linalg.qr(np.random.default_rng(8).standard_normal((z.shape[1], z.shape[1])))[0]
+    r2_z = state_probe_r2(z[:300], y[:300], z[300:], y[300:])
+    zq = z @ q
+    r2_q = state_probe_r2(zq[:300], y[:300], zq[300:], y[300:])
+    assert r2_z > 0.99
+    assert r2_q == pytest.approx(r2_z, abs=1e-9)
+
+
+# Catches: a penalised or standardised fit (not RFC-0005's least squares): OLS with bias
+# reproduces numpy's lstsq on [X, 1] exactly.
+def test_state_probe_r2_is_ordinary_least_squares_with_bias():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((60, 5)) * np.array([1e3, 1.0, 1e-3, 5.0, 0.2]) + 7.0
+    y = x @ rng.standard_normal((5, 2)) + rng.standard_normal((60, 2))
+    xt = rng.standard_normal((40, 5)) * np.array([1e3, 1.0, 1e-3, 5.0, 0.2]) + 7.0
+    yt = xt @ rng.standard_normal((5, 2)) + rng.standard_normal((40, 2))
+    coef, *_ = np.linalg.lstsq(np.hstack([x, np.ones((60, 1))]), y, rcond=None)
+    pred = np.hstack([xt, np.ones((40, 1))]) @ coef
+    want = np.mean(1 - ((yt - pred) ** 2).sum(0) / ((yt - yt.mean(0)) ** 2).sum(0))
+    assert state_probe_r2(x, y, xt, yt) == pytest.approx(want, rel=1e-9, abs=1e-9)
+
+
+# Catches: a rank-deficient fit that is not the minimum-norm solution (latents confined to a
+# subspace: the test split's off-subspace component must not be extrapolated by an arbitrary W).
+def test_state_probe_r2_minimum_norm_when_rank_deficient():
+    rng = np.random.default_rng(10)
+    base = rng.standard_normal((100, 3))
+    x = np.hstack([base, base[:, :1] + base[:, 1:2], np.zeros((100, 1))])  # rank 3 of d = 5
+    y = base @ np.array([[1.0], [2.0], [-1.0]])
+    xt = x[:50].copy()
+    xt[:, 4] = rng.standard_normal(50)  # a direction never seen in training: weight must be 0
+    yt = y[:50]
+    assert state_probe_r2(x, y, xt, yt) == pytest.approx(1.0, abs=1e-9)
+
+
+@st.composite
+def _invertible_maps(draw):
+    seed = draw(st.integers(0, 2**32 - 1))
+    d = draw(st.integers(2, 12))
+    log_cond = draw(st.floats(0.0, 3.0))  # cond(A) ≤ 1e3
+    rng = np.random.default_rng(seed)
+    u = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    v = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    scale = draw(st.sampled_from([1e-6, 1.0, 1e6]))
+    sv = np.logspace(0.0, log_cond, d) * scale
+    # The offset is relative to the scale: an offset 1e9 times the signal would round the signal
+    # away in the input itself, before any probe sees it.
+    shift = rng.standard_normal(d) * scale * draw(st.sampled_from([0.0, 1.0, 1e3]))
+    return seed, d, u @ np.diag(sv) @ v.T, shift
+
+
+# Property (issue #12): a linear probe with a bias term is invariant under any invertible affine
+# map of the latents; conditioning bounded so round-off stays below the tolerance.
+@given(_invertible_maps())
+@settings(max_examples=60, deadline=None)
+def test_state_probe_r2_invariant_under_invertible_linear_maps(case):
+    seed, d, a, shift = case
+    rng = np.random.default_rng(seed + 1)
+    n = 4 * d + 20
+    z = rng.standard_normal((n, d)) * np.logspace(0, -2, d)
+    y = z @ rng.standard_normal((d, 3)) + 0.3 * rng.standard_normal((n, 3))
+    half = n // 2
+    base = state_probe_r2(z[:half], y[:half], z[half:], y[half:])
+    za = z @ a + shift
+    moved = state_probe_r2(za[:half], y[:half], za[half:], y[half:])
+    assert moved == pytest.approx(base, abs=1e-7)
