@@ -106,6 +106,9 @@ def register_headline(subparsers: Any) -> None:
     p = subparsers.add_parser("headline", help="run all four controls and print the headline table")
     _add_common(p)
     p.add_argument("--controls", default=",".join(CONTROLS), help="comma-separated subset of controls (default: all four)")
+    p.add_argument("--seeds", default=None, help="several seeds, a list or range (e.g. 0-4 or 0,1,7): per-seed tables, means with 95%% "
+                   "t-intervals, worst-over-seeds verdicts, paired differences and the frame-only anchor variant (lensemble_reference.multiseed)")
+    p.add_argument("--workers", type=int, default=None, help="parallel worker processes for --seeds (default: the CPU count)")
     p.set_defaults(func=_headline)
 
 
@@ -151,6 +154,8 @@ def _headline(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown control(s) {unknown}; choose from {', '.join(CONTROLS)}", field="controls")
     cfg: TrainConfig = load_config(args.config, _overrides(args))
     options = _lerobot_options(args)
+    if args.seeds is not None:
+        return _headline_seeds(args, cfg, controls, options)
     data = None
     if options is not None:
         from .real_data import describe_data, describe_heldout, lerobot_run_inputs
@@ -164,4 +169,23 @@ def _headline(args: argparse.Namespace) -> int:
     load = result.get("load_average_1m_start"), result.get("load_average_1m_end")
     print(f"\nwall time {result['wall_time_s']:.1f}s (1-min load average {load[0]} -> {load[1]}); "
           f"results in {args.out / 'results.json'}")
+    return 0
+
+
+def _headline_seeds(args: argparse.Namespace, cfg: Any, controls: tuple[str, ...], options: Any) -> int:
+    from lensemble_spec.errors import ConfigError
+
+    from .multiseed import parse_seeds, run_multiseed
+
+    seeds = parse_seeds(args.seeds)
+    if options is not None:
+        raise ConfigError("--seeds runs on the embedded world only", remediation="Drop --lerobot-root, or run one seed at a time with --seed.", field="seeds")
+    if args.seed is not None:
+        raise ConfigError("--seed and --seeds are exclusive", remediation="Use --seeds alone (e.g. --seeds 0-4).", field="seeds")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be >= 1", field="workers")
+    _ensure_new_output(args.out)
+    result = run_multiseed(cfg, args.out, seeds=seeds, controls=controls, workers=args.workers, show_progress=not args.quiet)
+    print(result["text"])
+    print(f"\nresults in {args.out / 'results.json'} (per-seed comparisons in {args.out}/seed-*/)")
     return 0

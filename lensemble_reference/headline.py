@@ -213,7 +213,9 @@ def run_headline(
             "controls": [rows[c] for c in controls],
         }
     )
-    doc = table.model_dump(mode="json")
+    from .multiseed_report import strip_v2
+
+    doc = strip_v2(table.model_dump(mode="json"))
     atomic_write_json(out_dir / "results.json", doc)
     g = gates(rows)
     row_notes = notes(rows)
