@@ -76,7 +76,11 @@ def verify_run(
     model, label = _model_of(impl)
     cache = Path(hub_cache) if hub_cache is not None else None
     report = VerificationReport(target=str(root), impl=label, hub_cache=str(cache) if cache else None)
-    if is_comparison(root):
+    from .multiseed import is_multiseed, verify_multiseed
+
+    if is_multiseed(root):
+        verify_multiseed(root, report, model, cache, heldout)
+    elif is_comparison(root):
         _verify_comparison(root, report, model, cache, heldout)
     else:
         data = RunVerifier(root, report, model, cache).run()
@@ -97,22 +101,23 @@ def _verify_results(root: Path, report: VerificationReport, runs: dict[str, RunD
         verifier.check_table(table)
 
 
-def _verify_comparison(root: Path, report: VerificationReport, model: Any, cache: Path | None, heldout: Any) -> None:
+def _verify_comparison(root: Path, report: VerificationReport, model: Any, cache: Path | None, heldout: Any, prefix: str = "") -> dict[str, RunData]:
+    """Verify a comparison directory; ``prefix`` (e.g. ``seed-0/``) starts every subject."""
     runs: dict[str, RunData] = {}
     for control in CONTROLS:
         if (root / control / files.MANIFEST_FILE).is_file():
             verifier = RunVerifier(root / control, report, model, cache)
-            verifier.prefix = f"{control}/"
+            verifier.prefix = f"{prefix}{control}/"
             runs[control] = verifier.run()
-    _check_comparison(report, runs)
+    _check_comparison(report, runs, subject=f"{prefix}comparison")
     if files.exists(root, files.RESULTS_FILE):
-        _verify_results(root, report, runs, model, cache, heldout, files.RESULTS_FILE)
+        _verify_results(root, report, runs, model, cache, heldout, f"{prefix}{files.RESULTS_FILE}")
     else:
-        report.failed("EVAL-015", "results-schema", files.RESULTS_FILE, "the comparison has no results.json")
+        report.failed("EVAL-015", "results-schema", f"{prefix}{files.RESULTS_FILE}", "the comparison has no results.json")
+    return runs
 
 
-def _check_comparison(report: VerificationReport, runs: dict[str, RunData]) -> None:
-    subject = "comparison"
+def _check_comparison(report: VerificationReport, runs: dict[str, RunData], subject: str = "comparison") -> None:
     missing = [c for c in CONTROLS if c not in runs]
     manifests = {c: r.manifest for c, r in runs.items() if r.manifest is not None}
     problems = [f"no run of {missing}"] if missing else []
