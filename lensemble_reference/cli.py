@@ -189,3 +189,31 @@ def _headline_seeds(args: argparse.Namespace, cfg: Any, controls: tuple[str, ...
     print(result["text"])
     print(f"\nresults in {args.out / 'results.json'} (per-seed comparisons in {args.out}/seed-*/)")
     return 0
+
+
+def register_replay(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "replay-seed-card",
+        help="the headline comparison again with upstream's pre-fix outer step (θ − lr·mean Δ) for the federated controls; claims C1–C6 side by side",
+    )
+    _add_common(p)
+    p.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: the CPU count)")
+    p.set_defaults(func=_replay)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from lensemble_spec.errors import ConfigError
+
+    from .config import load_config
+    from .replay import run_replay
+
+    if _lerobot_options(args) is not None:
+        raise ConfigError("replay-seed-card runs on the embedded world only", remediation="Drop --lerobot-root.", field="lerobot_root")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be >= 1", field="workers")
+    cfg = load_config(args.config, _overrides(args))
+    _ensure_new_output(args.out)
+    doc = run_replay(cfg, args.out, workers=args.workers, show_progress=not args.quiet)
+    print(doc["text"])
+    print(f"\nreplay in {args.out / 'replay.json'}; the reference comparison in {args.out / 'correct'} verifies with lensemble-spec verify")
+    return 0

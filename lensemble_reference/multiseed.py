@@ -77,6 +77,7 @@ class JobResult:
     wall_s: float
     cpu_s: float
     records: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None  # set only by run_jobs(..., tolerate=True) when training raised
 
 
 def _worker_init(threads: int) -> None:
@@ -106,6 +107,17 @@ def run_job(job: Job, data: tuple[Any, Any] | None = None) -> JobResult:
     return JobResult(job, row, time.perf_counter() - t0, time.process_time() - c0)
 
 
+def run_job_tolerant(job: Job, data: tuple[Any, Any] | None = None) -> JobResult:
+    """:func:`run_job`, but a LensembleError (e.g. a non-finite global) becomes ``error``."""
+    from lensemble_spec.errors import LensembleError
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        return run_job(job, data)
+    except LensembleError as exc:
+        return JobResult(job, {}, time.perf_counter() - t0, time.process_time() - c0, error=f"{type(exc).__name__}: {exc.message}")
+
+
 def plan_jobs(cfg: Any, out_dir: Path, seeds: Sequence[int], controls: Sequence[str], variants: Sequence[str]) -> list[Job]:
     jobs = []
     for seed in seeds:
@@ -118,8 +130,15 @@ def plan_jobs(cfg: Any, out_dir: Path, seeds: Sequence[int], controls: Sequence[
     return jobs
 
 
-def run_jobs(jobs: Sequence[Job], *, workers: int, threads: int, show_progress: bool = True, data: tuple[Any, Any] | None = None) -> list[JobResult]:
-    """Run ``jobs`` (longest first) in ``workers`` spawned processes; 1 worker runs them here."""
+def run_jobs(
+    jobs: Sequence[Job], *, workers: int, threads: int, show_progress: bool = True, data: tuple[Any, Any] | None = None, tolerate: bool = False
+) -> list[JobResult]:
+    """Run ``jobs`` (longest first) in ``workers`` spawned processes; 1 worker runs them here.
+
+    ``tolerate``: a job whose training raises a LensembleError returns a result with ``error``
+    set instead of failing the whole batch (the seed-card replay, whose defective runs may diverge).
+    """
+    fn = run_job_tolerant if tolerate else run_job
     order = sorted(jobs, key=lambda j: -_COST.get(j.control, 4.0))
     done: list[JobResult] = []
     started = time.perf_counter()
@@ -128,18 +147,18 @@ def run_jobs(jobs: Sequence[Job], *, workers: int, threads: int, show_progress: 
         done.append(r)
         if show_progress:
             label = f"{r.job.control}{'/' + r.job.variant if r.job.variant else ''}"
-            print(f"  [{len(done)}/{len(jobs)}] seed {r.job.seed} {label}: {r.wall_s:.0f}s "
+            print(f"  [{len(done)}/{len(jobs)}] seed {r.job.seed} {label}: {r.wall_s:.0f}s{' FAILED ' + r.error if r.error else ''} "
                   f"(elapsed {time.perf_counter() - started:.0f}s)", file=sys.stderr, flush=True)
 
     if workers <= 1:
         for job in order:
-            report(run_job(job, data))
+            report(fn(job, data))
         return done
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(threads,)) as pool:
-        futures = [pool.submit(run_job, job, data) for job in order]
+        futures = [pool.submit(fn, job, data) for job in order]
         for fut in as_completed(futures):
             report(fut.result())
     return done
