@@ -123,7 +123,7 @@ class TrainConfig:
     lambda_pred: float = 1.0
     lambda_sigreg: float = 10.0
     lambda_anchor: float = 0.05
-    anchor_variant: str = "landmark"  # "landmark" (RFC-0002 §4) or "frame" (§4.1)
+    anchor_variant: str = "landmark"  # "landmark" (RFC-0002 §4) or "frame" (§8.1)
     sketch_dim: int = 64
     target_stop_gradient: bool = True
     backstop: bool = True

@@ -78,7 +78,7 @@ class ReferenceModel:
         self.obs_shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
         self.lambda_pred = lambda_pred
         self.lambda_sigreg = lambda_sigreg
-        #: RFC-0002 anchor variants ``loss_terms`` computes (``frame`` is the optional §4.1 variant).
+        #: RFC-0002 anchor variants ``loss_terms`` computes (``frame`` is the optional §8.1 variant).
         self.anchor_variants = ("landmark", "frame")
         self.threads = default_threads() if threads is None else int(threads)
 

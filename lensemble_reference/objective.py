@@ -16,7 +16,7 @@
   landmarks). It breaks the gauge symmetry on purpose: ``f → fQ`` changes it unless ``Q = I``.
   This is the ``landmark`` variant (RFC-0002 §4): it pins the probe embedding's CONTENT, so the
   encoder is also pulled back towards the random round-0 features.
-* ``anchor = w · ‖Q* − I‖_F²`` — the ``frame`` variant (RFC-0002 §4.1): ``Q*`` is the orthogonal
+* ``anchor = w · ‖Q* − I‖_F²`` — the ``frame`` variant (RFC-0002 §8.1): ``Q*`` is the orthogonal
   Procrustes rotation of the current probe embedding onto the targets (``f(P) Q* ≈ T``, over
   ``O(d)``), i.e. the orthogonal polar factor of ``f(P)ᵀ T``. It is zero whenever the probe
   embedding is in the reference frame, whatever its content (scale, shape, which features it
@@ -39,7 +39,7 @@ from lensemble_spec.metrics import sigreg_statistic
 from .model import WorldModel
 
 
-#: Anchor variants (RFC-0002 §4 / §4.1): ``landmark`` pins the probe content, ``frame`` only its frame.
+#: Anchor variants (RFC-0002 §4 / §8.1): ``landmark`` pins the probe content, ``frame`` only its frame.
 ANCHOR_VARIANTS = ("landmark", "frame")
 #: Newton–Schulz iterations stop when an update moves no entry by more than this (float64).
 POLAR_TOL = 1e-12

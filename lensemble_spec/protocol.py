@@ -66,7 +66,7 @@ class FrameAnchor:
     """Frame anchor on the public probe (RFC-0002 §4).
 
     ``variant = "landmark"``: ``weight * mean_i ||f(points_i) - targets_i||^2`` (pins the content);
-    ``variant = "frame"`` (RFC-0002 §4.1, optional): ``weight * ||Q* - I||_F^2`` with ``Q*`` the
+    ``variant = "frame"`` (RFC-0002 §8.1, optional): ``weight * ||Q* - I||_F^2`` with ``Q*`` the
     Procrustes rotation of ``f(points)`` onto ``targets`` (pins only the frame). ``targets``
     ``(k, d)`` are computed ONCE from the round-0 encoder on ``points`` and never refreshed.
     """

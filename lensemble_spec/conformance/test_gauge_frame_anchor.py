@@ -1,4 +1,4 @@
-"""RFC-0002 §4.1: the optional frame-only anchor, ``weight · ‖Q* − I‖_F²``.
+"""RFC-0002 §8.1: the optional frame-only anchor, ``weight · ‖Q* − I‖_F²``.
 
 ``Q*`` is the library's Procrustes rotation of the model's probe embedding onto the targets
 (``lensemble_spec.metrics.procrustes_align``, over O(d)). The checks compare numbers only:
@@ -30,7 +30,7 @@ from . import bounds
 @pytest.fixture
 def frame_model(model_part):
     if "frame" not in tuple(getattr(model_part, "anchor_variants", ()) or ()):
-        skip_not_implemented("the model part does not list 'frame' in anchor_variants (RFC-0002 §4.1 is optional)")
+        skip_not_implemented("the model part does not list 'frame' in anchor_variants (RFC-0002 §8.1 is optional)")
     return model_part
 
 
