@@ -92,3 +92,15 @@ def test_two_seeds_in_workers_verify_and_tampering_is_caught(tmp_path):
     assert "EVAL-014" in _failed(tampered) and "EVAL-015" in _failed(tampered)
     bad = {f.check for f in tampered.findings if f.status == "fail"}
     assert {"multiseed-mean", "multiseed-verdict", "multiseed-intervals"} <= bad
+
+
+@pytest.mark.parametrize("argv", [["--seeds", "3-1"], ["--seeds", "0-1", "--seed", "2"], ["--seeds", "0-1", "--workers", "0"]])
+def test_headline_seeds_bad_input_is_a_typed_error_and_writes_nothing(tmp_path, argv):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "lensemble_spec.cli", "headline", "--out", str(out), *argv], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "config_invalid" in proc.stderr, proc.stderr
+    assert not out.exists()
