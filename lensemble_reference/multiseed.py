@@ -224,11 +224,12 @@ def run_multiseed(
         "load_average_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "claims": docs["claims"],
     }
-    summary["idle_estimate_s"] = summary["job_cpu_time_s"] / workers
+    cores = max(1, min(workers, os.cpu_count() or 1))
+    summary["idle_estimate_s"] = summary["job_cpu_time_s"] / cores
     text = docs["text"] + "\n\n" + (
         f"{len(jobs)} jobs ({len(seeds)} seeds × {len(controls)} controls + {len(variants)} variant(s)) in {workers} worker(s), "
         f"1 torch thread each: wall {wall:.0f}s, job CPU {summary['job_cpu_time_s']:.0f}s "
-        f"(≈ {summary['idle_estimate_s']:.0f}s on {workers} idle cores); load average {_fmt_load(load_start)} → {_fmt_load(summary['load_average_end'])}"
+        f"(≈ {summary['idle_estimate_s']:.0f}s of work per core on {cores} cores); load average {_fmt_load(load_start)} → {_fmt_load(summary['load_average_end'])}"
     )
     summary["text"] = text
     atomic_write_json(out_dir / "summary.json", summary)
