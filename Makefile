@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	touch $(STAMP)
 
 demo: venv
-	$(BIN)/lensemble-spec headline --out runs/headline
+	$(BIN)/lensemble-spec headline --seeds 0-4 --rounds 8 --inner-steps 25 --out runs/headline
 
 test: venv
 	$(BIN)/python -m pytest tests -q -p no:cacheprovider

@@ -138,6 +138,9 @@ def register_headline(subparsers: Any) -> None:
     p = subparsers.add_parser("headline", help="run all four controls and print the headline table")
     _add_common(p)
     p.add_argument("--controls", default=",".join(CONTROLS), help="comma-separated subset of controls (default: all four)")
+    p.add_argument("--seeds", default=None, help="several seeds, a list or range (e.g. 0-4 or 0,1,7): per-seed tables, means with 95%% "
+                   "t-intervals, worst-over-seeds verdicts, paired differences and the frame-only anchor variant (lensemble_reference.multiseed)")
+    p.add_argument("--workers", type=int, default=None, help="parallel worker processes for --seeds (default: the CPU count)")
     p.set_defaults(func=_needs_torch(_headline))
 
 
@@ -226,6 +229,8 @@ def _headline(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, _overrides(args))
         _ensure_new_output(out)
     options = _lerobot_options(args)
+    if args.seeds is not None:
+        return _headline_seeds(args, out, resume, cfg, controls, options)
     data = None
     if options is not None:
         from .real_data import describe_data, describe_heldout, lerobot_run_inputs
@@ -238,4 +243,55 @@ def _headline(args: argparse.Namespace) -> int:
     load = result.get("load_average_1m_start"), result.get("load_average_1m_end")
     print(f"\nwall time {result['wall_time_s']:.1f}s (1-min load average {load[0]} -> {load[1]}); "
           f"results in {out / 'results.json'}")
+    return 0
+
+
+def _headline_seeds(args: argparse.Namespace, out: Path, resume: bool, cfg: Any, controls: tuple[str, ...], options: Any) -> int:
+    from lensemble_spec.errors import ConfigError
+
+    from .multiseed import parse_seeds, run_multiseed
+
+    if resume:
+        raise ConfigError("--resume continues a single-seed comparison; a --seeds comparison is run anew",
+                          remediation="Re-run headline --seeds into a new --out.", field="resume")
+    seeds = parse_seeds(args.seeds)
+    if options is not None:
+        raise ConfigError("--seeds runs on the embedded world only", remediation="Drop --lerobot-root, or run one seed at a time with --seed.", field="seeds")
+    if args.seed is not None:
+        raise ConfigError("--seed and --seeds are exclusive", remediation="Use --seeds alone (e.g. --seeds 0-4).", field="seeds")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be >= 1", field="workers")
+    result = run_multiseed(cfg, out, seeds=seeds, controls=controls, workers=args.workers, show_progress=not args.quiet)
+    print(result["text"])
+    print(f"\nresults in {out / 'results.json'} (per-seed comparisons in {out}/seed-*/)")
+    return 0
+
+
+def register_replay(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "replay-seed-card",
+        help="the headline comparison again with upstream's pre-fix outer step (θ − lr·mean Δ) for the federated controls; claims C1–C6 side by side",
+    )
+    _add_common(p)
+    p.add_argument("--workers", type=int, default=None, help="parallel worker processes (default: the CPU count)")
+    p.set_defaults(func=_needs_torch(_replay))
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from lensemble_spec.errors import ConfigError
+
+    from .config import load_config
+    from .replay import run_replay
+
+    if _lerobot_options(args) is not None:
+        raise ConfigError("replay-seed-card runs on the embedded world only", remediation="Drop --lerobot-root.", field="lerobot_root")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be >= 1", field="workers")
+    if args.out is None or args.resume is not None:
+        raise ConfigError("replay-seed-card needs --out OUT (a new directory) and cannot --resume", field="out")
+    cfg = load_config(args.config, _overrides(args))
+    _ensure_new_output(args.out)
+    doc = run_replay(cfg, args.out, workers=args.workers, show_progress=not args.quiet)
+    print(doc["text"])
+    print(f"\nreplay in {args.out / 'replay.json'}; the reference comparison in {args.out / 'correct'} verifies with lensemble-spec verify")
     return 0

@@ -26,10 +26,15 @@ headline report and the issue notes for the commands):
   state-probe R² stayed at its initial ~0.18; at ``0.05`` it reaches ~0.27 with drift ≤ 12°;
   at ``0.01`` the round-1 drift already exceeds the 30° bound, at ``0.001`` (backstop only) the
   averaged global lands 158° off the reference with its probe scale shrunk to 0.15.
+* ``anchor_variant = "landmark"``: the anchor of RFC-0002 §4. ``"frame"`` selects the frame-only
+  anchor (RFC-0002 §8.1, ``w·‖Q* − I‖²``), which pins the probe embedding's frame but not its
+  content; the multi-seed headline compares it (as variant ``frame-anchor``, weight 1.0, not
+  tuned) with the landmark anchor.
 * Outer step ``lr = 1.0, momentum = 0`` (momentum-free FedAvg: ``θ' = mean`` of the released
   models). RFC-0003 §5.4 recommends (SHOULD) ``lr = 0.5``; measured here, the half step costs the
   federated controls ~0.06–0.1 R² at this budget while the gauge stays held at ``lr = 1`` (the
-  backstop has already put every released model in the reference frame). What "tames" the
+  backstop has already put every released model in the reference frame; with the backstop on the
+  coordinator also re-aligns the averaged global, see ``federation.align_aggregate``). What "tames" the
   step is ``momentum = 0``: momentum would keep re-applying last round's disagreement after the
   backstop corrected it. The same outer step is used by every control (EVAL-003/004).
 * Backstop threshold 5° (the harness uses RFC-0002 §9's 15°): a participant whose probe frame is
@@ -123,6 +128,7 @@ class TrainConfig:
     lambda_pred: float = 1.0
     lambda_sigreg: float = 10.0
     lambda_anchor: float = 0.05
+    anchor_variant: str = "landmark"  # "landmark" (RFC-0002 §4) or "frame" (§8.1)
     sketch_dim: int = 64
     target_stop_gradient: bool = True
     backstop: bool = True
@@ -165,6 +171,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}", field=name)
         if not 0 < self.outer.lr <= 1.0 or not 0 <= self.outer.momentum < 1:
             raise ConfigError("outer.lr must be in (0, 1] and outer.momentum in [0, 1)", field="outer")
+        if self.anchor_variant not in ("landmark", "frame"):
+            raise ConfigError(f"anchor_variant must be 'landmark' or 'frame', got {self.anchor_variant!r}", field="anchor_variant")
         if self.episodes_per_batch < 0:
             raise ConfigError(f"episodes_per_batch must be >= 0, got {self.episodes_per_batch}", field="episodes_per_batch")
         if self.seed < 0 or self.min_participants < 1:

@@ -11,8 +11,24 @@ Round ``r = 1 … R`` of the federated controls (anchored, naive-fedavg), RFC-00
    frame is released unaligned and flagged (RFC-0002 §5);
 3. residency: a released update may only name ``encoder.*`` / ``predictor.*``;
 4. the coordinator applies the pure outer step twice and commits only if both agree bit for bit
-   (``outer.checked_outer_step``), writes the checkpoint (parent = previous global) and appends the
-   round record.
+   (``outer.checked_outer_step``);
+5. aligning (when the backstop is enabled): the coordinator measures the aggregate's drift to the
+   reference and, above the backstop threshold, commits ``rotate(θ_agg, Q*)`` with
+   ``Q* = align(f_agg(P), T_0)`` instead (:func:`align_aggregate`) — a gauge transformation, so
+   the committed global computes the same function in the reference frame;
+6. the checkpoint is written (parent = previous global) and the round record appended.
+
+Why step 5 (issue #14): the participant backstop aligns each released *function* to the
+reference, but the outer step averages *weights*. Only the frame layer and the predictor's
+interface are rotated; the layers below differ between participants, so the average of aligned
+models is not the average of aligned embeddings and its frame is not pinned. Measured on the
+default world with ``H = 5``: every participant's raw drift was 86–114° after five steps (the
+first steps reshape a random encoder's features), each was released at 0°, the mean of their
+probe embeddings was at 0°, yet the weight average was 45° off with 0.77 of the reference scale.
+The coordinator is the party that commits the global, so the frame is pinned where it is
+committed. The pre-alignment drift stays visible as the ``aggregate_drift_to_reference_deg``
+series, and the scale loss of incoherent averaging is not hidden (it is a rotation: scale,
+rank and held-out metrics are unchanged by it).
 
 Round 0 commits the seeded, probe-whitened initial global ``θ_0`` (parent None). The anchor
 targets — ``probe.safetensors`` ``targets`` — are ``f_{θ_0}(P)``, computed once here and never
@@ -143,6 +159,7 @@ def anchor_tensors(cfg: TrainConfig, points: np.ndarray, targets: np.ndarray) ->
         points=torch.from_numpy(np.ascontiguousarray(points, dtype=np.float32)),
         targets=torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32)),
         weight=float(cfg.lambda_anchor),
+        variant=cfg.anchor_variant,
     )
 
 
@@ -321,7 +338,7 @@ def finish(
     setup.progress.close()
     anchor = None
     if cfg.lambda_anchor > 0:
-        anchor = FrameAnchor(points=setup.inputs.probe_points, targets=setup.reference, weight=cfg.lambda_anchor)
+        anchor = FrameAnchor(points=setup.inputs.probe_points, targets=setup.reference, weight=cfg.lambda_anchor, variant=cfg.anchor_variant)
     return ReferenceRunResult(
         records=list(setup.records),
         final_params=final_params,
@@ -442,6 +459,21 @@ class InProcessRounds:
         return new_theta, new_state, results
 
 
+def align_aggregate(setup: Setup, theta: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], float | None, bool]:
+    """Step 5 above: ``(committed global, aggregate drift to the reference, aligned?)``.
+
+    A degenerate aggregate frame is committed unaligned (drift None; the record flags it).
+    """
+    cfg = setup.cfg
+    try:
+        alignment = align_to_reference(cfg.model, theta, setup.inputs.probe_points, setup.reference)
+    except DegenerateProcrustes:
+        return theta, None, False
+    if not should_fire(alignment, cfg.backstop_threshold_deg):
+        return theta, alignment.angle_deg, False
+    return alignment.params, alignment.angle_deg, True
+
+
 def run_federated(
     cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, engine: RoundEngine | None = None,
     resume: bool = False, command: str = "train",
@@ -480,6 +512,9 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
         theta, state, results = engine.run_round(setup, theta, state, r, pids)
         if len(results) < cfg.min_participants:
             raise QuorumNotMet(f"round {r}: {len(results)} update(s), fewer than min_participants = {cfg.min_participants}")
+        aggregate_drift, coordinator_aligned = None, False
+        if cfg.backstop:
+            theta, aggregate_drift, coordinator_aligned = align_aggregate(setup, theta)
         global_hash = setup.writer.commit(theta, round_index=r, parent_hash=parent)
         metrics = global_metrics(setup, theta)
         released = drift_summary({p: res.released_embedding for p, res in results.items()}, None)
@@ -498,6 +533,9 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
         metrics["raw_to_reference_max_deg"] = None if any(v is None for v in raw_ref) else float(max(raw_ref))
         fired = {p: bool(res.backstop_fired) for p, res in results.items() if res.backstop_fired is not None}
         metrics["backstop_fired_count"] = float(sum(fired.values()))
+        if cfg.backstop:
+            metrics["aggregate_drift_to_reference_deg"] = aggregate_drift
+            metrics["coordinator_aligned"] = float(coordinator_aligned)
         record_round(
             setup, round_index=r, participants=list(results), global_hash=global_hash, parent_hash=parent,
             metrics=metrics, backstop_fired=fired,
@@ -535,6 +573,7 @@ def local_update(
             points=torch.from_numpy(np.array(anchor.points, dtype=np.float32)),
             targets=torch.from_numpy(np.array(anchor.targets, dtype=np.float32)),
             weight=float(anchor.weight),
+            variant=str(getattr(anchor, "variant", "landmark")),
         )
     part.train(steps, round_sketch(cfg, round_index), anc)
     delta = redifference(global_params, part.params())

@@ -230,7 +230,9 @@ def _write_comparison(
             "controls": [rows[c] for c in controls],
         }
     )
-    doc = table.model_dump(mode="json")
+    from .multiseed_report import strip_v2
+
+    doc = strip_v2(table.model_dump(mode="json"))
     atomic_write_json(out_dir / "results.json", doc)
     g = gates(rows)
     row_notes = notes(rows)

@@ -90,6 +90,8 @@ class ReferenceModel:
         self.obs_shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
         self.lambda_pred = lambda_pred
         self.lambda_sigreg = lambda_sigreg
+        #: RFC-0002 anchor variants ``loss_terms`` computes (``frame`` is the optional §8.1 variant).
+        self.anchor_variants = ("landmark", "frame")
         self.threads = default_threads() if threads is None else int(threads)
 
     def init(self, seed: int) -> dict[str, np.ndarray]:
@@ -128,10 +130,14 @@ class ReferenceModel:
                     f"the anchor has {np.shape(anchor.points)[0]} points for a {d}-dimensional latent; k >= d is needed to pin a frame",
                     remediation="Use a probe with at least latent_dim points.",
                 )
+            variant = str(getattr(anchor, "variant", "landmark"))
+            if variant not in self.anchor_variants:
+                raise ConfigError(f"unknown anchor variant {variant!r}", remediation=f"Use one of {', '.join(self.anchor_variants)}.", field="anchor.variant")
             anc = AnchorTensors(
                 points=torch.as_tensor(np.array(anchor.points, dtype=np.float32)),
                 targets=torch.as_tensor(np.array(anchor.targets, dtype=np.float32)),
                 weight=float(anchor.weight),
+                variant=variant,
             )
         with torch.no_grad():
             terms = loss_terms(

@@ -1,4 +1,4 @@
-"""The training objective: next-embedding prediction + SIGReg + landmark frame anchor.
+"""The training objective: next-embedding prediction + SIGReg + a frame anchor (landmark or frame-only).
 
     total = λ_pred · pred + λ_sig · sigreg + anchor
 
@@ -14,6 +14,16 @@
 * ``anchor = w · mean_i ‖f(p_i) − t_i‖²`` over the public probe points ``p_i`` with the FIXED
   round-0 targets ``t_i = f_0(p_i)`` (squared norm summed over the d latent coordinates, mean over
   landmarks). It breaks the gauge symmetry on purpose: ``f → fQ`` changes it unless ``Q = I``.
+  This is the ``landmark`` variant (RFC-0002 §4): it pins the probe embedding's CONTENT, so the
+  encoder is also pulled back towards the random round-0 features.
+* ``anchor = w · ‖Q* − I‖_F²`` — the ``frame`` variant (RFC-0002 §8.1): ``Q*`` is the orthogonal
+  Procrustes rotation of the current probe embedding onto the targets (``f(P) Q* ≈ T``, over
+  ``O(d)``), i.e. the orthogonal polar factor of ``f(P)ᵀ T``. It is zero whenever the probe
+  embedding is in the reference frame, whatever its content (scale, shape, which features it
+  encodes), and grows with the rotation only. The polar factor is computed by a Newton–Schulz
+  iteration (matrix products only) so its gradient stays finite when singular values coincide —
+  the case at round 0, where ``f(P)ᵀ T`` is a multiple of the identity for whitened targets —
+  unlike a backward pass through ``torch.linalg.svd``, whose ``1/(σ_i² − σ_j²)`` terms blow up.
 
 All terms are float32 0-dim tensors; ``total`` is differentiable w.r.t. the model parameters.
 """
@@ -29,18 +39,58 @@ from lensemble_spec.metrics import sigreg_statistic
 from .model import WorldModel
 
 
+#: Anchor variants (RFC-0002 §4 / §8.1): ``landmark`` pins the probe content, ``frame`` only its frame.
+ANCHOR_VARIANTS = ("landmark", "frame")
+#: Newton–Schulz iterations stop when an update moves no entry by more than this (float64).
+POLAR_TOL = 1e-12
+POLAR_MAX_ITER = 100
+
+
 @dataclass(frozen=True)
 class AnchorTensors:
-    """Probe points ``(k, C, H, W)``, fixed round-0 targets ``(k, d)`` and the anchor weight."""
+    """Probe points ``(k, C, H, W)``, fixed round-0 targets ``(k, d)``, the weight and the variant."""
 
     points: torch.Tensor
     targets: torch.Tensor
     weight: float
+    variant: str = "landmark"
+
+
+def polar_factor(m: torch.Tensor) -> torch.Tensor:
+    """The orthogonal polar factor ``U Vᵀ`` of a square ``m = U S Vᵀ`` (float64, differentiable).
+
+    Newton–Schulz: ``X ← 1.5 X − 0.5 X Xᵀ X`` from ``X_0 = m / ‖m‖_F`` (singular values in
+    ``(0, 1]``, inside the ``(0, √3)`` basin) converges to ``U Vᵀ`` for full-rank ``m``. The scale
+    is detached: the polar factor of ``m / c`` is that of ``m`` for every ``c > 0``, so the
+    gradient is unchanged. ``U Vᵀ`` is the minimiser of ``‖A Q − B‖_F`` over ``O(d)`` for
+    ``m = Aᵀ B`` (what ``lensemble_spec.metrics.procrustes_align`` returns).
+    """
+    m = m.to(torch.float64)
+    scale = torch.linalg.matrix_norm(m.detach()).clamp_min(torch.finfo(torch.float64).tiny)
+    x = m / scale
+    for _ in range(POLAR_MAX_ITER):
+        nxt = 1.5 * x - 0.5 * x @ x.transpose(-1, -2) @ x
+        done = bool((nxt.detach() - x.detach()).abs().max() <= POLAR_TOL)
+        x = nxt
+        if done:
+            break
+    return x
+
+
+def frame_rotation(z: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``Q*`` with ``z Q* ≈ targets`` over ``O(d)`` (float64, differentiable in ``z``)."""
+    return polar_factor(z.to(torch.float64).transpose(-1, -2) @ targets.to(torch.float64))
 
 
 def anchor_loss(model: WorldModel, anchor: AnchorTensors) -> torch.Tensor:
-    """``weight · mean_i ‖f(p_i) − t_i‖²`` (see module docstring)."""
+    """The anchor term of ``anchor.variant`` (see module docstring), float32 0-dim."""
     z = model.encode(anchor.points)
+    if anchor.variant == "frame":
+        q = frame_rotation(z, anchor.targets)
+        eye = torch.eye(q.shape[-1], dtype=q.dtype)
+        return (anchor.weight * (q - eye).pow(2).sum()).to(z.dtype)
+    if anchor.variant != "landmark":
+        raise ValueError(f"unknown anchor variant {anchor.variant!r}; expected one of {ANCHOR_VARIANTS}")
     return anchor.weight * (z - anchor.targets).pow(2).sum(dim=-1).mean()
 
 

@@ -92,15 +92,18 @@ class Probe:
 
 @dataclass(frozen=True)
 class FrameAnchor:
-    """Landmark frame anchor: ``weight * mean_i ||f(points_i) - targets_i||^2``.
+    """Frame anchor on the public probe (RFC-0002 §4).
 
-    ``targets`` ``(k, d)`` are computed ONCE from the round-0 encoder on ``points`` and never
-    refreshed (RFC-0002 §4).
+    ``variant = "landmark"``: ``weight * mean_i ||f(points_i) - targets_i||^2`` (pins the content);
+    ``variant = "frame"`` (RFC-0002 §8.1, optional): ``weight * ||Q* - I||_F^2`` with ``Q*`` the
+    Procrustes rotation of ``f(points)`` onto ``targets`` (pins only the frame). ``targets``
+    ``(k, d)`` are computed ONCE from the round-0 encoder on ``points`` and never refreshed.
     """
 
     points: np.ndarray
     targets: np.ndarray
     weight: float = 1.0
+    variant: str = "landmark"
 
 
 @dataclass(frozen=True)

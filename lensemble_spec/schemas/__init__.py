@@ -20,7 +20,7 @@ from .checkpoint import CheckpointHeader, Producer, TensorSpec
 from .drift import DriftEntry, FrameDriftReport, PairDrift
 from .io import dump_document, export_json_schemas, json_schema, load_document, save_document
 from .pin import ArtifactPin
-from .results import ControlResult, ResultsTable
+from .results import ControlResult, Difference, Interval, ResultsTable, SeedRows, VariantResult
 from .round import RoundMetrics, RoundRecord
 from .run import CheckpointRef, RunManifest
 

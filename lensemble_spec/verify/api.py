@@ -116,8 +116,12 @@ def verify_run(
     model, label = _model_of(impl)
     cache = Path(hub_cache) if hub_cache is not None else None
     report = VerificationReport(target=str(root), impl=label, hub_cache=str(cache) if cache else None)
+    from .multiseed import is_multiseed, verify_multiseed
+
     if _incomplete_comparison(root, report):
         pass
+    elif is_multiseed(root):
+        verify_multiseed(root, report, model, cache, heldout)
     elif is_comparison(root):
         _verify_comparison(root, report, model, cache, heldout)
     else:
@@ -166,7 +170,8 @@ def _verify_results(
         verifier.check_table(table)
 
 
-def _verify_comparison(root: Path, report: VerificationReport, model: Any, cache: Path | None, heldout: Any) -> None:
+def _verify_comparison(root: Path, report: VerificationReport, model: Any, cache: Path | None, heldout: Any, prefix: str = "") -> dict[str, RunData]:
+    """Verify a comparison directory; ``prefix`` (e.g. ``seed-0/``) starts every subject."""
     runs: dict[str, RunData] = {}
     for control in CONTROLS:
         if not files.exists(root, control):
@@ -174,31 +179,31 @@ def _verify_comparison(root: Path, report: VerificationReport, model: Any, cache
         try:
             confine(root, control)
         except LensembleError as exc:
-            report.failed("ART-026", "path-confinement", f"{control}/", exc.message)
+            report.failed("ART-026", "path-confinement", f"{prefix}{control}/", exc.message)
             continue
         if os.path.islink(root / control):
-            report.failed("EVAL-001", "comparison-layout", f"{control}/", "the run directory is a symlink; a comparison holds its runs")
+            report.failed("EVAL-001", "comparison-layout", f"{prefix}{control}/", "the run directory is a symlink; a comparison holds its runs")
             continue
         if _is_run_dir(root / control) or files.is_partial(root / control):
             verifier = RunVerifier(root / control, report, model, cache)
-            verifier.prefix = f"{control}/"
+            verifier.prefix = f"{prefix}{control}/"
             runs[control] = verifier.run()
-    extra = files.comparison_unexpected(root, CONTROLS)
+    extra = files.comparison_unexpected(root, CONTROLS, extra_dirs=("variants",) if prefix else ())
     if extra:
         shown = ", ".join(extra[:8]) + (" …" if len(extra) > 8 else "")
-        report.failed("EVAL-001", "comparison-layout", ".", f"unexpected entries {shown} (a comparison holds results.json, one run per control and reports)")
+        report.failed("EVAL-001", "comparison-layout", f"{prefix}.", f"unexpected entries {shown} (a comparison holds results.json, one run per control and reports)")
     else:
-        report.passed("EVAL-001", "comparison-layout", ".", "results.json, the runs named by their controls and reports only")
+        report.passed("EVAL-001", "comparison-layout", f"{prefix}.", "results.json, the runs named by their controls and reports only")
     runs = {c: r for c, r in runs.items() if r.manifest is not None or files.exists(r.root, files.MANIFEST_FILE)}
-    _check_comparison(report, runs)
+    _check_comparison(report, runs, subject=f"{prefix}comparison")
     if files.exists(root, files.RESULTS_FILE):
-        _verify_results(root, report, runs, model, cache, heldout, files.RESULTS_FILE, expected_controls=CONTROLS)
+        _verify_results(root, report, runs, model, cache, heldout, f"{prefix}{files.RESULTS_FILE}", expected_controls=CONTROLS)
     else:
-        report.failed("EVAL-015", "results-schema", files.RESULTS_FILE, "the comparison has no results.json")
+        report.failed("EVAL-015", "results-schema", f"{prefix}{files.RESULTS_FILE}", "the comparison has no results.json")
+    return runs
 
 
-def _check_comparison(report: VerificationReport, runs: dict[str, RunData]) -> None:
-    subject = "comparison"
+def _check_comparison(report: VerificationReport, runs: dict[str, RunData], subject: str = "comparison") -> None:
     missing = [c for c in CONTROLS if c not in runs]
     manifests = {c: r.manifest for c, r in runs.items() if r.manifest is not None}
     problems = [f"no run of {missing}"] if missing else []

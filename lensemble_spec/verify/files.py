@@ -91,9 +91,10 @@ def is_partial(root: Path) -> bool:
     return root.name.endswith(PARTIAL_SUFFIX) or exists(root, RESUME_STATE)
 
 
-def comparison_unexpected(root: Path, controls: tuple[str, ...]) -> list[str]:
+def comparison_unexpected(root: Path, controls: tuple[str, ...], extra_dirs: tuple[str, ...] = ()) -> list[str]:
     """Entries of a comparison root other than results.json, the run directories named by the
-    controls (real directories, not symlinks) and descriptive reports (sorted, ``/`` for dirs)."""
+    controls and ``extra_dirs`` (real directories, not symlinks; a multi-seed comparison's seed
+    directories also hold ``variants/``) and descriptive reports (sorted, ``/`` for dirs)."""
     found = []
     try:
         names = sorted(os.listdir(root))
@@ -102,7 +103,7 @@ def comparison_unexpected(root: Path, controls: tuple[str, ...]) -> list[str]:
     for name in names:
         full = root / name
         link = os.path.islink(full)
-        if name in controls and not link and os.path.isdir(full):
+        if (name in controls or name in extra_dirs) and not link and os.path.isdir(full):
             continue
         regular = not link and os.path.isfile(full)
         if regular and (name == RESULTS_FILE or name in COMPARISON_REPORT_FILES or name.endswith(COMPARISON_REPORT_SUFFIXES)):

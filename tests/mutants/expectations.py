@@ -23,7 +23,7 @@ def files(*names: str) -> tuple[str, ...]:
 
 PRIMITIVES = files("test_gauge_primitives.py")
 ROTATE = files("test_gauge_model.py", "test_gauge_backstop.py")  # rotate / predict
-LOSS = files("test_gauge_model.py", "test_federation_local.py")  # loss_terms
+LOSS = files("test_gauge_model.py", "test_gauge_frame_anchor.py", "test_federation_local.py")  # loss_terms
 OUTER = files("test_federation_outer.py")  # outer_init / outer_step
 LOCAL = files("test_federation_local.py")  # local_update
 BACKSTOP = files("test_gauge_backstop.py")  # align_release
@@ -80,7 +80,8 @@ MUTANTS: dict[str, Mutant] = {
     "pred-doubled": _m("mutants.model:pred_doubled", LOSS, {"GAUGE-005"}, "pred term twice the mean squared error"),
     "frame-weighted-pred": _m("mutants.model:frame_weighted_pred", LOSS, {"GAUGE-005", "GAUGE-006", "GAUGE-009"}, "pred weights latent coordinates unequally"),
     "anchor-epsilon": _m("mutants.model:anchor_epsilon", LOSS, {"GAUGE-009"}, "anchor term 1e-12 without an anchor"),
-    "anchor-unweighted": _m("mutants.model:anchor_unweighted", LOSS, {"GAUGE-021"}, "anchor term ignores the weight"),
+    "anchor-unweighted": _m("mutants.model:anchor_unweighted", LOSS, {"GAUGE-021", "GAUGE-043"}, "anchor term ignores the weight"),
+    "frame-as-landmark": _m("mutants.model:frame_as_landmark", LOSS, {"GAUGE-043", "GAUGE-044"}, "a frame-only anchor computed as the landmark anchor (pins content)"),
     "no-probe-check": _m("mutants.model:no_probe_check", LOSS, {"GAUGE-022"}, "loss_terms drops a k < d anchor silently"),
     "float64-delta": _m("mutants.federation:float64_delta", LOCAL, {"FED-001"}, "delta returned in float64"),
     "no-residency-check": _m("mutants.federation:no_residency_check", OUTER, {"FED-003", "FED-014"}, "outer step drops foreign names silently"),

@@ -158,6 +158,21 @@ def anchor_epsilon():
     return mutant("anchor-epsilon", model=_AnchorEpsilon(reference().model))
 
 
+class _FrameAsLandmark(Wrapped):
+    """Declares the frame-only anchor but computes the landmark term for it (content pinned)."""
+
+    def loss_terms(self, params, batch, *, sketch, anchor=None):
+        import dataclasses
+
+        if anchor is not None and getattr(anchor, "variant", "landmark") == "frame":
+            anchor = dataclasses.replace(anchor, variant="landmark")
+        return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor)
+
+
+def frame_as_landmark():
+    return mutant("frame-as-landmark", model=_FrameAsLandmark(reference().model))
+
+
 def anchor_unweighted():
     return mutant("anchor-unweighted", model=_AnchorUnweighted(reference().model))
 
