@@ -402,7 +402,9 @@ class RunVerifier:
             return
         self.data.records = records
         self.ok("ART-020", "rounds", rel, f"{len(records)} RoundRecord lines in order")
-        self._check_sketch_seeds(manifest, records[-1].round_index)
+        configured = manifest.config.get("rounds")  # a missing record is FED-009's failure, not FED-026's
+        last = configured if isinstance(configured, int) and not isinstance(configured, bool) and configured >= 0 else records[-1].round_index
+        self._check_sketch_seeds(manifest, last)
         for rec in records:
             self._check_record(rec)
 
@@ -432,6 +434,9 @@ class RunVerifier:
             if i == 0:
                 if rec.parent_hash is not None:
                     problems.append(f"{line}: round 0 names parent {rec.parent_hash}; it has none")
+            elif control == "local-only":  # no global, no chain; a global named here is ART-021's finding
+                if rec.parent_hash is not None and rec.parent_hash != last_global:
+                    problems.append(f"{line}: parent_hash {rec.parent_hash} is neither null nor the last global {last_global}")
             elif rec.global_hash is not None or control in WITH_GLOBAL:
                 if rec.parent_hash is None or rec.parent_hash != records[i - 1].global_hash:
                     problems.append(f"{line}: parent_hash {rec.parent_hash} is not the previous record's global {records[i - 1].global_hash}")

@@ -161,12 +161,12 @@ def anchor_epsilon():
 class _FrameAsLandmark(Wrapped):
     """Declares the frame-only anchor but computes the landmark term for it (content pinned)."""
 
-    def loss_terms(self, params, batch, *, sketch, anchor=None):
+    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
         import dataclasses
 
         if anchor is not None and getattr(anchor, "variant", "landmark") == "frame":
             anchor = dataclasses.replace(anchor, variant="landmark")
-        return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor)
+        return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
 
 
 def frame_as_landmark():
