@@ -5,7 +5,9 @@
 ``error_map`` (or a subclass) raises the mapped ``lensemble_spec.errors`` family instead, chained
 to the original; a call that raises ``NotImplementedError`` calls ``on_missing(message)`` (the
 conformance suite passes a *not implemented* skip) and otherwise raises
-:class:`~lensemble_spec.errors.CapabilityMissing`.
+:class:`~lensemble_spec.errors.CapabilityMissing`. A call that raises pytest's own skip or xfail
+exception raises :class:`~lensemble_spec.errors.ProtocolError` instead: statuses such as
+*not applicable* are the harness's to give, never the implementation's to take.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ def spec_error(exc: BaseException, error_map: Mapping[type, type]) -> BaseExcept
             mapped.__cause__ = exc
             return mapped
     return exc
+
+
+def _is_skip(exc: BaseException) -> bool:
+    """pytest's skip/xfail outcome exceptions (``pytest.skip``, ``pytest.xfail``, ``importorskip``),
+    recognised without importing pytest (the library does not need it)."""
+    outcome = any(k.__name__ == "OutcomeException" and k.__module__ == "_pytest.outcomes" for k in type(exc).__mro__)
+    return outcome and any(k.__name__ in {"Skipped", "XFailed"} for k in type(exc).__mro__)
 
 
 class GuardedPart:
@@ -60,6 +69,16 @@ class GuardedPart:
             self._on_missing(message)
         raise CapabilityMissing(message, part=self._part, member=member)
 
+    def _skip_raised(self, member: str, exc: BaseException) -> Exception:
+        from .errors import ProtocolError
+
+        return ProtocolError(
+            f"{self._impl_name}: {self._part}.{member} raised pytest's {type(exc).__name__} ({exc}): "
+            "an implementation cannot skip, or declare not applicable, a check of the harness",
+            remediation="Raise NotImplementedError to declare the method unavailable, or declare an optional "
+            "feature absent where the protocol says how (e.g. `anchor_variants`).",
+        )
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
@@ -78,6 +97,10 @@ class GuardedPart:
                 if mapped is exc:
                     raise
                 raise mapped from exc
+            except BaseException as exc:
+                if _is_skip(exc):  # only the harness decides what is skipped, not applicable …
+                    raise guarded._skip_raised(name, exc) from exc
+                raise
 
         call.__name__ = name
         call.__doc__ = getattr(value, "__doc__", None)

@@ -9,8 +9,11 @@
   scaled, (near) zero when the targets are the model's own embedding at another scale — where a
   landmark term would be large.
 
-An implementation whose model part does not list ``"frame"`` in ``anchor_variants`` is reported
-as not implemented for these ids (the variant is optional), never as failed.
+The variant is optional: an implementation whose model part does not list ``"frame"`` in
+``anchor_variants`` declares that it does not offer it, and these ids read *not applicable* for it
+(RFC-0002 §8.1: "not checked"; left out of the verdict, never passed). One that lists it is
+checked in full: a wrong term fails, and a ``loss_terms`` that raises ``NotImplementedError`` for
+it reads *not implemented* (a declared feature that is missing), never not applicable.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 import pytest
 
 from lensemble_spec.metrics import procrustes_align
-from lensemble_spec.plugin import skip_not_implemented
+from lensemble_spec.plugin import skip_not_applicable
 from lensemble_spec.protocol import FrameAnchor
 from lensemble_spec.strategies import haar_orthogonal
 
@@ -30,7 +33,7 @@ from . import bounds
 @pytest.fixture
 def frame_model(model_part):
     if "frame" not in tuple(getattr(model_part, "anchor_variants", ()) or ()):
-        skip_not_implemented("the model part does not list 'frame' in anchor_variants (RFC-0002 §8.1 is optional)")
+        skip_not_applicable("the model part does not list 'frame' in anchor_variants: it does not offer the optional frame-only anchor (RFC-0002 §8.1)")
     return model_part
 
 

@@ -9,8 +9,10 @@ the directories given with ``--run``. ``lensemble-spec verify DIR`` reports the 
 two entry points cannot disagree about a requirement (``tests/mutants`` checks they do not).
 
 A requirement fails when any finding for it fails (the message lists them), passes when at
-least one passed and none failed, and is skipped with the verifier's reason otherwise — for a
-document that does not validate, "not checkable: `rounds.jsonl` does not validate (ART-020)".
+least one passed and none failed, and is skipped with the verifier's reason when its findings were
+all skipped — for a document that does not validate, "not checkable: `rounds.jsonl` does not
+validate (ART-020)". With no finding at all the runs hold nothing it governs (artifact pins in
+runs made without ``--run``, a degenerate frame in runs that have none): *not applicable*.
 Pins are resolved with the network blocked: any socket use while verifying fails ART-025.
 """
 
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from lensemble_spec.plugin import skip_not_applicable
 from lensemble_spec.verify import (
     RUN_REQUIREMENTS,
     findings_for,
@@ -165,6 +168,22 @@ RUN_REQUIREMENT_PARAMS = [
 ]
 
 
+#: Requirements that govern something a correct run may lack entirely; with no finding for them
+#: in any run under test they are *not applicable* (RFC-0010 A.7). Every other requirement with no
+#: finding is *skipped*: a run that should have given the verifier something to check did not.
+ONLY_WHEN_PRESENT: dict[str, str] = {
+    "ART-003": "no pickle-capable file in any checkpoint",
+    "ART-023": "no artifact pin: runs made by the harness or without publishing carry none",
+    "ART-024": "no artifact pin: runs made by the harness or without publishing carry none",
+    "ART-025": "no artifact pin: runs made by the harness or without publishing carry none",
+    "ART-026": "no document path that leaves its directory",
+    "ART-027": "no oversized or over-deep JSON document",
+    "ART-028": "no JSON document with NaN, Infinity or a repeated key",
+    "ART-029": "no document with an unsupported schema_version",
+    "GAUGE-035": "no degenerate frame in any round record",
+}
+
+
 @pytest.mark.parametrize("requirement", RUN_REQUIREMENT_PARAMS)
 def test_run_requirement(requirement: str, run_reports: tuple[list[Any], list[str]]) -> None:
     reports, attempts = run_reports
@@ -181,4 +200,9 @@ def test_run_requirement(requirement: str, run_reports: tuple[list[Any], list[st
         if blocked:
             pytest.skip("; ".join(blocked))
         reasons = sorted({f.message for f in findings if f.status == "skip"})
-        pytest.skip("; ".join(reasons[:3]) if reasons else f"nothing in the runs under test that {requirement} applies to")
+        if reasons:
+            pytest.skip("; ".join(reasons[:3]))
+        nothing = f"nothing in the runs under test that {requirement} applies to"
+        if requirement in ONLY_WHEN_PRESENT:  # the runs hold nothing it governs: not a pass either
+            skip_not_applicable(f"{nothing} ({ONLY_WHEN_PRESENT[requirement]})")
+        pytest.skip(nothing)

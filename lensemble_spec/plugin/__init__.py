@@ -56,7 +56,14 @@ import pytest
 
 from . import collection, options, summary
 from .expectations import EXPECTATION_PREFIX, StaleExpectationWarning
-from .outcomes import NOT_IMPLEMENTED_PREFIX, is_not_implemented, skip_not_implemented
+from .outcomes import (
+    NOT_APPLICABLE_PREFIX,
+    NOT_IMPLEMENTED_PREFIX,
+    is_not_applicable,
+    is_not_implemented,
+    skip_not_applicable,
+    skip_not_implemented,
+)
 from .recording import Recorder
 from .state import (
     HYPOTHESIS_PROFILE,
@@ -237,11 +244,14 @@ build_report = summary.build_report
 __all__ = [
     "EXPECTATION_PREFIX",
     "LEVELS",
+    "NOT_APPLICABLE_PREFIX",
     "NOT_IMPLEMENTED_PREFIX",
     "StaleExpectationWarning",
     "build_report",
+    "is_not_applicable",
     "is_not_implemented",
     "level",
     "requirement",
+    "skip_not_applicable",
     "skip_not_implemented",
 ]

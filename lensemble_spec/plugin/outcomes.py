@@ -1,9 +1,21 @@
 """The one place where pytest reports become test outcomes of the compliance vocabulary.
 
 :func:`record` folds the setup/call/teardown reports of one test into one :class:`~.state.Outcome`
-(``passed``, ``failed``, ``error``, ``skipped``, ``xfailed``, ``xpassed``, ``not-implemented``; see
-:mod:`lensemble_spec.schemas.compliance`). A new status (a harness precondition, a check that
-cannot be made) is added here: a skip-reason prefix and one line in :func:`skip_outcome`.
+(``passed``, ``failed``, ``error``, ``skipped``, ``xfailed``, ``xpassed``, ``not-implemented``,
+``not-applicable``; see :mod:`lensemble_spec.schemas.compliance`). A new status (a harness
+precondition, a check that cannot be made) is added here: a skip-reason prefix and one line in
+:func:`skip_outcome`.
+
+Two skip helpers set a status of their own:
+
+* :func:`skip_not_implemented` — the capability part or method the test needs is absent or raised
+  ``NotImplementedError`` (never passed; the verdict is at best ``partial``);
+* :func:`skip_not_applicable` — the suite established there is nothing to check: an optional
+  feature the implementation *declares* it does not offer (RFC-0002 §8.1's frame-only anchor
+  without ``"frame"`` in ``anchor_variants``), or a document the inputs under test cannot contain
+  (artifact pins in runs made without ``--run``). Left out of the verdict; only the suite's own
+  code calls it, after checking the declaration or the inputs — an implementation that raises
+  pytest's skip from its own methods is failed by the guard (``lensemble_spec.guard``).
 """
 
 from __future__ import annotations
@@ -16,22 +28,37 @@ import pytest
 from .state import Outcome
 
 NOT_IMPLEMENTED_PREFIX = "not-implemented:"
+NOT_APPLICABLE_PREFIX = "not-applicable:"
 MESSAGE_LIMIT = 400
 
 
 def skip_not_implemented(reason: str) -> NoReturn:
     """Skip the current test as NOT IMPLEMENTED (never counted as passed)."""
+    __tracebackhide__ = True  # the skip is reported at the caller's line
     pytest.skip(f"{NOT_IMPLEMENTED_PREFIX} {reason}")
+
+
+def skip_not_applicable(reason: str) -> NoReturn:
+    """Skip the current test as NOT APPLICABLE: ``reason`` names the declaration or the inputs
+    that leave it nothing to check (left out of the verdict; never a way to hide a failure)."""
+    __tracebackhide__ = True
+    pytest.skip(f"{NOT_APPLICABLE_PREFIX} {reason}")
 
 
 def is_not_implemented(reason: str | None) -> bool:
     return bool(reason) and reason.lstrip().startswith(NOT_IMPLEMENTED_PREFIX)
 
 
+def is_not_applicable(reason: str | None) -> bool:
+    return bool(reason) and reason.lstrip().startswith(NOT_APPLICABLE_PREFIX)
+
+
 def skip_outcome(reason: str) -> str:
     """The outcome of a test skipped with ``reason`` (prefixes set by the suite's helpers)."""
     if is_not_implemented(reason):
         return "not-implemented"
+    if is_not_applicable(reason):
+        return "not-applicable"
     return "skipped"
 
 

@@ -90,17 +90,20 @@ def terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     who = f"{r.run_info.impl.name} {r.run_info.impl.version}" if r.run_info.impl.name else "artifact-only run"
     tr.write_line(f"verdict: {v.overall.upper()} ({who}, level {r.run_info.level})", bold=True, **colour)
     for part, sv in v.by_part.items():
-        tr.write_line(f"  {part}: {sv.verdict} ({sv.statuses.passed}/{sv.statuses.total} MUST passed)")
+        st = sv.statuses
+        na = f", {st.not_applicable} not applicable" if st.not_applicable else ""
+        tr.write_line(f"  {part}: {sv.verdict} ({st.passed}/{st.total - st.not_applicable} MUST passed{na})")
     m = v.must
     tr.write_line(
         f"MUST requirements: {m.total} in scope - {m.passed} passed, {m.failed} failed, "
         f"{m.expected_failure} expected-failure, {m.not_implemented} not implemented, "
-        f"{m.skipped} skipped, {m.not_tested} not tested"
+        f"{m.skipped} skipped, {m.not_applicable} not applicable, {m.not_tested} not tested"
     )
     tr.write_line(
         f"tests: {c.collected} collected, {c.deselected} deselected, {c.run} run "
         f"({c.passed} passed, {c.failed} failed, {c.xfailed} xfailed, {c.xpassed} xpassed), "
-        f"{c.errors} errors, {c.skipped} skipped, {c.not_implemented} not implemented"
+        f"{c.errors} errors, {c.skipped} skipped, {c.not_implemented} not implemented, "
+        f"{c.not_applicable} not applicable"
     )
     for w in r.warnings:
         tr.write_line(f"warning: {w}", yellow=True)

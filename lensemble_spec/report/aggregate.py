@@ -30,7 +30,7 @@ from ..schemas.compliance import (
     verdict_of,
 )
 
-_OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "not-implemented")
+_OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "not-implemented", "not-applicable")
 
 
 def rfc_number(raw: object) -> int:
@@ -132,8 +132,8 @@ def build_compliance_report(
         for rfc in sorted({x["rfc"] for x in rows}, key=_rfc_sort_key)
     }
     by_level = {lvl: scope([x for x in rows if x["level"] == lvl]) for lvl in ("MUST", "SHOULD", "MAY")}
-    overall = verdict_of([x["status"] for x in must])
-    by_part = _by_part(must, items, tests, scope)
+    overall = scope(must).verdict  # the same rule as every other scope
+    by_part = _by_part(must, items, scope)
 
     n = dict.fromkeys(_OUTCOMES, 0)
     for t in tests.values():
@@ -151,6 +151,7 @@ def build_compliance_report(
         "xfailed": n["xfailed"],
         "xpassed": n["xpassed"],
         "not_implemented": n["not-implemented"],
+        "not_applicable": n["not-applicable"],
         "collection_errors": collection_errors,
         "unmapped": sum(1 for info in items.values() if not info.get("requirements")),
     }
@@ -188,22 +189,17 @@ def build_compliance_report(
 def _by_part(
     must: list[dict[str, Any]],
     items: Mapping[str, Mapping[str, Any]],
-    tests: Mapping[str, Mapping[str, Any]],
     scope: Any,
 ) -> dict[str, ScopeVerdict]:
-    """Verdict per implementation part: each MUST requirement named by a selected test of the part,
-    with its status from that part's tests only."""
+    """Verdict per implementation part: the MUST requirements named by a selected test of the part,
+    each with its one status (from all its tests), judged by the same ``scope`` as the overall
+    verdict — so a part never reads better or worse than the requirements it names."""
     parts = sorted({p for info in items.values() for p in info.get("parts", ())}, key=_part_order)
-    out: dict[str, ScopeVerdict] = {}
-    for part in parts:
-        rows = []
-        for row in must:
-            in_part = [n for n in row["tests"] if part in items.get(n, {}).get("parts", ())]
-            if in_part:
-                outcomes = [tests[n]["outcome"] for n in in_part if n in tests]
-                rows.append({"status": requirement_status(outcomes)})
-        out[part] = scope(rows)
-    return out
+    return {
+        part: scope([row for row in must
+                     if any(part in items.get(n, {}).get("parts", ()) for n in row["tests"])])
+        for part in parts
+    }
 
 
 def _part_order(part: str) -> tuple[int, str]:

@@ -40,7 +40,7 @@ VERDICT_TEXT = {
 }
 
 #: Requirement statuses, worst first: the default row order and the failures section.
-STATUS_ORDER = ("failed", "expected-failure", "not-implemented", "skipped", "not-tested", "passed")
+STATUS_ORDER = ("failed", "expected-failure", "not-implemented", "skipped", "not-tested", "passed", "not-applicable")
 FAILURE_STATUSES = ("failed", "expected-failure")
 _FALSIFYING = re.compile(r"^(?:E\s+)?((?:Falsifying (?:explicit )?example|Failing test case):.*)$")
 
@@ -48,8 +48,9 @@ _FALSIFYING = re.compile(r"^(?:E\s+)?((?:Falsifying (?:explicit )?example|Failin
 def verdict_summary(report: ComplianceReport) -> str:
     """One sentence after the verdict word: what decided it, in MUST-requirement counts."""
     m, v = report.verdicts.must, report.verdicts.overall
+    na = f" ({m.not_applicable} not applicable)" if m.not_applicable else ""
     if v == "conformant":
-        return f"all {m.total} MUST requirements passed"
+        return f"all {m.total - m.not_applicable} applicable MUST requirements passed{na}" if na else f"all {m.total} MUST requirements passed"
     if v == "non-conformant":
         n = m.failed + m.expected_failure
         return f"{n} of {m.total} MUST requirement(s) failed"
@@ -106,7 +107,7 @@ def part_verdicts(report: Any) -> list[tuple[str, str, Any]]:
                 from types import SimpleNamespace
 
                 statuses = SimpleNamespace(**{k: statuses.get(k, 0) for k in (
-                    "total", "passed", "failed", "expected_failure", "not_implemented", "skipped", "not_tested")})
+                    "total", "passed", "failed", "expected_failure", "not_implemented", "skipped", "not_applicable", "not_tested")})
             out.append((str(name), str(verdict), statuses))
     return out
 
@@ -114,6 +115,8 @@ VERDICT_RULE = (
     "Conformant iff every MUST requirement in scope has at least one test that ran and passed, and "
     "none failed, is an expected failure, is not implemented, was skipped or went untested. "
     "partial = no MUST failed but some are not implemented; incomplete = some MUST were not tested; "
+    "not applicable = the suite found nothing to check (an optional feature the implementation declares it does "
+    "not offer, a document the inputs cannot contain): left out, never counted as passed. "
     "SHOULD and MAY requirements never decide conformance."
 )
 
@@ -148,6 +151,9 @@ def caveats(report: ComplianceReport) -> list[str]:
         out.append(f"{c.not_implemented} test(s) need a capability the implementation does not provide.")
     if c.skipped:
         out.append(f"{c.skipped} test(s) were skipped.")
+    if c.not_applicable:
+        out.append(f"{c.not_applicable} test(s) had nothing to apply to (an optional feature not offered, "
+                   "a document the inputs cannot contain); their requirements are left out of the verdict.")
     if c.errors:
         out.append(f"{c.errors} test(s) errored in setup or teardown.")
     if c.xfailed:

@@ -11,30 +11,43 @@ Test outcome (one pytest item):
     ``passed``, ``failed`` (assertion in the test body, or a strict XPASS), ``error`` (setup or
     teardown raised), ``skipped``, ``xfailed`` (failed as the expectations file said it would),
     ``xpassed`` (passed although expected to fail; non-strict), ``not-implemented`` (skipped
-    because the capability part the test needs is ``None``), ``deselected`` (filtered out by
-    ``--rfc``, ``-k`` or ``-m``; listed only in counts).
+    because the capability part or method the test needs is absent or raised
+    ``NotImplementedError``), ``not-applicable`` (the suite established that the check has
+    nothing to apply to: an optional feature the implementation *declares* it does not offer, or
+    a document the given inputs cannot contain, e.g. artifact pins in runs made without
+    ``--run``), ``deselected`` (filtered out by ``--rfc``, ``-k`` or ``-m``; listed only in counts).
+    Only the suite sets ``not-applicable`` (a skip reason starting ``not-applicable:``); a
+    capability that is declared but does not work, or a method that raises, never reads so.
 
 Requirement status, from the outcomes of every test that names it, first match wins:
     1. ``failed``            any test failed or errored
     2. ``expected-failure``  any test xfailed (a *known* failure is still a failure of the spec)
-    3. ``not-implemented``   any test hit a missing capability part
+    3. ``not-implemented``   any test hit a missing capability part or method
     4. ``passed``            at least one test passed (or xpassed)
-    5. ``skipped``           tests were collected but every one was skipped
-    6. ``not-tested``        no test naming it was run or collected (or all were deselected)
+    5. ``skipped``           a test was skipped for another reason (a harness precondition …)
+    6. ``not-applicable``    every test that ran was not-applicable
+    7. ``not-tested``        no test naming it was run or collected (or all were deselected)
+So a pass in any test beats not-applicable and skipped; a skip beats not-applicable (something
+that applies was left unchecked); nothing but a failure or a missing capability beats a pass.
 
-Verdict of a set of requirements (one RFC, one RFC 2119 level, or the whole scope):
+Verdict of a set of requirements (one RFC, one RFC 2119 level, one part, or the whole scope),
+:func:`verdict_of` over their statuses with ``not-applicable`` ones left out:
     ``non-conformant`` any of them is failed or expected-failure;
     ``partial``        none failed, at least one is not-implemented;
     ``incomplete``     none failed or not-implemented, at least one is skipped or not-tested;
     ``conformant``     every one passed;
-    ``not-applicable`` the set is empty.
-Per part (``by_part``): the MUST requirements named by tests that call that implementation part
-(``gauge``, ``model``, ``federation``, ``artifacts``; a test reading a federation run counts as
-``federation``), each judged on those tests alone — so a gauge-only implementation can be
-``gauge: conformant`` while the overall verdict is ``partial``.
-The per-RFC and overall verdicts are computed over **MUST** requirements only (SHOULD/MAY never
-make an implementation non-conformant); ``by_level`` gives the same rule applied to each of
-MUST, SHOULD and MAY separately. ``conformant`` (bool) is ``overall == "conformant"``.
+    ``not-applicable`` the set is empty (or every one is not-applicable).
+Every verdict is this one function over the requirements' statuses (one status per requirement
+in the whole document, from all its tests): the overall verdict over every MUST requirement,
+``by_rfc`` over an RFC's MUST requirements, ``by_part`` over the MUST requirements named by any
+test that calls that implementation part (``gauge``, ``model``, ``federation``, ``artifacts``; a
+test reading a federation run counts as ``federation``). A part's verdict is therefore never
+better than the overall verdict's worst requirement it names, and an overall ``conformant``
+means every part is ``conformant``. To judge one part alone, ``--lensemble-parts`` drops the
+other parts' tests before they run.
+The per-RFC, per-part and overall verdicts are computed over **MUST** requirements only
+(SHOULD/MAY never make an implementation non-conformant); ``by_level`` gives the same rule applied
+to each of MUST, SHOULD and MAY separately. ``conformant`` (bool) is ``overall == "conformant"``.
 """
 
 from __future__ import annotations
@@ -50,10 +63,10 @@ from .round import RoundRecord
 COMPLIANCE_SCHEMA_VERSION = 1
 
 ItemOutcome = Literal[
-    "passed", "failed", "error", "skipped", "xfailed", "xpassed", "not-implemented"
+    "passed", "failed", "error", "skipped", "xfailed", "xpassed", "not-implemented", "not-applicable"
 ]
 RequirementStatus = Literal[
-    "passed", "failed", "expected-failure", "not-implemented", "skipped", "not-tested"
+    "passed", "failed", "expected-failure", "not-implemented", "skipped", "not-applicable", "not-tested"
 ]
 Verdict = Literal["conformant", "partial", "incomplete", "non-conformant", "not-applicable"]
 RequirementLevel = Literal["MUST", "SHOULD", "MAY"]
@@ -66,6 +79,7 @@ STATUS_PRECEDENCE: tuple[str, ...] = (
     "not-implemented",
     "passed",
     "skipped",
+    "not-applicable",
     "not-tested",
 )
 #: Verdict precedence, worst first.
@@ -138,6 +152,7 @@ class Counts(_Strict):
     xfailed: int = Field(ge=0)
     xpassed: int = Field(ge=0)
     not_implemented: int = Field(ge=0)
+    not_applicable: int = Field(ge=0, default=0, description="Tests the suite found nothing to apply to (an optional feature the implementation declares it does not offer, a document the inputs cannot contain).")
     collection_errors: int = Field(ge=0, default=0)
     unmapped: int = Field(ge=0, default=0)  # selected tests naming no requirement
 
@@ -175,6 +190,7 @@ class StatusCounts(_Strict):
     expected_failure: int = Field(ge=0, default=0)
     not_implemented: int = Field(ge=0, default=0)
     skipped: int = Field(ge=0, default=0)
+    not_applicable: int = Field(ge=0, default=0, description="Requirements every test of which found nothing to apply to; left out of the verdict.")
     not_tested: int = Field(ge=0, default=0)
 
 
@@ -226,9 +242,13 @@ class ComplianceReport(VersionedDocument):
     SCHEMA_VERSION = COMPLIANCE_SCHEMA_VERSION
     RFC_RULES: ClassVar[tuple[str, ...]] = (
         "`requirements` names each requirement id once; its `status` follows the precedence failed, "
-        "expected-failure, not-implemented, passed, skipped, not-tested over the outcomes of the tests naming it.",
+        "expected-failure, not-implemented, passed, skipped, not-applicable, not-tested over the outcomes of the tests naming it.",
         "`verdicts.conformant` is true exactly when `verdicts.overall` is `conformant`; verdicts are computed over "
         "the `MUST` requirements only (`by_level` applies the same rule to each level).",
+        "Every verdict (overall, `by_rfc`, `by_part`, `by_level`) is the same function of the `status` of the "
+        "requirements in its scope, not-applicable ones left out: non-conformant if any is failed or expected-failure, "
+        "else partial if any is not-implemented, else incomplete if any is skipped or not-tested, else conformant; "
+        "`not-applicable` when none is left.",
     )
     schema_version: Literal[1] = COMPLIANCE_SCHEMA_VERSION
     kind: Literal["lensemble-spec/compliance"] = "lensemble-spec/compliance"
@@ -253,7 +273,7 @@ class ComplianceReport(VersionedDocument):
 
 # --- the aggregation rules, kept beside the vocabulary they define --------------------------------
 def requirement_status(outcomes: list[str]) -> str:
-    """Status of a requirement from its tests' outcomes (module docstring, rules 1-6)."""
+    """Status of a requirement from its tests' outcomes (module docstring, rules 1-7)."""
     present = set(outcomes)
     if present & {"failed", "error"}:
         return "failed"
@@ -265,6 +285,8 @@ def requirement_status(outcomes: list[str]) -> str:
         return "passed"
     if "skipped" in present:
         return "skipped"
+    if "not-applicable" in present:
+        return "not-applicable"
     return "not-tested"
 
 
@@ -277,7 +299,9 @@ def status_counts(statuses: list[str]) -> StatusCounts:
 
 
 def verdict_of(statuses: list[str]) -> str:
-    """Verdict of a set of requirement statuses (module docstring)."""
+    """Verdict of a set of requirement statuses (module docstring); ``not-applicable`` statuses
+    are left out, so a requirement with nothing to apply to neither helps nor hurts."""
+    statuses = [s for s in statuses if s != "not-applicable"]
     present = set(statuses)
     if not statuses:
         return "not-applicable"

@@ -78,3 +78,21 @@ def test_run_is_the_only_optional_member():
 
     with pytest.raises(spec.ProtocolError, match="outer_step"):
         validate_implementation(Implementation(name="x", version="1", federation=NoOuter()))
+
+
+@pytest.mark.parametrize("raise_it", [
+    lambda: pytest.skip("not-applicable: the implementation decides"),
+    lambda: pytest.skip("not-implemented: the implementation decides"),
+    lambda: pytest.xfail("known"),
+    lambda: pytest.importorskip("a_module_that_does_not_exist_anywhere"),
+])
+def test_an_implementation_cannot_give_itself_a_status(raise_it):
+    """pytest's skip/xfail raised inside a method is a protocol violation, not a status."""
+
+    class Gauge(adapter.Gauge):
+        def effective_rank(self, z):
+            raise_it()
+
+    part = GuardedPart(Gauge(), "gauge", "jepa", adapter.ERROR_MAP, on_missing=pytest.fail)
+    with pytest.raises(spec.ProtocolError, match="gauge.effective_rank raised pytest's"):
+        part.effective_rank(np.zeros((4, 3)))

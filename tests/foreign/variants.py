@@ -163,6 +163,9 @@ __all__ = [
     "MergeError",
     "degenerate_zero",
     "flipped_sign",
+    "frame_anchor_as_landmark",
+    "frame_anchor_not_implemented",
+    "frame_anchor_self_skipped",
     "frame_only_rotate",
     "kabsch_backstop",
     "no_error_map",
@@ -195,3 +198,50 @@ def six_action_model() -> Implementation:
     the world read *harness precondition not met*, never failed."""
     model = _SixActionModel()
     return _with("six-action-model", model=model, federation=adapter.Federation(model))
+
+
+# --- the optional frame-only anchor (RFC-0002 §8.1), declared ---------------------------------------------------------
+# The correct foreign model does not list "frame" in ``anchor_variants``: GAUGE-043/044 read *not
+# applicable*. Declaring it makes them apply in full — none of these may read not applicable.
+class _FrameDeclared(adapter.Model):
+    anchor_variants = ("landmark", "frame")
+
+
+class _FrameAsLandmark(_FrameDeclared):
+    """Declares the frame-only anchor and computes the landmark term for it (pins content)."""
+
+
+def frame_anchor_as_landmark() -> Implementation:
+    """Defect: the declared frame-only anchor is the landmark anchor — fails GAUGE-043/044."""
+    model = _FrameAsLandmark()
+    return _with("frame-anchor-as-landmark", model=model, federation=adapter.Federation(model))
+
+
+class _FrameNotImplemented(_FrameDeclared):
+    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
+        if anchor is not None and getattr(anchor, "variant", "landmark") == "frame":
+            raise NotImplementedError("jepa has no frame-only anchor yet")
+        return super().loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
+
+
+def frame_anchor_not_implemented() -> Implementation:
+    """Declares the frame-only anchor, raises NotImplementedError for it: GAUGE-043/044 read
+    *not implemented* (a declared feature that is missing), never *not applicable*."""
+    model = _FrameNotImplemented()
+    return _with("frame-anchor-not-implemented", model=model, federation=adapter.Federation(model))
+
+
+class _FrameSelfSkipped(_FrameDeclared):
+    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
+        if anchor is not None and getattr(anchor, "variant", "landmark") == "frame":
+            import pytest
+
+            pytest.skip("not-applicable: jepa decides the frame anchor does not apply to it")
+        return super().loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
+
+
+def frame_anchor_self_skipped() -> Implementation:
+    """Defect: declares the frame-only anchor and raises pytest's skip with the suite's
+    not-applicable prefix from ``loss_terms`` — the guard fails GAUGE-043/044."""
+    model = _FrameSelfSkipped()
+    return _with("frame-anchor-self-skipped", model=model, federation=adapter.Federation(model))

@@ -27,6 +27,7 @@ OUTCOME_TO_STATUS = {
     "passed": "passed",
     "xpassed": "passed",
     "skipped": "skipped",
+    "not-applicable": "not-applicable",
 }
 
 
