@@ -5,7 +5,8 @@ requirement ids each one must fail — no more, no fewer. The defects are the on
 in this style plausibly has: an SO(d) backstop hidden by a rank-deficient frame, a flattened
 outer step that compares sizes instead of shapes, a sign error in the outer step, a saturating
 angle, a degenerate frame read as 0°, an eigenvalue floor in the effective rank, a predictor
-rotation that forgets to conjugate the predictor, and exceptions left unmapped.
+rotation that forgets to conjugate the predictor, exceptions left unmapped, and a declared frame-only
+anchor that is the landmark term or that skips itself.
 """
 
 from __future__ import annotations
@@ -206,22 +207,24 @@ def six_action_model() -> Implementation:
 class _FrameDeclared(adapter.Model):
     anchor_variants = ("landmark", "frame")
 
+    def on_frame_anchor(self) -> None:
+        """Called when a frame-only anchor arrives; then the landmark term is computed for it."""
 
-class _FrameAsLandmark(_FrameDeclared):
-    """Declares the frame-only anchor and computes the landmark term for it (pins content)."""
+    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
+        if anchor is not None and getattr(anchor, "variant", "landmark") == "frame":
+            self.on_frame_anchor()
+        return super().loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
 
 
 def frame_anchor_as_landmark() -> Implementation:
-    """Defect: the declared frame-only anchor is the landmark anchor — fails GAUGE-043/044."""
-    model = _FrameAsLandmark()
+    """Defect: the declared frame-only anchor is the landmark anchor (pins content) — fails GAUGE-043/044."""
+    model = _FrameDeclared()
     return _with("frame-anchor-as-landmark", model=model, federation=adapter.Federation(model))
 
 
 class _FrameNotImplemented(_FrameDeclared):
-    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
-        if anchor is not None and getattr(anchor, "variant", "landmark") == "frame":
-            raise NotImplementedError("jepa has no frame-only anchor yet")
-        return super().loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
+    def on_frame_anchor(self) -> None:
+        raise NotImplementedError("jepa has no frame-only anchor yet")
 
 
 def frame_anchor_not_implemented() -> Implementation:
@@ -232,12 +235,10 @@ def frame_anchor_not_implemented() -> Implementation:
 
 
 class _FrameSelfSkipped(_FrameDeclared):
-    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
-        if anchor is not None and getattr(anchor, "variant", "landmark") == "frame":
-            import pytest
+    def on_frame_anchor(self) -> None:
+        import pytest
 
-            pytest.skip("not-applicable: jepa decides the frame anchor does not apply to it")
-        return super().loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
+        pytest.skip("not-applicable: jepa decides the frame anchor does not apply to it")
 
 
 def frame_anchor_self_skipped() -> Implementation:
