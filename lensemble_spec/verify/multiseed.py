@@ -50,7 +50,7 @@ def _close(a: Any, b: Any) -> bool:
 
 
 def verify_multiseed(root: Path, report: VerificationReport, model: Any, cache: Path | None, heldout: Any) -> None:
-    from .api import _verify_comparison
+    from .comparison import _verify_comparison
 
     loader = ResultsVerifier(report, {}, model=model, heldout=heldout, hub_cache=cache, subject=files.RESULTS_FILE)
     try:
