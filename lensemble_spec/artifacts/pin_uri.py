@@ -9,20 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..constants import PIN_URI_FORM, PIN_URI_RE, REPO_KINDS, REPO_PART_RE, REVISION40_RE
 from ..errors import PinError
 
-#: A full commit id as the Hub and its cache write it.
-FULL_REVISION_RE = re.compile(r"^[0-9a-f]{40}$")
 _HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-# One repo-id component: the Hub's own rule (letters, digits, '-', '_', '.'; no leading/trailing
-# '-' or '.', no '--' or '..'; at most 96 characters).
-_REPO_PART_RE = re.compile(r"^(?!-)(?!\.)(?!.*--)(?!.*\.\.)[A-Za-z0-9_.\-]{1,96}(?<!-)(?<!\.)$")
-_URI_RE = re.compile(
-    r"^hf://(?P<kind>[a-z]+)/(?P<org>[^/@]+)/(?P<name>[^/@]+)@(?P<rev>[^/]*)(?:/(?P<path>.*))?$"
-)
-#: URI kind (plural, as in Hub URLs) -> huggingface_hub ``repo_type``.
-REPO_KINDS: dict[str, str] = {"models": "model", "datasets": "dataset"}
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -35,7 +25,7 @@ def revision_problem(revision: str) -> str | None:
     """
     if not isinstance(revision, str) or not revision:
         return "empty"
-    if FULL_REVISION_RE.fullmatch(revision):
+    if REVISION40_RE.fullmatch(revision):
         return None
     if _HEX_RE.fullmatch(revision):
         if len(revision) == 40:
@@ -85,10 +75,10 @@ def split_pin_uri(uri: str) -> PinParts:
     """Validate a pin URI and split it; raise :class:`PinError` naming the first problem."""
     if not isinstance(uri, str):
         raise PinError(f"a pin URI must be a string, got {type(uri).__name__}")
-    match = _URI_RE.fullmatch(uri)
+    match = PIN_URI_RE.fullmatch(uri)
     if match is None:
         raise PinError(
-            f"{uri!r} is not a pin URI of the form hf://{{models|datasets}}/<org>/<name>@<40-hex>[/<path>]",
+            f"{uri!r} is not a pin URI of the form {PIN_URI_FORM}",
             uri=uri,
             reason="malformed",
         )
@@ -100,7 +90,7 @@ def split_pin_uri(uri: str) -> PinParts:
             reason="repo_type",
         )
     for part in (match["org"], match["name"]):
-        if not _REPO_PART_RE.fullmatch(part):
+        if not REPO_PART_RE.fullmatch(part):
             raise PinError(f"{uri!r}: {part!r} is not a valid Hub repository name component", uri=uri, reason="repo_id")
     reason = revision_problem(match["rev"])
     if reason is not None:
@@ -116,3 +106,6 @@ def split_pin_uri(uri: str) -> PinParts:
         if reason is not None:
             raise PinError(f"{uri!r}: {reason}", uri=uri, reason="path")
     return PinParts(REPO_KINDS[kind], f"{match['org']}/{match['name']}", match["rev"], path)
+
+
+__all__ = ["PinParts", "format_pin_uri", "path_problem", "revision_problem", "split_pin_uri"]

@@ -1,4 +1,7 @@
-"""Artifact pins: parse them strictly, resolve them through the local Hugging Face cache only.
+"""Artifact pins: read them into ``ArtifactPin``, resolve them through the local Hugging Face cache only.
+
+The URI grammar itself (split, format, refusal reasons) is :mod:`lensemble_spec.artifacts.pin_uri`,
+below the schemas; this module is above them.
 
 A pin names one immutable thing on the Hub (RFC-0010):
 
@@ -33,28 +36,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from ..constants import HASH64_RE
 from ..errors import CheckpointIntegrityError, PathEscape, PinError, PinUnresolved
+from ..schemas import ArtifactPin
 from .hashing import sha256_file
-from .pin_uri import (  # noqa: F401  (moved; re-exported until call sites move)
-    _REPO_PART_RE,
-    _SHA256_RE,
-    FULL_REVISION_RE,
-    REPO_KINDS,
-    PinParts,
-    format_pin_uri,
-    path_problem,
-    revision_problem,
-    split_pin_uri,
-)
+from .pin_uri import PinParts, split_pin_uri
 
 
-def parse_pin(value: Any) -> Any:
+def parse_pin(value: Any) -> ArtifactPin:
     """Turn a URI string, a mapping (the pin's JSON form) or an ArtifactPin into an ArtifactPin.
 
     The JSON form is ``{"uri": "...", "sha256": "<64-hex>"|null}`` (the schema also accepts the
@@ -62,10 +58,6 @@ def parse_pin(value: Any) -> Any:
     :class:`PinError` whose message says what is wrong (a symbolic ``main``, an abbreviated
     ``3c2258ce``, a bad sha256 …) — never a raw pydantic error.
     """
-    from pydantic import ValidationError
-
-    from ..schemas import ArtifactPin
-
     if isinstance(value, ArtifactPin):
         return value
     if not isinstance(value, (str, Mapping)):
@@ -167,7 +159,7 @@ def resolve_pin(pin: Any, *, cache_dir: str | os.PathLike[str], verify: bool = T
     for rel, local in entries:
         blob = _confined_target(pin.uri, repo_dir, local)
         digest = sha256_file(blob) if verify else ""
-        if verify and _SHA256_RE.fullmatch(blob.name) and blob.parent.name == "blobs" and blob.name != digest:
+        if verify and HASH64_RE.fullmatch(blob.name) and blob.parent.name == "blobs" and blob.name != digest:
             raise CheckpointIntegrityError(
                 f"{pin.uri}: cached blob {blob.name} of {rel!r} has sha256 {digest}; the cache entry is corrupt",
                 uri=pin.uri,
@@ -261,19 +253,12 @@ def _confined_target(uri: str, repo_dir: Path, local: Path) -> Path:
 
 
 __all__ = [
-    "FULL_REVISION_RE",
-    "REPO_KINDS",
-    "PinParts",
     "ResolvedFile",
     "ResolvedPin",
     "cached_revisions",
-    "format_pin_uri",
     "parse_pin",
-    "path_problem",
     "pin_parts",
     "repo_cache_dir",
     "resolve_pin",
-    "revision_problem",
     "snapshot_digest",
-    "split_pin_uri",
 ]

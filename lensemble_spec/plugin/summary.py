@@ -162,7 +162,7 @@ def _version(dist: str) -> str | None:
 
 
 def _parts() -> tuple[str, ...]:
-    from ..protocol import PARTS
+    from ..constants import PARTS
 
     return PARTS
 

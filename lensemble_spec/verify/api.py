@@ -32,6 +32,7 @@ from .comparison import (
     is_comparison,
 )
 from .findings import add_knock_on, add_tier1_verdicts, downgrade_knock_on_failures
+from .multiseed import is_multiseed, verify_multiseed
 from .report import VerificationReport
 from .run import RunVerifier
 
@@ -101,8 +102,6 @@ def verify_run(
     model, label = _model_of(impl)
     cache = Path(hub_cache) if hub_cache is not None else None
     report = VerificationReport(target=str(root), impl=label, hub_cache=str(cache) if cache else None)
-    from .multiseed import is_multiseed, verify_multiseed
-
     if _incomplete_comparison(root, report):
         pass
     elif is_multiseed(root):

@@ -11,8 +11,8 @@ import numpy as np
 from ..artifacts.canonical import strip_sink_paths
 from ..artifacts.paths import confine
 from ..artifacts.reading import is_directory, is_regular_file
+from ..constants import CONTROLS
 from ..errors import LensembleError
-from ..protocol import CONTROLS
 from . import files
 from .report import VerificationReport
 from .results import ResultsVerifier
