@@ -175,16 +175,10 @@ class RunVerifier:
             self.fail(req, check, subject, exc.message)
 
     # --- 1. layout ----------------------------------------------------------------------------
-    def rounds_file(self) -> str | None:
-        for name in (files.ROUNDS_FILE, files.LEGACY_ROUNDS_FILE):
-            if files.exists(self.root, name):
-                return name
-        return None
-
     def check_layout(self) -> None:
         missing = [n for n in (files.MANIFEST_FILE, files.ROUNDS_FILE, files.PROBE_FILE) if not files.exists(self.root, n)]
         listed = [c.path for c in self.data.checkpoints]
-        extra = files.unexpected_entries(self.root, listed, files.ROUNDS_FILE)
+        extra = files.unexpected_entries(self.root, listed)
         problems = []
         if missing:
             problems.append(f"missing {', '.join(missing)}")
@@ -364,9 +358,9 @@ class RunVerifier:
 
     # --- 4. records ---------------------------------------------------------------------------
     def check_records(self) -> None:
-        rel = self.rounds_file()
-        if rel is None:
-            self.fail("ART-020", "rounds", files.ROUNDS_FILE, "no rounds file")
+        rel = files.ROUNDS_FILE
+        if not files.exists(self.root, rel):
+            self.fail("ART-020", "rounds", rel, "no rounds file")
             return
         try:
             lines = files.read_jsonl(self.root, rel)

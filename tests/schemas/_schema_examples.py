@@ -1,4 +1,4 @@
-"""One small valid example of every document, for docs, tests and writers to copy.
+"""One small valid example of every document (test data for tests/schemas).
 
 ``example_documents()`` returns fresh JSON-mode dicts keyed by model name; each one loads with
 :func:`lensemble_spec.schemas.load_document` and validates against the exported JSON Schema.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..artifacts.canonical import config_hash
+from lensemble_spec.artifacts.canonical import config_hash
 
 _H1, _H2, _H3 = "1" * 64, "2" * 64, "a" * 64
 _REV = "0123456789abcdef0123456789abcdef01234567"

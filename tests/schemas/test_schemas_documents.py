@@ -28,7 +28,8 @@ from lensemble_spec.schemas import (
     load_document,
     save_document,
 )
-from lensemble_spec.schemas.examples import example_documents
+from _schema_examples import example_documents  # tests/schemas/_schema_examples.py
+
 
 H1, H2, H3 = "1" * 64, "2" * 64, "a" * 64
 REV = "0123456789abcdef0123456789abcdef01234567"
@@ -278,3 +279,19 @@ def test_drift_report_from_metrics_result():
     assert report.to_reference["silo2"].degenerate and report.to_reference["silo2"].angle_deg is None
     assert report.to_reference["silo0"].angle_deg == pytest.approx(0.0, abs=1e-5)
     assert load_document(FrameDriftReport, dump_document(report)) == report
+
+
+def test_a_legacy_config_hash_is_refused_with_a_remediation():
+    from lensemble_spec.artifacts.canonical import config_hash, legacy_config_hash
+    from lensemble_spec.errors import ArtifactError
+
+    doc = example_documents()["RunManifest"]
+    doc["config"] = {"rounds": 3, "outer": {"lr": 1.0}}
+    doc["config_hash"] = legacy_config_hash(doc["config"])
+    assert doc["config_hash"] != config_hash(doc["config"])
+    with pytest.raises(ArtifactError) as info:
+        RunManifest.model_validate(doc)
+    assert "lensemble-spec 0.1" in info.value.message and "Re-run" in info.value.remediation
+    assert info.value.details["expected"] == config_hash(doc["config"])
+    doc["config_hash"] = config_hash(doc["config"])
+    assert RunManifest.model_validate(doc).config_hash == doc["config_hash"]

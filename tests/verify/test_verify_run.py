@@ -300,11 +300,13 @@ def test_stray_files_fail_the_layout(run_dir: Path) -> None:
     assert "results.json" in f.message and "train.log" not in f.message
 
 
-def test_rounds_file_under_another_name_fails_the_layout_but_is_still_checked(run_dir: Path) -> None:
+def test_rounds_file_under_another_name_fails_the_layout_and_is_not_read(run_dir: Path) -> None:
     (run_dir / "rounds.jsonl").rename(run_dir / "records.jsonl")
     report = verify_run(run_dir)
-    assert only_failures(report) == {"ART-015"}
-    assert any(f.requirement == "ART-020" and f.status == "pass" for f in report.findings)
+    (layout,) = failed(report, "ART-015")
+    assert "missing rounds.jsonl" in layout.message and "records.jsonl" in layout.message
+    assert failed(report, "ART-020")
+    assert not any(f.requirement == "ART-020" and f.status == "pass" for f in report.findings)
 
 
 def test_oversized_manifest_is_refused_before_parsing(run_dir: Path) -> None:
