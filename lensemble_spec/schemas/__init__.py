@@ -13,7 +13,6 @@ from ._base import StrictModel, VersionedDocument
 from ._types import HASH64_PATTERN, REVISION40_PATTERN, Hash64, Revision40, utc_now
 from .checkpoint import CheckpointHeader, Producer, TensorSpec
 from .compliance import ComplianceReport
-from .drift import DriftEntry, FrameDriftReport, PairDrift
 from .io import dump_document, export_json_schemas, json_schema, load_document, save_document
 from .pin import ArtifactPin
 from .results import ControlResult, Difference, Interval, ResultsTable, SeedRows, VariantResult
@@ -23,7 +22,6 @@ from .run import CheckpointRef, RunManifest
 _DOCUMENTS: dict[str, type[BaseModel]] = {
     "ArtifactPin": ArtifactPin,
     "CheckpointHeader": CheckpointHeader,
-    "FrameDriftReport": FrameDriftReport,
     "ResultsTable": ResultsTable,
     "RoundRecord": RoundRecord,
     "RunManifest": RunManifest,
@@ -44,10 +42,7 @@ __all__ = [
     "CheckpointRef",
     "ComplianceReport",
     "ControlResult",
-    "DriftEntry",
-    "FrameDriftReport",
     "Hash64",
-    "PairDrift",
     "Producer",
     "ResultsTable",
     "Revision40",

@@ -72,18 +72,6 @@ def example_documents() -> dict[str, dict[str, Any]]:
             "backstop_fired": {"silo1": True},
             "wall_time_s": 0.5,
         },
-        "FrameDriftReport": {
-            "schema_version": 1,
-            "round_index": 2,
-            "probe_hash": _H3,
-            "pairs": [
-                {"a": "silo0", "b": "silo1", "angle_deg": 12.5, "residual": 0.01, "degenerate": False},
-                {"a": "silo0", "b": "silo2", "angle_deg": None, "residual": None, "degenerate": True},
-                {"a": "silo1", "b": "silo2", "angle_deg": None, "residual": 0.9, "degenerate": True},
-            ],
-            "to_reference": {"silo0": {"angle_deg": 1.0, "residual": 0.0, "degenerate": False}},
-            "to_global": {},
-        },
         "ResultsTable": {
             "schema_version": 1,
             "title": "Headline",

@@ -147,7 +147,7 @@ def test_missing_migration_step_is_a_mismatch():
 
 
 # --- JSON Schema export -------------------------------------------------------------------------
-EXPECTED = {"ArtifactPin", "CheckpointHeader", "FrameDriftReport", "ResultsTable", "RoundRecord", "RunManifest"}
+EXPECTED = {"ArtifactPin", "CheckpointHeader", "ResultsTable", "RoundRecord", "RunManifest"}
 
 
 def _export(tmp_path, capsys):
