@@ -16,7 +16,8 @@ from ..errors import LensembleError
 from . import files
 from .report import VerificationReport
 from .results import ResultsVerifier
-from .run import RunData, RunVerifier
+from .run import RunVerifier
+from .rundata import RunData
 
 #: Configuration keys every run of a comparison shares (EVAL-003).
 SHARED_KEYS = ("rounds", "inner_steps", "batch_size", "inner_lr", "lambda_sigreg", "outer")

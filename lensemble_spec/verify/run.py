@@ -25,6 +25,9 @@ prerequisite failed is reported as ``skip``:
    (GAUGE-024), and each record's collapse metrics (EVAL-007), drift to the reference (GAUGE-033),
    pairwise drift of local-only participants (GAUGE-034) and degenerate flags (GAUGE-035) are
    recomputed from the round's checkpoints within the RFC tolerances.
+
+Steps 4 and 6 live in :mod:`.run_records` and :mod:`.run_recompute`; what the checks read is
+:class:`~lensemble_spec.verify.rundata.RunData`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ import dataclasses
 import os
 from pathlib import Path
 from typing import Any
-
 
 from ..artifacts.canonical import config_hash as compute_config_hash
 from ..artifacts.checkpoint import PICKLE_LIKE_SUFFIXES, load_checkpoint
@@ -50,7 +52,6 @@ from ..errors import (
 from ..protocol import FederationConfig, OuterConfig
 from ..schemas import RunManifest, load_document
 from . import files
-from .checks import check_pin
 from .report import VerificationReport
 from .run_recompute import RecomputeChecks
 from .run_records import RecordChecks
@@ -61,7 +62,6 @@ from .tolerances import tolerances
 #: anything: the data provenance (RFC-0010 §5), the per-round sketch seeds (RFC-0003 §6, FED-026),
 #: the split (RFC-0005 §3) and the software versions.
 REQUIRED_NONEMPTY = ("data_roots", "round_sketch_seeds", "split_policy", "versions")
-
 
 
 def _is_bounds(exc: LensembleError) -> bool:
@@ -83,18 +83,6 @@ class RunVerifier(RecordChecks, RecomputeChecks):
         self.prefix = ""
 
     # --- findings -----------------------------------------------------------------------------
-    def _subject(self, subject: str) -> str:
-        return f"{self.prefix}{subject}"
-
-    def ok(self, req: str, check: str, subject: str, message: str = "ok") -> None:
-        self.report.passed(req, check, self._subject(subject), message)
-
-    def fail(self, req: str, check: str, subject: str, message: str) -> None:
-        self.report.failed(req, check, self._subject(subject), message)
-
-    def skip(self, req: str, check: str, subject: str, message: str) -> None:
-        self.report.skipped(req, check, self._subject(subject), message)
-
     def fail_load(self, exc: LensembleError, req: str, check: str, subject: str) -> None:
         """File a reading error under the requirement its kind belongs to."""
         if isinstance(exc, PathEscape):
@@ -157,7 +145,7 @@ class RunVerifier(RecordChecks, RecomputeChecks):
         roots = raw.get("data_roots")
         for i, entry in enumerate(roots if isinstance(roots, list) else []):
             if isinstance(entry, str) and entry.startswith("hf://"):
-                self.check_pin(entry, f"{subject}:data_roots[{i}]")
+                self.pin(entry, f"{subject}:data_roots[{i}]")
         try:
             manifest = load_document(RunManifest, doc)
         except LensembleError as exc:
@@ -186,10 +174,6 @@ class RunVerifier(RecordChecks, RecomputeChecks):
             self.fail("ART-017", "manifest-config", subject, f"config lacks FederationConfig fields: {', '.join(missing)}")
         else:
             self.ok("ART-017", "manifest-config", subject, "config holds every FederationConfig field")
-
-    # --- pins -----------------------------------------------------------------------------------
-    def check_pin(self, value: Any, subject: str) -> None:
-        check_pin(value, subject, hub_cache=self.hub_cache, ok=self.ok, fail=self.fail, skip=self.skip)
 
     # --- 3. checkpoints -----------------------------------------------------------------------
     def check_checkpoints(self) -> None:
@@ -361,4 +345,4 @@ def _unpartial(name: str) -> str:
     return name.removesuffix(files.PARTIAL_SUFFIX)
 
 
-__all__ = ["LoadedCheckpoint", "RunData", "RunVerifier", "check_pin"]
+__all__ = ["RunVerifier"]

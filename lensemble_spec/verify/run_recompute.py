@@ -9,10 +9,14 @@ import numpy as np
 
 from ..schemas import RoundRecord
 from . import files
+from .checks import Checker
 from .recompute import record_metrics
 
 
-class RecomputeChecks:
+class RecomputeChecks(Checker):
+    """The recomputation checks of :class:`~lensemble_spec.verify.run.RunVerifier` (uses its
+    ``data`` and ``model``)."""
+
     # --- 6. recomputation ---------------------------------------------------------------------
     def check_recompute(self) -> None:
         data = self.data
@@ -40,12 +44,12 @@ class RecomputeChecks:
     def _compare_record(self, where: str, rec: RoundRecord, got: Mapping[str, Any], are_participants: bool) -> None:
         m = rec.metrics
         for key in ("effective_rank", "effective_dim", "latent_std_mean", "latent_rms"):
-            self._compare("EVAL-007", "record-recompute", f"{where}.{key}", getattr(m, key), got.get(key), key)
+            self.compare("EVAL-007", "record-recompute", f"{where}.{key}", getattr(m, key), got.get(key), key)
         key = "drift_to_reference_deg"
-        self._compare("GAUGE-033", "record-drift", f"{where}.{key}", m.drift_to_reference_deg, got.get(key), key)
+        self.compare("GAUGE-033", "record-drift", f"{where}.{key}", m.drift_to_reference_deg, got.get(key), key)
         if are_participants:
             for key in ("drift_pairwise_mean_deg", "drift_pairwise_max_deg"):
-                self._compare("GAUGE-034", "pairwise-drift", f"{where}.{key}", getattr(m, key), got.get(key), key)
+                self.compare("GAUGE-034", "pairwise-drift", f"{where}.{key}", getattr(m, key), got.get(key), key)
         self._check_degenerate(where, m, got, are_participants)
 
     def _check_degenerate(self, where: str, m: Any, got: Mapping[str, Any], are_participants: bool) -> None:
@@ -70,17 +74,6 @@ class RecomputeChecks:
             self.fail("GAUGE-035", "degenerate-drift", where, "record flags a degenerate frame the recomputation of its committed models does not find")
         elif m.drift_degenerate:
             self.ok("GAUGE-035", "degenerate-drift", where, "flag concerns released models the run does not commit (not recomputable)")
-
-    def _compare(self, req: str, check: str, subject: str, recorded: float | None, actual: float | None, key: str) -> None:
-        tol = self.tol.for_metric(key)
-        if recorded is None and actual is None:
-            self.ok(req, check, subject, "null in the record and on recomputation")
-        elif recorded is None or actual is None:
-            self.fail(req, check, subject, f"recorded {recorded}, recomputed {actual}")
-        elif tol.close(actual, recorded):
-            self.ok(req, check, subject, f"recorded {recorded:.6g}, recomputed {actual:.6g}")
-        else:
-            self.fail(req, check, subject, f"recorded {recorded!r}, recomputed {actual!r} ({tol.describe()})")
 
     def _check_targets(self, points: np.ndarray, targets: np.ndarray) -> None:
         from .recompute import embed

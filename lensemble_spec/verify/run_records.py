@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import ArtifactError, LensembleError
 from ..schemas import RoundRecord, RunManifest, load_document
 from . import files
+from .checks import Checker
 
 HELDOUT_RECORD_KEYS = ("val_pred", "val_pred_identity", "skill_vs_identity", "state_probe_r2")
 #: Controls whose every round commits a global model (the record chain runs through them).
@@ -18,7 +19,10 @@ def _first(problems: list[str], n: int = 3) -> str:
     return "; ".join(problems[:n]) + (f" (+{len(problems) - n} more)" if len(problems) > n else "")
 
 
-class RecordChecks:
+class RecordChecks(Checker):
+    """The ``rounds.jsonl`` checks of :class:`~lensemble_spec.verify.run.RunVerifier` (uses its
+    ``root``, ``data`` and ``fail_load``)."""
+
     # --- 4. records ---------------------------------------------------------------------------
     def check_records(self) -> None:
         rel = files.ROUNDS_FILE
