@@ -1,28 +1,10 @@
 """The requirement catalog: the RFCs in ``rfcs/`` parsed into :class:`Requirement` records.
 
 The RFC files are the single source of requirement ids; tests, report rows and coverage are
-derived from what this module parses. The format (described for authors in ``rfcs/README.md``):
-
-* an RFC file is named ``RFC-NNNN-<slug>.md`` and starts with ``# RFC-NNNN: <title>``;
-* its metadata table has a row ``| Requirement prefix | GAUGE |`` naming the id prefix;
-* headings ``## 2. Title`` / ``### 2.3 Title`` are numbered sections; a requirement belongs to the
-  nearest numbered heading above it;
-* a requirement is one Markdown list item starting at column 0::
-
-      - **GAUGE-001** (MUST): One sentence that uses the level keyword and ends with a full stop.
-        Continuation lines are indented by two spaces.
-
-  The id is ``PREFIX-NNN`` (three digits, prefix of the RFC), the level one of ``MUST``,
-  ``SHOULD``, ``MAY``; the text is whitespace-normalised, must contain its own level keyword in
-  capitals and no other level's keyword, and must be one sentence ending in ``.``;
-* a harness parameter is a list item ``- `NAME` = `literal` — description`` whose literal is a
-  Python number, string or boolean;
-* lines inside fenced code blocks are ignored.
-
-Anything that *looks* like a requirement (a list item or bold text starting with an id-like
-token) but does not parse, a duplicate id, a wrong prefix or level, an empty text … raises
-:class:`~lensemble_spec.errors.RequirementError` whose message starts with ``file:line:`` and
-whose ``details`` carry ``file`` and ``line``.
+derived from the :class:`Catalog` this module builds. The block format and its parser are
+:mod:`lensemble_spec.rfc_parse` (its names are re-exported here). Across files the catalog
+refuses a second file for one RFC, a prefix used by two RFCs and a duplicate requirement id or
+parameter name, with a :class:`~lensemble_spec.errors.RequirementError` naming ``file:line``.
 """
 
 from __future__ import annotations
