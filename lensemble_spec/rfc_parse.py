@@ -102,6 +102,13 @@ class Requirement:
     def location(self) -> str:
         return f"{self.file}:{self.line}"
 
+    @property
+    def rfc_location(self) -> str:
+        """``rfcs/RFC-0002-latent-gauge.md:50``: the file under its directory's name (no absolute
+        path, so it reads the same on every machine), then the line."""
+        path = Path(self.file)
+        return f"{path.parent.name}/{path.name}:{self.line}" if path.parent.name else f"{path.name}:{self.line}"
+
 
 @dataclass(frozen=True)
 class Parameter:
