@@ -55,7 +55,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .constants import CONTROLS, PARTS
+from .constants import CONTROLS as CONTROLS  # re-exported: protocol.CONTROLS is public
+from .constants import PARTS
 from .errors import ProtocolError
 
 Params = Mapping[str, Any]
