@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..artifacts.pins import parse_pin, resolve_pin
+from ..artifacts import pins  # looked up per call: tests replace pins.resolve_pin with a misbehaving resolver
 from ..errors import CheckpointIntegrityError, PathEscape, PinError, PinUnresolved
 from .report import VerificationReport
 from .tolerances import Tolerances
@@ -58,7 +58,7 @@ class Checker:
 def check_pin(value: Any, subject: str, *, hub_cache: Path | None, ok: Any, fail: Any, skip: Any) -> None:
     """Pin findings: form (ART-023), sha256 for a file pin (ART-024), offline resolution (ART-025)."""
     try:
-        pin = parse_pin(value)
+        pin = pins.parse_pin(value)
     except PinError as exc:
         fail("ART-023", "pin-format", subject, exc.message)
         return
@@ -72,7 +72,7 @@ def check_pin(value: Any, subject: str, *, hub_cache: Path | None, ok: Any, fail
         skip("ART-025", "pin-resolve", subject, "no hub cache given (pass --hub-cache to resolve pins offline)")
         return
     try:
-        resolved = resolve_pin(pin, cache_dir=hub_cache)
+        resolved = pins.resolve_pin(pin, cache_dir=hub_cache)
     except (PinUnresolved, CheckpointIntegrityError, PathEscape, PinError) as exc:
         fail("ART-025", "pin-resolve", subject, exc.message)
         return
