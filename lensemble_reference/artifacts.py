@@ -29,7 +29,8 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 import lensemble_spec
-from lensemble_spec.artifacts import atomic_write_bytes, atomic_write_json, config_hash, load_checkpoint, save_checkpoint
+from lensemble_spec.artifacts import atomic_write_bytes, atomic_write_json, config_hash
+from lensemble_spec.artifacts.checkpoint import load_checkpoint, save_checkpoint
 from lensemble_spec.errors import ArtifactError
 from lensemble_spec.schemas import RoundRecord, RunManifest, utc_now
 

@@ -32,7 +32,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from lensemble_spec.artifacts import load_checkpoint
+from lensemble_spec.artifacts.checkpoint import load_checkpoint
 from lensemble_spec.errors import EvaluationError
 from lensemble_spec.protocol import Silo
 from lensemble_spec.schemas import RunManifest, load_document
@@ -100,7 +100,7 @@ def evaluate_run(run_dir: Path, heldout: Silo) -> dict[str, Any]:
 
     Returns ``{"rounds": [row_0, …, row_R], "final": row_R, "latent_dim": d, "control": …}``
     where each row is :func:`heldout_metrics` (or :func:`combine` over the local-only silos).
-    Checkpoints are loaded through ``lensemble_spec.artifacts.load_checkpoint`` (hash-verified).
+    Checkpoints are loaded through ``lensemble_spec.artifacts.checkpoint.load_checkpoint`` (hash-verified).
     """
     run_dir = Path(run_dir)
     manifest = load_document(RunManifest, run_dir / MANIFEST_FILE)

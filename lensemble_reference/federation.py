@@ -123,7 +123,7 @@ class Setup:
 
     def checkpoint_params(self, round_index: int, participant: str | None = None) -> dict[str, np.ndarray]:
         """The committed weights of a round (for resuming: what the model was after it)."""
-        from lensemble_spec.artifacts import load_checkpoint
+        from lensemble_spec.artifacts.checkpoint import load_checkpoint
 
         from .artifacts import checkpoint_dir
 

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from lensemble_spec import metrics
-from lensemble_spec.artifacts import load_checkpoint as _load_checkpoint
-from lensemble_spec.artifacts import save_checkpoint as _save_checkpoint
+from lensemble_spec.artifacts.checkpoint import load_checkpoint as _load_checkpoint
+from lensemble_spec.artifacts.checkpoint import save_checkpoint as _save_checkpoint
 from lensemble_spec.errors import ConfigError, ProbeError
 from lensemble_spec.protocol import (
     CONTROLS,

@@ -21,7 +21,6 @@ class ErrorCode(str, Enum):
     RESIDENCY_VIOLATION = "residency_violation"
     GAUGE_FAILED = "gauge_failed"
     PROCRUSTES_DEGENERATE = "procrustes_degenerate"
-    FRAME_DRIFT_EXCEEDED = "frame_drift_exceeded"
     AGGREGATION_FAILED = "aggregation_failed"
     AGG_NONDETERMINISTIC = "agg_nondeterministic"
     QUORUM_NOT_MET = "quorum_not_met"
@@ -112,11 +111,6 @@ class DegenerateProcrustes(GaugeError):
         "The frame is (near) rank-deficient, which usually means a collapsed encoder: inspect "
         "effective_rank and latent_std_mean, or use more probe points than latent dimensions."
     )
-
-
-class FrameDriftExceeded(GaugeError):
-    default_code = ErrorCode.FRAME_DRIFT_EXCEEDED
-    default_remediation = "Strengthen the frame anchor (lambda_anchor) or enable the Procrustes backstop."
 
 
 # --- aggregation ----------------------------------------------------------------------------------

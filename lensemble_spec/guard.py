@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .protocol import PARTS, Implementation
+from .constants import PARTS
+from .protocol import Implementation
 
 
 def spec_error(exc: BaseException, error_map: Mapping[type, type]) -> BaseException:

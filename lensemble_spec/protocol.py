@@ -55,15 +55,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from .constants import CONTROLS as CONTROLS  # re-exported: protocol.CONTROLS is public
+from .constants import PARTS
 from .errors import ProtocolError
 
 Params = Mapping[str, Any]
-
-#: Names of the capability parts, in report order.
-PARTS = ("gauge", "model", "federation", "artifacts")
-
-#: Control names (RFC-0005 §2).
-CONTROLS = ("local-only", "naive-fedavg", "anchored", "centralized")
 
 
 # --- data the harness hands to an implementation -------------------------------------------------

@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,20 +44,6 @@ LEGACY_CANONICAL_JSON_SCHEME = "lensemble-spec-0.1-python-json"
 
 #: Largest integer magnitude RFC 8785 defines (I-JSON, RFC 7493 §2.2); larger ones are written exactly.
 MAX_SAFE_INTEGER = 2**53 - 1
-
-_HASH64 = re.compile(r"[0-9a-f]{64}")
-_REV40 = re.compile(r"[0-9a-f]{40}")
-
-
-def is_hash64(value: object) -> bool:
-    """True for a 64-character lowercase hex string (a SHA-256 digest)."""
-    return isinstance(value, str) and _HASH64.fullmatch(value) is not None
-
-
-def is_revision40(value: object) -> bool:
-    """True for a full 40-character lowercase hex git revision."""
-    return isinstance(value, str) and _REV40.fullmatch(value) is not None
-
 
 _REMEDY = "Use only dict/list/str/int/float/bool/None with finite floats (convert numpy scalars first)."
 
@@ -175,8 +160,6 @@ __all__ = [
     "SINK_PATH_KEYS",
     "canonical_json",
     "config_hash",
-    "is_hash64",
-    "is_revision40",
     "legacy_canonical_json",
     "legacy_config_hash",
     "strip_sink_paths",

@@ -89,7 +89,7 @@ def save_checkpoint(
     """Write ``params`` as a checkpoint directory at ``directory`` and return its header.
 
     ``params`` maps tensor names to numpy arrays or torch tensors of a supported dtype
-    (:data:`~lensemble_spec.artifacts.hashing.DTYPE_NAMES`). ``producer`` is ``{"name",
+    (:data:`~lensemble_spec.constants.DTYPE_NAMES`). ``producer`` is ``{"name",
     "version"}``. Raises :class:`ArtifactError` for an existing target, an empty mapping, a bad
     name or dtype, or a malformed hash.
     """

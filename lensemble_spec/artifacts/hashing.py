@@ -40,15 +40,14 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import DTYPE_NAMES, is_hash64
 from ..errors import ArtifactError, ProbeError
-from .canonical import canonical_json, is_hash64
+from .canonical import canonical_json
 
 CONTENT_DOMAIN = b"lensemble-spec/checkpoint/v1\0"
 HEADER_SEPARATOR = b"\0header\0"
 PROBE_DOMAIN = b"lensemble-spec/probe/v1\0"
 
-#: Supported dtype names, as written in hashes and checkpoint manifests.
-DTYPE_NAMES = ("bfloat16", "bool", "float16", "float32", "float64", "int32", "int64", "uint8")
 
 #: numpy (kind, itemsize) -> dtype name; bfloat16 has no numpy kind and is handled apart.
 _NUMPY_KINDS = {
@@ -214,7 +213,6 @@ def sha256_file(path: str | Path, *, chunk_size: int = 1 << 20) -> str:
 
 __all__ = [
     "CONTENT_DOMAIN",
-    "DTYPE_NAMES",
     "HEADER_SEPARATOR",
     "PROBE_DOMAIN",
     "content_hash",

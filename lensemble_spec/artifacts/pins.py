@@ -1,4 +1,7 @@
-"""Artifact pins: parse them strictly, resolve them through the local Hugging Face cache only.
+"""Artifact pins: read them into ``ArtifactPin``, resolve them through the local Hugging Face cache only.
+
+The URI grammar itself (split, format, refusal reasons) is :mod:`lensemble_spec.artifacts.pin_uri`,
+below the schemas; this module is above them.
 
 A pin names one immutable thing on the Hub (RFC-0010):
 
@@ -33,123 +36,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from ..constants import HASH64_RE
 from ..errors import CheckpointIntegrityError, PathEscape, PinError, PinUnresolved
+from ..schemas import ArtifactPin
 from .hashing import sha256_file
-
-#: A full commit id as the Hub and its cache write it.
-FULL_REVISION_RE = re.compile(r"^[0-9a-f]{40}$")
-_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-# One repo-id component: the Hub's own rule (letters, digits, '-', '_', '.'; no leading/trailing
-# '-' or '.', no '--' or '..'; at most 96 characters).
-_REPO_PART_RE = re.compile(r"^(?!-)(?!\.)(?!.*--)(?!.*\.\.)[A-Za-z0-9_.\-]{1,96}(?<!-)(?<!\.)$")
-_URI_RE = re.compile(
-    r"^hf://(?P<kind>[a-z]+)/(?P<org>[^/@]+)/(?P<name>[^/@]+)@(?P<rev>[^/]*)(?:/(?P<path>.*))?$"
-)
-#: URI kind (plural, as in Hub URLs) -> huggingface_hub ``repo_type``.
-REPO_KINDS: dict[str, str] = {"models": "model", "datasets": "dataset"}
+from .pin_uri import PinParts, split_pin_uri
 
 
-# --- parsing ------------------------------------------------------------------------------------
-def revision_problem(revision: str) -> str | None:
-    """Why ``revision`` is not an immutable commit id, or ``None`` when it is one.
-
-    The reasons are stable phrases reports can show: ``"empty"``, ``"abbreviated commit id
-    (N hex characters; a pin needs all 40)"``, ``"uppercase hex"``, ``"symbolic reference (a
-    branch or tag moves)"``.
-    """
-    if not isinstance(revision, str) or not revision:
-        return "empty"
-    if FULL_REVISION_RE.fullmatch(revision):
-        return None
-    if _HEX_RE.fullmatch(revision):
-        if len(revision) == 40:
-            return "uppercase hex (commit ids are written in lowercase)"
-        if len(revision) < 40:
-            return f"abbreviated commit id ({len(revision)} hex characters; a pin needs all 40)"
-        return f"not a commit id ({len(revision)} hex characters; a commit id has 40)"
-    return "symbolic reference (a branch or tag moves; pin the 40-hex commit id)"
-
-
-def path_problem(path: str) -> str | None:
-    """Why ``path`` is not a safe in-repository file path, or ``None`` when it is one."""
-    if path == "":
-        return "empty path after the revision (drop the trailing '/')"
-    if "\\" in path or any(ord(c) < 32 or c == "\x7f" for c in path):
-        return "backslash or control character in path"
-    if path.startswith("/"):
-        return "absolute path"
-    for segment in path.split("/"):
-        if segment in ("", ".", ".."):
-            return f"path segment {segment!r} is not allowed"
-    return None
-
-
-@dataclass(frozen=True)
-class PinParts:
-    """The pieces of a pin URI, already validated."""
-
-    repo_type: str  # "model" | "dataset" (huggingface_hub spelling)
-    repo_id: str  # "<org>/<name>"
-    revision: str  # 40 lowercase hex
-    path: str | None
-
-    @property
-    def uri(self) -> str:
-        return format_pin_uri(self.repo_type, self.repo_id, self.revision, self.path)
-
-
-def format_pin_uri(repo_type: str, repo_id: str, revision: str, path: str | None = None) -> str:
-    """Inverse of :func:`split_pin_uri` (``repo_type`` in huggingface_hub spelling or plural)."""
-    kind = repo_type if repo_type in REPO_KINDS else f"{repo_type}s"
-    tail = f"/{path}" if path else ""
-    return f"hf://{kind}/{repo_id}@{revision}{tail}"
-
-
-def split_pin_uri(uri: str) -> PinParts:
-    """Validate a pin URI and split it; raise :class:`PinError` naming the first problem."""
-    if not isinstance(uri, str):
-        raise PinError(f"a pin URI must be a string, got {type(uri).__name__}")
-    match = _URI_RE.fullmatch(uri)
-    if match is None:
-        raise PinError(
-            f"{uri!r} is not a pin URI of the form hf://{{models|datasets}}/<org>/<name>@<40-hex>[/<path>]",
-            uri=uri,
-            reason="malformed",
-        )
-    kind = match["kind"]
-    if kind not in REPO_KINDS:
-        raise PinError(
-            f"{uri!r}: repository kind {kind!r} is not pinnable (use 'models' or 'datasets')",
-            uri=uri,
-            reason="repo_type",
-        )
-    for part in (match["org"], match["name"]):
-        if not _REPO_PART_RE.fullmatch(part):
-            raise PinError(f"{uri!r}: {part!r} is not a valid Hub repository name component", uri=uri, reason="repo_id")
-    reason = revision_problem(match["rev"])
-    if reason is not None:
-        raise PinError(
-            f"{uri!r}: revision {match['rev']!r} is not a pin: {reason}",
-            uri=uri,
-            revision=match["rev"],
-            reason=reason,
-        )
-    path = match["path"]
-    if path is not None:
-        reason = path_problem(path)
-        if reason is not None:
-            raise PinError(f"{uri!r}: {reason}", uri=uri, reason="path")
-    return PinParts(REPO_KINDS[kind], f"{match['org']}/{match['name']}", match["rev"], path)
-
-
-def parse_pin(value: Any) -> Any:
+def parse_pin(value: Any) -> ArtifactPin:
     """Turn a URI string, a mapping (the pin's JSON form) or an ArtifactPin into an ArtifactPin.
 
     The JSON form is ``{"uri": "...", "sha256": "<64-hex>"|null}`` (the schema also accepts the
@@ -157,10 +58,6 @@ def parse_pin(value: Any) -> Any:
     :class:`PinError` whose message says what is wrong (a symbolic ``main``, an abbreviated
     ``3c2258ce``, a bad sha256 …) — never a raw pydantic error.
     """
-    from pydantic import ValidationError
-
-    from ..schemas import ArtifactPin
-
     if isinstance(value, ArtifactPin):
         return value
     if not isinstance(value, (str, Mapping)):
@@ -262,7 +159,7 @@ def resolve_pin(pin: Any, *, cache_dir: str | os.PathLike[str], verify: bool = T
     for rel, local in entries:
         blob = _confined_target(pin.uri, repo_dir, local)
         digest = sha256_file(blob) if verify else ""
-        if verify and _SHA256_RE.fullmatch(blob.name) and blob.parent.name == "blobs" and blob.name != digest:
+        if verify and HASH64_RE.fullmatch(blob.name) and blob.parent.name == "blobs" and blob.name != digest:
             raise CheckpointIntegrityError(
                 f"{pin.uri}: cached blob {blob.name} of {rel!r} has sha256 {digest}; the cache entry is corrupt",
                 uri=pin.uri,
@@ -356,19 +253,12 @@ def _confined_target(uri: str, repo_dir: Path, local: Path) -> Path:
 
 
 __all__ = [
-    "FULL_REVISION_RE",
-    "REPO_KINDS",
-    "PinParts",
     "ResolvedFile",
     "ResolvedPin",
     "cached_revisions",
-    "format_pin_uri",
     "parse_pin",
-    "path_problem",
     "pin_parts",
     "repo_cache_dir",
     "resolve_pin",
-    "revision_problem",
     "snapshot_digest",
-    "split_pin_uri",
 ]

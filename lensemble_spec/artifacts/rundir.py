@@ -23,9 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from .. import __version__
 from ..errors import ArtifactError
+from ..schemas import RoundRecord, RunManifest, utc_now
 from .atomic import atomic_write_bytes, atomic_write_json
 from .canonical import canonical_json, config_hash
+from .checkpoint import save_checkpoint
 
 MANIFEST_FILE = "manifest.json"
 ROUNDS_FILE = "rounds.jsonl"
@@ -40,9 +43,7 @@ def checkpoint_path(round_index: int, participant: str | None = None) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    import lensemble_spec
-
-    return {"lensemble-spec": lensemble_spec.__version__, "python": platform.python_version(), "numpy": np.__version__}
+    return {"lensemble-spec": __version__, "python": platform.python_version(), "numpy": np.__version__}
 
 
 class RunDirWriter:
@@ -80,8 +81,6 @@ class RunDirWriter:
 
     def commit(self, params: Mapping[str, Any], *, round_index: int, parent_hash: str | None, participant: str | None = None) -> str:
         """Write a checkpoint and list it in the manifest-to-be; return its content hash."""
-        from .checkpoint import save_checkpoint
-
         rel = checkpoint_path(round_index, participant)
         header = save_checkpoint(
             params, self.run_dir / rel, round_index=round_index, parent_hash=parent_hash, config_hash=self.config_hash, producer=self.producer
@@ -91,8 +90,6 @@ class RunDirWriter:
 
     def append_record(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``record`` as a RoundRecord and rewrite ``rounds.jsonl`` with it appended."""
-        from ..schemas import RoundRecord
-
         doc = RoundRecord.model_validate(dict(record)).model_dump(mode="json")
         self.records.append(doc)
         atomic_write_bytes(self.run_dir / ROUNDS_FILE, b"".join(canonical_json(r) + b"\n" for r in self.records))
@@ -114,9 +111,6 @@ class RunDirWriter:
         ``data_roots``, ``round_sketch_seeds`` and ``split_policy`` must be non-empty (ART-016):
         an empty one raises :class:`~lensemble_spec.errors.ArtifactError` before anything is written.
         """
-        from ..errors import ArtifactError
-        from ..schemas import RunManifest, utc_now
-
         empty = [name for name, value in (("data_roots", data_roots), ("round_sketch_seeds", round_sketch_seeds),
                                           ("split_policy", split_policy)) if not value]  # fmt: skip
         if empty:

@@ -22,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from lensemble_spec.artifacts import atomic_write_bytes, load_checkpoint
+from lensemble_spec.artifacts import atomic_write_bytes
+
+from lensemble_spec.artifacts.checkpoint import load_checkpoint
 from lensemble_spec.protocol import CONTROLS, Silo
 from lensemble_spec.schemas import (
     ControlResult,

@@ -190,10 +190,6 @@ class FrameDriftResult:
     def to_reference_max_deg(self) -> float:
         return _aggregate(list(self.to_reference.values()), np.max)
 
-    @property
-    def to_global_mean_deg(self) -> float:
-        return _aggregate(list(self.to_global.values()), np.mean)
-
     def pair(self, a: str, b: str) -> DriftEntry:
         """The entry for participants ``a`` and ``b`` (either order; stored with sorted ids)."""
         lo, hi = sorted((a, b))

@@ -224,7 +224,7 @@ def _import_path_hint(spec: str, exc: BaseException) -> str | None:
 
 
 def _parse_parts(raw: str) -> list[str]:
-    from ..protocol import PARTS
+    from ..constants import PARTS
 
     chosen = [p.strip() for p in raw.split(",") if p.strip()]
     bad = [p for p in chosen if p not in PARTS]

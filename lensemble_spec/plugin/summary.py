@@ -165,7 +165,7 @@ def _version(dist: str) -> str | None:
 
 
 def _parts() -> tuple[str, ...]:
-    from ..protocol import PARTS
+    from ..constants import PARTS
 
     return PARTS
 

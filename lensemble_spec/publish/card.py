@@ -167,7 +167,7 @@ def render_card(
         "Each checkpoint folder is an RFC-0010 checkpoint (`header.json` + safetensors weights; the "
         "weights' `__metadata__` names the control, round, content and config hash). `config.json` "
         "holds each control's training configuration. Download with `--local-dir` (real files, not "
-        "cache symlinks) and load a folder with `lensemble_spec.artifacts.load_checkpoint`, which "
+        "cache symlinks) and load a folder with `lensemble_spec.artifacts.checkpoint.load_checkpoint`, which "
         "re-checks the content hash.\n",
         "## Compliance\n",
         compliance_section(compliance, comparison_hint="COMPARISON_DIR"),

@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts.atomic import atomic_write_json, dumps_json
-from ..artifacts.pins import _REPO_PART_RE, format_pin_uri, resolve_pin
+from ..artifacts.pin_uri import format_pin_uri
+from ..artifacts.pins import resolve_pin
+from ..constants import REPO_PART_RE
 from ..errors import ArtifactError, ConfigError, LensembleError
 from . import card as cards
 from .gitobj import commit_id, lfs_pointer, tree_id
@@ -60,7 +62,7 @@ class Published:
 
 def check_repo_id(repo_id: str) -> str:
     parts = repo_id.split("/") if isinstance(repo_id, str) else []
-    if len(parts) != 2 or not all(_REPO_PART_RE.fullmatch(p) for p in parts):
+    if len(parts) != 2 or not all(REPO_PART_RE.fullmatch(p) for p in parts):
         raise ConfigError(
             f"{repo_id!r} is not a Hub repository id",
             remediation="Pass --repo-id ORG/NAME (letters, digits, '-', '_', '.'; no '--' or '..').",

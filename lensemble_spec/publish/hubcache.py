@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..artifacts.atomic import atomic_write_text
-from ..artifacts.pins import FULL_REVISION_RE, path_problem
+from ..artifacts.pin_uri import path_problem
+from ..constants import is_revision40
 from ..errors import ArtifactError, PinError
 from .gitobj import git_blob_id
 
@@ -72,7 +73,7 @@ def commit_to_cache(
     :class:`PinError` for a revision that is not 40 lowercase hex characters or a bad path, and
     :class:`ArtifactError` when the snapshot exists with other content or the cache cannot be written.
     """
-    if not FULL_REVISION_RE.fullmatch(revision):
+    if not is_revision40(revision):
         raise PinError(f"revision {revision!r} is not a full 40-hex commit id")
     for rel in files:
         problem = path_problem(rel)

@@ -112,6 +112,7 @@ def build_compliance_report(
                 "id": r.id,
                 "rfc": str(r.rfc),
                 "section": str(r.section),
+                "rfc_location": getattr(r, "rfc_location", None),
                 "level": r.level,
                 "text": r.text,
                 "status": requirement_status([t["outcome"] for t in ran]),

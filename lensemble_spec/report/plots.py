@@ -106,7 +106,7 @@ def round_plots(runs: Sequence[Any]) -> list[Plot]:
     runs = [r for r in runs if getattr(r, "records", None)]
     if not runs:
         return []
-    try:  # lazily: matplotlib costs ~0.3 s to import, and it is the optional [plots] extra
+    try:  # lazily: matplotlib is slow to import, and it is the optional [plots] extra
         import matplotlib  # noqa: F401
     except ImportError:
         return []  # a report without plots (pip install 'lensemble-spec[plots]' adds them)

@@ -139,27 +139,24 @@ def md_code(value: Any) -> str:
     return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
 
 
+#: A caveat per non-zero count, in this order (``{n}`` the count, ``{collected}`` the collected tests).
+_COUNT_CAVEATS = (
+    ("collection_errors", "{n} collection error(s): part of the suite never ran."),
+    ("deselected", "{n} of {collected} collected tests were deselected."),
+    ("not_implemented", "{n} test(s) need a capability the implementation does not provide."),
+    ("skipped", "{n} test(s) were skipped."),
+    ("not_applicable", "{n} test(s) had nothing to apply to (an optional feature not offered, "
+                       "a document the inputs cannot contain); their requirements are left out of the verdict."),
+    ("errors", "{n} test(s) errored in setup or teardown."),
+    ("xfailed", "{n} test(s) failed as the expectations file predicted."),
+    ("xpassed", "{n} test(s) expected to fail passed: remove their expectations."),
+)
+
+
 def caveats(report: ComplianceReport) -> list[str]:
     """Plain sentences saying why a run may show less than the whole suite."""
     c, info = report.counts, report.run_info
-    out: list[str] = []
-    if c.collection_errors:
-        out.append(f"{c.collection_errors} collection error(s): part of the suite never ran.")
-    if c.deselected:
-        out.append(f"{c.deselected} of {c.collected} collected tests were deselected.")
-    if c.not_implemented:
-        out.append(f"{c.not_implemented} test(s) need a capability the implementation does not provide.")
-    if c.skipped:
-        out.append(f"{c.skipped} test(s) were skipped.")
-    if c.not_applicable:
-        out.append(f"{c.not_applicable} test(s) had nothing to apply to (an optional feature not offered, "
-                   "a document the inputs cannot contain); their requirements are left out of the verdict.")
-    if c.errors:
-        out.append(f"{c.errors} test(s) errored in setup or teardown.")
-    if c.xfailed:
-        out.append(f"{c.xfailed} test(s) failed as the expectations file predicted.")
-    if c.xpassed:
-        out.append(f"{c.xpassed} test(s) expected to fail passed: remove their expectations.")
+    out = [text.format(n=getattr(c, key), collected=c.collected) for key, text in _COUNT_CAVEATS if getattr(c, key)]
     if info.level == "quick":
         out.append("Run at --level quick: tests marked level('full') were skipped.")
     if info.rfc_filter:

@@ -3,7 +3,7 @@
 Layouts read, first match wins:
 
 1. ``DIR/rounds.jsonl`` — one RoundRecord JSON document per line, the name RFC-0010 (ART-015,
-   ART-020) gives it; ``DIR/records.jsonl`` is read the same way when ``rounds.jsonl`` is absent;
+   ART-020) gives it;
 2. ``DIR/records/*.json`` — one RoundRecord per file, in file-name order.
 
 ``DIR/manifest.json`` (a RunManifest), when present, supplies the control name, and
@@ -25,7 +25,7 @@ from pathlib import Path
 from ..errors import ArtifactError
 from ..schemas.compliance import RunRecords
 
-JSONL_NAMES = ("rounds.jsonl", "records.jsonl")
+ROUNDS_JSONL = "rounds.jsonl"
 RECORDS_DIR = "records"
 MANIFEST = "manifest.json"
 PROBE = "probe.safetensors"
@@ -51,8 +51,8 @@ def load_run_records(run_dir: str | Path) -> RunRecords:
     problems: list[str] = []
     raw: list[tuple[str, object]] = []  # (where, parsed JSON)
     source: str | None = None
-    jsonl = next((run_dir / n for n in JSONL_NAMES if (run_dir / n).is_file()), None)
-    if jsonl is not None:
+    jsonl = run_dir / ROUNDS_JSONL
+    if jsonl.is_file():
         source = jsonl.name
         for lineno, line in enumerate(jsonl.read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip():
@@ -69,7 +69,7 @@ def load_run_records(run_dir: str | Path) -> RunRecords:
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 problems.append(f"{RECORDS_DIR}/{path.name}: not JSON ({exc})")
     else:
-        problems.append(f"no {' / '.join(JSONL_NAMES)} or {RECORDS_DIR}/*.json in the run directory")
+        problems.append(f"no {ROUNDS_JSONL} or {RECORDS_DIR}/*.json in the run directory")
 
     records = []
     for where, doc in raw:
@@ -124,7 +124,7 @@ def _probe_latent_dim(path: Path) -> int | None:
 def is_comparison(directory: str | Path) -> bool:
     """A comparison directory: ``results.json`` and no round records of its own."""
     d = Path(directory)
-    return (d / RESULTS).is_file() and not any((d / n).is_file() for n in JSONL_NAMES) and not (d / RECORDS_DIR).is_dir()
+    return (d / RESULTS).is_file() and not (d / ROUNDS_JSONL).is_file() and not (d / RECORDS_DIR).is_dir()
 
 
 def load_runs(directory: str | Path) -> list[RunRecords]:

@@ -3,55 +3,35 @@
 All models are frozen and forbid extra fields; floats are finite, hashes 64 lowercase hex,
 revisions 40 lowercase hex. Versioned documents follow the migration rule in
 :mod:`lensemble_spec.schemas._base`. Read untrusted documents with :func:`load_document`.
-
-``ComplianceReport`` lives in :mod:`lensemble_spec.schemas.compliance` (owned by the plugin)
-and is imported lazily so this package works without it.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from pydantic import BaseModel
 
 from ._base import StrictModel, VersionedDocument
 from ._types import HASH64_PATTERN, REVISION40_PATTERN, Hash64, Revision40, utc_now
 from .checkpoint import CheckpointHeader, Producer, TensorSpec
-from .drift import DriftEntry, FrameDriftReport, PairDrift
+from .compliance import ComplianceReport
 from .io import dump_document, export_json_schemas, json_schema, load_document, save_document
 from .pin import ArtifactPin
 from .results import ControlResult, Difference, Interval, ResultsTable, SeedRows, VariantResult
 from .round import RoundMetrics, RoundRecord
 from .run import CheckpointRef, RunManifest
 
-_CORE_DOCUMENTS: dict[str, type[BaseModel]] = {
+_DOCUMENTS: dict[str, type[BaseModel]] = {
     "ArtifactPin": ArtifactPin,
     "CheckpointHeader": CheckpointHeader,
-    "FrameDriftReport": FrameDriftReport,
     "ResultsTable": ResultsTable,
     "RoundRecord": RoundRecord,
     "RunManifest": RunManifest,
+    "ComplianceReport": ComplianceReport,
 }
 
 
 def document_models() -> dict[str, type[BaseModel]]:
-    """Every exportable document model by name (ComplianceReport included when available)."""
-    models = dict(_CORE_DOCUMENTS)
-    try:
-        from .compliance import ComplianceReport
-    except ImportError:  # the plugin's module is optional
-        pass
-    else:
-        models["ComplianceReport"] = ComplianceReport
-    return models
-
-
-def __getattr__(name: str) -> Any:
-    if name == "ComplianceReport":
-        from .compliance import ComplianceReport
-
-        return ComplianceReport
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    """Every exportable document model by name."""
+    return dict(_DOCUMENTS)
 
 
 __all__ = [
@@ -62,18 +42,19 @@ __all__ = [
     "CheckpointRef",
     "ComplianceReport",
     "ControlResult",
-    "DriftEntry",
-    "FrameDriftReport",
+    "Difference",
     "Hash64",
-    "PairDrift",
+    "Interval",
     "Producer",
     "ResultsTable",
     "Revision40",
     "RoundMetrics",
     "RoundRecord",
     "RunManifest",
+    "SeedRows",
     "StrictModel",
     "TensorSpec",
+    "VariantResult",
     "VersionedDocument",
     "document_models",
     "dump_document",

@@ -12,11 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AllowInfNan, Field, Strict, StringConstraints
 
-from ..artifacts.hashing import DTYPE_NAMES
-from ..protocol import CONTROLS
+from ..constants import CONTROLS, DTYPE_NAMES, HASH64_PATTERN, REVISION40_PATTERN
 
-HASH64_PATTERN = r"^[0-9a-f]{64}$"
-REVISION40_PATTERN = r"^[0-9a-f]{40}$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 #: SHA-256 hex digest, lowercase.
@@ -30,7 +27,6 @@ Text = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=4096)
 #: Metric / series key.
 Key = Annotated[str, Strict(), StringConstraints(min_length=1, max_length=256)]
 
-StrictInt = Annotated[int, Strict()]
 NonNegInt = Annotated[int, Strict(), Field(ge=0)]
 Seed = Annotated[int, Strict(), Field(ge=0, lt=2**64)]
 StrictBool = Annotated[bool, Strict()]
@@ -42,9 +38,9 @@ NonNegFloat = Annotated[float, Strict(), AllowInfNan(False), Field(ge=0)]
 #: single-plane rotation and keeps growing when several planes rotate (it does not saturate at 180°).
 Degrees = Annotated[float, Strict(), AllowInfNan(False), Field(ge=0)]
 
-#: One of protocol.CONTROLS.
+#: One of constants.CONTROLS.
 Control = Literal[CONTROLS]  # type: ignore[valid-type]
-#: One of hashing.DTYPE_NAMES.
+#: One of constants.DTYPE_NAMES.
 DType = Literal[DTYPE_NAMES]  # type: ignore[valid-type]
 
 

@@ -174,6 +174,7 @@ class RequirementResult(_Strict):
     id: str
     rfc: str
     section: str
+    rfc_location: str | None = Field(default=None, description="Where the RFC states the requirement: `rfcs/RFC-NNNN-….md:line`.")
     level: RequirementLevel
     text: str
     status: RequirementStatus

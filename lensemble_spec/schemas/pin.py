@@ -1,7 +1,7 @@
 """``ArtifactPin``: an immutable reference to a Hugging Face Hub artifact.
 
 URI grammar (one grammar for the whole project, implemented by
-:func:`lensemble_spec.artifacts.pins.split_pin_uri`)::
+:func:`lensemble_spec.artifacts.pin_uri.split_pin_uri`)::
 
     hf://{models|datasets}/<org>/<name>@<revision>[/<path/in/repo>]
 
@@ -21,7 +21,7 @@ recorded). The reader also accepts
   as well, every exploded field must agree with it.
 
 Both are normalised to the canonical form. The parsed parts are properties: ``repo_type``
-(``model``/``dataset``, huggingface_hub spelling, as in ``artifacts.pins.PinParts``),
+(``model``/``dataset``, huggingface_hub spelling, as in ``artifacts.pin_uri.PinParts``),
 ``repo_id``, ``revision``, ``path``. Every malformed pin raises
 :class:`~lensemble_spec.errors.PinError`, also through ``model_validate``.
 """
@@ -33,13 +33,12 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from ..artifacts.pins import PinParts, format_pin_uri, split_pin_uri
+from ..artifacts.pin_uri import PinParts, format_pin_uri, split_pin_uri
+from ..constants import PIN_URI_PATTERN
 from ..errors import PinError
 from ._base import StrictModel
 from ._types import Hash64
 
-#: JSON Schema hint for ``uri`` (the validator is the authority; this is for external tools).
-URI_PATTERN = r"^hf://(models|datasets)/[A-Za-z0-9_.-]{1,96}/[A-Za-z0-9_.-]{1,96}@[0-9a-f]{40}(/[^/\\]+)*$"
 _EXPLODED = ("repo_type", "repo_id", "revision", "path")
 
 
@@ -75,7 +74,7 @@ class ArtifactPin(StrictModel):
         "sha256?}` (`repo_type` `model`/`dataset` or `models`/`datasets`), and normalises both to this form.",
     )
 
-    uri: str = Field(json_schema_extra={"pattern": URI_PATTERN}, description="The pinned artifact.")
+    uri: str = Field(json_schema_extra={"pattern": PIN_URI_PATTERN}, description="The pinned artifact.")
     sha256: Hash64 | None = Field(
         default=None, description="SHA-256 of the file at the pin's path (required by ART-024 for a file pin); null = not recorded."
     )

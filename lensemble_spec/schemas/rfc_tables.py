@@ -28,7 +28,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..artifacts.atomic import atomic_write_text
 from ..errors import ArtifactError
+from . import VersionedDocument, document_models, json_schema
 
 BEGIN = "<!-- BEGIN schema-table {name} -->"
 END = "<!-- END schema-table {name} -->"
@@ -168,8 +170,6 @@ def _table(name: str, schema: Mapping[str, Any], *, versioned: bool) -> str:
 
 def render_block(name: str, models: Mapping[str, type[BaseModel]] | None = None) -> str:
     """The Markdown body of the ``schema-table`` block for document model ``name``."""
-    from . import VersionedDocument, document_models, json_schema
-
     models = dict(models or document_models())
     model = models[name]
     schema = json_schema(model)
@@ -245,10 +245,6 @@ def sync_rfc_tables(rfc_dir: str | Path | None = None, *, write: bool = True) ->
     With ``write=False`` nothing is written (a check). A document model with no block anywhere is
     ``missing``; a block naming no document model is ``unknown``; a model with two blocks raises.
     """
-    from . import document_models
-
-    from ..artifacts.atomic import atomic_write_text
-
     models = document_models()
     placed: dict[str, Path] = {}
     stale: list[str] = []

@@ -14,13 +14,14 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from ..artifacts.canonical import LEGACY_CANONICAL_JSON_SCHEME, canonical_json, config_hash, legacy_config_hash
+from ..constants import REVISION40_PATTERN
 from ..errors import ArtifactError, LensembleError
 from ._base import StrictModel, VersionedDocument
 from ._types import Control, Hash64, Name, NonNegInt, Seed, Text, Timestamp
 from .checkpoint import RelPath
 
 #: ``<40 hex>``, ``<40 hex>-dirty`` (uncommitted changes) or ``unknown`` (not run from git).
-GitSha = Annotated[str, Field(strict=True), StringConstraints(pattern=r"^([0-9a-f]{40}(-dirty)?|unknown)$")]
+GitSha = Annotated[str, Field(strict=True), StringConstraints(pattern=rf"^({REVISION40_PATTERN[1:-1]}(-dirty)?|unknown)$")]
 
 
 class CheckpointRef(StrictModel):

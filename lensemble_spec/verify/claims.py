@@ -36,8 +36,8 @@ from ..claims.model import (
     VerdictIn,
 )
 from ..schemas import ControlResult, ResultsTable
+from .checks import check_pin
 from .report import VerificationReport
-from .run import check_pin
 
 #: Requirement id for claim findings: RFC-0005 §7 states the claims but gives them no id yet.
 CLAIM_REQUIREMENT = ""

@@ -25,8 +25,6 @@ from ..errors import ArtifactError
 #: Files of a run directory (RFC-0010 §5).
 MANIFEST_FILE = "manifest.json"
 ROUNDS_FILE = "rounds.jsonl"
-#: A name some writers use for the rounds file; read so the rest can be checked, flagged by ART-015.
-LEGACY_ROUNDS_FILE = "records.jsonl"
 PROBE_FILE = "probe.safetensors"
 LOGS_DIR = "logs"
 LOG_SUFFIXES = (".log", ".txt")
@@ -117,7 +115,7 @@ def exists(root: Path, rel: str) -> bool:
     return os.path.lexists(root / rel)
 
 
-def unexpected_entries(root: Path, checkpoint_dirs: list[str], rounds_file: str | None) -> list[str]:
+def unexpected_entries(root: Path, checkpoint_dirs: list[str]) -> list[str]:
     """Entries a run directory may not hold (RFC-0010 §5, ART-015), as sorted relative paths.
 
     Allowed: ``manifest.json``, the rounds file, ``probe.safetensors``, the checkpoint directories
@@ -125,7 +123,7 @@ def unexpected_entries(root: Path, checkpoint_dirs: list[str], rounds_file: str 
     and plain-text logs (``*.log``, ``*.txt``) under ``logs/``. Symlinked directories are not
     followed; a symlink outside a checkpoint is itself unexpected.
     """
-    allowed_files = {MANIFEST_FILE, PROBE_FILE} | ({rounds_file} if rounds_file else set())
+    allowed_files = {MANIFEST_FILE, ROUNDS_FILE, PROBE_FILE}
     ck = {c.strip("/") for c in checkpoint_dirs}
     parents = {"/".join(c.split("/")[:i]) for c in ck for i in range(1, len(c.split("/")))}
     found: list[str] = []
@@ -154,7 +152,6 @@ def unexpected_entries(root: Path, checkpoint_dirs: list[str], rounds_file: str 
 
 
 __all__ = [
-    "LEGACY_ROUNDS_FILE",
     "LOGS_DIR",
     "MANIFEST_FILE",
     "PARTIAL_SUFFIX",

@@ -27,7 +27,6 @@ import numpy as np
 from ..artifacts.canonical import canonical_json
 from ..errors import LensembleError
 
-
 #: Largest explicit held-out file read (bytes actually read).
 MAX_HELDOUT_BYTES = 4 * 1024**3
 

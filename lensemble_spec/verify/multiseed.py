@@ -23,6 +23,7 @@ from typing import Any
 from ..aggregate import aggregate, row_label
 from ..errors import LensembleError
 from . import files
+from .comparison import _verify_comparison
 from .report import VerificationReport
 from .results import ResultsVerifier
 from .run import RunVerifier
@@ -50,8 +51,6 @@ def _close(a: Any, b: Any) -> bool:
 
 
 def verify_multiseed(root: Path, report: VerificationReport, model: Any, cache: Path | None, heldout: Any) -> None:
-    from .api import _verify_comparison
-
     loader = ResultsVerifier(report, {}, model=model, heldout=heldout, hub_cache=cache, subject=files.RESULTS_FILE)
     try:
         raw = files.read_json(root, files.RESULTS_FILE)

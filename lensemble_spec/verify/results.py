@@ -19,9 +19,10 @@ from typing import Any
 from ..errors import LensembleError, PinError
 from ..schemas import ControlResult, ResultsTable, load_document
 from ..schemas.round import RoundMetrics
+from .checks import Checker
 from .heldout import HeldoutSplit, HeldoutUnavailable, resolve_heldout
 from .recompute import HELDOUT_KEYS, combine, heldout_metrics
-from .run import RunData, check_pin
+from .rundata import RunData
 from .tolerances import Tolerances, tolerances
 
 REQUIRED_METRICS = (
@@ -74,7 +75,7 @@ def expected_verdict(row: ControlResult, tol: Tolerances | None = None) -> str:
     return "gauge-held"
 
 
-class ResultsVerifier:
+class ResultsVerifier(Checker):
     def __init__(
         self,
         report: Any,
@@ -97,15 +98,6 @@ class ResultsVerifier:
         self._split: HeldoutSplit | None = None
         self._split_error: str | None = None
 
-    def ok(self, req: str, check: str, subject: str, message: str = "ok") -> None:
-        self.report.passed(req, check, subject, message)
-
-    def fail(self, req: str, check: str, subject: str, message: str) -> None:
-        self.report.failed(req, check, subject, message)
-
-    def skip(self, req: str, check: str, subject: str, message: str) -> None:
-        self.report.skipped(req, check, subject, message)
-
     # --- document -----------------------------------------------------------------------------
     def load(self, raw: Any) -> ResultsTable | None:
         controls = raw.get("controls") if isinstance(raw, dict) else None
@@ -125,9 +117,6 @@ class ResultsVerifier:
         else:
             self.ok("EVAL-015", "results-schema", self.subject, f"ResultsTable v{table.schema_version} with {len(table.controls)} row(s)")
         return table
-
-    def pin(self, value: Any, subject: str) -> None:
-        check_pin(value, subject, hub_cache=self.hub_cache, ok=self.ok, fail=self.fail, skip=self.skip)
 
     # --- rows ---------------------------------------------------------------------------------
     def check_table(self, table: ResultsTable) -> None:
@@ -219,7 +208,7 @@ class ResultsVerifier:
         else:
             for key in HELDOUT_KEYS:
                 if key in row.metrics:
-                    self.compare("EVAL-010", "results-recompute", f"{where}.metrics.{key}", row.metrics[key], final, key, split.source)
+                    self.compare_claim("EVAL-010", "results-recompute", f"{where}.metrics.{key}", row.metrics[key], final, key, split.source)
         for key, series in sorted(row.series.items()):
             if key not in HELDOUT_KEYS:
                 continue
@@ -232,22 +221,13 @@ class ResultsVerifier:
                 if got is None:
                     self.skip("EVAL-011", "series-recompute", f"{where}.series.{key}[{t}]", f"no verified checkpoint for round {t}")
                     continue
-                self.compare("EVAL-011", "series-recompute", f"{where}.series.{key}[{t}]", value, got, key, split.source)
+                self.compare_claim("EVAL-011", "series-recompute", f"{where}.series.{key}[{t}]", value, got, key, split.source)
 
-    def compare(self, req: str, check: str, subject: str, claimed: float | None, got: Mapping[str, Any], key: str, source: str) -> None:
+    def compare_claim(self, req: str, check: str, subject: str, claimed: float | None, got: Mapping[str, Any], key: str, source: str) -> None:
         if key not in got:
             self.skip(req, check, subject, f"not recomputable from the held-out split ({source} lacks actions or states)")
             return
-        actual = got[key]
-        tol = self.tol.for_metric(key)
-        if claimed is None and actual is None:
-            self.ok(req, check, subject, "null as claimed")
-        elif claimed is None or actual is None:
-            self.fail(req, check, subject, f"claims {claimed}, recomputed {actual} on the held-out split ({source})")
-        elif tol.close(actual, claimed):
-            self.ok(req, check, subject, f"claims {claimed:.6g}, recomputed {actual:.6g}")
-        else:
-            self.fail(req, check, subject, f"claims {claimed!r}, recomputed {actual!r} ({tol.describe()}; {source})")
+        self.compare(req, check, subject, claimed, got[key], key, verb="claims", both_null="null as claimed", source=source)
 
 
 __all__ = ["REQUIRED_METRICS", "REQUIRED_SERIES", "VERDICTS", "ResultsVerifier", "expected_verdict"]

@@ -25,18 +25,17 @@ prerequisite failed is reported as ``skip``:
    (GAUGE-024), and each record's collapse metrics (EVAL-007), drift to the reference (GAUGE-033),
    pairwise drift of local-only participants (GAUGE-034) and degenerate flags (GAUGE-035) are
    recomputed from the round's checkpoints within the RFC tolerances.
+
+Steps 4 and 6 live in :mod:`.run_records` and :mod:`.run_recompute`; what the checks read is
+:class:`~lensemble_spec.verify.rundata.RunData`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from ..artifacts.canonical import config_hash as compute_config_hash
 from ..artifacts.checkpoint import PICKLE_LIKE_SUFFIXES, load_checkpoint
@@ -44,7 +43,6 @@ from ..artifacts.hashing import probe_hash
 from ..artifacts.paths import confine
 from ..artifacts.reading import is_directory
 from ..errors import (
-    ArtifactError,
     CheckpointIntegrityError,
     LensembleError,
     PathEscape,
@@ -52,80 +50,18 @@ from ..errors import (
     SchemaVersionMismatch,
 )
 from ..protocol import FederationConfig, OuterConfig
-from ..schemas import CheckpointHeader, RoundRecord, RunManifest, load_document
+from ..schemas import RunManifest, load_document
 from . import files
-from .recompute import record_metrics
 from .report import VerificationReport
+from .run_recompute import RecomputeChecks
+from .run_records import RecordChecks
+from .rundata import LoadedCheckpoint, RunData
 from .tolerances import tolerances
 
-HELDOUT_RECORD_KEYS = ("val_pred", "val_pred_identity", "skill_vs_identity", "state_probe_r2")
 #: Manifest fields the RFCs give content to, so an empty list / object / null is not a record of
 #: anything: the data provenance (RFC-0010 §5), the per-round sketch seeds (RFC-0003 §6, FED-026),
 #: the split (RFC-0005 §3) and the software versions.
 REQUIRED_NONEMPTY = ("data_roots", "round_sketch_seeds", "split_policy", "versions")
-#: Controls whose every round commits a global model (the record chain runs through them).
-WITH_GLOBAL = ("anchored", "naive-fedavg", "centralized")
-
-
-@dataclass
-class LoadedCheckpoint:
-    round_index: int
-    path: str
-    participant: str | None
-    listed_hash: str
-    header: CheckpointHeader | None = None
-    tensors: dict[str, np.ndarray] | None = None
-
-
-@dataclass
-class RunData:
-    """What a verified run directory holds (fields are None where a check failed)."""
-
-    root: Path
-    raw_manifest: dict[str, Any] | None = None
-    manifest: RunManifest | None = None
-    checkpoints: list[LoadedCheckpoint] = field(default_factory=list)
-    records: list[RoundRecord] | None = None
-    probe: dict[str, np.ndarray] | None = None
-
-    @property
-    def control(self) -> str | None:
-        return self.manifest.control if self.manifest else None
-
-    def global_at(self, r: int) -> LoadedCheckpoint | None:
-        for c in self.checkpoints:
-            if c.participant is None and c.round_index == r and c.tensors is not None:
-                return c
-        return None
-
-    def participants_at(self, r: int) -> dict[str, LoadedCheckpoint]:
-        return {c.participant: c for c in self.checkpoints if c.participant is not None and c.round_index == r and c.tensors is not None}
-
-    def models_at(self, r: int) -> tuple[dict[str, Mapping[str, Any]], bool] | None:
-        """The round-``r`` model(s) and whether they are participants (local-only) — None if missing."""
-        g = self.global_at(r)
-        if g is not None and g.tensors is not None:
-            return {"global": g.tensors}, False
-        parts = self.participants_at(r)
-        if parts:
-            return {p: c.tensors for p, c in parts.items() if c.tensors is not None}, True
-        return None
-
-    @property
-    def last_round(self) -> int | None:
-        return self.records[-1].round_index if self.records else None
-
-    @property
-    def final_round(self) -> int | None:
-        """The run's last round: its configured ``rounds`` (a missing last record is FED-009's
-        failure, not the results table's), else the last record's round."""
-        rounds = self.manifest.config.get("rounds") if self.manifest is not None else None
-        return rounds if isinstance(rounds, int) and not isinstance(rounds, bool) and rounds >= 0 else self.last_round
-
-    @property
-    def latent_dim(self) -> int | None:
-        t = (self.probe or {}).get("targets")
-        return int(t.shape[1]) if t is not None and t.ndim == 2 else None
 
 
 def _is_bounds(exc: LensembleError) -> bool:
@@ -136,7 +72,7 @@ def _is_literal(exc: LensembleError) -> bool:
     return "non-finite number literal" in exc.message or "duplicate key" in exc.message
 
 
-class RunVerifier:
+class RunVerifier(RecordChecks, RecomputeChecks):
     def __init__(self, root: Path, report: VerificationReport, model: Any = None, hub_cache: Path | None = None) -> None:
         self.root = root
         self.report = report
@@ -147,18 +83,6 @@ class RunVerifier:
         self.prefix = ""
 
     # --- findings -----------------------------------------------------------------------------
-    def _subject(self, subject: str) -> str:
-        return f"{self.prefix}{subject}"
-
-    def ok(self, req: str, check: str, subject: str, message: str = "ok") -> None:
-        self.report.passed(req, check, self._subject(subject), message)
-
-    def fail(self, req: str, check: str, subject: str, message: str) -> None:
-        self.report.failed(req, check, self._subject(subject), message)
-
-    def skip(self, req: str, check: str, subject: str, message: str) -> None:
-        self.report.skipped(req, check, self._subject(subject), message)
-
     def fail_load(self, exc: LensembleError, req: str, check: str, subject: str) -> None:
         """File a reading error under the requirement its kind belongs to."""
         if isinstance(exc, PathEscape):
@@ -175,16 +99,10 @@ class RunVerifier:
             self.fail(req, check, subject, exc.message)
 
     # --- 1. layout ----------------------------------------------------------------------------
-    def rounds_file(self) -> str | None:
-        for name in (files.ROUNDS_FILE, files.LEGACY_ROUNDS_FILE):
-            if files.exists(self.root, name):
-                return name
-        return None
-
     def check_layout(self) -> None:
         missing = [n for n in (files.MANIFEST_FILE, files.ROUNDS_FILE, files.PROBE_FILE) if not files.exists(self.root, n)]
         listed = [c.path for c in self.data.checkpoints]
-        extra = files.unexpected_entries(self.root, listed, files.ROUNDS_FILE)
+        extra = files.unexpected_entries(self.root, listed)
         problems = []
         if missing:
             problems.append(f"missing {', '.join(missing)}")
@@ -227,7 +145,7 @@ class RunVerifier:
         roots = raw.get("data_roots")
         for i, entry in enumerate(roots if isinstance(roots, list) else []):
             if isinstance(entry, str) and entry.startswith("hf://"):
-                self.check_pin(entry, f"{subject}:data_roots[{i}]")
+                self.pin(entry, f"{subject}:data_roots[{i}]")
         try:
             manifest = load_document(RunManifest, doc)
         except LensembleError as exc:
@@ -256,10 +174,6 @@ class RunVerifier:
             self.fail("ART-017", "manifest-config", subject, f"config lacks FederationConfig fields: {', '.join(missing)}")
         else:
             self.ok("ART-017", "manifest-config", subject, "config holds every FederationConfig field")
-
-    # --- pins -----------------------------------------------------------------------------------
-    def check_pin(self, value: Any, subject: str) -> None:
-        check_pin(value, subject, hub_cache=self.hub_cache, ok=self.ok, fail=self.fail, skip=self.skip)
 
     # --- 3. checkpoints -----------------------------------------------------------------------
     def check_checkpoints(self) -> None:
@@ -362,175 +276,6 @@ class RunVerifier:
         else:
             self.fail("ART-018", "manifest-checkpoints", files.MANIFEST_FILE, "does not list a round-0 global checkpoint")
 
-    # --- 4. records ---------------------------------------------------------------------------
-    def check_records(self) -> None:
-        rel = self.rounds_file()
-        if rel is None:
-            self.fail("ART-020", "rounds", files.ROUNDS_FILE, "no rounds file")
-            return
-        try:
-            lines = files.read_jsonl(self.root, rel)
-        except LensembleError as exc:
-            self.fail_load(exc, "ART-020", "rounds", rel)
-            return
-        records: list[RoundRecord] = []
-        for i, line in enumerate(lines):
-            try:
-                if not isinstance(line, Mapping):
-                    raise ArtifactError(f"line {i + 1} is not a JSON object")
-                records.append(load_document(RoundRecord, line))
-            except LensembleError as exc:
-                self.fail_load(exc, "ART-020", "rounds", f"{rel}:{i + 1}")
-                return
-        if not records:
-            self.fail("ART-020", "rounds", rel, "no round records")
-            return
-        manifest = self.data.manifest
-        assert manifest is not None
-        problems = []
-        for i, rec in enumerate(records):
-            if rec.run_id != manifest.run_id or rec.control != manifest.control:
-                problems.append(f"line {i + 1} is {rec.run_id}/{rec.control}, the manifest's run is {manifest.run_id}/{manifest.control}")
-            if i and rec.round_index <= records[i - 1].round_index:
-                problems.append(f"line {i + 1}: round_index {rec.round_index} does not increase")
-        # FED-009 and FED-013 are judged on the parsed records even when ART-020 fails (a swapped
-        # pair breaks all three); the per-record checks below need an intact sequence.
-        self._check_contiguous(rel, records, manifest)
-        self._check_record_chain(rel, records, manifest.control)
-        if problems:
-            self.fail("ART-020", "rounds", rel, _first(problems))
-            return
-        self.data.records = records
-        self.ok("ART-020", "rounds", rel, f"{len(records)} RoundRecord lines in order")
-        configured = manifest.config.get("rounds")  # a missing record is FED-009's failure, not FED-026's
-        last = configured if isinstance(configured, int) and not isinstance(configured, bool) and configured >= 0 else records[-1].round_index
-        self._check_sketch_seeds(manifest, last)
-        for rec in records:
-            self._check_record(rec)
-
-    def _check_contiguous(self, rel: str, records: list[RoundRecord], manifest: RunManifest) -> None:
-        """FED-009: one record per round 0…R, no gaps, R the configured rounds; no checkpoint of a
-        round without a record (a deleted line must not hide a round)."""
-        problems = [f"line {i + 1} is round {rec.round_index}, expected {i}" for i, rec in enumerate(records) if rec.round_index != i]
-        last = max(rec.round_index for rec in records)
-        configured = manifest.config.get("rounds")
-        if isinstance(configured, int) and not isinstance(configured, bool) and configured != last:
-            problems.append(f"the last record is round {last}, the config says rounds = {configured}")
-        beyond = sorted({c.round_index for c in self.data.checkpoints if c.round_index > last})
-        if beyond:
-            problems.append(f"the manifest lists checkpoints of round(s) {beyond[:5]} with no record")
-        if problems:
-            self.fail("FED-009", "rounds-contiguous", rel, _first(problems))
-        else:
-            self.ok("FED-009", "rounds-contiguous", rel, f"one record per round 0…{last}")
-
-    def _check_record_chain(self, rel: str, records: list[RoundRecord], control: str) -> None:
-        """FED-013: record 0 has no parent; a record of a round with a global names the previous
-        round's global. A record without a global (local-only) names null or the last global."""
-        problems = []
-        last_global: str | None = None
-        for i, rec in enumerate(records):
-            line = f"line {i + 1}"
-            if i == 0:
-                if rec.parent_hash is not None:
-                    problems.append(f"{line}: round 0 names parent {rec.parent_hash}; it has none")
-            elif control == "local-only":  # no global, no chain; a global named here is ART-021's finding
-                if rec.parent_hash is not None and rec.parent_hash != last_global:
-                    problems.append(f"{line}: parent_hash {rec.parent_hash} is neither null nor the last global {last_global}")
-            elif rec.global_hash is not None or control in WITH_GLOBAL:
-                if rec.parent_hash is None or rec.parent_hash != records[i - 1].global_hash:
-                    problems.append(f"{line}: parent_hash {rec.parent_hash} is not the previous record's global {records[i - 1].global_hash}")
-            elif rec.parent_hash is not None and rec.parent_hash != last_global:
-                problems.append(f"{line}: parent_hash {rec.parent_hash} is neither null nor the last global {last_global}")
-            if rec.global_hash is not None:
-                last_global = rec.global_hash
-        if problems:
-            self.fail("FED-013", "record-chain", rel, _first(problems))
-        else:
-            self.ok("FED-013", "record-chain", rel, "each record's parent_hash is the previous round's global")
-
-    def _check_sketch_seeds(self, manifest: RunManifest, last_round: int) -> None:
-        """FED-026: ``round_sketch_seeds[t] = derive_seed(root_seed, "sketch:t")`` for t = 0…R."""
-        from ..metrics import derive_seed
-
-        expected = [derive_seed(manifest.root_seed, f"sketch:{t}") for t in range(last_round + 1)]
-        got = list(manifest.round_sketch_seeds)
-        if got == expected:
-            self.ok("FED-026", "sketch-seeds", files.MANIFEST_FILE, f"round_sketch_seeds are derive_seed(root_seed, 'sketch:t') for t = 0…{last_round}")
-        else:
-            bad = [t for t in range(max(len(got), len(expected))) if t >= len(got) or t >= len(expected) or got[t] != expected[t]]
-            self.fail("FED-026", "sketch-seeds", files.MANIFEST_FILE, f"{len(got)} seed(s) for {last_round + 1} round(s); wrong or missing at t = {bad[:5]}")
-
-    def _check_record(self, rec: RoundRecord) -> None:
-        where = f"round-{rec.round_index:04d}"
-        g = next((c for c in self.data.checkpoints if c.participant is None and c.round_index == rec.round_index), None)
-        committed = (g.header.content_hash if g.header is not None else g.listed_hash) if g is not None else None
-        if rec.global_hash is None and committed is None:
-            self.ok("ART-021", "record-global", where, "no global model this round")
-        elif rec.global_hash == committed:
-            self.ok("ART-021", "record-global", where, "global_hash is the committed checkpoint")
-        else:
-            self.fail("ART-021", "record-global", where, f"global_hash {rec.global_hash} but the round's global checkpoint is {committed}")
-            if committed is None and rec.global_hash is not None and self._unlisted_global(rec.round_index, rec.global_hash):
-                self.fail("ART-018", "manifest-checkpoints", where, f"global {rec.global_hash} of round {rec.round_index} is committed on disk but not listed in the manifest")
-        if rec.global_hash is None and rec.round_index > 0:
-            listed = {c.participant for c in self.data.checkpoints if c.participant is not None and c.round_index == rec.round_index}
-            missing = sorted(set(rec.participants) - listed)
-            if missing or not rec.participants:
-                self.fail("ART-018", "manifest-checkpoints", where, f"no global and no checkpoint for participant(s) {missing or '(none listed)'}")
-            else:
-                self.ok("ART-018", "manifest-checkpoints", where, f"{len(listed)} participant checkpoints listed")
-        m = rec.metrics
-        leaked = [k for k in HELDOUT_RECORD_KEYS if getattr(m, k) is not None]
-        if leaked:
-            self.fail("EVAL-008", "record-heldout", where, f"round record carries held-out metrics {leaked}; a run never sees the held-out split")
-        else:
-            self.ok("EVAL-008", "record-heldout", where, "held-out metrics left null")
-        if (m.effective_rank is not None or m.effective_dim is not None) and (m.latent_std_mean is None or m.latent_rms is None):
-            self.fail("EVAL-009", "rank-with-scale", where, "reports a rank without latent_std_mean and latent_rms")
-        elif m.effective_rank is not None or m.effective_dim is not None:
-            self.ok("EVAL-009", "rank-with-scale", where, "rank reported with both scale metrics")
-        cfg = self.data.manifest.config if self.data.manifest else {}
-        if cfg.get("backstop") is False:
-            fired = sorted(p for p, f in rec.backstop_fired.items() if f)
-            if fired:
-                self.fail("GAUGE-031", "backstop-off", where, f"backstop disabled but fired for {fired}")
-            else:
-                self.ok("GAUGE-031", "backstop-off", where, "backstop disabled, never fired")
-        if len(rec.participants) < 2 and (m.drift_pairwise_mean_deg is not None or m.drift_pairwise_max_deg is not None):
-            self.fail("GAUGE-034", "pairwise-drift", where, f"pairwise drift reported with {len(rec.participants)} participant(s)")
-        if self.data.control == "anchored":
-            self._check_anchored_bounds(where, m)
-
-    def _unlisted_global(self, round_index: int, content_hash: str) -> bool:
-        """A checkpoint at the RFC-0010 §5 path of round ``t``'s global whose header names
-        ``content_hash`` exists although the manifest does not list it."""
-        try:
-            header = files.read_json(self.root, f"checkpoints/round-{round_index:04d}/header.json")
-        except (LensembleError, OSError):
-            return False
-        return isinstance(header, dict) and header.get("content_hash") == content_hash
-
-    def _check_anchored_bounds(self, where: str, m: Any) -> None:
-        t = self.tol
-        if m.drift_to_reference_deg is None or m.drift_degenerate:
-            self.fail("GAUGE-040", "anchored-drift", where, "anchored run records no (or a degenerate) drift to the reference")
-        elif m.drift_to_reference_deg > t.max_drift_deg:
-            self.fail("GAUGE-040", "anchored-drift", where, f"drift {m.drift_to_reference_deg:.3f}° > {t.max_drift_deg}°")
-        else:
-            self.ok("GAUGE-040", "anchored-drift", where, f"drift {m.drift_to_reference_deg:.3f}° <= {t.max_drift_deg}°")
-        points, d = (self.data.probe or {}).get("points"), self.data.latent_dim
-        if points is not None and d is not None:
-            floor = t.min_rank_fraction * min(d, points.shape[0] - 1)
-            if m.effective_rank is None or m.effective_rank < floor:
-                self.fail("GAUGE-041", "anchored-rank", where, f"effective_rank {m.effective_rank} < {floor:.3g}")
-            else:
-                self.ok("GAUGE-041", "anchored-rank", where, f"effective_rank {m.effective_rank:.4g} >= {floor:.3g}")
-        if m.latent_std_mean is None or m.latent_std_mean < t.min_latent_std:
-            self.fail("GAUGE-042", "anchored-scale", where, f"latent_std_mean {m.latent_std_mean} < {t.min_latent_std}")
-        else:
-            self.ok("GAUGE-042", "anchored-scale", where, f"latent_std_mean {m.latent_std_mean:.4g} >= {t.min_latent_std}")
-
     # --- 5. probe -----------------------------------------------------------------------------
     def check_probe(self) -> None:
         subject = files.PROBE_FILE
@@ -561,94 +306,6 @@ class RunVerifier:
             return
         self.data.probe = tensors
         self.ok("ART-022", "probe", subject, f"points {list(points.shape)} hash to the manifest's probe_hash; targets {list(targets.shape)}")
-
-    # --- 6. recomputation ---------------------------------------------------------------------
-    def check_recompute(self) -> None:
-        data = self.data
-        if data.probe is None or data.records is None:
-            return
-        if self.model is None:
-            self.skip("EVAL-007", "record-recompute", "rounds", "no implementation given: recorded metrics not recomputed (pass --impl)")
-            return
-        points, targets = data.probe["points"], data.probe["targets"]
-        self._check_targets(points, targets)
-        for rec in data.records:
-            where = f"round-{rec.round_index:04d}"
-            found = data.models_at(rec.round_index)
-            if found is None:
-                self.skip("EVAL-007", "record-recompute", where, "no verified checkpoint for this round")
-                continue
-            models, are_participants = found
-            try:
-                got = record_metrics(self.model, models, points=points, targets=targets, pairwise=are_participants)
-            except Exception as exc:  # noqa: BLE001 — the implementation's own failure is a finding
-                self.fail("EVAL-007", "record-recompute", where, f"the implementation failed to encode: {type(exc).__name__}: {exc}")
-                continue
-            self._compare_record(where, rec, got, are_participants)
-
-    def _compare_record(self, where: str, rec: RoundRecord, got: Mapping[str, Any], are_participants: bool) -> None:
-        m = rec.metrics
-        for key in ("effective_rank", "effective_dim", "latent_std_mean", "latent_rms"):
-            self._compare("EVAL-007", "record-recompute", f"{where}.{key}", getattr(m, key), got.get(key), key)
-        key = "drift_to_reference_deg"
-        self._compare("GAUGE-033", "record-drift", f"{where}.{key}", m.drift_to_reference_deg, got.get(key), key)
-        if are_participants:
-            for key in ("drift_pairwise_mean_deg", "drift_pairwise_max_deg"):
-                self._compare("GAUGE-034", "pairwise-drift", f"{where}.{key}", getattr(m, key), got.get(key), key)
-        self._check_degenerate(where, m, got, are_participants)
-
-    def _check_degenerate(self, where: str, m: Any, got: Mapping[str, Any], are_participants: bool) -> None:
-        """GAUGE-035. ``drift_degenerate`` flags ANY degenerate drift of the record: the drift to the
-        reference, a pair of participants, or (federated controls) a released model that the run
-        does not commit. So: a degenerate drift to the reference must be null and flagged; a
-        degenerate pair must be flagged (its aggregates are null, GAUGE-034); a flag the
-        recomputation cannot confirm fails only where every model the record covers is committed
-        (local-only participants), since released models of a federated round are not in the run."""
-        reference_degenerate = bool(got.get("drift_degenerate")) and got.get("drift_to_reference_deg") is None
-        if reference_degenerate:
-            if m.drift_degenerate and m.drift_to_reference_deg is None:
-                self.ok("GAUGE-035", "degenerate-drift", where, "degenerate frame recorded as null with the flag set")
-            else:
-                self.fail("GAUGE-035", "degenerate-drift", where, "the recomputed frame is degenerate but the record carries a drift or no flag")
-        elif got.get("drift_degenerate"):
-            if m.drift_degenerate:
-                self.ok("GAUGE-035", "degenerate-drift", where, "a degenerate participant pair is flagged")
-            else:
-                self.fail("GAUGE-035", "degenerate-drift", where, "a participant pair is degenerate on recomputation but the record sets no flag")
-        elif m.drift_degenerate and are_participants:
-            self.fail("GAUGE-035", "degenerate-drift", where, "record flags a degenerate frame the recomputation of its committed models does not find")
-        elif m.drift_degenerate:
-            self.ok("GAUGE-035", "degenerate-drift", where, "flag concerns released models the run does not commit (not recomputable)")
-
-    def _compare(self, req: str, check: str, subject: str, recorded: float | None, actual: float | None, key: str) -> None:
-        tol = self.tol.for_metric(key)
-        if recorded is None and actual is None:
-            self.ok(req, check, subject, "null in the record and on recomputation")
-        elif recorded is None or actual is None:
-            self.fail(req, check, subject, f"recorded {recorded}, recomputed {actual}")
-        elif tol.close(actual, recorded):
-            self.ok(req, check, subject, f"recorded {recorded:.6g}, recomputed {actual:.6g}")
-        else:
-            self.fail(req, check, subject, f"recorded {recorded!r}, recomputed {actual!r} ({tol.describe()})")
-
-    def _check_targets(self, points: np.ndarray, targets: np.ndarray) -> None:
-        from .recompute import embed
-
-        g0 = self.data.global_at(0)
-        if g0 is None or g0.tensors is None:
-            self.skip("GAUGE-024", "probe-targets", files.PROBE_FILE, "no verified round-0 global to re-encode the targets with")
-            return
-        try:
-            z = embed(self.model, g0.tensors, points)
-        except Exception as exc:  # noqa: BLE001
-            self.fail("GAUGE-024", "probe-targets", files.PROBE_FILE, f"the implementation failed to encode the probe: {type(exc).__name__}: {exc}")
-            return
-        if z.shape == targets.shape and self.tol.equiv.allclose(z, targets):
-            self.ok("GAUGE-024", "probe-targets", files.PROBE_FILE, f"targets = encode(θ_0, points) (max |Δ| {float(np.max(np.abs(z - targets))):.2e})")
-        else:
-            err = float(np.max(np.abs(z - targets))) if z.shape == targets.shape else float("nan")
-            msg = f"targets differ from encode(θ_0, points): max |Δ| {err:.3g} ({self.tol.equiv.describe()})"
-            self.fail("GAUGE-024", "probe-targets", files.PROBE_FILE, msg)
 
     # --- driver -------------------------------------------------------------------------------
     def check_incomplete(self) -> bool:
@@ -684,40 +341,8 @@ class RunVerifier:
         return self.data
 
 
-def _first(problems: list[str], n: int = 3) -> str:
-    return "; ".join(problems[:n]) + (f" (+{len(problems) - n} more)" if len(problems) > n else "")
-
-
 def _unpartial(name: str) -> str:
     return name.removesuffix(files.PARTIAL_SUFFIX)
 
 
-def check_pin(value: Any, subject: str, *, hub_cache: Path | None, ok: Any, fail: Any, skip: Any) -> None:
-    """Pin findings: form (ART-023), sha256 for a file pin (ART-024), offline resolution (ART-025)."""
-    from ..artifacts.pins import parse_pin, resolve_pin
-    from ..errors import PinUnresolved
-
-    try:
-        pin = parse_pin(value)
-    except PinError as exc:
-        fail("ART-023", "pin-format", subject, exc.message)
-        return
-    ok("ART-023", "pin-format", subject, f"{pin.uri} names a full commit")
-    if pin.path is not None:
-        if pin.sha256 is None:
-            fail("ART-024", "pin-sha256", subject, "a pin naming a file must carry the file's sha256")
-        else:
-            ok("ART-024", "pin-sha256", subject, "carries the file's sha256")
-    if hub_cache is None:
-        skip("ART-025", "pin-resolve", subject, "no hub cache given (pass --hub-cache to resolve pins offline)")
-        return
-    try:
-        resolved = resolve_pin(pin, cache_dir=hub_cache)
-    except (PinUnresolved, CheckpointIntegrityError, PathEscape, PinError) as exc:
-        fail("ART-025", "pin-resolve", subject, exc.message)
-        return
-    detail = "sha256 verified" if resolved.verified else "found (no sha256 to compare)"
-    ok("ART-025", "pin-resolve", subject, f"{len(resolved.files)} cached file(s), {detail}")
-
-
-__all__ = ["LoadedCheckpoint", "RunData", "RunVerifier", "check_pin"]
+__all__ = ["RunVerifier"]

@@ -181,19 +181,3 @@ def test_config_hash_golden():
     canonical = b'{"inner_lr":0.001,"outer":{"lr":1,"momentum":0},"rounds":3}'
     assert config_hash(cfg) == hashlib.sha256(canonical).hexdigest()
     assert legacy_config_hash(cfg) == hashlib.sha256(b'{"inner_lr":0.001,"outer":{"lr":1.0,"momentum":0.0},"rounds":3}').hexdigest()
-
-
-def test_a_legacy_config_hash_is_refused_with_a_remediation():
-    from lensemble_spec.schemas import RunManifest
-    from lensemble_spec.schemas.examples import example_documents
-
-    doc = example_documents()["RunManifest"]
-    doc["config"] = {"rounds": 3, "outer": {"lr": 1.0}}
-    doc["config_hash"] = legacy_config_hash(doc["config"])
-    assert doc["config_hash"] != config_hash(doc["config"])
-    with pytest.raises(ArtifactError) as info:
-        RunManifest.model_validate(doc)
-    assert "lensemble-spec 0.1" in info.value.message and "Re-run" in info.value.remediation
-    assert info.value.details["expected"] == config_hash(doc["config"])
-    doc["config_hash"] = config_hash(doc["config"])
-    assert RunManifest.model_validate(doc).config_hash == doc["config_hash"]

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from lensemble_spec.artifacts import checkpoint as ckpt
-from lensemble_spec.artifacts import config_hash, content_hash, load_checkpoint, save_checkpoint
+from lensemble_spec.artifacts import config_hash, content_hash
+from lensemble_spec.artifacts.checkpoint import load_checkpoint, save_checkpoint
 from lensemble_spec.errors import ArtifactError, CheckpointIntegrityError, PathEscape, SchemaVersionMismatch
 from lensemble_spec.schemas import CheckpointHeader
 

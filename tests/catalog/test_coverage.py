@@ -1,8 +1,9 @@
 """Meta-test: every MUST requirement has a conformance test, and every marker names a real id.
 
 Conformance tests declare what they check with ``@pytest.mark.requirement("GAUGE-002", ...)``.
-The markers are found *statically* (an AST scan of ``conformance/**/*.py``), so coverage is
-known without importing or running the suite; ids must be string literals for that reason.
+The markers are found *statically* (:func:`lensemble_spec.requirement_tests.scan_requirement_tests`,
+an AST scan of ``conformance/**/*.py``), so coverage is known without importing or running the
+suite; ids must be string literals for that reason.
 
 ``NOT_YET_COVERED`` is the explicit allow-list of MUST ids that no conformance test checks yet.
 It may only shrink: an id listed there that *is* covered fails the test (remove it), and so does
@@ -16,12 +17,12 @@ scan cannot read (a computed id), and a stale allow-list.
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
 
+from lensemble_spec.requirement_tests import scan_requirement_tests
 from lensemble_spec.requirements import load_catalog
 
 CONFORMANCE_DIR = Path(__file__).resolve().parents[2] / "conformance"
@@ -30,53 +31,10 @@ CONFORMANCE_DIR = Path(__file__).resolve().parents[2] / "conformance"
 NOT_YET_COVERED: frozenset[str] = frozenset()
 
 
-def _is_requirement_ref(node: ast.AST) -> bool:
-    """``pytest.mark.requirement``, ``mark.requirement`` or a bare ``requirement`` name."""
-    if isinstance(node, ast.Name):
-        return node.id == "requirement"
-    if isinstance(node, ast.Attribute) and node.attr == "requirement":
-        value = node.value
-        return (isinstance(value, ast.Attribute) and value.attr == "mark") or (
-            isinstance(value, ast.Name) and value.id == "mark"
-        )
-    return False
-
-
 def scan_markers(root: Path) -> tuple[dict[str, list[str]], list[str]]:
-    """Return ({requirement id: ["file:line", ...]}, [problems]) for every ``*.py`` under ``root``.
-
-    A marker is any call ``pytest.mark.requirement(...)`` / ``mark.requirement(...)`` /
-    ``requirement(...)`` (as a decorator, in ``pytestmark``, in ``pytest.param(marks=...)``).
-    Problems: a file that does not parse, a marker argument that is not a string literal, a
-    marker call without ids, and an un-called marker used as a decorator.
-    """
-    found: dict[str, list[str]] = {}
-    problems: list[str] = []
-    for path in sorted(root.rglob("*.py")):
-        if "__pycache__" in path.parts:
-            continue
-        rel = path.relative_to(root.parent) if root.parent in path.parents else path
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        except SyntaxError as exc:
-            problems.append(f"{rel}:{exc.lineno}: cannot parse: {exc.msg}")
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                for deco in node.decorator_list:
-                    if _is_requirement_ref(deco):
-                        problems.append(f"{rel}:{deco.lineno}: requirement marker used without ids")
-            if not (isinstance(node, ast.Call) and _is_requirement_ref(node.func)):
-                continue
-            where = f"{rel}:{node.lineno}"
-            if not node.args or node.keywords:
-                problems.append(f"{where}: a requirement marker takes one or more string ids and no keywords")
-            for arg in node.args:
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    found.setdefault(arg.value, []).append(where)
-                else:
-                    problems.append(f"{where}: requirement id is not a string literal ({ast.unparse(arg)})")
-    return found, problems
+    """``({id: ["file:line", ...]}, problems)`` from the library's scan of ``root``."""
+    found, problems = scan_requirement_tests(root)
+    return {rid: [ref.location for ref in refs] for rid, refs in found.items()}, problems
 
 
 # --- the scanner itself -----------------------------------------------------------------------------
@@ -107,6 +65,11 @@ def test_scanner_finds_every_marker_form(tmp_path):
     assert problems == []
     assert sorted(found) == ["ART-001", "EVAL-001", "FED-001", "GAUGE-001", "GAUGE-002"]
     assert found["GAUGE-001"] == ["conformance/sub/test_b.py:4", "conformance/test_a.py:7"]
+    refs, _ = scan_requirement_tests(root)
+    assert [r.nodeid for r in refs["GAUGE-001"]] == ["conformance/sub/test_b.py::test_three", "conformance/test_a.py::test_one"]
+    assert [r.nodeid for r in refs["ART-001"]] == ["conformance/test_a.py"]  # module-wide pytestmark
+    assert [r.nodeid for r in refs["FED-001"]] == ["conformance/test_a.py::TestGroup"]
+    assert [r.nodeid for r in refs["EVAL-001"]] == ["conformance/test_a.py::TestGroup::test_two"]
 
 
 def test_scanner_reports_markers_it_cannot_read(tmp_path):

@@ -124,3 +124,57 @@ def test_rfc_dir_option_reads_another_catalog(run_cli, tmp_path):
     rc, out, _ = run_cli("requirements", "--rfc-dir", str(tmp_path), "--json")
     assert rc == 0
     assert [(i["id"], i["level"], i["line"]) for i in json.loads(out)] == [("TST-001", "MAY", 7)]
+
+
+# --- --tests: id -> RFC file:line and the conformance tests ---------------------------------------
+def _defined_tests(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        if isinstance(node, ast.ClassDef):
+            names |= {f"{node.name}::{m.name}" for m in node.body if isinstance(m, ast.FunctionDef)}
+    return names
+
+
+def test_tests_listing_points_at_the_rfc_line_and_at_existing_tests(run_cli):
+    rc, out, err = run_cli("requirements", "--tests", "--json")
+    assert rc == 0 and err == ""
+    rows = json.loads(out)
+    assert [r["id"] for r in rows] == list(CATALOG.ids)
+    suite = Path(__file__).resolve().parents[2] / "lensemble_spec"
+    rfc_dir = suite / "rfcs"
+    with_tests = 0
+    for row in rows:
+        file, line = row["rfc_location"].rsplit(":", 1)
+        assert file == f"rfcs/{Path(row['file']).name}"
+        assert f"**{row['id']}**" in (rfc_dir / Path(file).name).read_text(encoding="utf-8").splitlines()[int(line) - 1]
+        for nodeid in row["tests"]:
+            path, _, test = nodeid.partition("::")
+            assert (suite / path).is_file(), nodeid
+            assert not test or test in _defined_tests(suite / path), nodeid
+        with_tests += bool(row["tests"])
+    assert with_tests >= len(CATALOG.by_level("MUST"))
+
+
+def test_tests_listing_as_text(run_cli):
+    rc, out, _ = run_cli("requirements", "--tests", "--rfc", "0002")
+    assert rc == 0
+    lines = out.splitlines()
+    first = CATALOG.filter(rfc="0002")[0]
+    assert lines[0] == f"{first.id}  {first.level}  {first.rfc_location}"
+    assert lines[1].startswith("  conformance/") and "::test_" in lines[1]
+    assert lines[-1].startswith(f"{len(CATALOG.filter(rfc='0002'))} requirements, ")
+
+
+def test_tests_listing_fails_on_a_marker_it_cannot_read(run_cli, monkeypatch):
+    from lensemble_spec.commands import requirements as command
+
+    monkeypatch.setattr(command, "scan_requirement_tests", lambda: ({}, ["conformance/test_x.py:3: requirement id is not a string literal (ID)"]))
+    rc, out, err = run_cli("requirements", "--tests", "--rfc", "0002")
+    assert rc == 1
+    assert "test_x.py:3" in err
+    assert "(no conformance test)" in out.splitlines()[1]

@@ -17,7 +17,7 @@ import json
 
 import pytest
 
-from lensemble_spec.artifacts import WEIGHTS_FILE
+from lensemble_spec.artifacts.checkpoint import WEIGHTS_FILE
 from lensemble_reference.controls import run_control, world_inputs
 
 from ._helpers import needs_seam, tiny_config

@@ -106,7 +106,8 @@ def test_manifest_names_the_dataset_and_its_split(run_dir: Path, root: Path) -> 
 
 
 def test_model_is_sized_by_the_data_and_the_config_hash_covers_it(run_dir: Path, root: Path) -> None:
-    from lensemble_spec.artifacts import config_hash, load_checkpoint
+    from lensemble_spec.artifacts import config_hash
+    from lensemble_spec.artifacts.checkpoint import load_checkpoint
     from lensemble_reference.config import ModelConfig
     from lensemble_reference.model import infer_model_config
 

@@ -140,7 +140,7 @@ class _NoResidencyOnSave(Wrapped):
     """Writes any tensor name (no residency check)."""
 
     def save_checkpoint(self, params, directory, *, round_index, parent_hash, config_hash):
-        from lensemble_spec.artifacts import save_checkpoint
+        from lensemble_spec.artifacts.checkpoint import save_checkpoint
 
         header = save_checkpoint(params, directory, round_index=round_index, parent_hash=parent_hash, config_hash=config_hash,
                                  producer={"name": "mutant", "version": "0"})  # fmt: skip

@@ -11,14 +11,8 @@ from _hubcache import REPO, REV_A, REV_B, add_snapshot, blob_of, git_blob_id, sh
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lensemble_spec.artifacts.pins import (
-    format_pin_uri,
-    parse_pin,
-    resolve_pin,
-    revision_problem,
-    snapshot_digest,
-    split_pin_uri,
-)
+from lensemble_spec.artifacts.pin_uri import format_pin_uri, revision_problem, split_pin_uri
+from lensemble_spec.artifacts.pins import parse_pin, resolve_pin, snapshot_digest
 from lensemble_spec.errors import CheckpointIntegrityError, PathEscape, PinError, PinUnresolved
 
 

@@ -87,7 +87,7 @@ def test_artifact_only_run(suite):
     run_dir.mkdir(parents=True)
     (run_dir / "manifest.json").write_text(json.dumps({"control": "anchored"}), encoding="utf-8")
     lines = [json.dumps(_round(i)) for i in (1, 0)] + ["{not json"]
-    (run_dir / "records.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (run_dir / "rounds.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     suite.tests(BASIC_TESTS)
 
     run = suite.run("--run", "runs/a", impl=False)
@@ -102,9 +102,9 @@ def test_artifact_only_run(suite):
     assert run.report["run_info"]["impl"]["name"] is None
     assert run.report["run_info"]["run_dirs"] == [str(run_dir)]
     (runs,) = run.report["runs"]
-    assert runs["control"] == "anchored" and runs["source"] == "records.jsonl"
+    assert runs["control"] == "anchored" and runs["source"] == "rounds.jsonl"
     assert [r["round_index"] for r in runs["records"]] == [0, 1]  # sorted
-    assert len(runs["problems"]) == 1 and "records.jsonl:3" in runs["problems"][0]
+    assert len(runs["problems"]) == 1 and "rounds.jsonl:3" in runs["problems"][0]
     run.result.stdout.fnmatch_lines(["lensemble-spec impl: none (artifact-only run*"])
 
 

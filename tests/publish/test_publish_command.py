@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from lensemble_spec import cli
-from lensemble_spec.artifacts import load_checkpoint
+from lensemble_spec.artifacts.checkpoint import load_checkpoint
 from lensemble_spec.publish.stmeta import read_metadata
 
 REPO_ID = "acme/tiny-comparison"

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lensemble_spec.artifacts import load_checkpoint, probe_hash
+from lensemble_spec.artifacts import probe_hash
+
+from lensemble_spec.artifacts.checkpoint import load_checkpoint
 from lensemble_spec.metrics import derive_seed
 from lensemble_spec.schemas import RoundRecord, RunManifest, load_document
 from lensemble_reference import objective

@@ -144,3 +144,17 @@ def test_report_rejects_duplicate_requirements_and_inconsistent_verdict():
     doc["verdicts"]["conformant"] = True
     with pytest.raises(ValidationError, match="conformant"):
         type(r).model_validate(doc)
+
+
+def test_requirement_rows_carry_the_rfc_location():
+    from lensemble_spec.requirements import load_catalog
+
+    catalog = load_catalog()
+    first = catalog.filter(rfc="0002")[0]
+    r = make_report([first], {"t::a": ([first.id], "passed", None)})
+    (row,) = r.requirements
+    assert row.rfc_location == first.rfc_location
+    file, line = row.rfc_location.rsplit(":", 1)
+    assert file.startswith("rfcs/RFC-0002-")
+    assert f"**{first.id}**" in open(first.file, encoding="utf-8").read().splitlines()[int(line) - 1]
+    assert make_report([req("A-001")], {}).requirements[0].rfc_location is None  # a catalog without files

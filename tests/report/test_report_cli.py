@@ -91,27 +91,26 @@ def test_invalid_document_is_a_typed_error(tmp_path, capsys):
 def test_run_records_from_jsonl_with_manifest_and_bad_lines(tmp_path):
     good = [round_record(2), round_record(0)]
     bad = dict(round_record(1), participants=["silo1", "silo0"])  # unsorted: invalid RoundRecord
-    (tmp_path / "records.jsonl").write_text(
+    (tmp_path / "rounds.jsonl").write_text(
         "\n".join(json.dumps(r) for r in [*good, bad]) + "\n\n[1, 2]\n", encoding="utf-8"
     )
     (tmp_path / "manifest.json").write_text(json.dumps({"control": "anchored"}), encoding="utf-8")
     runs = load_run_records(tmp_path)
-    assert runs.control == "anchored" and runs.source == "records.jsonl"
+    assert runs.control == "anchored" and runs.source == "rounds.jsonl"
     assert [r.round_index for r in runs.records] == [0, 2]
     assert len(runs.problems) == 2
-    assert runs.problems[0].startswith("records.jsonl:3:") and "sorted" in runs.problems[0]
-    assert runs.problems[1].startswith("records.jsonl:5:")
+    assert runs.problems[0].startswith("rounds.jsonl:3:") and "sorted" in runs.problems[0]
+    assert runs.problems[1].startswith("rounds.jsonl:5:")
 
 
-def test_rounds_jsonl_is_preferred(tmp_path):
-    (tmp_path / "rounds.jsonl").write_text(json.dumps(round_record(0)) + "\n", encoding="utf-8")
-    (tmp_path / "records.jsonl").write_text("garbage\n", encoding="utf-8")
+def test_a_rounds_file_under_another_name_is_not_read(tmp_path):
+    (tmp_path / "records.jsonl").write_text(json.dumps(round_record(0)) + "\n", encoding="utf-8")
     runs = load_run_records(tmp_path)
-    assert runs.source == "rounds.jsonl" and len(runs.records) == 1 and runs.problems == []
+    assert runs.source is None and runs.records == [] and "no rounds.jsonl" in runs.problems[0]
 
 
 def test_run_records_disagreeing_control_is_a_problem(tmp_path):
-    (tmp_path / "records.jsonl").write_text(json.dumps(round_record(0, "naive-fedavg")) + "\n", encoding="utf-8")
+    (tmp_path / "rounds.jsonl").write_text(json.dumps(round_record(0, "naive-fedavg")) + "\n", encoding="utf-8")
     (tmp_path / "manifest.json").write_text(json.dumps({"control": "anchored"}), encoding="utf-8")
     runs = load_run_records(tmp_path)
     assert any("manifest.json says 'anchored'" in p for p in runs.problems)
@@ -119,6 +118,6 @@ def test_run_records_disagreeing_control_is_a_problem(tmp_path):
 
 def test_run_dir_without_records(tmp_path):
     runs = load_run_records(tmp_path)
-    assert runs.records == [] and "no rounds.jsonl / records.jsonl" in runs.problems[0]
+    assert runs.records == [] and "no rounds.jsonl or records/*.json" in runs.problems[0]
     with pytest.raises(ArtifactError):
         load_run_records(tmp_path / "missing")

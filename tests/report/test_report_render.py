@@ -169,3 +169,22 @@ def test_sanitize_svg_prefixes_references():
     svg = '<?xml version="1.0"?><!-- c --><svg><defs><path id="m1"/></defs><use xlink:href="#m1"/><g clip-path="url(#p2)"/></svg>'
     out = sanitize_svg(svg, "f")
     assert out == '<svg><defs><path id="f-m1"/></defs><use xlink:href="#f-m1"/><g clip-path="url(#f-p2)"/></svg>'
+
+
+def test_caveats_name_every_nonzero_count_in_order():
+    from lensemble_spec.report.render import caveats
+
+    report = sample_report()
+    assert caveats(report)[:2] == [
+        "1 test(s) need a capability the implementation does not provide.",
+        "1 test(s) failed as the expectations file predicted.",
+    ]
+    counts = report.counts.model_copy(update={"collection_errors": 2, "deselected": 3, "xpassed": 1})
+    lines = caveats(report.model_copy(update={"counts": counts}))
+    assert lines[:5] == [
+        "2 collection error(s): part of the suite never ran.",
+        f"3 of {counts.collected} collected tests were deselected.",
+        "1 test(s) need a capability the implementation does not provide.",
+        "1 test(s) failed as the expectations file predicted.",
+        "1 test(s) expected to fail passed: remove their expectations.",
+    ]

@@ -20,7 +20,6 @@ from lensemble_spec.errors import ArtifactError, PathEscape, PinError, SchemaVer
 from lensemble_spec.schemas import (
     ArtifactPin,
     CheckpointHeader,
-    FrameDriftReport,
     ResultsTable,
     RoundRecord,
     RunManifest,
@@ -28,13 +27,14 @@ from lensemble_spec.schemas import (
     load_document,
     save_document,
 )
-from lensemble_spec.schemas.examples import example_documents
+from _schema_examples import example_documents  # tests/schemas/_schema_examples.py
+
 
 H1, H2, H3 = "1" * 64, "2" * 64, "a" * 64
 REV = "0123456789abcdef0123456789abcdef01234567"
 
 MODELS = {
-    m.__name__: m for m in (CheckpointHeader, RunManifest, RoundRecord, FrameDriftReport, ResultsTable, ArtifactPin)
+    m.__name__: m for m in (CheckpointHeader, RunManifest, RoundRecord, ResultsTable, ArtifactPin)
 }
 GOOD = {MODELS[name]: doc for name, doc in example_documents().items()}
 
@@ -61,17 +61,14 @@ def _paths():
         (CheckpointHeader, ("config_hash",), "hash"),
         (RunManifest, ("probe_hash",), "hash"),
         (RoundRecord, ("global_hash",), "hash"),
-        (FrameDriftReport, ("probe_hash",), "hash"),
         (RunManifest, ("git_sha",), "revision"),
         (RoundRecord, ("metrics", "val_pred"), "float"),
         (RoundRecord, ("metrics", "train_loss"), "float"),
         (RoundRecord, ("wall_time_s",), "float"),
-        (FrameDriftReport, ("pairs", 0, "angle_deg"), "float"),
         (ResultsTable, ("controls", 0, "metrics", "effective_rank"), "float"),
         (ResultsTable, ("controls", 0, "series", "effective_rank", 1), "float"),
         (CheckpointHeader, ("round_index",), "round"),
         (RoundRecord, ("round_index",), "round"),
-        (FrameDriftReport, ("round_index",), "round"),
     ]
 
 
@@ -210,14 +207,6 @@ def test_round_record_rules():
     _bad(RoundRecord, lambda d: d.update(run_id="../x"))
 
 
-def test_drift_report_never_reads_degenerate_as_zero():
-    _bad(FrameDriftReport, lambda d: d["pairs"][1].update(angle_deg=0.0), match="never 0")
-    _bad(FrameDriftReport, lambda d: d["to_reference"]["silo0"].update(degenerate=True), match="never 0")
-    _bad(FrameDriftReport, lambda d: d["pairs"][0].update(angle_deg=None), match="needs both")
-    _bad(FrameDriftReport, lambda d: d["pairs"][0].update(a="silo1", b="silo0"), match="a < b")
-    _bad(FrameDriftReport, lambda d: d["pairs"].reverse(), match="sorted")
-
-
 def test_run_manifest_rules():
     _bad(RunManifest, lambda d: d["config"].update(rounds=4), match="does not match")
     _bad(RunManifest, lambda d: d.update(config={"lr": math.nan}), match="RunManifest")
@@ -260,21 +249,17 @@ def test_error_message_is_compact():
     assert len(info.value.details["errors"]) == 5
 
 
-def test_drift_report_from_metrics_result():
-    np = pytest.importorskip("numpy")
-    metrics = pytest.importorskip("lensemble_spec.metrics")
-    rng = np.random.default_rng(0)
-    ref = rng.standard_normal((32, 4))
-    theta = np.deg2rad(20.0)
-    rot = np.eye(4)
-    rot[:2, :2] = [[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]]
-    collapsed = np.zeros((32, 4))
-    collapsed[:, 0] = rng.standard_normal(32)
-    result = metrics.frame_drift({"silo0": ref, "silo1": ref @ rot, "silo2": collapsed}, reference=ref)
-    report = FrameDriftReport.from_result(result, round_index=3, probe_hash=H3)
-    assert [(p.a, p.b) for p in report.pairs] == [("silo0", "silo1"), ("silo0", "silo2"), ("silo1", "silo2")]
-    assert report.pairs[0].angle_deg == pytest.approx(20.0, abs=1e-6) and not report.pairs[0].degenerate
-    assert report.pairs[1].degenerate and report.pairs[1].angle_deg is None  # never 0°
-    assert report.to_reference["silo2"].degenerate and report.to_reference["silo2"].angle_deg is None
-    assert report.to_reference["silo0"].angle_deg == pytest.approx(0.0, abs=1e-5)
-    assert load_document(FrameDriftReport, dump_document(report)) == report
+def test_a_legacy_config_hash_is_refused_with_a_remediation():
+    from lensemble_spec.artifacts.canonical import config_hash, legacy_config_hash
+    from lensemble_spec.errors import ArtifactError
+
+    doc = example_documents()["RunManifest"]
+    doc["config"] = {"rounds": 3, "outer": {"lr": 1.0}}
+    doc["config_hash"] = legacy_config_hash(doc["config"])
+    assert doc["config_hash"] != config_hash(doc["config"])
+    with pytest.raises(ArtifactError) as info:
+        RunManifest.model_validate(doc)
+    assert "lensemble-spec 0.1" in info.value.message and "Re-run" in info.value.remediation
+    assert info.value.details["expected"] == config_hash(doc["config"])
+    doc["config_hash"] = config_hash(doc["config"])
+    assert RunManifest.model_validate(doc).config_hash == doc["config_hash"]

@@ -28,7 +28,9 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import save as st_save
 
-from lensemble_spec.artifacts import atomic_write_json, canonical_json, config_hash, probe_hash, save_checkpoint
+from lensemble_spec.artifacts import atomic_write_json, canonical_json, config_hash, probe_hash
+
+from lensemble_spec.artifacts.checkpoint import save_checkpoint
 from lensemble_spec.metrics import (
     derive_seed,
     effective_dim,

@@ -16,7 +16,9 @@ from _runbuilder import ROUNDS, TOY
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from lensemble_spec.artifacts import canonical_json, config_hash, save_checkpoint
+from lensemble_spec.artifacts import canonical_json, config_hash
+
+from lensemble_spec.artifacts.checkpoint import save_checkpoint
 from lensemble_spec.errors import ArtifactError
 from lensemble_spec.verify import verify_run
 
@@ -115,7 +117,7 @@ def test_broken_parent_chain_fails(run_dir: Path) -> None:
     """Round 2 re-committed with round 0 as its parent: hashes are self-consistent, the chain is not."""
     import shutil
 
-    from lensemble_spec.artifacts import load_checkpoint
+    from lensemble_spec.artifacts.checkpoint import load_checkpoint
 
     tensors, header = load_checkpoint(ckpt(run_dir, 2))
     round0 = load_checkpoint(ckpt(run_dir, 0))[1]
@@ -145,7 +147,7 @@ def test_probe_points_edit_fails_the_probe_hash(run_dir: Path) -> None:
 
 def test_refreshed_targets_fail_gauge_024(run_dir: Path) -> None:
     """Targets from a later encoder (re-snapshotted) instead of θ_0: points still hash correctly."""
-    from lensemble_spec.artifacts import load_checkpoint
+    from lensemble_spec.artifacts.checkpoint import load_checkpoint
 
     probe = st_load((run_dir / "probe.safetensors").read_bytes())
     theta1 = load_checkpoint(ckpt(run_dir, 1))[0]
@@ -298,11 +300,13 @@ def test_stray_files_fail_the_layout(run_dir: Path) -> None:
     assert "results.json" in f.message and "train.log" not in f.message
 
 
-def test_rounds_file_under_another_name_fails_the_layout_but_is_still_checked(run_dir: Path) -> None:
+def test_rounds_file_under_another_name_fails_the_layout_and_is_not_read(run_dir: Path) -> None:
     (run_dir / "rounds.jsonl").rename(run_dir / "records.jsonl")
     report = verify_run(run_dir)
-    assert only_failures(report) == {"ART-015"}
-    assert any(f.requirement == "ART-020" and f.status == "pass" for f in report.findings)
+    (layout,) = failed(report, "ART-015")
+    assert "missing rounds.jsonl" in layout.message and "records.jsonl" in layout.message
+    assert failed(report, "ART-020")
+    assert not any(f.requirement == "ART-020" and f.status == "pass" for f in report.findings)
 
 
 def test_oversized_manifest_is_refused_before_parsing(run_dir: Path) -> None:
@@ -343,7 +347,7 @@ def test_missing_control_fails_eval_001(comparison: Path) -> None:
 def test_different_theta0_fails_eval_002(comparison: Path) -> None:
     import shutil
 
-    from lensemble_spec.artifacts import load_checkpoint
+    from lensemble_spec.artifacts.checkpoint import load_checkpoint
 
     run = comparison / "centralized"
     tensors, header = load_checkpoint(ckpt(run, 0))

@@ -1,4 +1,4 @@
-"""One small valid example of every document, for docs, tests and writers to copy.
+"""One small valid example of every document (test data for tests/schemas).
 
 ``example_documents()`` returns fresh JSON-mode dicts keyed by model name; each one loads with
 :func:`lensemble_spec.schemas.load_document` and validates against the exported JSON Schema.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..artifacts.canonical import config_hash
+from lensemble_spec.artifacts.canonical import config_hash
 
 _H1, _H2, _H3 = "1" * 64, "2" * 64, "a" * 64
 _REV = "0123456789abcdef0123456789abcdef01234567"
@@ -71,18 +71,6 @@ def example_documents() -> dict[str, dict[str, Any]]:
             },
             "backstop_fired": {"silo1": True},
             "wall_time_s": 0.5,
-        },
-        "FrameDriftReport": {
-            "schema_version": 1,
-            "round_index": 2,
-            "probe_hash": _H3,
-            "pairs": [
-                {"a": "silo0", "b": "silo1", "angle_deg": 12.5, "residual": 0.01, "degenerate": False},
-                {"a": "silo0", "b": "silo2", "angle_deg": None, "residual": None, "degenerate": True},
-                {"a": "silo1", "b": "silo2", "angle_deg": None, "residual": 0.9, "degenerate": True},
-            ],
-            "to_reference": {"silo0": {"angle_deg": 1.0, "residual": 0.0, "degenerate": False}},
-            "to_global": {},
         },
         "ResultsTable": {
             "schema_version": 1,
