@@ -3,7 +3,7 @@
 Session-scoped and lazy: a run is made the first time a test asks for it and shared by every
 test after that, so ``--level quick`` makes one anchored federation run and ``--level full`` adds
 the other three controls of the comparison. Runs the suite makes and directories given with
-``--run`` are read by the same :class:`~conformance._harness.RunView` and checked by the same tests.
+``--run`` are read by the same :class:`~conformance._runview.RunView` and checked by the same tests.
 
 Markers added here from each test's fixture closure, so a caller can select the tests a change
 can reach (the mutation tests do): ``harness_run`` (the test reads a federation run) and
@@ -38,14 +38,9 @@ from lensemble_spec.protocol import CONTROLS, Batch
 
 from . import bounds
 from ._expect import precondition_not_met
-from ._harness import (
-    HarnessRun,
-    Runner,
-    RunView,
-    expand_run_dirs,
-    world_for,
-    world_problem,
-)
+from ._runs import HarnessRun, Runner
+from ._runview import RunView, expand_run_dirs
+from ._world import world_for, world_problem
 
 #: Fixtures whose use means "this test needs a federation run" (marker ``harness_run``).
 RUN_FIXTURES = frozenset(

@@ -21,7 +21,7 @@ import pytest
 
 from lensemble_spec.artifacts import load_json_file
 
-from ._harness import assert_no_problems
+from ._assertions import assert_no_problems
 
 
 def _silos_of(members: dict) -> set[str]:

@@ -16,6 +16,7 @@ import pytest
 from lensemble_spec.errors import DegenerateProcrustes
 from lensemble_spec.strategies import haar_orthogonal
 
+from . import _assertions as check
 from . import _oracle as oracle
 from . import bounds
 from ._expect import precondition_not_met, raises
@@ -29,11 +30,11 @@ def _rotation(seed: int, d: int, *, reflect: bool) -> np.ndarray:
 
 
 def _enc(model_part, params, obs) -> np.ndarray:
-    return np.asarray(oracle.as_array(model_part.encode(params, obs)), dtype=np.float64)
+    return np.asarray(check.as_array(model_part.encode(params, obs)), dtype=np.float64)
 
 
 def _pred(model_part, params, z, a) -> np.ndarray:
-    return np.asarray(oracle.as_array(model_part.predict(params, np.asarray(z, dtype=np.float32), a)), dtype=np.float64)
+    return np.asarray(check.as_array(model_part.predict(params, np.asarray(z, dtype=np.float32), a)), dtype=np.float64)
 
 
 def _close(actual, expected, what: str) -> None:
@@ -111,7 +112,7 @@ def test_align_release_returns_the_procrustes_solution(model_part, cases, releas
     for name, _glob, local, reference in cases:
         _aligned, q = released[name]
         expected = _expected_q(name, _enc(model_part, local, points), reference)
-        q = np.asarray(oracle.as_array(q), dtype=np.float64)
+        q = np.asarray(check.as_array(q), dtype=np.float64)
         assert q.shape == expected.shape, f"{name}: expected Q of shape {expected.shape}; got {q.shape}"
         assert np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
             f"{name}: expected Q = procrustes_align(encode(local, points), reference) (RFC-0002 §3, over O(d), "
@@ -125,7 +126,7 @@ def test_aligned_model_is_the_local_model_followed_by_q(model_part, cases, relea
     a = np.asarray(batch.actions[:, 0], dtype=np.float32)
     for name, _glob, local, _reference in cases:
         aligned, q = released[name]
-        q = np.asarray(oracle.as_array(q), dtype=np.float64)
+        q = np.asarray(check.as_array(q), dtype=np.float64)
         _close(_enc(model_part, aligned, frames), _enc(model_part, local, frames) @ q, f"{name}: encode(aligned) vs encode(local) @ Q")
         z = _enc(model_part, local, frames[: len(a)])
         _close(
@@ -162,7 +163,7 @@ def test_a_reflected_local_frame_is_restored(model_part, federation_part, params
     # directions (flipping an unspanned direction turns the reflection into a rotation); the
     # returned Q can: over O(d) with the minimal completion it is a reflection.
     expected = _expected_q(f"reflection {seed}", _enc(model_part, local, points), reference)
-    q = np.asarray(oracle.as_array(q), dtype=np.float64)
+    q = np.asarray(check.as_array(q), dtype=np.float64)
     assert np.linalg.det(q) < 0 and np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
         f"expected Q = procrustes_align(encode(local, points), reference), a reflection (det {np.linalg.det(expected):+.3f}: "
         f"the reflection undone over O(d)); got det {np.linalg.det(q):+.3f}, max |Q − expected| = {np.max(np.abs(q - expected)):.3g} "
@@ -175,14 +176,14 @@ def test_align_release_leaves_inputs_alone_and_keeps_the_layout(model_part, fede
     d = int(model_part.latent_dim)
     local = model_part.rotate(params0, _rotation(31, d, reflect=False))
     reference = np.asarray(_enc(model_part, params0, points), dtype=np.float32)
-    snapshot = (oracle.as_params(params1), oracle.as_params(local), points.copy(), reference.copy())
+    snapshot = (check.as_params(params1), check.as_params(local), points.copy(), reference.copy())
     aligned, _q = federation_part.align_release(params1, local, points, reference)
-    assert oracle.params_bitwise_equal(params1, snapshot[0]), "align_release modified the global parameters"
-    assert oracle.params_bitwise_equal(local, snapshot[1]), "align_release modified the local parameters"
-    assert oracle.bitwise_equal(points, snapshot[2]) and oracle.bitwise_equal(reference, snapshot[3]), "align_release modified its probe inputs"
+    assert check.params_bitwise_equal(params1, snapshot[0]), "align_release modified the global parameters"
+    assert check.params_bitwise_equal(local, snapshot[1]), "align_release modified the local parameters"
+    assert check.bitwise_equal(points, snapshot[2]) and check.bitwise_equal(reference, snapshot[3]), "align_release modified its probe inputs"
     assert set(aligned) == set(local)
     for name in local:
-        got, want = oracle.as_array(aligned[name]), oracle.as_array(local[name])
+        got, want = check.as_array(aligned[name]), check.as_array(local[name])
         assert got.shape == want.shape and got.dtype == want.dtype, f"{name}: {got.dtype}{got.shape} != {want.dtype}{want.shape}"
 
 

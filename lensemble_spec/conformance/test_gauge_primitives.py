@@ -30,6 +30,7 @@ from lensemble_spec.strategies import (
     plane_rotation,
 )
 
+from . import _assertions as check
 from . import _oracle as oracle
 from . import bounds
 from ._expect import raises
@@ -57,7 +58,7 @@ def reflection(rng: np.random.Generator, d: int) -> np.ndarray:
 
 
 def _q(gauge_part, s, t) -> np.ndarray:
-    return np.asarray(oracle.as_array(gauge_part.procrustes_align(s, t)), dtype=np.float64)
+    return np.asarray(check.as_array(gauge_part.procrustes_align(s, t)), dtype=np.float64)
 
 
 # --- §3.1 alignment --------------------------------------------------------------------------------
@@ -382,12 +383,12 @@ def test_effective_rank_reads_r_at_every_scale(gauge_part, seed, d, rank, scale)
 def test_latent_std_mean_is_the_population_std(gauge_part, z, offset):
     z = z + offset
     got, expected = float(gauge_part.latent_std_mean(z)), oracle.latent_std_mean(z)
-    assert oracle.close_scalar(got, expected, rtol=bounds.METRIC_RTOL, atol=1e-12), (
+    assert check.close_scalar(got, expected, rtol=bounds.METRIC_RTOL, atol=1e-12), (
         f"expected the mean population std {expected:.6g} (ddof 0) within METRIC_RTOL {bounds.METRIC_RTOL}; got {got:.6g}"
     )
 
 
 def _expect_rank(got: float, expected: float, what: str) -> None:
-    assert oracle.close_scalar(got, expected, rtol=bounds.METRIC_RTOL, atol=0.0), (
+    assert check.close_scalar(got, expected, rtol=bounds.METRIC_RTOL, atol=0.0), (
         f"expected effective_rank = {expected:.6g} (RankMe over singular values, no floor) for {what} (METRIC_RTOL {bounds.METRIC_RTOL}); got {got:.6g}"
     )

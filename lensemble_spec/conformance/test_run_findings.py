@@ -29,7 +29,7 @@ from lensemble_spec.verify import (
     verify_run,
 )
 
-from ._harness import HARNESS_SPLIT
+from ._world import HARNESS_SPLIT
 
 
 class _NetworkAttempt:
@@ -79,7 +79,7 @@ def _targets(request: pytest.FixtureRequest) -> list[tuple[Path, Path | None]]:
             heldout = runner.heldout_path()
         elif impl.model is not None and _results_split(Path(path)) == HARNESS_SPLIT:
             from ._comparison import heldout_file
-            from ._harness import world_for
+            from ._world import world_for
 
             base = request.getfixturevalue("tmp_path_factory").mktemp("heldout")
             heldout = heldout_file(world_for(impl.model).heldout, base / "heldout.safetensors")

@@ -190,7 +190,7 @@ def test_verify_and_the_suite_fail_the_same_ids_on_every_tampered_directory(outc
     the verifier checks; the suite's other run tests — what the controls do, residency, seeds —
     have no ``verify`` counterpart)."""
     from conformance._comparison import heldout_file
-    from conformance._harness import world_for
+    from conformance._world import world_for
 
     from lensemble_spec.cli import main
     from lensemble_spec.verify import RUN_REQUIREMENTS
