@@ -48,21 +48,43 @@ def max_rel_error(actual: Any, expected: Any, *, floor: float = bounds.SCALE_FLO
     return float(np.max(np.abs(a - e) / np.maximum(np.abs(e), floor)))
 
 
-def allclose(actual: Any, expected: Any, *, rtol: float, atol: float) -> bool:
+def close_problem(actual: Any, expected: Any, *, rtol: float, atol: float) -> str | None:
+    """Why ``actual`` is not close to ``expected`` (None when it is): the one closeness rule of the suite.
+
+    Close means the same shape, every element of both finite, and ``|a − e| <= atol + rtol·|e|``
+    elementwise (float64). Non-finite values never compare close — not even NaN to NaN: a NaN
+    compared with ``>`` is False, so a tolerance written as "no element exceeds it" lets an
+    implementation that outputs NaN pass.
+    """
     a = np.asarray(as_array(actual), dtype=np.float64)
     e = np.asarray(as_array(expected), dtype=np.float64)
-    return a.shape == e.shape and bool(np.all(np.isfinite(a))) and bool(np.allclose(a, e, rtol=rtol, atol=atol))
+    if a.shape != e.shape:
+        return f"shape {a.shape} != expected {e.shape}"
+    for name, x in (("got", a), ("expected", e)):
+        if not np.all(np.isfinite(x)):
+            return f"{int(np.sum(~np.isfinite(x)))} non-finite value(s) in what was {name}"
+    if a.size and not np.all(np.abs(a - e) <= atol + rtol * np.abs(e)):
+        return f"max |Δ| = {float(np.max(np.abs(a - e))):.3g} exceeds the tolerance (rtol {rtol:g}, atol {atol:g})"
+    return None
+
+
+def allclose(actual: Any, expected: Any, *, rtol: float, atol: float) -> bool:
+    """:func:`close_problem` finds nothing."""
+    return close_problem(actual, expected, rtol=rtol, atol=atol) is None
 
 
 def close_scalar(actual: float, expected: float, *, rtol: float, atol: float) -> bool:
-    return math.isfinite(actual) and abs(actual - expected) <= atol + rtol * abs(expected)
+    """:func:`allclose` for two numbers."""
+    return allclose(float(actual), float(expected), rtol=rtol, atol=atol)
 
 
-def require(condition: bool, problems: list[str], message: str) -> None:
-    if not condition:
-        problems.append(message)
+def assert_close(actual: Any, expected: Any, *, rtol: float, atol: float, what: str) -> None:
+    """Raise ``AssertionError`` naming ``what`` unless :func:`allclose`."""
+    problem = close_problem(actual, expected, rtol=rtol, atol=atol)
+    assert problem is None, f"{what}: {problem}"
 
 
+# --- reporting --------------------------------------------------------------------------------------
 def assert_no_problems(problems: list[str], what: str) -> None:
     if problems:
         shown = "\n  ".join(problems[:20])

@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 SINK_PATH_KEYS = frozenset({"out_dir", "output_dir", "run_dir", "log_dir", "log_path", "metrics_path"})
-ALLOWED_DTYPES = ("bfloat16", "bool", "float16", "float32", "float64", "int32", "int64", "uint8")
 _ST_DTYPES = {
     "BF16": "bfloat16", "BOOL": "bool", "F16": "float16", "F32": "float32", "F64": "float64",
     "I8": "int8", "I16": "int16", "I32": "int32", "I64": "int64", "U8": "uint8", "U16": "uint16",

@@ -5,8 +5,9 @@ implementation and kept deliberately plain (float64, no batching tricks), so tha
 check it against the RFC text line by line. Where ``lensemble_spec.metrics`` provides the same
 definition the suite uses the library (it is the normative implementation of its own docstrings);
 these transcriptions cover what the RFCs define more precisely than a library call would show
-(eigen-angle formula, entropy rank with no floor, the outer step of RFC-0003 §5.1, the byte
-layouts of RFC-0010 §3/§4, the verdict rule of RFC-0005 §5).
+(eigen-angle formula, entropy rank with no floor, the outer step of RFC-0003 §5.1, the verdict
+rule of RFC-0005 §5). The byte layouts of RFC-0010 §3/§4 are in ``_bytes.py``; how results are
+compared with these, in ``_assertions.py``.
 """
 
 from __future__ import annotations
@@ -77,12 +78,6 @@ def drift_deg(source: Any, target: Any) -> float | None:
     """``frame_drift_deg`` by definition; ``None`` for a degenerate frame."""
     q = procrustes(source, target)
     return None if q is None else eigen_angle_deg(q)
-
-
-def normalised_residual(source: Any, target: Any, q: Any) -> float:
-    s = np.asarray(source, dtype=np.float64)
-    t = np.asarray(target, dtype=np.float64)
-    return float(np.linalg.norm(s @ np.asarray(q, dtype=np.float64) - t) / np.linalg.norm(t))
 
 
 # --- RFC-0002 §7: collapse metrics ---------------------------------------------------------------------

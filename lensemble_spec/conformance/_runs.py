@@ -214,6 +214,3 @@ class Runner:
         if not (directory / RESULTS_FILE).exists() and all(r.error is None and r.result is not None for r in runs):
             write_results(directory, self.model, self.heldout_path(), split_name=HARNESS_SPLIT, seed=runs[0].config.seed)
         return directory
-
-    def made(self) -> dict[str, HarnessRun]:
-        return {f"{driver}:{name}": run for (name, driver), run in self._runs.items()}

@@ -38,10 +38,7 @@ def _pred(model_part, params, z, a) -> np.ndarray:
 
 
 def _close(actual, expected, what: str) -> None:
-    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
-    bad = np.abs(a - e) > bounds.EQUIV_ATOL + bounds.EQUIV_RTOL * np.abs(e)
-    assert not bad.any(), f"{what}: max |Δ| = {np.max(np.abs(a - e)):.3g} (EQUIV_RTOL {bounds.EQUIV_RTOL}, EQUIV_ATOL {bounds.EQUIV_ATOL})"
+    check.assert_close(actual, expected, rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL, what=what)
 
 
 @pytest.fixture(scope="module")

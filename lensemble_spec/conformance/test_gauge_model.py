@@ -55,14 +55,6 @@ def _terms(model_part, params, batch, sketch, anchor=None, weights: ObjectiveWei
     return {k: float(check.as_array(v)) for k, v in terms.items()}
 
 
-def _assert_close(actual, expected, *, rtol, atol, what):
-    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
-    err = np.abs(a - e) - (atol + rtol * np.abs(e))
-    assert np.all(np.isfinite(a)), f"{what}: non-finite values"
-    assert np.max(err) <= 0.0, f"{what}: max |Δ| = {np.max(np.abs(a - e)):.3g} exceeds tolerance (rtol {rtol}, atol {atol})"
-
-
 def _flat_actions(batch: Batch) -> np.ndarray:
     return np.asarray(batch.actions[:, 0], dtype=np.float32)
 
@@ -92,7 +84,7 @@ def test_encode_and_predict_are_deterministic_finite_and_shaped(model_part, para
 def test_rotated_encoder_emits_rotated_latents(model_part, params0, frames, seed, reflect):
     q = _orthogonal(seed, int(model_part.latent_dim), reflect=reflect)
     rotated = model_part.rotate(params0, q)
-    _assert_close(
+    check.assert_close(
         _enc(model_part, rotated, frames), _enc(model_part, params0, frames) @ q,
         rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL, what="encode(rotate(p, Q)) vs encode(p) @ Q",
     )  # fmt: skip
@@ -107,7 +99,7 @@ def test_rotated_predictor_is_conjugated(model_part, params0, frames, batch, see
     a = _flat_actions(batch)
     z = _enc(model_part, params0, frames[: len(a)]) + 0.1 * np.random.default_rng(seed).standard_normal((len(a), d))
     rotated = model_part.rotate(params0, q)
-    _assert_close(
+    check.assert_close(
         _pred(model_part, rotated, z, a), _pred(model_part, params0, z @ q.T, a) @ q,
         rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL, what="predict(rotate(p, Q), z, a) vs predict(p, z Qᵀ, a) Q",
     )  # fmt: skip

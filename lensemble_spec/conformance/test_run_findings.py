@@ -30,6 +30,7 @@ from lensemble_spec.verify import (
 )
 
 from ._world import HARNESS_SPLIT
+from .conftest import run_fixture
 
 
 class _NetworkAttempt:
@@ -100,7 +101,7 @@ def verify_offline(targets: list[tuple[Path, Path | None]], impl: Any, hub_cache
     return reports, net.attempts
 
 
-@pytest.fixture(scope="session")
+@run_fixture
 def run_reports(request: pytest.FixtureRequest, impl: Any, hub_cache_dir: Path | None) -> tuple[list[Any], list[str]]:
     """(verification reports, network attempts) over every run under test — made once per session."""
     targets = _targets(request)
