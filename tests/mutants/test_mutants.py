@@ -191,7 +191,6 @@ def test_verify_and_the_suite_fail_the_same_ids_on_every_tampered_directory(outc
     have no ``verify`` counterpart)."""
     from conformance._comparison import heldout_file
     from conformance._world import world_for
-
     from lensemble_spec.cli import main
     from lensemble_spec.verify import RUN_REQUIREMENTS
 
