@@ -196,6 +196,20 @@ class _NanToZero(Wrapped):
         return self._inner.outer_step(global_params, clean, state, config)
 
 
+@register("nan-aligned", BACKSTOP, {"GAUGE-027", "GAUGE-028", "GAUGE-029"}, "released model's parameters NaN (its encoder outputs NaN)", part="federation")
+class _NanAligned(Wrapped):
+    """Returns the right ``Q`` with an aligned model whose floating parameters are NaN: every
+    output of it is NaN, which a tolerance written as "no element exceeds it" cannot see."""
+
+    def align_release(self, global_params, local_params, probe_points, reference_targets):
+        aligned, q = self._inner.align_release(global_params, local_params, probe_points, reference_targets)
+        out = {}
+        for k, v in aligned.items():
+            v = np.asarray(v)
+            out[k] = np.full_like(v, np.nan) if np.issubdtype(v.dtype, np.floating) else v
+        return out, q
+
+
 @register("align-swallows-degenerate", BACKSTOP, {"GAUGE-030"}, "degenerate probe embedding released unaligned", part="federation")
 class _AlignSwallowsDegenerate(Wrapped):
     """A degenerate probe embedding releases the local model unaligned (identity) instead of raising."""
