@@ -260,6 +260,7 @@ def test_rotation_angle_of_a_reflection(gauge_part, d):
 @given(theta_deg=st.floats(0.0, 180.0), d=st.integers(2, 12), seed=SEEDS)
 @example(theta_deg=1e-4, d=8, seed=0)
 @example(theta_deg=0.05, d=16, seed=1)
+@example(theta_deg=0.01, d=8, seed=0)  # 10× ANGLE_ATOL_DEG: inside a float32 arccos's noise floor
 @example(theta_deg=179.999, d=5, seed=2)
 @example(theta_deg=180.0, d=3, seed=3)
 def test_single_plane_rotation_reads_its_angle(gauge_part, theta_deg, d, seed):

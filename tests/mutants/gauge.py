@@ -44,16 +44,17 @@ class _DegenerateZero(Wrapped):
             return 0.0
 
 
-@register("rank-floor", PRIMITIVES, {"GAUGE-036", "GAUGE-037", "GAUGE-038"}, "eigenvalues floored at 1e-12: a constant latent reads full rank, a near-rank-1 spectrum reads high", part="gauge")
+@register("rank-floor", PRIMITIVES, {"GAUGE-037", "GAUGE-038"}, "eigenvalues floored at 1e-12: a constant latent reads full rank, a tiny-scale rank-r spectrum reads high", part="gauge")
 class _RankFloor(Wrapped):
-    """Upstream's effective rank: eigenvalues clamped at 1e-12 before normalising (no constant check)."""
+    """Upstream's eigenvalue floor alone: ``λ`` clamped at 1e-12 before RankMe over ``σ = sqrt(λ)``
+    (no constant check). The other upstream defect, entropy over ``λ``, is ``eigen-entropy-rank``."""
 
     def effective_rank(self, z):
         x = np.asarray(z, dtype=np.float64).reshape(-1, np.shape(z)[-1])
         xc = x - x.mean(axis=0)
         lam = np.linalg.svd(xc, compute_uv=False) ** 2 / max(1, x.shape[0] - 1)
-        lam = np.maximum(lam, 1e-12)
-        p = lam / lam.sum()
+        sigma = np.sqrt(np.maximum(lam, 1e-12))
+        p = sigma / sigma.sum()
         return float(np.exp(-np.sum(p * np.log(p))))
 
 
