@@ -205,7 +205,7 @@ def runs_under_test(request: pytest.FixtureRequest, given_runs: Any) -> list[Run
     """Every run to check: the harness's own (when the implementation can run) and ``--run`` dirs."""
     views = _harness_views(request) + list(given_runs[0])
     if not views:
-        pytest.skip("not-implemented: no federation part to make a run and no --run directory")
+        skip_not_implemented("no federation part to make a run and no --run directory")
     return views
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from lensemble_spec.plugin import skip_not_implemented
 from lensemble_spec.verify import (
     RUN_REQUIREMENTS,
     findings_for,
@@ -106,7 +107,7 @@ def run_reports(request: pytest.FixtureRequest, impl: Any, hub_cache_dir: Path |
     """(verification reports, network attempts) over every run under test — made once per session."""
     targets = _targets(request)
     if not targets:
-        pytest.skip("not-implemented: no federation part to make a run and no --run directory")
+        skip_not_implemented("no federation part to make a run and no --run directory")
     return verify_offline(targets, impl, hub_cache_dir)
 
 
