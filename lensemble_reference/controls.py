@@ -25,19 +25,9 @@ from lensemble_spec.protocol import RunResult
 from .backstop import encode_numpy
 from .config import TrainConfig
 from .data import pool_silos
-from .federation import (
-    RunInputs,
-    anchor_tensors,
-    drift_summary,
-    finish,
-    global_metrics,
-    prepare,
-    probe_collapse,
-    record_round,
-    round_sketch,
-    run_federated,
-)
+from .federation import RunInputs, anchor_tensors, prepare, round_sketch, run_federated
 from .participant import Participant
+from .records import drift_summary, finish, global_metrics, probe_collapse, record_round
 from .resume import discard_on_error, restore_participants
 
 
