@@ -29,7 +29,7 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 import lensemble_spec
-from lensemble_spec.artifacts import atomic_write_bytes, atomic_write_json, config_hash, load_checkpoint, save_checkpoint
+from lensemble_spec.artifacts import atomic_write_bytes, atomic_write_json, config_hash, save_checkpoint
 from lensemble_spec.errors import ArtifactError
 from lensemble_spec.schemas import RoundRecord, RunManifest, utc_now
 
@@ -189,14 +189,3 @@ class RunWriter:
         )
         atomic_write_json(self.run_dir / MANIFEST_FILE, manifest.model_dump(mode="json"))
         return manifest
-
-
-def read_final_checkpoint(run_dir: Path) -> tuple[dict[str, np.ndarray], Any]:
-    """Load (and hash-verify) the last global checkpoint listed in the run's manifest."""
-    from lensemble_spec.schemas import load_document
-
-    manifest = load_document(RunManifest, Path(run_dir) / MANIFEST_FILE)
-    globals_ = [c for c in manifest.checkpoints if c.participant is None]
-    if not globals_:
-        raise ArtifactError(f"{run_dir}: the manifest lists no global checkpoint")
-    return load_checkpoint(Path(run_dir) / globals_[-1].path)

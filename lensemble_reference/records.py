@@ -9,15 +9,9 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from lensemble_spec.errors import LensembleError
-from lensemble_spec.metrics import (
-    effective_dim,
-    effective_rank,
-    frame_drift,
-    latent_rms,
-    latent_std_mean,
-    round_sketch_seed,
-)
+from lensemble_spec.metrics import frame_drift, round_sketch_seed
 from lensemble_spec.protocol import FrameAnchor, RunResult
+from lensemble_spec.verify.recompute import collapse_metrics, finite_or_none
 
 from .backstop import encode_numpy
 
@@ -33,31 +27,6 @@ class ReferenceRunResult(RunResult):
 
 
 # --- round-record metrics (RFC-0005 §4.1) ---------------------------------------------------------
-def _finite(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if np.isfinite(v) else None
-
-
-def _safe(fn: Any, *args: Any) -> float | None:
-    try:
-        return _finite(fn(*args))
-    except LensembleError:
-        return None
-
-
-def probe_collapse(z: np.ndarray) -> dict[str, float | None]:
-    """Collapse metrics (RFC-0002 §7) of one probe embedding ``(k, d)``."""
-    return {
-        "effective_rank": _safe(effective_rank, z),
-        "effective_dim": _safe(effective_dim, z),
-        "latent_std_mean": _safe(latent_std_mean, z),
-        "latent_rms": _safe(latent_rms, z),
-    }
-
-
 def drift_summary(embeddings: Mapping[str, np.ndarray], reference: np.ndarray | None) -> dict[str, Any]:
     """Pairwise and to-reference drift over probe embeddings (None + degenerate flag when undefined).
 
@@ -68,11 +37,11 @@ def drift_summary(embeddings: Mapping[str, np.ndarray], reference: np.ndarray | 
         result = frame_drift(dict(embeddings), reference=reference)
     except LensembleError:
         return {"pairwise_mean": None, "pairwise_max": None, "to_reference": {k: None for k in embeddings}, "degenerate": True}
-    to_ref = {k: (None if e.degenerate else _finite(e.angle_deg)) for k, e in result.to_reference.items()}
+    to_ref = {k: (None if e.degenerate else finite_or_none(e.angle_deg)) for k, e in result.to_reference.items()}
     many = len(embeddings) >= 2
     return {
-        "pairwise_mean": _finite(result.pairwise_mean_deg) if many else None,
-        "pairwise_max": _finite(result.pairwise_max_deg) if many else None,
+        "pairwise_mean": finite_or_none(result.pairwise_mean_deg) if many else None,
+        "pairwise_max": finite_or_none(result.pairwise_max_deg) if many else None,
         "to_reference": to_ref,
         "degenerate": bool(result.degenerate),
     }
@@ -81,7 +50,7 @@ def drift_summary(embeddings: Mapping[str, np.ndarray], reference: np.ndarray | 
 def global_metrics(setup: Setup, params: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """Probe collapse metrics + drift to the reference of one (global) model."""
     z = encode_numpy(setup.cfg.model, params, setup.inputs.probe_points)
-    out: dict[str, Any] = probe_collapse(z)
+    out: dict[str, Any] = collapse_metrics(z)
     drift = drift_summary({"global": z}, setup.reference)
     out["drift_to_reference_deg"] = drift["to_reference"]["global"]
     out["drift_degenerate"] = drift["degenerate"]
