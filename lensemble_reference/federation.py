@@ -292,9 +292,8 @@ class InProcessRounds:
             pid: Participant(pid, setup.inputs.silos[pid], cfg, seed=derive_seed(cfg.seed, f"batches/{pid}")) for pid in pids
         }
 
-    def run_round(
-        self, setup: Setup, theta: dict[str, np.ndarray], state: OuterState, round_index: int, pids: list[str]
-    ) -> tuple[dict[str, np.ndarray], OuterState, dict[str, LocalResult]]:
+    def local_round(self, setup: Setup, theta: dict[str, np.ndarray], round_index: int, pids: list[str]) -> dict[str, LocalResult]:
+        """What every participant releases in round ``round_index`` (sorted ids, one after another)."""
         cfg = setup.cfg
         results: dict[str, LocalResult] = {}
         for pid in pids:
@@ -308,10 +307,21 @@ class InProcessRounds:
                 reference=setup.reference,
             )
             setup.progress.step(f"round {round_index}/{cfg.rounds} {pid}", end_of_round=pid == pids[-1])
-        new_theta, new_state, _digest = checked_outer_step(
-            theta, {p: r.delta for p, r in results.items()}, state,
-            lr=cfg.outer.lr, momentum=cfg.outer.momentum, nesterov=cfg.outer.nesterov,
-        )
+        return results
+
+    def aggregate(
+        self, setup: Setup, theta: dict[str, np.ndarray], state: OuterState, deltas: dict[str, dict[str, np.ndarray]]
+    ) -> tuple[dict[str, np.ndarray], OuterState]:
+        """The coordinator's checked outer step (RFC-0003 §5) over the released deltas."""
+        outer = setup.cfg.outer
+        new_theta, new_state, _digest = checked_outer_step(theta, deltas, state, lr=outer.lr, momentum=outer.momentum, nesterov=outer.nesterov)
+        return new_theta, new_state
+
+    def run_round(
+        self, setup: Setup, theta: dict[str, np.ndarray], state: OuterState, round_index: int, pids: list[str]
+    ) -> tuple[dict[str, np.ndarray], OuterState, dict[str, LocalResult]]:
+        results = self.local_round(setup, theta, round_index, pids)
+        new_theta, new_state = self.aggregate(setup, theta, state, {p: r.delta for p, r in results.items()})
         return new_theta, new_state, results
 
 

@@ -27,6 +27,16 @@ def as_params(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {str(k): np.array(as_array(v), copy=True) for k, v in params.items()}
 
 
+def encoded(model_part: Any, params: Any, obs: Any) -> np.ndarray:
+    """``model_part.encode(params, obs)`` as float64."""
+    return np.asarray(as_array(model_part.encode(params, obs)), dtype=np.float64)
+
+
+def predicted(model_part: Any, params: Any, z: Any, action: Any) -> np.ndarray:
+    """``model_part.predict(params, z, action)`` (``z`` handed over as float32) as float64."""
+    return np.asarray(as_array(model_part.predict(params, np.asarray(z, dtype=np.float32), action)), dtype=np.float64)
+
+
 def bitwise_equal(a: Any, b: Any) -> bool:
     """Same dtype, shape and bytes."""
     a, b = as_array(a), as_array(b)

@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 
 from lensemble_spec.errors import ProbeError
 from lensemble_spec.protocol import Batch, FrameAnchor, ObjectiveWeights
-from lensemble_spec.strategies import haar_orthogonal
 
 from . import _assertions as check
 from . import bounds
 from ._expect import raises
 from ._inputs import WEIGHTS
+from ._inputs import orthogonal as _orthogonal
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 #: Each example encodes a few dozen frames; a handful of Haar draws per property is enough to
@@ -31,23 +31,6 @@ SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
 #: the inputs are a seed and a flag, so a shrunk example explains nothing more than the first one
 #: and shrinking would cost minutes of model evaluations.
 MODEL_EXAMPLES = settings(max_examples=6, phases=(Phase.explicit, Phase.reuse, Phase.generate))
-
-
-def _orthogonal(seed: int, d: int, *, reflect: bool | None = None) -> np.ndarray:
-    q = haar_orthogonal(np.random.default_rng(seed), d)
-    if reflect is not None and (np.linalg.det(q) < 0) != reflect:
-        q[:, 0] = -q[:, 0]
-    return q
-
-
-def _enc(model_part, params, obs) -> np.ndarray:
-    return np.asarray(check.as_array(model_part.encode(params, obs)), dtype=np.float64)
-
-
-def _pred(model_part, params, z, a) -> np.ndarray:
-    return np.asarray(check.as_array(model_part.predict(params, np.asarray(z, dtype=np.float32), a)), dtype=np.float64)
-
-
 
 
 def _terms(model_part, params, batch, sketch, anchor=None, weights: ObjectiveWeights = WEIGHTS) -> dict[str, float]:
@@ -85,7 +68,7 @@ def test_rotated_encoder_emits_rotated_latents(model_part, params0, frames, seed
     q = _orthogonal(seed, int(model_part.latent_dim), reflect=reflect)
     rotated = model_part.rotate(params0, q)
     check.assert_close(
-        _enc(model_part, rotated, frames), _enc(model_part, params0, frames) @ q,
+        check.encoded(model_part, rotated, frames), check.encoded(model_part, params0, frames) @ q,
         rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL, what="encode(rotate(p, Q)) vs encode(p) @ Q",
     )  # fmt: skip
 
@@ -97,10 +80,10 @@ def test_rotated_predictor_is_conjugated(model_part, params0, frames, batch, see
     d = int(model_part.latent_dim)
     q = _orthogonal(seed, d, reflect=reflect)
     a = _flat_actions(batch)
-    z = _enc(model_part, params0, frames[: len(a)]) + 0.1 * np.random.default_rng(seed).standard_normal((len(a), d))
+    z = check.encoded(model_part, params0, frames[: len(a)]) + 0.1 * np.random.default_rng(seed).standard_normal((len(a), d))
     rotated = model_part.rotate(params0, q)
     check.assert_close(
-        _pred(model_part, rotated, z, a), _pred(model_part, params0, z @ q.T, a) @ q,
+        check.predicted(model_part, rotated, z, a), check.predicted(model_part, params0, z @ q.T, a) @ q,
         rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL, what="predict(rotate(p, Q), z, a) vs predict(p, z Qᵀ, a) Q",
     )  # fmt: skip
 
@@ -125,9 +108,9 @@ def test_rotate_keeps_names_shapes_dtypes_and_leaves_inputs_alone(model_part, pa
 def test_pred_term_is_the_teacher_forced_prediction_error(model_part, params0, batch, sketch):
     obs, act = batch.obs, batch.actions
     t1 = obs.shape[1]
-    z = np.stack([_enc(model_part, params0, obs[:, t]) for t in range(t1)], axis=1)  # (B, T+1, d)
+    z = np.stack([check.encoded(model_part, params0, obs[:, t]) for t in range(t1)], axis=1)  # (B, T+1, d)
     errors = [
-        (_pred(model_part, params0, z[:, t], np.asarray(act[:, t], dtype=np.float32)) - z[:, t + 1]) ** 2 for t in range(t1 - 1)
+        (check.predicted(model_part, params0, z[:, t], np.asarray(act[:, t], dtype=np.float32)) - z[:, t + 1]) ** 2 for t in range(t1 - 1)
     ]
     expected = float(np.mean(np.stack(errors)))
     got = _terms(model_part, params0, batch, sketch)["pred"]
@@ -173,7 +156,7 @@ def test_sigreg_term_is_the_library_statistic(model_part, params0, batch, sketch
     from lensemble_spec.metrics import sigreg_statistic
 
     obs = batch.obs
-    z = _enc(model_part, params0, obs.reshape(-1, *obs.shape[2:]))
+    z = check.encoded(model_part, params0, obs.reshape(-1, *obs.shape[2:]))
     expected = float(sigreg_statistic(z, sketch))
     got = _terms(model_part, params0, batch, sketch)["sigreg"]
     if check.close_scalar(got, expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS):
@@ -199,7 +182,7 @@ def test_objective_without_anchor_is_gauge_invariant(model_part, params0, batch,
 
 # --- §4 frame anchor ------------------------------------------------------------------------------------
 def _anchor(model_part, params, points, weight: float) -> FrameAnchor:
-    targets = np.asarray(_enc(model_part, params, points), dtype=np.float32)
+    targets = np.asarray(check.encoded(model_part, params, points), dtype=np.float32)
     return FrameAnchor(points=points, targets=targets, weight=weight)
 
 
@@ -208,7 +191,7 @@ def _anchor(model_part, params, points, weight: float) -> FrameAnchor:
 def test_anchor_term_is_weighted_mean_squared_distance_and_in_total(model_part, params0, params1, world, batch, sketch, weight):
     points = np.asarray(world.probe.points, dtype=np.float32)
     anchor = _anchor(model_part, params1, points, weight)  # targets of another model: a non-zero term
-    z = _enc(model_part, params0, points)
+    z = check.encoded(model_part, params0, points)
     expected = weight * float(np.mean(np.sum((z - anchor.targets) ** 2, axis=1)))
     with_anchor = _terms(model_part, params0, batch, sketch, anchor)
     without = _terms(model_part, params0, batch, sketch)
@@ -236,7 +219,7 @@ def test_anchor_breaks_the_gauge_symmetry(model_part, params0, world, batch, ske
     q = _orthogonal(seed, int(model_part.latent_dim))
     at_reference = _terms(model_part, params0, batch, sketch, anchor)["anchor"]
     rotated = _terms(model_part, model_part.rotate(params0, q), batch, q.T @ sketch, anchor)["anchor"]
-    z = _enc(model_part, params0, points)
+    z = check.encoded(model_part, params0, points)
     expected = float(np.mean(np.sum((z @ q - anchor.targets) ** 2, axis=1)))
     assert at_reference <= bounds.ATOL_LOSS + bounds.RTOL_LOSS * expected, f"anchor term {at_reference} in the reference frame"
     assert check.close_scalar(rotated, expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (

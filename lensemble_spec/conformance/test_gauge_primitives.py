@@ -197,12 +197,16 @@ def _small_rotation(rng: np.random.Generator, d: int, max_angle: float) -> np.nd
     return expm(_skew(rng, d, max_angle))
 
 
+def _hyperplane_case(seed: int, d: int, angle: float, frame_layer: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A rank d − 1 frame ``S`` (``_hyperplane_frame``) and a rotation ``R`` of eigen-angles at most ``angle``."""
+    rng = _rng(seed)
+    return _hyperplane_frame(rng, 6 * d, d, frame_layer=frame_layer), _small_rotation(rng, d, angle)
+
+
 @pytest.mark.requirement("GAUGE-014")
 @given(seed=SEEDS, d=st.integers(3, 12), angle=st.floats(0.01, 1.4), frame_layer=st.booleans())
 def test_procrustes_aligns_a_hyperplane_frame_on_its_span(gauge_part, seed, d, angle, frame_layer):
-    rng = _rng(seed)
-    s = _hyperplane_frame(rng, 6 * d, d, frame_layer=frame_layer)
-    r = _small_rotation(rng, d, angle)
+    s, r = _hyperplane_case(seed, d, angle, frame_layer)
     t = s @ r
     expected = oracle.procrustes(s, t)
     assert expected is not None and np.max(np.abs(expected - r)) <= bounds.PROCRUSTES_ATOL
@@ -219,9 +223,7 @@ def test_procrustes_aligns_a_hyperplane_frame_on_its_span(gauge_part, seed, d, a
 @pytest.mark.requirement("GAUGE-020")
 @given(seed=SEEDS, d=st.integers(3, 12), angle=st.floats(0.01, 1.4), frame_layer=st.booleans())
 def test_frame_drift_of_a_hyperplane_frame_reads_the_rotation(gauge_part, seed, d, angle, frame_layer):
-    rng = _rng(seed)
-    s = _hyperplane_frame(rng, 6 * d, d, frame_layer=frame_layer)
-    r = _small_rotation(rng, d, angle)
+    s, r = _hyperplane_case(seed, d, angle, frame_layer)
     expected = oracle.eigen_angle_deg(r)
     try:
         got = float(gauge_part.frame_drift_deg(s, s @ r))
