@@ -21,12 +21,9 @@ Round ``r = 1 … R`` of the federated controls (anchored, naive-fedavg), RFC-00
 Why step 5 (issue #14): the participant backstop aligns each released *function* to the
 reference, but the outer step averages *weights*. Only the frame layer and the predictor's
 interface are rotated; the layers below differ between participants, so the average of aligned
-models is not the average of aligned embeddings and its frame is not pinned. Measured on the
-default world with ``H = 5``: every participant's raw drift was 86–114° after five steps (the
-first steps reshape a random encoder's features), each was released at 0°, the mean of their
-probe embeddings was at 0°, yet the weight average was 45° off with 0.77 of the reference scale.
-The coordinator is the party that commits the global, so the frame is pinned where it is
-committed. The pre-alignment drift stays visible as the ``aggregate_drift_to_reference_deg``
+models is not the average of aligned embeddings and its frame is not pinned (the measurements
+are in ``docs/reference-defaults.md``). The coordinator is the party that commits the global, so
+the frame is pinned where it is committed. The pre-alignment drift stays visible as the ``aggregate_drift_to_reference_deg``
 series, and the scale loss of incoherent averaging is not hidden (it is a rotation: scale,
 rank and held-out metrics are unchanged by it).
 

@@ -30,8 +30,7 @@ def _so100_parts():
 
 
 # slow: imports the whole trainer and runs two deterministic-torch AdamW steps on 16 windows of 32 px
-# frames (≈ 3 s alone, 5-6 s when the 2 cores are shared); it is the only end-to-end check that the
-# loader's silos are what the trainer accepts.
+# frames; it is the only end-to-end check that the loader's silos are what the trainer accepts.
 @pytest.mark.slow
 def test_lerobot_silo_trains_one_local_round(so100_writer):
     model, federation = _so100_parts()
