@@ -30,6 +30,8 @@ from safetensors.numpy import save as st_save
 
 import lensemble_spec
 from lensemble_spec.artifacts import atomic_write_bytes, atomic_write_json, config_hash, save_checkpoint
+from lensemble_spec.artifacts.rundir import MANIFEST_FILE, PROBE_FILE, ROUNDS_FILE
+from lensemble_spec.artifacts.rundir import checkpoint_path as checkpoint_dir
 from lensemble_spec.errors import ArtifactError
 from lensemble_spec.schemas import RoundRecord, RunManifest, utc_now
 
@@ -37,16 +39,6 @@ from . import __version__ as REFERENCE_VERSION
 from .outer import check_releasable
 
 PRODUCER = {"name": "lensemble-spec/lensemble_reference", "version": REFERENCE_VERSION}
-PROBE_FILE = "probe.safetensors"
-ROUNDS_FILE = "rounds.jsonl"
-MANIFEST_FILE = "manifest.json"
-
-
-def checkpoint_dir(round_index: int, participant: str | None = None) -> str:
-    """``checkpoints/round-XXXX`` (global) or ``checkpoints/<participant>/round-XXXX``."""
-    if participant:
-        return f"checkpoints/{participant}/round-{round_index:04d}"
-    return f"checkpoints/round-{round_index:04d}"
 
 
 def git_sha() -> str:
