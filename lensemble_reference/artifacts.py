@@ -31,6 +31,8 @@ from safetensors.numpy import save as st_save
 import lensemble_spec
 from lensemble_spec.artifacts import atomic_write_bytes, atomic_write_json, config_hash
 from lensemble_spec.artifacts.checkpoint import load_checkpoint, save_checkpoint
+from lensemble_spec.artifacts.rundir import MANIFEST_FILE, PROBE_FILE, ROUNDS_FILE
+from lensemble_spec.artifacts.rundir import checkpoint_path as checkpoint_dir
 from lensemble_spec.errors import ArtifactError
 from lensemble_spec.schemas import RoundRecord, RunManifest, utc_now
 
@@ -38,16 +40,6 @@ from . import __version__ as REFERENCE_VERSION
 from .outer import check_releasable
 
 PRODUCER = {"name": "lensemble-spec/lensemble_reference", "version": REFERENCE_VERSION}
-PROBE_FILE = "probe.safetensors"
-ROUNDS_FILE = "rounds.jsonl"
-MANIFEST_FILE = "manifest.json"
-
-
-def checkpoint_dir(round_index: int, participant: str | None = None) -> str:
-    """``checkpoints/round-XXXX`` (global) or ``checkpoints/<participant>/round-XXXX``."""
-    if participant:
-        return f"checkpoints/{participant}/round-{round_index:04d}"
-    return f"checkpoints/round-{round_index:04d}"
 
 
 def git_sha() -> str:
@@ -190,14 +182,3 @@ class RunWriter:
         )
         atomic_write_json(self.run_dir / MANIFEST_FILE, manifest.model_dump(mode="json"))
         return manifest
-
-
-def read_final_checkpoint(run_dir: Path) -> tuple[dict[str, np.ndarray], Any]:
-    """Load (and hash-verify) the last global checkpoint listed in the run's manifest."""
-    from lensemble_spec.schemas import load_document
-
-    manifest = load_document(RunManifest, Path(run_dir) / MANIFEST_FILE)
-    globals_ = [c for c in manifest.checkpoints if c.participant is None]
-    if not globals_:
-        raise ArtifactError(f"{run_dir}: the manifest lists no global checkpoint")
-    return load_checkpoint(Path(run_dir) / globals_[-1].path)

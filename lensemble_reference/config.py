@@ -6,26 +6,20 @@ ill-typed keys with :class:`~lensemble_spec.errors.ConfigError` (never a ``TypeE
 inside). ``for_control(control)`` applies the control's fixed overrides (RFC-0005 §2) so the four
 headline controls differ ONLY in the fields listed in :data:`CONTROL_OVERRIDES`.
 
-Defaults and why (the embedded default runs all four controls in about 3 minutes on 2 idle
-cores, one torch thread; the numbers below were measured on the embedded world, see the
-headline report and the issue notes for the commands):
+Defaults and why (the measurements behind them, with the commands, are in
+``docs/reference-defaults.md``):
 
 * ``latent_dim = 16``, ``probe_size = 32``: ``k = 2d`` landmarks make Procrustes well-posed, and
   a rank collapse (→ 1–3) is clearly distinguishable from a healthy spread.
 * ``rounds = 24``, ``inner_steps (H) = 50``, ``inner_lr = 2e-3`` (AdamW, fresh moments never
-  leave the silo): enough local drift per round that naive averaging visibly loses the frame
-  (the naive global ends ~300° from the reference). 24 rather than 6 rounds because the
-  anchored control keeps gaining held-out state-probe R² (seed 0: 0.272 → 0.308; seed 1:
-  0.277 → 0.302) while local-only silos do not (0.279 → 0.259; 0.293 → 0.275): they overfit
-  their own appearance; 45 s → 181 s wall.
-* ``lambda_sigreg = 10``: ``sigreg_statistic`` has no sample-count multiplier (its null floor is
-  ~0.5/M), whereas LeWM multiplies by the batch (λ = 0.09 × B = 128 ≈ 11.5 effective); with
-  ``λ = 1`` or ``0.1`` held-out rank fell from 12 to ~5–6 and scale to ~0.15–0.25.
+  leave the silo): enough local drift per round that naive averaging visibly loses the frame,
+  and enough rounds that the anchored control's held-out quality keeps improving after the
+  local-only silos start to overfit their own appearance.
+* ``lambda_sigreg = 10``: ``sigreg_statistic`` has no sample-count multiplier, whereas LeWM
+  multiplies by the batch; smaller weights let held-out rank and scale fall.
 * ``lambda_anchor = 0.05``: the landmark anchor pins the probe embedding's CONTENT to the random
-  round-0 encoder, not just its frame, so it costs representation quality: at ``λ = 1`` held-out
-  state-probe R² stayed at its initial ~0.18; at ``0.05`` it reaches ~0.27 with drift ≤ 12°;
-  at ``0.01`` the round-1 drift already exceeds the 30° bound, at ``0.001`` (backstop only) the
-  averaged global lands 158° off the reference with its probe scale shrunk to 0.15.
+  round-0 encoder, not just its frame, so a heavy anchor costs representation quality and a
+  light one lets the round-1 drift exceed the 30° bound.
 * ``anchor_variant = "landmark"``: the anchor of RFC-0002 §4. ``"frame"`` selects the frame-only
   anchor (RFC-0002 §8.1, ``w·‖Q* − I‖²``), which pins the probe embedding's frame but not its
   content; the multi-seed headline compares it (as variant ``frame-anchor``, weight 1.0, not
@@ -38,15 +32,11 @@ headline report and the issue notes for the commands):
   step is ``momentum = 0``: momentum would keep re-applying last round's disagreement after the
   backstop corrected it. The same outer step is used by every control (EVAL-003/004).
 * Backstop threshold 5° (the harness uses RFC-0002 §9's 15°): a participant whose probe frame is
-  more than 5° off the reference is re-aligned before release. Measured over seeds 0–3 at
-  24 × 50 (anchored only; the other controls have no backstop), held-out state-probe R² rose
-  from 0.308 / 0.302 / 0.306 / 0.140 at 15° to 0.320 / 0.316 / 0.319 / 0.167, the final drift to
-  the reference fell from ~5° to ~1.3°, and the round-1 maximum is unchanged (every participant
-  fires in round 1 at any threshold). The anchor weight, not the threshold, bounds round 1.
+  more than 5° off the reference is re-aligned before release; the anchor weight, not the
+  threshold, bounds round 1 (every participant fires in round 1 at any threshold).
 * ``target_stop_gradient = True``: targets ``z_{t+1}`` are detached, so the prediction loss cannot
   lower itself by moving the targets (shrinking or slowing them), a direct collapse pressure;
   the encoder is shaped through the predictor's input, SIGReg keeps the marginals spread.
-  (Measured: no-stop-gradient gave the same held-out R² within noise at this budget.)
 """
 
 from __future__ import annotations

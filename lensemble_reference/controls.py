@@ -21,23 +21,14 @@ import numpy as np
 
 from lensemble_spec.metrics import derive_seed
 from lensemble_spec.protocol import RunResult
+from lensemble_spec.verify.recompute import collapse_metrics
 
 from .backstop import encode_numpy
 from .config import TrainConfig
 from .data import pool_silos
-from .federation import (
-    RunInputs,
-    anchor_tensors,
-    drift_summary,
-    finish,
-    global_metrics,
-    prepare,
-    probe_collapse,
-    record_round,
-    round_sketch,
-    run_federated,
-)
+from .federation import RunInputs, anchor_tensors, prepare, round_sketch, run_federated
 from .participant import Participant
+from .records import drift_summary, finish, global_metrics, record_round
 from .resume import discard_on_error, restore_participants
 
 
@@ -122,7 +113,7 @@ def _local_only_rounds(setup: Any, pids: list[str]) -> RunResult:
             parents[pid] = setup.writer.commit(models[pid], round_index=r, parent_hash=parents[pid], participant=pid)
             setup.progress.step(f"round {r}/{cfg.rounds} {pid}", end_of_round=pid == pids[-1])
         embs = {pid: encode_numpy(cfg.model, models[pid], inputs.probe_points) for pid in pids}
-        per_silo = {pid: probe_collapse(z) for pid, z in embs.items()}
+        per_silo = {pid: collapse_metrics(z) for pid, z in embs.items()}
         metrics: dict[str, Any] = {}
         for key in ("effective_rank", "effective_dim", "latent_std_mean", "latent_rms"):
             values = [per_silo[p][key] for p in pids]

@@ -47,11 +47,6 @@ from .implementation import ReferenceModel
 _MODEL = ReferenceModel()
 
 
-def n_fit_episodes(heldout: Silo) -> int:
-    """Episodes that fit the state probe: the first ``⌊E/2⌋`` (RFC-0005 §3)."""
-    return int(np.asarray(heldout.obs).shape[0]) // 2
-
-
 def heldout_metrics(params: Mapping[str, Any], heldout: Silo, points: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
     """The §4.2 metrics of one model (see module docstring), computed by the library's recompute
     (``lensemble_spec.verify.recompute.heldout_metrics``) through this trainer's model part, so the

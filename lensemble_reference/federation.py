@@ -21,12 +21,9 @@ Round ``r = 1 … R`` of the federated controls (anchored, naive-fedavg), RFC-00
 Why step 5 (issue #14): the participant backstop aligns each released *function* to the
 reference, but the outer step averages *weights*. Only the frame layer and the predictor's
 interface are rotated; the layers below differ between participants, so the average of aligned
-models is not the average of aligned embeddings and its frame is not pinned. Measured on the
-default world with ``H = 5``: every participant's raw drift was 86–114° after five steps (the
-first steps reshape a random encoder's features), each was released at 0°, the mean of their
-probe embeddings was at 0°, yet the weight average was 45° off with 0.77 of the reference scale.
-The coordinator is the party that commits the global, so the frame is pinned where it is
-committed. The pre-alignment drift stays visible as the ``aggregate_drift_to_reference_deg``
+models is not the average of aligned embeddings and its frame is not pinned (the measurements
+are in ``docs/reference-defaults.md``). The coordinator is the party that commits the global, so
+the frame is pinned where it is committed. The pre-alignment drift stays visible as the ``aggregate_drift_to_reference_deg``
 series, and the scale loss of incoherent averaging is not hidden (it is a rotation: scale,
 rank and held-out metrics are unchanged by it).
 
@@ -60,17 +57,8 @@ import numpy as np
 import torch
 
 from lensemble_spec.artifacts import config_hash
-from lensemble_spec.errors import ConfigError, DegenerateProcrustes, LensembleError, ProbeError, QuorumNotMet
-from lensemble_spec.metrics import (
-    build_sketch,
-    derive_seed,
-    effective_dim,
-    effective_rank,
-    frame_drift,
-    latent_rms,
-    latent_std_mean,
-    round_sketch_seed,
-)
+from lensemble_spec.errors import ConfigError, DegenerateProcrustes, ProbeError, QuorumNotMet
+from lensemble_spec.metrics import build_sketch, derive_seed, round_sketch_seed
 from lensemble_spec.protocol import FrameAnchor, RunResult, Silo
 
 from .artifacts import RunWriter, load_probe, save_probe
@@ -81,14 +69,21 @@ from .objective import AnchorTensors
 from .outer import OuterState, check_releasable, checked_outer_step, outer_init
 from .participant import LossSummary, Participant, deterministic_torch
 from .progress import Progress
-from .resume import ResumeState, discard_on_error, load_state, prune, restore_participants, save_state, write_request
-
-
-@dataclass
-class ReferenceRunResult(RunResult):
-    """A RunResult plus the run's own per-round diagnostics (train losses, raw pre-backstop drift …)."""
-
-    series: dict[str, list[Any]] = field(default_factory=dict)
+from .records import (
+    drift_summary,
+    finish,
+    global_metrics,
+    record_round,
+)
+from .resume import (
+    ResumeState,
+    discard_on_error,
+    load_state,
+    prune,
+    restore_participants,
+    save_state,
+    write_request,
+)
 
 
 @dataclass
@@ -217,148 +212,6 @@ def prepare(
         return setup
 
 
-# --- round-record metrics (RFC-0005 §4.1) ---------------------------------------------------------
-def _finite(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if np.isfinite(v) else None
-
-
-def _safe(fn: Any, *args: Any) -> float | None:
-    try:
-        return _finite(fn(*args))
-    except LensembleError:
-        return None
-
-
-def probe_collapse(z: np.ndarray) -> dict[str, float | None]:
-    """Collapse metrics (RFC-0002 §7) of one probe embedding ``(k, d)``."""
-    return {
-        "effective_rank": _safe(effective_rank, z),
-        "effective_dim": _safe(effective_dim, z),
-        "latent_std_mean": _safe(latent_std_mean, z),
-        "latent_rms": _safe(latent_rms, z),
-    }
-
-
-def drift_summary(embeddings: Mapping[str, np.ndarray], reference: np.ndarray | None) -> dict[str, Any]:
-    """Pairwise and to-reference drift over probe embeddings (None + degenerate flag when undefined).
-
-    Returns ``pairwise_mean``, ``pairwise_max`` (None below two models), ``to_reference`` per model
-    (None when degenerate) and ``degenerate``.
-    """
-    try:
-        result = frame_drift(dict(embeddings), reference=reference)
-    except LensembleError:
-        return {"pairwise_mean": None, "pairwise_max": None, "to_reference": {k: None for k in embeddings}, "degenerate": True}
-    to_ref = {k: (None if e.degenerate else _finite(e.angle_deg)) for k, e in result.to_reference.items()}
-    many = len(embeddings) >= 2
-    return {
-        "pairwise_mean": _finite(result.pairwise_mean_deg) if many else None,
-        "pairwise_max": _finite(result.pairwise_max_deg) if many else None,
-        "to_reference": to_ref,
-        "degenerate": bool(result.degenerate),
-    }
-
-
-def global_metrics(setup: Setup, params: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """Probe collapse metrics + drift to the reference of one (global) model."""
-    z = encode_numpy(setup.cfg.model, params, setup.inputs.probe_points)
-    out: dict[str, Any] = probe_collapse(z)
-    drift = drift_summary({"global": z}, setup.reference)
-    out["drift_to_reference_deg"] = drift["to_reference"]["global"]
-    out["drift_degenerate"] = drift["degenerate"]
-    return out
-
-
-#: Keys of RoundMetrics a run writes (held-out keys are deliberately absent: EVAL-008).
-RECORD_KEYS = (
-    "effective_rank",
-    "effective_dim",
-    "latent_std_mean",
-    "latent_rms",
-    "sigreg",
-    "drift_to_reference_deg",
-    "drift_pairwise_mean_deg",
-    "drift_pairwise_max_deg",
-    "train_loss",
-)
-
-
-def record_round(
-    setup: Setup,
-    *,
-    round_index: int,
-    participants: list[str],
-    global_hash: str | None,
-    parent_hash: str | None,
-    metrics: Mapping[str, Any],
-    backstop_fired: Mapping[str, bool] | None = None,
-) -> dict[str, Any]:
-    round_metrics: dict[str, Any] = {k: metrics[k] for k in RECORD_KEYS if metrics.get(k) is not None}
-    round_metrics["drift_degenerate"] = bool(metrics.get("drift_degenerate", False))
-    for key, value in metrics.items():  # everything measured, record keys included, as series
-        if key != "drift_degenerate" and (value is None or isinstance(value, (int, float))):
-            setup.add_series(key, round_index, None if value is None else float(value))
-    doc = setup.writer.append_record(
-        {
-            "run_id": setup.writer.run_id,
-            "control": setup.cfg.control,
-            "round_index": round_index,
-            "participants": sorted(participants),
-            "global_hash": global_hash,
-            "parent_hash": parent_hash,
-            "metrics": round_metrics,
-            "backstop_fired": dict(backstop_fired or {}),
-            "wall_time_s": round(time.perf_counter() - setup.started, 3),
-        }
-    )
-    setup.records.append(doc)
-    return doc
-
-
-def finish(
-    setup: Setup,
-    *,
-    final_params: Mapping[str, Any] | None,
-    participant_params: Mapping[str, Any] | None = None,
-) -> RunResult:
-    """Write the manifest and return the RunResult (``anchor`` None when ``lambda_anchor`` is 0)."""
-    cfg = setup.cfg
-    setup.writer.write_manifest(
-        root_seed=cfg.seed,
-        round_sketch_seeds=[round_sketch_seed(cfg.seed, r) for r in range(cfg.rounds + 1)],
-        probe_hash=setup.inputs.probe_hash,
-        data_roots=list(setup.inputs.data_roots),
-        split_policy=split_policy(setup.inputs),
-    )
-    setup.writer.finalize()  # the complete run appears under its final name only now
-    setup.progress.close()
-    anchor = None
-    if cfg.lambda_anchor > 0:
-        anchor = FrameAnchor(points=setup.inputs.probe_points, targets=setup.reference, weight=cfg.lambda_anchor, variant=cfg.anchor_variant)
-    return ReferenceRunResult(
-        records=list(setup.records),
-        final_params=final_params,
-        run_dir=setup.writer.run_dir,
-        participant_params=dict(participant_params or {}),
-        anchor=anchor,
-        series={k: list(v) for k, v in setup.series.items()},
-    )
-
-
-def split_policy(inputs: RunInputs) -> dict[str, Any]:
-    """What the manifest records about data splits (identical for every control of a comparison)."""
-    return {
-        "world": inputs.world,
-        "training_silos": sorted(inputs.silos),
-        "evaluation": "held-out split only, never seen by training (RFC-0005 §3)",
-        "state_probe": "first floor(E/2) held-out episodes fit, the remaining episodes score",
-    }
-
-
 # --- the participant round and the round-engine seam -----------------------------------------------
 @dataclass
 class LocalResult:
@@ -436,9 +289,8 @@ class InProcessRounds:
             pid: Participant(pid, setup.inputs.silos[pid], cfg, seed=derive_seed(cfg.seed, f"batches/{pid}")) for pid in pids
         }
 
-    def run_round(
-        self, setup: Setup, theta: dict[str, np.ndarray], state: OuterState, round_index: int, pids: list[str]
-    ) -> tuple[dict[str, np.ndarray], OuterState, dict[str, LocalResult]]:
+    def local_round(self, setup: Setup, theta: dict[str, np.ndarray], round_index: int, pids: list[str]) -> dict[str, LocalResult]:
+        """What every participant releases in round ``round_index`` (sorted ids, one after another)."""
         cfg = setup.cfg
         results: dict[str, LocalResult] = {}
         for pid in pids:
@@ -452,10 +304,21 @@ class InProcessRounds:
                 reference=setup.reference,
             )
             setup.progress.step(f"round {round_index}/{cfg.rounds} {pid}", end_of_round=pid == pids[-1])
-        new_theta, new_state, _digest = checked_outer_step(
-            theta, {p: r.delta for p, r in results.items()}, state,
-            lr=cfg.outer.lr, momentum=cfg.outer.momentum, nesterov=cfg.outer.nesterov,
-        )
+        return results
+
+    def aggregate(
+        self, setup: Setup, theta: dict[str, np.ndarray], state: OuterState, deltas: dict[str, dict[str, np.ndarray]]
+    ) -> tuple[dict[str, np.ndarray], OuterState]:
+        """The coordinator's checked outer step (RFC-0003 §5) over the released deltas."""
+        outer = setup.cfg.outer
+        new_theta, new_state, _digest = checked_outer_step(theta, deltas, state, lr=outer.lr, momentum=outer.momentum, nesterov=outer.nesterov)
+        return new_theta, new_state
+
+    def run_round(
+        self, setup: Setup, theta: dict[str, np.ndarray], state: OuterState, round_index: int, pids: list[str]
+    ) -> tuple[dict[str, np.ndarray], OuterState, dict[str, LocalResult]]:
+        results = self.local_round(setup, theta, round_index, pids)
+        new_theta, new_state = self.aggregate(setup, theta, state, {p: r.delta for p, r in results.items()})
         return new_theta, new_state, results
 
 

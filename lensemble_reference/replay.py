@@ -30,8 +30,8 @@ import numpy as np
 
 from lensemble_spec.protocol import CONTROLS
 
-from .federation import InProcessRounds, LocalResult, Setup
-from .outer import OuterState, checked_outer_step
+from .federation import InProcessRounds, Setup
+from .outer import OuterState
 
 #: Controls whose runs have an outer step (the only ones the defect can change).
 FEDERATED = ("naive-fedavg", "anchored")
@@ -41,23 +41,11 @@ CLAIMS = ("C1", "C2", "C3", "C4", "C5", "C6")
 class PreFixRounds(InProcessRounds):
     """In-process rounds whose outer step SUBTRACTS the mean delta (upstream's pre-fix sign)."""
 
-    def run_round(
-        self, setup: Setup, theta: dict[str, np.ndarray], state: OuterState, round_index: int, pids: list[str]
-    ) -> tuple[dict[str, np.ndarray], OuterState, dict[str, LocalResult]]:
-        cfg = setup.cfg
-        results: dict[str, LocalResult] = {}
-        from .federation import participant_round
-
-        for pid in pids:
-            results[pid] = participant_round(
-                cfg, self.participants[pid], theta, round_index=round_index, anchor=self.anchor,
-                probe_points=setup.inputs.probe_points, reference=setup.reference,
-            )
-        flipped = {p: {k: -v for k, v in r.delta.items()} for p, r in results.items()}
-        new_theta, new_state, _ = checked_outer_step(
-            theta, flipped, state, lr=cfg.outer.lr, momentum=cfg.outer.momentum, nesterov=cfg.outer.nesterov
-        )
-        return new_theta, new_state, results
+    def aggregate(
+        self, setup: Setup, theta: dict[str, np.ndarray], state: OuterState, deltas: dict[str, dict[str, np.ndarray]]
+    ) -> tuple[dict[str, np.ndarray], OuterState]:
+        flipped = {p: {k: -v for k, v in delta.items()} for p, delta in deltas.items()}
+        return super().aggregate(setup, theta, state, flipped)
 
 
 def pre_fix_engine() -> PreFixRounds:

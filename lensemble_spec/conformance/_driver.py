@@ -59,7 +59,7 @@ from lensemble_spec.protocol import (
 )
 from lensemble_spec.verify.recompute import drift_to_reference, embed, record_metrics
 
-from . import _oracle as oracle
+from . import _assertions as check
 from . import bounds
 
 PRODUCER = {"name": "lensemble-spec/conformance-harness", "version": lensemble_spec.__version__}
@@ -79,7 +79,7 @@ def can_drive(model: Any, federation: Any) -> bool:
 
 
 def _arrays(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return {str(k): oracle.as_array(v) for k, v in params.items()}
+    return {str(k): check.as_array(v) for k, v in params.items()}
 
 
 def _add(params: Mapping[str, np.ndarray], delta: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -88,7 +88,7 @@ def _add(params: Mapping[str, np.ndarray], delta: Mapping[str, Any]) -> dict[str
     for k, v in params.items():
         if k not in delta:
             raise ConfigError(f"the delta has no entry {k!r} (a delta names every parameter it is added to)")
-        out[k] = (v + oracle.as_array(delta[k]).astype(v.dtype, copy=False)).astype(v.dtype, copy=False)
+        out[k] = (v + check.as_array(delta[k]).astype(v.dtype, copy=False)).astype(v.dtype, copy=False)
     return out
 
 

@@ -3,7 +3,7 @@
 Session-scoped and lazy: a run is made the first time a test asks for it and shared by every
 test after that, so ``--level quick`` makes one anchored federation run and ``--level full`` adds
 the other three controls of the comparison. Runs the suite makes and directories given with
-``--run`` are read by the same :class:`~conformance._harness.RunView` and checked by the same tests.
+``--run`` are read by the same :class:`~conformance._runview.RunView` and checked by the same tests.
 
 Markers added here from each test's fixture closure, so a caller can select the tests a change
 can reach (the mutation tests do): ``harness_run`` (the test reads a federation run) and
@@ -38,19 +38,20 @@ from lensemble_spec.protocol import CONTROLS, Batch
 
 from . import bounds
 from ._expect import precondition_not_met
-from ._harness import (
-    HarnessRun,
-    Runner,
-    RunView,
-    expand_run_dirs,
-    world_for,
-    world_problem,
-)
+from ._runs import HarnessRun, Runner
+from ._runview import RunView, expand_run_dirs
+from ._world import world_for, world_problem
 
-#: Fixtures whose use means "this test needs a federation run" (marker ``harness_run``).
-RUN_FIXTURES = frozenset(
-    {"runner", "anchored_run", "comparison", "runs_under_test", "anchored_runs", "comparisons_under_test", "given_runs", "results_tables", "run_reports"}
-)
+#: Fixtures that hand a test a federation run (made by the harness or given with ``--run``): the
+#: names of the fixtures defined with :func:`run_fixture`. A test whose fixture closure holds one
+#: is marked ``harness_run``.
+RUN_FIXTURES: set[str] = set()
+
+
+def run_fixture(func: Any) -> Any:
+    """A session-scoped fixture that yields runs (or reads them): registered in :data:`RUN_FIXTURES`."""
+    RUN_FIXTURES.add(func.__name__)
+    return pytest.fixture(scope="session")(func)
 
 
 #: Marker per implementation part, added when the part's fixture is in a test's closure.
@@ -132,7 +133,7 @@ def sketch(model_part: Any) -> np.ndarray:
 
 
 # --- federation runs ----------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@run_fixture
 def runner(federation_part: Any, impl: Any, run_level: str, tmp_path_factory: pytest.TempPathFactory) -> Runner:
     problem = world_problem(impl.model)
     if problem:
@@ -154,13 +155,13 @@ def successful(run: HarnessRun) -> HarnessRun:
     return run
 
 
-@pytest.fixture(scope="session")
+@run_fixture
 def anchored_run(runner: Runner) -> HarnessRun:
     """The harness's anchored run (the only full-size run made at ``--level quick``)."""
     return successful(runner.get("anchored"))
 
 
-@pytest.fixture(scope="session")
+@run_fixture
 def comparison(runner: Runner, run_level: str) -> dict[str, HarnessRun]:
     """One run of each control (RFC-0005 §2) on the harness world — ``--level full`` only (the
     implementation's own runs when it has ``run``, else the primitive-driven ones)."""
@@ -194,21 +195,21 @@ def _harness_views(request: pytest.FixtureRequest) -> list[RunView]:
     return [run.view for run in _harness_runs(request)]
 
 
-@pytest.fixture(scope="session")
+@run_fixture
 def given_runs(run_dirs: list[Path]) -> tuple[list[RunView], list[tuple[Path, dict[str, RunView]]]]:
     return expand_run_dirs(run_dirs)
 
 
-@pytest.fixture(scope="session")
+@run_fixture
 def runs_under_test(request: pytest.FixtureRequest, given_runs: Any) -> list[RunView]:
     """Every run to check: the harness's own (when the implementation can run) and ``--run`` dirs."""
     views = _harness_views(request) + list(given_runs[0])
     if not views:
-        pytest.skip("not-implemented: no federation part to make a run and no --run directory")
+        skip_not_implemented("no federation part to make a run and no --run directory")
     return views
 
 
-@pytest.fixture(scope="session")
+@run_fixture
 def anchored_runs(runs_under_test: list[RunView]) -> list[RunView]:
     views = [v for v in runs_under_test if v.control == "anchored"]
     if not views:
@@ -216,7 +217,7 @@ def anchored_runs(runs_under_test: list[RunView]) -> list[RunView]:
     return views
 
 
-@pytest.fixture(scope="session")
+@run_fixture
 def comparisons_under_test(request: pytest.FixtureRequest, given_runs: Any, run_level: str) -> list[tuple[str, dict[str, RunView]]]:
     """Comparisons (control -> run): the harness's at ``--level full`` and ``--run`` comparison dirs."""
     out: list[tuple[str, dict[str, RunView]]] = []
@@ -240,7 +241,7 @@ def _safe_control(view: RunView) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
+@run_fixture
 def results_tables(given_runs: Any) -> list[tuple[Path, dict[str, RunView]]]:
     """Comparison directories given with ``--run`` (each must hold a ``results.json``, RFC-0005 §6)."""
     if not given_runs[1]:

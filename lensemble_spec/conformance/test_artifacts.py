@@ -2,7 +2,7 @@
 
 The harness saves small synthetic checkpoints with ``artifacts_part.save_checkpoint``, reads the
 files back *by hand* (its own safetensors parser and the RFC-0010 §3 hash in
-:mod:`conformance._oracle`), then hands ``load_checkpoint`` directories it has tampered with. The
+:mod:`conformance._bytes`), then hands ``load_checkpoint`` directories it has tampered with. The
 defects: a content hash that leaves out the dtype (or any other field), a loader that trusts the
 header instead of recomputing, pickle files deserialised, paths that escape the checkpoint,
 unbounded or lax JSON parsing, and a schema version that is guessed at instead of refused.
@@ -29,7 +29,8 @@ from lensemble_spec.errors import (
 )
 from lensemble_spec.schemas import CheckpointHeader
 
-from . import _oracle as oracle
+from . import _assertions as check
+from . import _bytes as byteio
 from . import bounds
 from ._expect import raises
 
@@ -92,13 +93,13 @@ def read_header(directory: Path) -> dict:
 def read_tensors(directory: Path) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
     out: dict[str, tuple[str, tuple[int, ...], bytes]] = {}
     for wf in read_header(directory)["weight_files"]:
-        out.update(oracle.read_safetensors_raw((directory / wf).read_bytes()))
+        out.update(byteio.read_safetensors_raw((directory / wf).read_bytes()))
     return out
 
 
 def hash_of(directory: Path, **override) -> str:
     h = {**read_header(directory), **override}
-    return oracle.content_hash(
+    return byteio.content_hash(
         read_tensors(directory), schema_version=h["schema_version"], round_index=h["round_index"], parent_hash=h["parent_hash"], config_hash=h["config_hash"]
     )
 
@@ -112,7 +113,7 @@ def rewrite_tensors(directory: Path, tensors: dict, *, fix_manifest: bool = True
     header = read_header(directory)
     for wf in header["weight_files"]:
         (directory / wf).unlink()
-    (directory / "weights.safetensors").write_bytes(oracle.write_safetensors_raw(tensors))
+    (directory / "weights.safetensors").write_bytes(byteio.write_safetensors_raw(tensors))
     header["weight_files"] = ["weights.safetensors"]
     if fix_manifest:
         header["tensor_manifest"] = [{"name": n, "dtype": tensors[n][0], "shape": list(tensors[n][1])} for n in sorted(tensors)]
@@ -132,7 +133,7 @@ def test_weight_files_are_safetensors(saved):
     directory, _ = saved
     for wf in read_header(directory)["weight_files"]:
         assert wf.endswith(".safetensors"), f"weight file {wf!r}"
-        oracle.read_safetensors_raw((directory / wf).read_bytes())  # raises if not safetensors
+        byteio.read_safetensors_raw((directory / wf).read_bytes())  # raises if not safetensors
 
 
 class _Tripwire:
@@ -281,9 +282,9 @@ def test_round_trip_is_exact(artifacts_part, saved):
     expected = sample_params()
     assert set(loaded) == set(expected)
     for name, value in expected.items():
-        got = oracle.as_array(loaded[name])
+        got = check.as_array(loaded[name])
         assert got.shape == value.shape and got.dtype == value.dtype, f"{name}: {got.dtype}{got.shape} != {value.dtype}{value.shape}"
-        assert oracle.bitwise_equal(got, value), f"{name}: values changed on the round trip"
+        assert check.bitwise_equal(got, value), f"{name}: values changed on the round trip"
 
 
 @pytest.mark.requirement("ART-010")
@@ -304,8 +305,8 @@ def test_every_allowed_dtype_round_trips_or_is_refused(artifacts_part, tmp_path,
         )
         assert not directory.exists(), f"a refused {dtype} save left {directory.name} behind"
         return
-    got = oracle.as_array(artifacts_part.load_checkpoint(directory)["predictor.x"])
-    assert got.dtype == value.dtype and got.shape == value.shape and oracle.bitwise_equal(got, value), (
+    got = check.as_array(artifacts_part.load_checkpoint(directory)["predictor.x"])
+    assert got.dtype == value.dtype and got.shape == value.shape and check.bitwise_equal(got, value), (
         f"expected the {dtype} tensor {value.tolist()} back bitwise; got {got.dtype}{got.shape} {got.tolist()}"
     )
 
@@ -321,7 +322,7 @@ def test_bfloat16_round_trip_is_value_exact(artifacts_part, tmp_path):
     directory = tmp_path / "bf16"
     save(artifacts_part, {"encoder.half": values}, directory)
     assert read_tensors(directory)["encoder.half"][0] == "bfloat16"
-    got = np.asarray(oracle.as_array(artifacts_part.load_checkpoint(directory)["encoder.half"]), dtype=np.float64)
+    got = np.asarray(check.as_array(artifacts_part.load_checkpoint(directory)["encoder.half"]), dtype=np.float64)
     assert np.array_equal(got, values.float().numpy().astype(np.float64)), f"expected {values.float().tolist()}; got {got.tolist()}"
 
 

@@ -14,8 +14,8 @@ import dataclasses
 
 import pytest
 
-from . import _oracle as oracle
-from ._harness import assert_no_problems
+from . import _assertions as check
+from ._assertions import assert_no_problems
 
 
 def _harness_views(runs_under_test):
@@ -54,6 +54,6 @@ def test_probe_file_holds_the_probe_given(runs_under_test):
     problems = []
     for view in _harness_views(runs_under_test):
         points = view.probe().get("points")
-        if points is None or not oracle.bitwise_equal(points, view.harness.probe.points):
+        if points is None or not check.bitwise_equal(points, view.harness.probe.points):
             problems.append(f"{view.label}: probe points are not the probe the run was given")
     assert_no_problems(problems, "probe file")

@@ -4,7 +4,7 @@ A manifest that records the configuration it was given passes a comparison with 
 configuration whether or not the run obeyed it: an implementation that ignores ``batch_size``
 (or trains with a fixed learning rate) writes a faithful-looking manifest. What a run cannot hide
 is the effect. The harness makes one-round, one-step runs (two silos, the anchored configuration
-of ``_harness.tiny``) that differ from a baseline in exactly one training setting, and requires
+of ``_runs.tiny``) that differ from a baseline in exactly one training setting, and requires
 each to commit a round-1 global that differs from the baseline's: a setting recorded as changed
 that changed nothing was not the value actually used. Tensors are compared, not content hashes
 (the configuration hash, and so every content hash, differs anyway).
@@ -25,7 +25,7 @@ import pytest
 
 from lensemble_spec.protocol import OuterConfig
 
-from ._harness import HarnessRun, Runner, _two_silos, base_config, tiny
+from ._runs import HarnessRun, Runner, _two_silos, base_config, tiny
 from .conftest import successful
 
 #: One training setting per variant, and the value it takes (the baseline is ``tiny``'s).

@@ -21,7 +21,7 @@ import pytest
 
 from lensemble_spec.artifacts import load_json_file
 
-from ._harness import assert_no_problems
+from ._assertions import assert_no_problems
 
 
 def _silos_of(members: dict) -> set[str]:
@@ -35,46 +35,44 @@ def _silos_of(members: dict) -> set[str]:
     return silos
 
 
+def _training_rounds(comparisons, control: str, problems: list[str]):
+    """``(label, view, every silo, record)`` for each round ``t >= 1`` of each comparison's
+    ``control`` run; a comparison without exactly one such run is a problem."""
+    for label, members in comparisons:
+        views = [v for v in members.values() if v.manifest().get("control") == control]
+        if len(views) != 1:
+            problems.append(f"{label}: no {control} run")
+            continue
+        silos = sorted(_silos_of(members))
+        for rec in views[0].records():
+            if rec.get("round_index", 0) >= 1:
+                yield label, views[0], silos, rec
+
+
 @pytest.mark.requirement("EVAL-005")
 def test_local_only_does_not_aggregate(comparisons_under_test):
-    problems = []
-    for label, members in comparisons_under_test:
-        views = [v for v in members.values() if v.manifest().get("control") == "local-only"]
-        if len(views) != 1:
-            problems.append(f"{label}: no local-only run")
-            continue
-        view, silos = views[0], sorted(_silos_of(members))
-        for rec in view.records():
-            t = rec.get("round_index", 0)
-            if t < 1:
-                continue
-            if rec.get("global_hash") is not None:
-                problems.append(f"{label}: local-only round {t} has a global_hash")
-            if sorted(rec.get("participants") or []) != silos:
-                problems.append(f"{label}: local-only round {t} lists {rec.get('participants')}, not every silo {silos}")
-            if sorted(view.participant_entries(t)) != silos:
-                problems.append(f"{label}: local-only round {t} lists checkpoints for {sorted(view.participant_entries(t))}")
+    problems: list[str] = []
+    for label, view, silos, rec in _training_rounds(comparisons_under_test, "local-only", problems):
+        t = rec["round_index"]
+        if rec.get("global_hash") is not None:
+            problems.append(f"{label}: local-only round {t} has a global_hash")
+        if sorted(rec.get("participants") or []) != silos:
+            problems.append(f"{label}: local-only round {t} lists {rec.get('participants')}, not every silo {silos}")
+        if sorted(view.participant_entries(t)) != silos:
+            problems.append(f"{label}: local-only round {t} lists checkpoints for {sorted(view.participant_entries(t))}")
     assert_no_problems(problems, "local-only")
 
 
 @pytest.mark.requirement("EVAL-006")
 def test_centralized_trains_one_model_on_every_silo(comparisons_under_test):
-    problems = []
-    for label, members in comparisons_under_test:
-        views = [v for v in members.values() if v.manifest().get("control") == "centralized"]
-        if len(views) != 1:
-            problems.append(f"{label}: no centralized run")
-            continue
-        view, silos = views[0], sorted(_silos_of(members))
-        for rec in view.records():
-            t = rec.get("round_index", 0)
-            if t < 1:
-                continue
-            if sorted(rec.get("participants") or []) != silos:
-                problems.append(f"{label}: centralized round {t} lists {rec.get('participants')}, not every silo")
-            entry = view.global_entry(t)
-            if rec.get("global_hash") is None or entry is None or entry.get("content_hash") != rec.get("global_hash"):
-                problems.append(f"{label}: centralized round {t} names no committed global checkpoint")
+    problems: list[str] = []
+    for label, view, silos, rec in _training_rounds(comparisons_under_test, "centralized", problems):
+        t = rec["round_index"]
+        if sorted(rec.get("participants") or []) != silos:
+            problems.append(f"{label}: centralized round {t} lists {rec.get('participants')}, not every silo")
+        entry = view.global_entry(t)
+        if rec.get("global_hash") is None or entry is None or entry.get("content_hash") != rec.get("global_hash"):
+            problems.append(f"{label}: centralized round {t} names no committed global checkpoint")
     assert_no_problems(problems, "centralized")
 
 

@@ -21,6 +21,7 @@ import pytest
 from lensemble_spec.errors import AggregationError, QuorumNotMet, ResidencyViolation
 from lensemble_spec.protocol import OuterConfig
 
+from . import _assertions as check
 from . import _oracle as oracle
 from . import bounds
 from ._expect import raises
@@ -40,7 +41,7 @@ def make_deltas(seed: int, ids: list[str], scale: float = 0.05) -> dict[str, dic
 def snapshot(obj: Any) -> Any:
     """A comparable, bitwise image of an opaque state (arrays by dtype, shape and bytes)."""
     if hasattr(obj, "detach") and hasattr(obj, "cpu"):
-        obj = oracle.as_array(obj)
+        obj = check.as_array(obj)
     if isinstance(obj, np.ndarray) or np.isscalar(obj) and isinstance(obj, np.generic):
         arr = np.ascontiguousarray(obj)
         return ("array", str(arr.dtype), arr.shape, arr.tobytes())
@@ -59,13 +60,13 @@ def snapshot(obj: Any) -> Any:
 
 def step(federation_part, theta, deltas, state, config: OuterConfig):
     new, new_state = federation_part.outer_step(theta, deltas, state, config)
-    return {k: oracle.as_array(v) for k, v in new.items()}, new_state
+    return {k: check.as_array(v) for k, v in new.items()}, new_state
 
 
 def assert_matches_reference(got: Mapping[str, Any], expected: Mapping[str, np.ndarray], what: str) -> None:
     assert set(got) == set(expected), f"{what}: names {sorted(got)} != {sorted(expected)}"
     for name in expected:
-        err = oracle.max_rel_error(got[name], expected[name])
+        err = check.max_rel_error(got[name], expected[name])
         assert err <= bounds.AGG_RTOL, f"{what}: {name} differs from the §5.1 evaluation by {err:.3g} (AGG_RTOL {bounds.AGG_RTOL})"
 
 
@@ -119,7 +120,7 @@ def test_fresh_state_is_zero_velocity_and_the_state_carries_it(federation_part):
     ref2, _ = oracle.outer_step(theta1, d2, v1, lr=0.5, momentum=0.9, nesterov=True)
     assert_matches_reference(theta2, ref2, "second step with the returned state (velocity carried)")
     without, _ = oracle.outer_step(theta1, d2, None, lr=0.5, momentum=0.9, nesterov=True)
-    assert max(oracle.max_rel_error(theta2[k], without[k]) for k in theta2) > 100 * bounds.AGG_RTOL, (
+    assert max(check.max_rel_error(theta2[k], without[k]) for k in theta2) > 100 * bounds.AGG_RTOL, (
         "the returned state behaved like a fresh one: the velocity was not carried"
     )
 
@@ -131,15 +132,15 @@ def test_outer_step_does_not_modify_its_inputs(federation_part):
     theta = make_params(9)
     _, state = step(federation_part, theta, make_deltas(10, ["a"]), federation_part.outer_init(theta), config)
     deltas = make_deltas(11, ["a", "b", "c"])
-    before = (oracle.as_params(theta), {p: oracle.as_params(d) for p, d in deltas.items()}, snapshot(state))
+    before = (check.as_params(theta), {p: check.as_params(d) for p, d in deltas.items()}, snapshot(state))
     pristine = copy.deepcopy(state)
     first, _ = step(federation_part, theta, deltas, state, config)
-    assert oracle.params_bitwise_equal(theta, before[0]), "outer_step modified the global parameters"
-    assert all(oracle.params_bitwise_equal(deltas[p], before[1][p]) for p in deltas), "outer_step modified a delta"
+    assert check.params_bitwise_equal(theta, before[0]), "outer_step modified the global parameters"
+    assert all(check.params_bitwise_equal(deltas[p], before[1][p]) for p in deltas), "outer_step modified a delta"
     assert snapshot(state) == before[2], "outer_step modified the state it was given"
     again, _ = step(federation_part, theta, deltas, state, config)
     from_copy, _ = step(federation_part, theta, deltas, pristine, config)
-    assert oracle.params_bitwise_equal(again, from_copy) and oracle.params_bitwise_equal(first, again), (
+    assert check.params_bitwise_equal(again, from_copy) and check.params_bitwise_equal(first, again), (
         "reusing the state gave a different step: it was changed by the previous call"
     )
 
@@ -158,12 +159,12 @@ def test_outer_step_is_bitwise_deterministic(federation_part):
         return t, s
 
     (t1, s1), (t2, s2) = chain(), chain()
-    assert oracle.params_bitwise_equal(t1, t2), "two evaluations from equal inputs gave different globals"
+    assert check.params_bitwise_equal(t1, t2), "two evaluations from equal inputs gave different globals"
     assert snapshot(s1) == snapshot(s2), "two evaluations from equal inputs gave different states"
     probe = make_deltas(16, ["a", "b"])
     n1, _ = step(federation_part, t1, probe, s1, config)
     n2, _ = step(federation_part, t2, probe, s2, config)
-    assert oracle.params_bitwise_equal(n1, n2), "the two states led to different next steps"
+    assert check.params_bitwise_equal(n1, n2), "the two states led to different next steps"
 
 
 def _adversarial_deltas(ids: list[str]) -> dict[str, dict[str, np.ndarray]]:
@@ -190,8 +191,8 @@ def test_outer_step_ignores_arrival_order(federation_part):
         results.append((order, t, nxt))
     first = results[0]
     for order, t, nxt in results[1:]:
-        assert oracle.params_bitwise_equal(t, first[1]), f"arrival order {order} changed the new global's bits"
-        assert oracle.params_bitwise_equal(nxt, first[2]), f"arrival order {order} changed the carried state"
+        assert check.params_bitwise_equal(t, first[1]), f"arrival order {order} changed the new global's bits"
+        assert check.params_bitwise_equal(nxt, first[2]), f"arrival order {order} changed the carried state"
 
 
 @pytest.mark.requirement("FED-021")
@@ -281,4 +282,4 @@ def test_failed_outer_step_leaves_the_state_unchanged(federation_part, failure):
     assert snapshot(state) == before, "a failed outer_step changed the state it was given"
     after, _ = step(federation_part, theta, good, state, config)
     expected, _ = step(federation_part, theta, good, pristine, config)
-    assert oracle.params_bitwise_equal(after, expected), "after a failed call the state no longer gives the committed step"
+    assert check.params_bitwise_equal(after, expected), "after a failed call the state no longer gives the committed step"

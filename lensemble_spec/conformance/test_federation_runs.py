@@ -17,7 +17,7 @@ import pytest
 from lensemble_spec.errors import QuorumNotMet
 
 from . import _oracle as oracle
-from ._harness import assert_no_problems
+from ._assertions import assert_no_problems
 
 RELEASABLE = ("encoder.", "predictor.")
 WITH_GLOBAL = ("anchored", "naive-fedavg", "centralized")

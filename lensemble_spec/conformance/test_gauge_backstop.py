@@ -14,33 +14,16 @@ import numpy as np
 import pytest
 
 from lensemble_spec.errors import DegenerateProcrustes
-from lensemble_spec.strategies import haar_orthogonal
 
+from . import _assertions as check
 from . import _oracle as oracle
 from . import bounds
 from ._expect import precondition_not_met, raises
-
-
-def _rotation(seed: int, d: int, *, reflect: bool) -> np.ndarray:
-    q = haar_orthogonal(np.random.default_rng(seed), d)
-    if (np.linalg.det(q) < 0) != reflect:
-        q[:, 0] = -q[:, 0]
-    return q
-
-
-def _enc(model_part, params, obs) -> np.ndarray:
-    return np.asarray(oracle.as_array(model_part.encode(params, obs)), dtype=np.float64)
-
-
-def _pred(model_part, params, z, a) -> np.ndarray:
-    return np.asarray(oracle.as_array(model_part.predict(params, np.asarray(z, dtype=np.float32), a)), dtype=np.float64)
+from ._inputs import orthogonal as _rotation
 
 
 def _close(actual, expected, what: str) -> None:
-    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
-    bad = np.abs(a - e) > bounds.EQUIV_ATOL + bounds.EQUIV_RTOL * np.abs(e)
-    assert not bad.any(), f"{what}: max |Δ| = {np.max(np.abs(a - e)):.3g} (EQUIV_RTOL {bounds.EQUIV_RTOL}, EQUIV_ATOL {bounds.EQUIV_ATOL})"
+    check.assert_close(actual, expected, rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL, what=what)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +51,7 @@ def cases(model_part, params0, params1, points):
     """(name, global, local, reference): exact rotations, a reflection inside the reference's span,
     and an unrelated frame."""
     d = int(model_part.latent_dim)
-    reference = np.asarray(_enc(model_part, params0, points), dtype=np.float32)
+    reference = np.asarray(check.encoded(model_part, params0, points), dtype=np.float32)
     return [
         ("rotated", params1, model_part.rotate(params0, _rotation(11, d, reflect=False)), reference),
         ("reflected", params1, model_part.rotate(params0, reflection_in_span(reference, 12)), reference),
@@ -110,8 +93,8 @@ def _expected_q(name: str, source: np.ndarray, reference: np.ndarray) -> np.ndar
 def test_align_release_returns_the_procrustes_solution(model_part, cases, released, points):
     for name, _glob, local, reference in cases:
         _aligned, q = released[name]
-        expected = _expected_q(name, _enc(model_part, local, points), reference)
-        q = np.asarray(oracle.as_array(q), dtype=np.float64)
+        expected = _expected_q(name, check.encoded(model_part, local, points), reference)
+        q = np.asarray(check.as_array(q), dtype=np.float64)
         assert q.shape == expected.shape, f"{name}: expected Q of shape {expected.shape}; got {q.shape}"
         assert np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
             f"{name}: expected Q = procrustes_align(encode(local, points), reference) (RFC-0002 §3, over O(d), "
@@ -125,11 +108,11 @@ def test_aligned_model_is_the_local_model_followed_by_q(model_part, cases, relea
     a = np.asarray(batch.actions[:, 0], dtype=np.float32)
     for name, _glob, local, _reference in cases:
         aligned, q = released[name]
-        q = np.asarray(oracle.as_array(q), dtype=np.float64)
-        _close(_enc(model_part, aligned, frames), _enc(model_part, local, frames) @ q, f"{name}: encode(aligned) vs encode(local) @ Q")
-        z = _enc(model_part, local, frames[: len(a)])
+        q = np.asarray(check.as_array(q), dtype=np.float64)
+        _close(check.encoded(model_part, aligned, frames), check.encoded(model_part, local, frames) @ q, f"{name}: encode(aligned) vs encode(local) @ Q")
+        z = check.encoded(model_part, local, frames[: len(a)])
         _close(
-            _pred(model_part, aligned, z @ q, a), _pred(model_part, local, z, a) @ q, f"{name}: predictor of aligned vs conjugated local"
+            check.predicted(model_part, aligned, z @ q, a), check.predicted(model_part, local, z, a) @ q, f"{name}: predictor of aligned vs conjugated local"
         )
 
 
@@ -140,20 +123,20 @@ def test_backstop_does_not_depend_on_the_global(model_part, federation_part, cas
     for name, glob, local, reference in cases:
         first, _ = federation_part.align_release(glob, local, points, reference)
         second, _ = federation_part.align_release(other_global, local, points, reference)
-        _close(_enc(model_part, second, frames), _enc(model_part, first, frames), f"{name}: encoders for two globals")
-        z = _enc(model_part, first, frames[: len(a)])
-        _close(_pred(model_part, second, z, a), _pred(model_part, first, z, a), f"{name}: predictors for two globals")
+        _close(check.encoded(model_part, second, frames), check.encoded(model_part, first, frames), f"{name}: encoders for two globals")
+        z = check.encoded(model_part, first, frames[: len(a)])
+        _close(check.predicted(model_part, second, z, a), check.predicted(model_part, first, z, a), f"{name}: predictors for two globals")
 
 
 @pytest.mark.requirement("GAUGE-029")
 @pytest.mark.parametrize("seed", [21, 22])
 def test_a_reflected_local_frame_is_restored(model_part, federation_part, params0, params1, points, seed):
-    base = _enc(model_part, params0, points)
+    base = check.encoded(model_part, params0, points)
     reference = np.asarray(base, dtype=np.float32)
     r = reflection_in_span(base, seed)
     local = model_part.rotate(params0, r)
     aligned, q = federation_part.align_release(params1, local, points, reference)
-    z = _enc(model_part, aligned, points)
+    z = check.encoded(model_part, aligned, points)
     residual = float(np.linalg.norm(z - reference) / np.linalg.norm(reference))
     assert residual <= bounds.BACKSTOP_RESIDUAL_MAX, (
         f"expected the reflected frame restored (normalised residual ≤ BACKSTOP_RESIDUAL_MAX {bounds.BACKSTOP_RESIDUAL_MAX}); got {residual:.3g}"
@@ -161,8 +144,8 @@ def test_a_reflected_local_frame_is_restored(model_part, federation_part, params
     # The residual alone cannot see an SO(d)-only backstop on a frame that spans fewer than d
     # directions (flipping an unspanned direction turns the reflection into a rotation); the
     # returned Q can: over O(d) with the minimal completion it is a reflection.
-    expected = _expected_q(f"reflection {seed}", _enc(model_part, local, points), reference)
-    q = np.asarray(oracle.as_array(q), dtype=np.float64)
+    expected = _expected_q(f"reflection {seed}", check.encoded(model_part, local, points), reference)
+    q = np.asarray(check.as_array(q), dtype=np.float64)
     assert np.linalg.det(q) < 0 and np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
         f"expected Q = procrustes_align(encode(local, points), reference), a reflection (det {np.linalg.det(expected):+.3f}: "
         f"the reflection undone over O(d)); got det {np.linalg.det(q):+.3f}, max |Q − expected| = {np.max(np.abs(q - expected)):.3g} "
@@ -174,21 +157,21 @@ def test_a_reflected_local_frame_is_restored(model_part, federation_part, params
 def test_align_release_leaves_inputs_alone_and_keeps_the_layout(model_part, federation_part, params0, params1, points):
     d = int(model_part.latent_dim)
     local = model_part.rotate(params0, _rotation(31, d, reflect=False))
-    reference = np.asarray(_enc(model_part, params0, points), dtype=np.float32)
-    snapshot = (oracle.as_params(params1), oracle.as_params(local), points.copy(), reference.copy())
+    reference = np.asarray(check.encoded(model_part, params0, points), dtype=np.float32)
+    snapshot = (check.as_params(params1), check.as_params(local), points.copy(), reference.copy())
     aligned, _q = federation_part.align_release(params1, local, points, reference)
-    assert oracle.params_bitwise_equal(params1, snapshot[0]), "align_release modified the global parameters"
-    assert oracle.params_bitwise_equal(local, snapshot[1]), "align_release modified the local parameters"
-    assert oracle.bitwise_equal(points, snapshot[2]) and oracle.bitwise_equal(reference, snapshot[3]), "align_release modified its probe inputs"
+    assert check.params_bitwise_equal(params1, snapshot[0]), "align_release modified the global parameters"
+    assert check.params_bitwise_equal(local, snapshot[1]), "align_release modified the local parameters"
+    assert check.bitwise_equal(points, snapshot[2]) and check.bitwise_equal(reference, snapshot[3]), "align_release modified its probe inputs"
     assert set(aligned) == set(local)
     for name in local:
-        got, want = oracle.as_array(aligned[name]), oracle.as_array(local[name])
+        got, want = check.as_array(aligned[name]), check.as_array(local[name])
         assert got.shape == want.shape and got.dtype == want.dtype, f"{name}: {got.dtype}{got.shape} != {want.dtype}{want.shape}"
 
 
 @pytest.mark.requirement("GAUGE-030")
 def test_align_release_raises_on_a_degenerate_probe_embedding(model_part, federation_part, params0, params1, points):
     constant = np.ascontiguousarray(np.repeat(points[:1], len(points), axis=0))
-    reference = np.asarray(_enc(model_part, params0, points), dtype=np.float32)
+    reference = np.asarray(check.encoded(model_part, params0, points), dtype=np.float32)
     with raises(DegenerateProcrustes):
         federation_part.align_release(params1, params0, constant, reference)

@@ -26,7 +26,7 @@ from lensemble_spec.plugin import skip_not_applicable
 from lensemble_spec.protocol import FrameAnchor
 from lensemble_spec.strategies import haar_orthogonal
 
-from . import _oracle as oracle
+from . import _assertions as check
 from . import bounds
 
 
@@ -38,7 +38,7 @@ def frame_model(model_part):
 
 
 def _enc(model_part, params, points) -> np.ndarray:
-    return np.asarray(oracle.as_array(model_part.encode(params, points)), dtype=np.float64)
+    return np.asarray(check.as_array(model_part.encode(params, points)), dtype=np.float64)
 
 
 def _anchor_term(model_part, params, batch, sketch, targets, weight) -> tuple[float, float]:
@@ -46,8 +46,8 @@ def _anchor_term(model_part, params, batch, sketch, targets, weight) -> tuple[fl
     points = np.asarray(targets[0], dtype=np.float32)
     anchor = FrameAnchor(points=points, targets=np.asarray(targets[1], dtype=np.float32), weight=weight, variant="frame")
     sk = np.asarray(sketch, dtype=np.float32)
-    with_anchor = {k: float(oracle.as_array(v)) for k, v in model_part.loss_terms(params, batch, sketch=sk, anchor=anchor).items()}
-    without = {k: float(oracle.as_array(v)) for k, v in model_part.loss_terms(params, batch, sketch=sk, anchor=None).items()}
+    with_anchor = {k: float(check.as_array(v)) for k, v in model_part.loss_terms(params, batch, sketch=sk, anchor=anchor).items()}
+    without = {k: float(check.as_array(v)) for k, v in model_part.loss_terms(params, batch, sketch=sk, anchor=None).items()}
     return with_anchor["anchor"], with_anchor["total"] - without["total"]
 
 
@@ -66,8 +66,8 @@ def test_frame_anchor_term_is_weighted_rotation_distance_and_in_total(frame_mode
     expected = _expected(z, targets, weight)
     assert expected > 1e-2, "harness precondition: two independent initialisations should be in different frames"
     atol = bounds.ATOL_LOSS * weight
-    assert oracle.close_scalar(term, expected, rtol=bounds.RTOL_LOSS, atol=atol), f"frame anchor {term} != weight·‖Q*−I‖² = {expected}"
-    assert oracle.close_scalar(in_total, term, rtol=bounds.RTOL_LOSS, atol=atol), "the frame anchor term is not included in total"
+    assert check.close_scalar(term, expected, rtol=bounds.RTOL_LOSS, atol=atol), f"frame anchor {term} != weight·‖Q*−I‖² = {expected}"
+    assert check.close_scalar(in_total, term, rtol=bounds.RTOL_LOSS, atol=atol), "the frame anchor term is not included in total"
 
 
 @pytest.mark.requirement("GAUGE-043")
@@ -79,7 +79,7 @@ def test_frame_anchor_reads_an_exact_rotation(frame_model, params0, world, batch
     r = haar_orthogonal(np.random.default_rng(seed), z.shape[1])
     term, _ = _anchor_term(frame_model, params0, batch, sketch, (points, z @ r), 1.0)
     expected = float(np.sum((r - np.eye(r.shape[0])) ** 2))
-    assert oracle.close_scalar(term, expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS * 10), f"frame anchor {term} != ‖R − I‖² = {expected}"
+    assert check.close_scalar(term, expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS * 10), f"frame anchor {term} != ‖R − I‖² = {expected}"
 
 
 @pytest.mark.requirement("GAUGE-044")
@@ -89,7 +89,7 @@ def test_frame_anchor_ignores_target_scale(frame_model, params0, params1, world,
     targets = _enc(frame_model, params1, points)
     base, _ = _anchor_term(frame_model, params0, batch, sketch, (points, targets), 1.0)
     scaled, _ = _anchor_term(frame_model, params0, batch, sketch, (points, targets * scale), 1.0)
-    assert oracle.close_scalar(scaled, base, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
+    assert check.close_scalar(scaled, base, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
         f"scaling the targets by {scale} changed the frame anchor from {base} to {scaled}: it depends on content, not only the frame"
     )
 

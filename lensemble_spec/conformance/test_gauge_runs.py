@@ -2,7 +2,7 @@
 bounds an anchored run holds.
 
 Runs come from the harness (the implementation's ``FederationPart.run`` and the runs the harness
-drives through its primitives, on the harness world, see ``_harness.RUN_SPECS``). What a run
+drives through its primitives, on the harness world, see ``_runs.RUN_SPECS``). What a run
 directory records — targets that re-encode from θ_0 (GAUGE-024), backstop flags of a disabled
 backstop (GAUGE-031), recorded drift (GAUGE-033–035) and the bounds of an anchored run (GAUGE-040–042)
 — is checked once, by ``lensemble_spec.verify`` (``test_run_findings.py``). Here: what only the
@@ -18,9 +18,9 @@ import pytest
 
 from lensemble_spec.errors import ProbeError
 
-from . import _oracle as oracle
+from . import _assertions as check
 from . import bounds
-from ._harness import assert_no_problems
+from ._assertions import assert_no_problems
 
 FEDERATED = ("anchored", "naive-fedavg")
 
@@ -53,11 +53,11 @@ def test_run_rejects_a_probe_with_fewer_points_than_dimensions(runner, model_par
 def test_anchor_is_the_probe_and_the_round0_embedding(anchored_run, model_part):
     anchor = anchored_run.result.anchor
     assert anchor is not None, "an anchored run returned no anchor"
-    assert oracle.bitwise_equal(np.asarray(anchor.points), np.asarray(anchored_run.probe.points)), "anchor points are not the probe's points"
+    assert check.bitwise_equal(np.asarray(anchor.points), np.asarray(anchored_run.probe.points)), "anchor points are not the probe's points"
     view = anchored_run.view
     theta0 = view.params(_round0_path(view))
-    expected = oracle.as_array(model_part.encode(theta0, anchored_run.probe.points))
-    assert oracle.allclose(oracle.as_array(anchor.targets), expected, rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL), (
+    expected = check.as_array(model_part.encode(theta0, anchored_run.probe.points))
+    assert check.allclose(check.as_array(anchor.targets), expected, rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL), (
         "anchor targets are not encode(θ_0, points) of the run's round-0 checkpoint"
     )
 
@@ -72,8 +72,8 @@ def test_returned_anchor_targets_are_never_refreshed(runs_under_test, model_part
         pytest.skip("no harness run returned an anchor")
     for view in views:
         theta0 = view.params(_round0_path(view))
-        expected = oracle.as_array(model_part.encode(theta0, view.probe_points()))
-        if not oracle.allclose(oracle.as_array(view.harness.result.anchor.targets), expected, rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL):
+        expected = check.as_array(model_part.encode(theta0, view.probe_points()))
+        if not check.allclose(check.as_array(view.harness.result.anchor.targets), expected, rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL):
             problems.append(f"{view.label}: the returned anchor's targets were refreshed (≠ encode(θ_0, points))")
     assert_no_problems(problems, "reference targets")
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from lensemble_spec.plugin import skip_not_applicable
+from lensemble_spec.plugin import skip_not_applicable, skip_not_implemented
 from lensemble_spec.verify import (
     RUN_REQUIREMENTS,
     findings_for,
@@ -32,7 +32,8 @@ from lensemble_spec.verify import (
     verify_run,
 )
 
-from ._harness import HARNESS_SPLIT
+from ._world import HARNESS_SPLIT
+from .conftest import run_fixture
 
 
 class _NetworkAttempt:
@@ -82,7 +83,7 @@ def _targets(request: pytest.FixtureRequest) -> list[tuple[Path, Path | None]]:
             heldout = runner.heldout_path()
         elif impl.model is not None and _results_split(Path(path)) == HARNESS_SPLIT:
             from ._comparison import heldout_file
-            from ._harness import world_for
+            from ._world import world_for
 
             base = request.getfixturevalue("tmp_path_factory").mktemp("heldout")
             heldout = heldout_file(world_for(impl.model).heldout, base / "heldout.safetensors")
@@ -103,12 +104,12 @@ def verify_offline(targets: list[tuple[Path, Path | None]], impl: Any, hub_cache
     return reports, net.attempts
 
 
-@pytest.fixture(scope="session")
+@run_fixture
 def run_reports(request: pytest.FixtureRequest, impl: Any, hub_cache_dir: Path | None) -> tuple[list[Any], list[str]]:
     """(verification reports, network attempts) over every run under test — made once per session."""
     targets = _targets(request)
     if not targets:
-        pytest.skip("not-implemented: no federation part to make a run and no --run directory")
+        skip_not_implemented("no federation part to make a run and no --run directory")
     return verify_offline(targets, impl, hub_cache_dir)
 
 

@@ -4,7 +4,7 @@ Through the protocol (``FederationPart.local_update(global, silo, steps, seed, r
 ``lensemble_reference.IMPLEMENTATION`` itself when its model takes SO-100's 6-dim actions; otherwise the
 same reference parts rebuilt at the harness model size with ``action_dim = 6`` (the default
 IMPLEMENTATION is sized for the synthetic world's actions). Silos are loaded at the model's
-``obs_shape``. Skips, saying why, only while lensemble_reference has no federation part.
+``obs_shape``.
 """
 
 from __future__ import annotations
@@ -21,27 +21,16 @@ SO100_ACTION_DIM = 6
 
 def _so100_parts():
     """(model part, federation part) of the reference implementation for 6-dim actions."""
-    try:
-        import lensemble_reference
+    from lensemble_reference import IMPLEMENTATION, implementation
 
-        impl = lensemble_reference.IMPLEMENTATION
-    except (ImportError, AttributeError) as exc:
-        pytest.skip(f"lensemble_reference.IMPLEMENTATION is not available yet ({exc})")
-    if getattr(impl, "federation", None) is None or getattr(impl, "model", None) is None:
-        pytest.skip("lensemble_reference.IMPLEMENTATION has no model/federation part yet")
-    if int(impl.model.action_dim) == SO100_ACTION_DIM:
-        return impl.model, impl.federation
-    from lensemble_reference import implementation
-
-    if not all(hasattr(implementation, n) for n in ("ReferenceModel", "ReferenceFederation", "HARNESS_MODEL")):
-        pytest.skip("lensemble_reference.implementation cannot be rebuilt for 6-dim actions (no ReferenceModel/ReferenceFederation)")
+    if int(IMPLEMENTATION.model.action_dim) == SO100_ACTION_DIM:
+        return IMPLEMENTATION.model, IMPLEMENTATION.federation
     model = implementation.ReferenceModel(dataclasses.replace(implementation.HARNESS_MODEL, action_dim=SO100_ACTION_DIM))
     return model, implementation.ReferenceFederation(model)
 
 
 # slow: imports the whole trainer and runs two deterministic-torch AdamW steps on 16 windows of 32 px
-# frames (≈ 3 s alone, 5-6 s when the 2 cores are shared); it is the only end-to-end check that the
-# loader's silos are what the trainer accepts.
+# frames; it is the only end-to-end check that the loader's silos are what the trainer accepts.
 @pytest.mark.slow
 def test_lerobot_silo_trains_one_local_round(so100_writer):
     model, federation = _so100_parts()

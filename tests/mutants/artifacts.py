@@ -11,7 +11,8 @@ from pathlib import Path
 
 from lensemble_spec.artifacts import load_json_file
 
-from ._base import Wrapped, mutant, patched, reference
+from ._base import Wrapped, patched
+from ._registry import ARTIFACTS, register
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt")
 
@@ -32,6 +33,7 @@ def _hash_without_dtype(records, header: bytes) -> str:
     return h.hexdigest()
 
 
+@register("hash-without-dtype", ARTIFACTS, {"ART-007", "ART-009"}, "content hash omits the dtype", part="artifacts")
 class _HashWithoutDtype(Wrapped):
     def save_checkpoint(self, params, directory, **kwargs):
         with patched("lensemble_spec.artifacts.checkpoint", "hash_records", _hash_without_dtype):
@@ -42,6 +44,7 @@ class _HashWithoutDtype(Wrapped):
             return self._inner.load_checkpoint(directory)
 
 
+@register("unpickles-weights", ARTIFACTS, {"ART-003"}, "loader deserialises pickle files", part="artifacts")
 class _UnpicklesWeights(Wrapped):
     """Loads ``.pt``/``.bin``/… files next to (or instead of) the safetensors weights with pickle."""
 
@@ -62,14 +65,6 @@ class _UnpicklesWeights(Wrapped):
         return params
 
 
-def hash_without_dtype():
-    return mutant("hash-without-dtype", artifacts=_HashWithoutDtype(reference().artifacts))
-
-
-def unpickles_weights():
-    return mutant("unpickles-weights", artifacts=_UnpicklesWeights(reference().artifacts))
-
-
 def _sanitised_copy(directory: Path, tmp: str, edit) -> Path:
     """Copy a checkpoint (symlinks kept) and let ``edit(copy)`` repair what this mutant tolerates."""
     clean = Path(tmp) / "ckpt"
@@ -78,6 +73,7 @@ def _sanitised_copy(directory: Path, tmp: str, edit) -> Path:
     return clean
 
 
+@register("extra-file", ARTIFACTS, {"ART-001"}, "checkpoint directory holds a README", part="artifacts")
 class _ExtraFile(Wrapped):
     """Writes a README next to the weights (and ignores it on load)."""
 
@@ -101,6 +97,7 @@ def _write_header(path: Path, doc: dict) -> None:
     (path / "header.json").write_text(json.dumps(doc))
 
 
+@register("unsorted-manifest", ARTIFACTS, {"ART-004"}, "tensor_manifest not sorted by name", part="artifacts")
 class _UnsortedManifest(Wrapped):
     """Writes ``tensor_manifest`` in reverse name order (and sorts it back on load)."""
 
@@ -121,6 +118,7 @@ class _UnsortedManifest(Wrapped):
             return self._inner.load_checkpoint(_sanitised_copy(Path(directory), tmp, fix))
 
 
+@register("casts-dtypes", ARTIFACTS, {"ART-005", "ART-011"}, "unsupported dtypes stored as float32", part="artifacts")
 class _CastsDtypes(Wrapped):
     """Silently stores unsupported dtypes as float32 instead of raising ArtifactError."""
 
@@ -136,6 +134,7 @@ class _CastsDtypes(Wrapped):
         return self._inner.save_checkpoint(fixed, directory, **kwargs)
 
 
+@register("no-residency-on-save", ARTIFACTS, {"ART-006", "ART-011"}, "any tensor name written", part="artifacts")
 class _NoResidencyOnSave(Wrapped):
     """Writes any tensor name (no residency check)."""
 
@@ -147,6 +146,7 @@ class _NoResidencyOnSave(Wrapped):
         return header.content_hash
 
 
+@register("returns-file-digest", ARTIFACTS, {"ART-008"}, "save returns sha256(header.json)", part="artifacts")
 class _ReturnsFileDigest(Wrapped):
     """Returns the SHA-256 of ``header.json``'s bytes instead of the content hash."""
 
@@ -155,6 +155,7 @@ class _ReturnsFileDigest(Wrapped):
         return hashlib.sha256((Path(directory) / "header.json").read_bytes()).hexdigest()
 
 
+@register("loads-as-float32", ARTIFACTS, {"ART-010"}, "load returns float32 for every dtype", part="artifacts")
 class _LoadsAsFloat32(Wrapped):
     """Returns every tensor as float32."""
 
@@ -164,6 +165,7 @@ class _LoadsAsFloat32(Wrapped):
         return {k: np.asarray(v, dtype=np.float32) for k, v in self._inner.load_checkpoint(directory).items()}
 
 
+@register("leaves-debris", ARTIFACTS, {"ART-011"}, "failed save leaves a partial directory", part="artifacts")
 class _LeavesDebris(Wrapped):
     """A failed save leaves its half-written temporary directory behind."""
 
@@ -177,6 +179,7 @@ class _LeavesDebris(Wrapped):
             raise
 
 
+@register("overwrites", ARTIFACTS, {"ART-012"}, "existing checkpoint replaced", part="artifacts")
 class _Overwrites(Wrapped):
     """Replaces an existing checkpoint directory."""
 
@@ -186,6 +189,7 @@ class _Overwrites(Wrapped):
         return self._inner.save_checkpoint(params, directory, **kwargs)
 
 
+@register("follows-paths", ARTIFACTS, {"ART-026"}, "weight files read outside the checkpoint", part="artifacts")
 class _FollowsPaths(Wrapped):
     """Reads weight files wherever the header points (no confinement)."""
 
@@ -211,6 +215,7 @@ class _FollowsPaths(Wrapped):
             return self._inner.load_checkpoint(_sanitised_copy(directory, tmp, pull_in))
 
 
+@register("unbounded-json", ARTIFACTS, {"ART-027", "ART-028"}, "header parsed without size/depth limits", part="artifacts")
 class _UnboundedJson(Wrapped):
     """Parses ``header.json`` with plain ``json.loads`` (no size or depth limit, last duplicate wins)."""
 
@@ -223,6 +228,7 @@ class _UnboundedJson(Wrapped):
             return self._inner.load_checkpoint(_sanitised_copy(Path(directory), tmp, lambda c: _write_header(c, doc)))
 
 
+@register("duplicate-keys-allowed", ARTIFACTS, {"ART-028"}, "repeated JSON keys: last one wins", part="artifacts")
 class _DuplicateKeysAllowed(Wrapped):
     """Checks size and depth, but a repeated key silently takes its last value."""
 
@@ -239,6 +245,7 @@ class _DuplicateKeysAllowed(Wrapped):
             return self._inner.load_checkpoint(_sanitised_copy(Path(directory), tmp, lambda c: _write_header(c, doc)))
 
 
+@register("any-schema-version", ARTIFACTS, {"ART-029"}, "any schema_version read as 1", part="artifacts")
 class _AnySchemaVersion(Wrapped):
     """Reads any ``schema_version`` as version 1."""
 
@@ -252,58 +259,7 @@ class _AnySchemaVersion(Wrapped):
             return self._inner.load_checkpoint(_sanitised_copy(Path(directory), tmp, fix))
 
 
-def _art(name, cls):
-    return mutant(name, artifacts=cls(reference().artifacts))
-
-
-def extra_file():
-    return _art("extra-file", _ExtraFile)
-
-
-def unsorted_manifest():
-    return _art("unsorted-manifest", _UnsortedManifest)
-
-
-def casts_dtypes():
-    return _art("casts-dtypes", _CastsDtypes)
-
-
-def no_residency_on_save():
-    return _art("no-residency-on-save", _NoResidencyOnSave)
-
-
-def returns_file_digest():
-    return _art("returns-file-digest", _ReturnsFileDigest)
-
-
-def loads_as_float32():
-    return _art("loads-as-float32", _LoadsAsFloat32)
-
-
-def leaves_debris():
-    return _art("leaves-debris", _LeavesDebris)
-
-
-def overwrites():
-    return _art("overwrites", _Overwrites)
-
-
-def follows_paths():
-    return _art("follows-paths", _FollowsPaths)
-
-
-def unbounded_json():
-    return _art("unbounded-json", _UnboundedJson)
-
-
-def duplicate_keys_allowed():
-    return _art("duplicate-keys-allowed", _DuplicateKeysAllowed)
-
-
-def any_schema_version():
-    return _art("any-schema-version", _AnySchemaVersion)
-
-
+@register("single-file-loader", ARTIFACTS, {"ART-002"}, "loader refuses a sharded checkpoint", part="artifacts")
 class _SingleFileLoader(Wrapped):
     """Refuses a checkpoint whose tensors are split over shards (ART-002 allows writers to shard)."""
 
@@ -315,6 +271,7 @@ class _SingleFileLoader(Wrapped):
         return self._inner.load_checkpoint(directory)
 
 
+@register("rewrites-header-on-load", ARTIFACTS, {"ART-030"}, "loader rewrites header.json", part="artifacts")
 class _RewritesHeaderOnLoad(Wrapped):
     """Normalises ``header.json`` in place (sorted keys, indented) after every successful load."""
 
@@ -327,9 +284,3 @@ class _RewritesHeaderOnLoad(Wrapped):
         return params
 
 
-def single_file_loader():
-    return _art("single-file-loader", _SingleFileLoader)
-
-
-def rewrites_header_on_load():
-    return _art("rewrites-header-on-load", _RewritesHeaderOnLoad)

@@ -9,9 +9,11 @@ import numpy as np
 
 from lensemble_spec.metrics import procrustes_align
 
-from ._base import Wrapped, mutant, reference
+from ._base import Wrapped, reference
+from ._registry import BACKSTOP, EVERYTHING, LOCAL, OUTER, register
 
 
+@register("flipped-sign", OUTER, {"FED-015", "FED-016", "FED-017"}, "outer step subtracts the local−global delta", part="federation")
 class _FlippedSign(Wrapped):
     """Upstream's pre-fix step: ``θ − η·u`` with ``Δ = local − global`` (moves away from the participants)."""
 
@@ -24,6 +26,7 @@ class _FlippedSign(Wrapped):
         return out, new_state
 
 
+@register("plain-momentum", OUTER, {"FED-016", "FED-017"}, "heavy-ball momentum where Nesterov is declared", part="federation")
 class _PlainMomentum(Wrapped):
     """Heavy-ball momentum even when ``config.nesterov`` is true."""
 
@@ -31,6 +34,7 @@ class _PlainMomentum(Wrapped):
         return self._inner.outer_step(global_params, deltas, state, dataclasses.replace(config, nesterov=False))
 
 
+@register("arrival-order", OUTER, {"FED-020"}, "float32 reduction in arrival order", part="federation")
 class _ArrivalOrder(Wrapped):
     """Sums the updates in float32 in the order they arrived (dict insertion order)."""
 
@@ -50,6 +54,7 @@ class _ArrivalOrder(Wrapped):
         return out, new_state
 
 
+@register("mutating-state", OUTER, {"FED-014", "FED-018"}, "outer_step decays the given state in place", part="federation")
 class _MutatingState(Wrapped):
     """Decays the velocity of the state it is given in place before stepping (the caller's state
     changes, also when the step then fails)."""
@@ -61,6 +66,7 @@ class _MutatingState(Wrapped):
         return self._inner.outer_step(global_params, deltas, pristine, config)
 
 
+@register("reads-states", LOCAL, {"FED-004"}, "local_update's sampler seed depends on ground-truth states", part="federation")
 class _ReadsStates(Wrapped):
     """The batch sampler's seed depends on the silo's ground-truth states."""
 
@@ -69,6 +75,7 @@ class _ReadsStates(Wrapped):
         return self._inner.local_update(global_params, silo, steps=steps, seed=seed + salt, round_index=round_index, anchor=anchor, config=config)
 
 
+@register("delta-only-backstop", BACKSTOP, {"GAUGE-027", "GAUGE-028", "GAUGE-029"}, "backstop rotates only the delta", part="federation")
 class _DeltaOnlyBackstop(Wrapped):
     """Upstream's pre-fix backstop: rotates only the delta, so the global part stays in the old frame."""
 
@@ -80,6 +87,7 @@ class _DeltaOnlyBackstop(Wrapped):
         return {k: (np.asarray(global_params[k], dtype=np.float32) + turned[k]).astype(np.float32) for k in local_params}, q
 
 
+@register("kabsch-backstop", BACKSTOP, {"GAUGE-026", "GAUGE-029"}, "backstop aligns over SO(d) (reflections not undone)", part="federation")
 class _KabschBackstop(Wrapped):
     """Alignment restricted to SO(d): a reflected participant cannot be restored."""
 
@@ -90,40 +98,7 @@ class _KabschBackstop(Wrapped):
         return model.rotate(local_params, q), q
 
 
-def _fed(name, cls):
-    return mutant(name, federation=cls(reference().federation))
-
-
-def flipped_sign():
-    return _fed("flipped-sign", _FlippedSign)
-
-
-def plain_momentum():
-    return _fed("plain-momentum", _PlainMomentum)
-
-
-def arrival_order():
-    return _fed("arrival-order", _ArrivalOrder)
-
-
-def mutating_state():
-    return _fed("mutating-state", _MutatingState)
-
-
-def reads_states():
-    return _fed("reads-states", _ReadsStates)
-
-
-def delta_only_backstop():
-    return _fed("delta-only-backstop", _DeltaOnlyBackstop)
-
-
-def kabsch_backstop():
-    return _fed("kabsch-backstop", _KabschBackstop)
-
-
-
-
+@register("float64-delta", LOCAL, {"FED-001"}, "delta returned in float64", part="federation")
 class _Float64Delta(Wrapped):
     """Returns the delta in float64 (the global is float32)."""
 
@@ -131,6 +106,7 @@ class _Float64Delta(Wrapped):
         return {k: np.asarray(v, dtype=np.float64) for k, v in self._inner.local_update(global_params, silo, **kwargs).items()}
 
 
+@register("no-residency-check", OUTER, {"FED-003", "FED-014"}, "outer step drops foreign names silently", part="federation")
 class _NoResidencyCheck(Wrapped):
     """Drops non-shared names from the deltas instead of refusing them."""
 
@@ -139,6 +115,7 @@ class _NoResidencyCheck(Wrapped):
         return self._inner.outer_step(global_params, shared, state, config)
 
 
+@register("writes-into-anchor", LOCAL, {"FED-006"}, "local_update scribbles on the anchor", part="federation")
 class _WritesIntoAnchor(Wrapped):
     """Scribbles on the anchor targets it was given."""
 
@@ -148,6 +125,7 @@ class _WritesIntoAnchor(Wrapped):
         return self._inner.local_update(global_params, silo, anchor=anchor, **kwargs)
 
 
+@register("at-least-one-step", LOCAL, {"FED-007"}, "steps=0 still trains", part="federation")
 class _AtLeastOneStep(Wrapped):
     """Always trains at least one step (``steps=0`` is not a no-op)."""
 
@@ -155,6 +133,7 @@ class _AtLeastOneStep(Wrapped):
         return self._inner.local_update(global_params, silo, steps=max(int(steps), 1), **kwargs)
 
 
+@register("negated-delta", LOCAL, {"FED-008"}, "local_update releases global − local", part="federation")
 class _NegatedDelta(Wrapped):
     """Releases ``global − local`` (DiLoCo's pseudo-gradient) where ``local − global`` is specified."""
 
@@ -162,6 +141,7 @@ class _NegatedDelta(Wrapped):
         return {k: -np.asarray(v) for k, v in self._inner.local_update(global_params, silo, **kwargs).items()}
 
 
+@register("noisy-outer", OUTER, {"FED-014", "FED-018", "FED-019", "FED-020"}, "one-ulp random jitter in the outer step", part="federation")
 class _NoisyOuter(Wrapped):
     """Adds a one-ulp jitter from the global RNG to the new global (not bitwise reproducible)."""
 
@@ -175,6 +155,7 @@ class _NoisyOuter(Wrapped):
         return out, st
 
 
+@register("float64-global", OUTER, {"FED-021"}, "new global in float64", part="federation")
 class _Float64Global(Wrapped):
     """Returns the new global in float64."""
 
@@ -183,6 +164,7 @@ class _Float64Global(Wrapped):
         return {k: np.asarray(v, dtype=np.float64) for k, v in new.items()}, st
 
 
+@register("empty-is-noop", OUTER, {"FED-014", "FED-022"}, "no deltas returns the global unchanged", part="federation")
 class _EmptyIsNoop(Wrapped):
     """No deltas: returns the global unchanged instead of QuorumNotMet."""
 
@@ -192,6 +174,7 @@ class _EmptyIsNoop(Wrapped):
         return self._inner.outer_step(global_params, deltas, state, config)
 
 
+@register("mismatch-is-value-error", OUTER, {"FED-023"}, "mismatched delta raises an untyped error", part="federation")
 class _MismatchIsValueError(Wrapped):
     """A delta whose names or shapes differ from the global's raises ValueError (untyped)."""
 
@@ -204,6 +187,7 @@ class _MismatchIsValueError(Wrapped):
         return self._inner.outer_step(global_params, deltas, state, config)
 
 
+@register("nan-to-zero", OUTER, {"FED-014", "FED-024"}, "non-finite updates zeroed instead of refused", part="federation")
 class _NanToZero(Wrapped):
     """Replaces non-finite update entries by 0 instead of refusing the update."""
 
@@ -212,6 +196,21 @@ class _NanToZero(Wrapped):
         return self._inner.outer_step(global_params, clean, state, config)
 
 
+@register("nan-aligned", BACKSTOP, {"GAUGE-027", "GAUGE-028", "GAUGE-029"}, "released model's parameters NaN (its encoder outputs NaN)", part="federation")
+class _NanAligned(Wrapped):
+    """Returns the right ``Q`` with an aligned model whose floating parameters are NaN: every
+    output of it is NaN, which a tolerance written as "no element exceeds it" cannot see."""
+
+    def align_release(self, global_params, local_params, probe_points, reference_targets):
+        aligned, q = self._inner.align_release(global_params, local_params, probe_points, reference_targets)
+        out = {}
+        for k, v in aligned.items():
+            v = np.asarray(v)
+            out[k] = np.full_like(v, np.nan) if np.issubdtype(v.dtype, np.floating) else v
+        return out, q
+
+
+@register("align-swallows-degenerate", BACKSTOP, {"GAUGE-030"}, "degenerate probe embedding released unaligned", part="federation")
 class _AlignSwallowsDegenerate(Wrapped):
     """A degenerate probe embedding releases the local model unaligned (identity) instead of raising."""
 
@@ -225,50 +224,7 @@ class _AlignSwallowsDegenerate(Wrapped):
             return {k: np.array(v, copy=True) for k, v in local_params.items()}, np.eye(d)
 
 
-def float64_delta():
-    return _fed("float64-delta", _Float64Delta)
-
-
-def no_residency_check():
-    return _fed("no-residency-check", _NoResidencyCheck)
-
-
-def writes_into_anchor():
-    return _fed("writes-into-anchor", _WritesIntoAnchor)
-
-
-def at_least_one_step():
-    return _fed("at-least-one-step", _AtLeastOneStep)
-
-
-def negated_delta():
-    return _fed("negated-delta", _NegatedDelta)
-
-
-def noisy_outer():
-    return _fed("noisy-outer", _NoisyOuter)
-
-
-def float64_global():
-    return _fed("float64-global", _Float64Global)
-
-
-def empty_is_noop():
-    return _fed("empty-is-noop", _EmptyIsNoop)
-
-
-def mismatch_is_value_error():
-    return _fed("mismatch-is-value-error", _MismatchIsValueError)
-
-
-def nan_to_zero():
-    return _fed("nan-to-zero", _NanToZero)
-
-
-def align_swallows_degenerate():
-    return _fed("align-swallows-degenerate", _AlignSwallowsDegenerate)
-
-
+@register("diloco-default-outer", EVERYTHING, {"FED-025"}, "default outer lr 0.7, momentum 0.9", part="federation", keyword="test_default_outer_configuration")
 class _DilocoDefaultOuter(Wrapped):
     """Exposes DiLoCo's usual outer defaults (lr 0.7, momentum 0.9) as its default configuration."""
 
@@ -279,5 +235,3 @@ class _DilocoDefaultOuter(Wrapped):
         return OuterConfig(lr=0.7, momentum=0.9, nesterov=True)
 
 
-def diloco_default_outer():
-    return _fed("diloco-default-outer", _DilocoDefaultOuter)

@@ -8,9 +8,11 @@ import numpy as np
 
 from lensemble_spec.errors import DegenerateProcrustes
 
-from ._base import Wrapped, mutant, reference
+from ._base import Wrapped
+from ._registry import PRIMITIVES, register
 
 
+@register("procrustes-transpose", PRIMITIVES, {"GAUGE-011", "GAUGE-012", "GAUGE-013", "GAUGE-014"}, "procrustes_align returns Qᵀ", part="gauge")
 class _ProcrustesTranspose(Wrapped):
     """Returns ``Qᵀ`` (the column convention): ``S @ Qᵀ`` is not ``T``."""
 
@@ -18,6 +20,7 @@ class _ProcrustesTranspose(Wrapped):
         return np.asarray(self._inner.procrustes_align(source, target)).T
 
 
+@register("trace-angle", PRIMITIVES, {"GAUGE-016", "GAUGE-018", "GAUGE-020"}, "saturating arccos((tr Q − (d−2))/2) angle (self-consistent: not charged to GAUGE-019)", part="gauge")
 class _TraceAngle(Wrapped):
     """Upstream's single-plane formula ``arccos((tr Q − (d − 2)) / 2)``: saturates at 180°."""
 
@@ -30,6 +33,7 @@ class _TraceAngle(Wrapped):
         return self.rotation_angle_deg(self._inner.procrustes_align(source, target))
 
 
+@register("degenerate-zero", PRIMITIVES, {"GAUGE-020"}, "degenerate frame reported as 0° drift", part="gauge")
 class _DegenerateZero(Wrapped):
     """Upstream's ``degenerate_safe=True``: a degenerate frame is reported as 0° drift."""
 
@@ -40,34 +44,21 @@ class _DegenerateZero(Wrapped):
             return 0.0
 
 
+@register("rank-floor", PRIMITIVES, {"GAUGE-037", "GAUGE-038"}, "eigenvalues floored at 1e-12: a constant latent reads full rank, a tiny-scale rank-r spectrum reads high", part="gauge")
 class _RankFloor(Wrapped):
-    """Upstream's effective rank: eigenvalues clamped at 1e-12 before normalising (no constant check)."""
+    """Upstream's eigenvalue floor alone: ``λ`` clamped at 1e-12 before RankMe over ``σ = sqrt(λ)``
+    (no constant check). The other upstream defect, entropy over ``λ``, is ``eigen-entropy-rank``."""
 
     def effective_rank(self, z):
         x = np.asarray(z, dtype=np.float64).reshape(-1, np.shape(z)[-1])
         xc = x - x.mean(axis=0)
         lam = np.linalg.svd(xc, compute_uv=False) ** 2 / max(1, x.shape[0] - 1)
-        lam = np.maximum(lam, 1e-12)
-        p = lam / lam.sum()
+        sigma = np.sqrt(np.maximum(lam, 1e-12))
+        p = sigma / sigma.sum()
         return float(np.exp(-np.sum(p * np.log(p))))
 
 
-def procrustes_transpose():
-    return mutant("procrustes-transpose", gauge=_ProcrustesTranspose(reference().gauge))
-
-
-def trace_angle():
-    return mutant("trace-angle", gauge=_TraceAngle(reference().gauge))
-
-
-def degenerate_zero():
-    return mutant("degenerate-zero", gauge=_DegenerateZero(reference().gauge))
-
-
-def rank_floor():
-    return mutant("rank-floor", gauge=_RankFloor(reference().gauge))
-
-
+@register("procrustes-lstsq", PRIMITIVES, {"GAUGE-010", "GAUGE-014", "GAUGE-015"}, "least-squares map instead of an orthogonal one", part="gauge")
 class _ProcrustesLeastSquares(Wrapped):
     """Unconstrained least squares ``pinv(S) T``: not orthogonal, and never refuses a degenerate frame."""
 
@@ -75,6 +66,7 @@ class _ProcrustesLeastSquares(Wrapped):
         return np.linalg.pinv(np.asarray(source, dtype=np.float64)) @ np.asarray(target, dtype=np.float64)
 
 
+@register("no-degenerate-check", PRIMITIVES, {"GAUGE-014", "GAUGE-015"}, "rank-deficient SᵀT aligned anyway", part="gauge")
 class _NoDegenerateCheck(Wrapped):
     """``U Vᵀ`` of whatever SVD comes out, however rank-deficient ``SᵀT`` is."""
 
@@ -83,6 +75,7 @@ class _NoDegenerateCheck(Wrapped):
         return u @ vt
 
 
+@register("float32-angles", PRIMITIVES, {"GAUGE-017"}, "arccos in float32: noise floor near 0°", part="gauge")
 class _Float32Angles(Wrapped):
     """The eigen-angle formula with each angle taken as ``arccos(Re λ)`` in float32: a noise floor
     of a few hundredths of a degree near 0°."""
@@ -93,6 +86,7 @@ class _Float32Angles(Wrapped):
         return math.degrees(math.sqrt(0.5 * float(np.sum(args**2))))
 
 
+@register("sample-std", PRIMITIVES, {"GAUGE-039"}, "latent_std_mean with ddof=1", part="gauge")
 class _SampleStd(Wrapped):
     """``latent_std_mean`` with the sample (n − 1) standard deviation."""
 
@@ -101,6 +95,7 @@ class _SampleStd(Wrapped):
         return float(np.mean(np.std(x, axis=0, ddof=1)))
 
 
+@register("eigen-entropy-rank", PRIMITIVES, {"GAUGE-036"}, "entropy of eigenvalues, not singular values", part="gauge")
 class _EigenEntropyRank(Wrapped):
     """Entropy of the eigenvalues ``σ_k²`` instead of RankMe's singular values ``σ_k`` (GAUGE-036)."""
 
@@ -115,26 +110,7 @@ class _EigenEntropyRank(Wrapped):
         return float(np.exp(-np.sum(p * np.log(p))))
 
 
-def procrustes_lstsq():
-    return mutant("procrustes-lstsq", gauge=_ProcrustesLeastSquares(reference().gauge))
-
-
-def no_degenerate_check():
-    return mutant("no-degenerate-check", gauge=_NoDegenerateCheck(reference().gauge))
-
-
-def float32_angles():
-    return mutant("float32-angles", gauge=_Float32Angles(reference().gauge))
-
-
-def sample_std():
-    return mutant("sample-std", gauge=_SampleStd(reference().gauge))
-
-
-def eigen_entropy_rank():
-    return mutant("eigen-entropy-rank", gauge=_EigenEntropyRank(reference().gauge))
-
-
+@register("drift-over-sod", PRIMITIVES, {"GAUGE-019"}, "frame_drift_deg over SO(d) while procrustes_align is over O(d)", part="gauge")
 class _DriftOverSOd(Wrapped):
     """``frame_drift_deg`` measures the SO(d)-restricted alignment while ``procrustes_align`` ranges
     over O(d): the two disagree whenever the best alignment is a reflection (GAUGE-019 is a
@@ -146,10 +122,7 @@ class _DriftOverSOd(Wrapped):
         return self._inner.rotation_angle_deg(procrustes_align(source, target, proper=True).q)
 
 
-def drift_over_sod():
-    return mutant("drift-over-sod", gauge=_DriftOverSOd(reference().gauge))
-
-
+@register("full-rank-only", PRIMITIVES, {"GAUGE-014", "GAUGE-020"}, "a rank d − 1 (LayerNorm) frame refused as degenerate", part="gauge")
 class _FullRankOnly(Wrapped):
     """The pre-amendment rule: any ``σ_min <= DEGENERATE_RTOL·σ_max`` is degenerate, so every
     LayerNorm-terminated frame (rank d − 1 by design) is refused and its drift is null."""
@@ -171,5 +144,3 @@ class _FullRankOnly(Wrapped):
         return value
 
 
-def full_rank_only():
-    return mutant("full-rank-only", gauge=_FullRankOnly(reference().gauge))

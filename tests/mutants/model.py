@@ -6,9 +6,11 @@ import numpy as np
 
 from lensemble_spec.metrics import build_sketch
 
-from ._base import Wrapped, mutant, reference
+from ._base import Wrapped, mutant
+from ._registry import LOSS, MODEL_AND_RUNS, ROTATE, register
 
 
+@register("rotate-transpose", ROTATE, {"GAUGE-002", "GAUGE-003", "GAUGE-007", "GAUGE-009"}, "rotate applies Qᵀ", part="model")
 class _RotateTranspose(Wrapped):
     """``rotate(p, Q)`` applies ``Qᵀ``: the encoder emits ``z Qᵀ`` instead of ``z Q``."""
 
@@ -16,6 +18,7 @@ class _RotateTranspose(Wrapped):
         return self._inner.rotate(params, np.asarray(q, dtype=np.float64).T)
 
 
+@register("fixed-sketch", LOSS, {"GAUGE-007", "GAUGE-008", "GAUGE-009"}, "loss_terms ignores the given sketch (not co-rotatable)", part="model")
 class _FixedSketch(Wrapped):
     """SIGReg with the model's own fixed sketch (the caller's sketch is ignored): the statistic
     cannot be co-rotated, so it is not gauge invariant value by value."""
@@ -25,18 +28,11 @@ class _FixedSketch(Wrapped):
         return self._inner.loss_terms(params, batch, sketch=own, anchor=anchor, weights=weights)
 
 
-def rotate_transpose():
-    return mutant("rotate-transpose", model=_RotateTranspose(reference().model))
-
-
-def fixed_sketch():
-    return mutant("fixed-sketch", model=_FixedSketch(reference().model))
-
-
 #: Factor by which the magnitude-collapsed encoder shrinks every latent.
 COLLAPSE_SCALE = 1e-4
 
 
+@register("magnitude-collapse", MODEL_AND_RUNS, {"GAUGE-042"}, "encoder output scaled by 1e-4")
 def magnitude_collapse():
     """An encoder whose latents are 1e-4 of the reference's, everywhere (training, records, encode).
 
@@ -62,6 +58,7 @@ def magnitude_collapse():
     return mutant("magnitude-collapse")
 
 
+@register("noisy-predict", ROTATE, {"GAUGE-001"}, "predict is not a function of its arguments", part="model")
 class _NoisyPredict(Wrapped):
     """``predict`` adds float32-level noise from the global RNG (not a function of its arguments)."""
 
@@ -70,6 +67,7 @@ class _NoisyPredict(Wrapped):
         return out + (1e-6 * np.random.standard_normal(out.shape)).astype(out.dtype)
 
 
+@register("rotate-in-place", ROTATE, {"GAUGE-002", "GAUGE-003", "GAUGE-004", "GAUGE-021"}, "rotate overwrites the parameters it was given", part="model")
 class _RotateInPlace(Wrapped):
     """``rotate`` writes the rotated arrays back into the mapping it was given."""
 
@@ -80,6 +78,7 @@ class _RotateInPlace(Wrapped):
         return out
 
 
+@register("pred-doubled", LOSS, {"GAUGE-005"}, "pred term twice the mean squared error", part="model")
 class _PredDoubled(Wrapped):
     """The ``pred`` term (and ``total``) counts every squared error twice."""
 
@@ -91,6 +90,7 @@ class _PredDoubled(Wrapped):
         return terms
 
 
+@register("frame-weighted-pred", LOSS, {"GAUGE-005", "GAUGE-006", "GAUGE-009"}, "pred weights latent coordinates unequally", part="model")
 class _FrameWeightedPred(Wrapped):
     """The ``pred`` term weights latent coordinates unequally: it depends on the frame."""
 
@@ -108,6 +108,7 @@ class _FrameWeightedPred(Wrapped):
         return terms
 
 
+@register("anchor-epsilon", LOSS, {"GAUGE-009"}, "anchor term 1e-12 without an anchor", part="model")
 class _AnchorEpsilon(Wrapped):
     """Without an anchor the anchor term is 1e-12, not exactly 0.0."""
 
@@ -118,6 +119,7 @@ class _AnchorEpsilon(Wrapped):
         return terms
 
 
+@register("anchor-unweighted", LOSS, {"GAUGE-021", "GAUGE-043"}, "anchor term ignores the weight", part="model")
 class _AnchorUnweighted(Wrapped):
     """The anchor term ignores ``anchor.weight``."""
 
@@ -129,6 +131,7 @@ class _AnchorUnweighted(Wrapped):
         return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
 
 
+@register("no-probe-check", LOSS, {"GAUGE-022"}, "loss_terms drops a k < d anchor silently", part="model")
 class _NoProbeCheck(Wrapped):
     """An anchor with fewer points than dimensions is silently dropped instead of refused."""
 
@@ -138,26 +141,7 @@ class _NoProbeCheck(Wrapped):
         return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
 
 
-def noisy_predict():
-    return mutant("noisy-predict", model=_NoisyPredict(reference().model))
-
-
-def rotate_in_place():
-    return mutant("rotate-in-place", model=_RotateInPlace(reference().model))
-
-
-def pred_doubled():
-    return mutant("pred-doubled", model=_PredDoubled(reference().model))
-
-
-def frame_weighted_pred():
-    return mutant("frame-weighted-pred", model=_FrameWeightedPred(reference().model))
-
-
-def anchor_epsilon():
-    return mutant("anchor-epsilon", model=_AnchorEpsilon(reference().model))
-
-
+@register("frame-as-landmark", LOSS, {"GAUGE-043", "GAUGE-044"}, "a frame-only anchor computed as the landmark anchor (pins content)", part="model")
 class _FrameAsLandmark(Wrapped):
     """Declares the frame-only anchor but computes the landmark term for it (content pinned)."""
 
@@ -169,13 +153,3 @@ class _FrameAsLandmark(Wrapped):
         return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
 
 
-def frame_as_landmark():
-    return mutant("frame-as-landmark", model=_FrameAsLandmark(reference().model))
-
-
-def anchor_unweighted():
-    return mutant("anchor-unweighted", model=_AnchorUnweighted(reference().model))
-
-
-def no_probe_check():
-    return mutant("no-probe-check", model=_NoProbeCheck(reference().model))

@@ -17,6 +17,7 @@ import numpy as np
 from lensemble_spec.protocol import FrameAnchor, Implementation
 
 from ._base import Wrapped, reference
+from ._registry import RUNS, register
 
 #: Factor by which the collapsed encoder shrinks every latent.
 COLLAPSE_SCALE = 1e-3
@@ -68,6 +69,7 @@ def reference_without_run() -> Implementation:
     return _primitives_only("reference-without-run")
 
 
+@register("magnitude-collapse-primitives", RUNS, {"GAUGE-042"}, "primitives only; encoder latents 1e-3 of the reference's")
 def magnitude_collapse_primitives() -> Implementation:
     base = reference()
     return _primitives_only("mutant:magnitude-collapse-primitives", _CollapsedEncoder(base.model), _CollapsedFederation(base.federation))

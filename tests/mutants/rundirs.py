@@ -46,7 +46,7 @@ ROUNDS = 2
 
 
 def _config(control: str):
-    from conformance._harness import base_config, control_config
+    from conformance._runs import base_config, control_config
 
     base = dataclasses.replace(base_config("quick"), rounds=ROUNDS, inner_steps=1, batch_size=4)
     return control_config(base, control)
@@ -55,7 +55,8 @@ def _config(control: str):
 def build_pristine(root: Path) -> tuple[Path, Path]:
     """(comparison directory, degenerate-probe run directory) under ``root``."""
     from conformance._comparison import heldout_file, write_results
-    from conformance._harness import HARNESS_SPLIT, RUN_SPECS, world_for
+    from conformance._runs import RUN_SPECS
+    from conformance._world import HARNESS_SPLIT, world_for
 
     impl = reference()
     world = world_for(impl.model)
@@ -97,12 +98,12 @@ def edit_records(run: Path, fn: Callable[[list[dict]], None]) -> None:
 
 
 def edit_manifest(run: Path, fn: Callable[[dict], None], *, rehash_config: bool = False) -> None:
-    from conformance import _oracle as oracle
+    from conformance import _bytes as byteio
 
     doc = read_json(run / "manifest.json")
     fn(doc)
     if rehash_config:
-        doc["config_hash"] = oracle.config_hash(doc["config"])
+        doc["config_hash"] = byteio.config_hash(doc["config"])
     write_json(run / "manifest.json", doc)
 
 
@@ -117,18 +118,18 @@ def row(doc: dict, control: str) -> dict:
 
 
 def _tensors(ckpt: Path) -> dict:
-    from conformance import _oracle as oracle
+    from conformance import _bytes as byteio
 
     header = read_json(ckpt / "header.json")
     out = {}
     for wf in header["weight_files"]:
-        out.update(oracle.read_safetensors_raw((ckpt / wf).read_bytes()))
+        out.update(byteio.read_safetensors_raw((ckpt / wf).read_bytes()))
     return out
 
 
 def edit_tensors(run: Path, rel: str, fn: Callable[[dict], None]) -> None:
     """Change a checkpoint's tensors (``{name: (dtype, shape, bytes)}``); call :func:`rechain` after."""
-    from conformance import _oracle as oracle
+    from conformance import _bytes as byteio
 
     ckpt = run / rel
     tensors = _tensors(ckpt)
@@ -136,7 +137,7 @@ def edit_tensors(run: Path, rel: str, fn: Callable[[dict], None]) -> None:
     header = read_json(ckpt / "header.json")
     for wf in header["weight_files"]:
         (ckpt / wf).unlink()
-    (ckpt / "weights.safetensors").write_bytes(oracle.write_safetensors_raw(tensors))
+    (ckpt / "weights.safetensors").write_bytes(byteio.write_safetensors_raw(tensors))
     header["weight_files"] = ["weights.safetensors"]
     header["tensor_manifest"] = [{"name": n, "dtype": tensors[n][0], "shape": list(tensors[n][1])} for n in sorted(tensors)]
     write_json(ckpt / "header.json", header)
@@ -151,7 +152,7 @@ def edit_header(run: Path, rel: str, fn: Callable[[dict], None]) -> None:
 def rechain(run: Path, *, keep_parent: frozenset[str] = frozenset(), config_hash: str | None = None) -> None:
     """Recompute every checkpoint's content hash in round order, re-point parents (except for the
     paths in ``keep_parent``), and update the manifest entries and the records' hashes to match."""
-    from conformance import _oracle as oracle
+    from conformance import _bytes as byteio
 
     manifest = read_json(run / "manifest.json")
     entries = sorted(manifest["checkpoints"], key=lambda e: (e["round_index"], e.get("participant") or ""))
@@ -167,7 +168,7 @@ def rechain(run: Path, *, keep_parent: frozenset[str] = frozenset(), config_hash
             prev = new_hash.get((t - 1, p)) or (new_hash.get((0, None)) if p is not None else None)
             header["parent_hash"] = prev
         old = header["content_hash"]
-        header["content_hash"] = oracle.content_hash(
+        header["content_hash"] = byteio.content_hash(
             _tensors(ckpt), schema_version=header["schema_version"], round_index=header["round_index"],
             parent_hash=header["parent_hash"], config_hash=header["config_hash"],
         )  # fmt: skip
@@ -196,7 +197,7 @@ def global_path(run: Path, t: int) -> str:
 
 def set_config(run: Path, key: str, value: Any) -> None:
     """Change a manifest config value, and every hash that depends on it."""
-    from conformance import _oracle as oracle
+    from conformance import _bytes as byteio
 
     doc = read_json(run / "manifest.json")
     if value is _DELETE:
@@ -204,7 +205,7 @@ def set_config(run: Path, key: str, value: Any) -> None:
     else:
         doc["config"][key] = value
     write_json(run / "manifest.json", doc)
-    rechain(run, config_hash=oracle.config_hash(doc["config"]))
+    rechain(run, config_hash=byteio.config_hash(doc["config"]))
 
 
 _DELETE = object()
@@ -213,14 +214,14 @@ OTHER_HASH = hashlib.sha256(b"mutant: some other artifact").hexdigest()
 
 def _encode_final_targets(cmp: Path) -> None:
     """Refresh the anchored run's probe targets from its final global (re-snapshotted reference)."""
-    from conformance import _oracle as oracle
+    from conformance import _bytes as byteio
 
     run = cmp / "anchored"
-    params = {k: oracle.numpy_from_raw(*v) for k, v in _tensors(run / global_path(run, ROUNDS)).items()}
-    raw = oracle.read_safetensors_raw((run / "probe.safetensors").read_bytes())
-    targets = np.asarray(reference().model.encode(params, oracle.numpy_from_raw(*raw["points"])), dtype=np.float32)
+    params = {k: byteio.numpy_from_raw(*v) for k, v in _tensors(run / global_path(run, ROUNDS)).items()}
+    raw = byteio.read_safetensors_raw((run / "probe.safetensors").read_bytes())
+    targets = np.asarray(reference().model.encode(params, byteio.numpy_from_raw(*raw["points"])), dtype=np.float32)
     raw["targets"] = ("float32", targets.shape, targets.tobytes())
-    (run / "probe.safetensors").write_bytes(oracle.write_safetensors_raw(raw))
+    (run / "probe.safetensors").write_bytes(byteio.write_safetensors_raw(raw))
 
 
 def _add_foreign_tensor(cmp: Path) -> None:

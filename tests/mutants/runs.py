@@ -13,9 +13,11 @@ import numpy as np
 
 from lensemble_spec.protocol import FrameAnchor
 
-from ._base import Wrapped, mutant, patched, reference
+from ._base import Wrapped, patched
+from ._registry import RUNS, register
 
 
+@register("resnapshot-targets", RUNS, {"GAUGE-023", "GAUGE-024"}, "anchor targets re-snapshotted every round", part="federation")
 class _ResnapshotTargets(Wrapped):
     """Upstream before #264: the anchor targets are re-encoded from the current global every round
     (and the run reports the anchor it last trained with)."""
@@ -39,6 +41,7 @@ class _ResnapshotTargets(Wrapped):
         return result
 
 
+@register("no-anchor", RUNS, {"GAUGE-023", "GAUGE-025"}, "run trains without the anchor", part="federation")
 class _NoAnchor(Wrapped):
     """Trains without the frame anchor whatever ``lambda_anchor`` says."""
 
@@ -50,6 +53,7 @@ class _NoAnchor(Wrapped):
         return result
 
 
+@register("writes-raw-data", RUNS, {"FED-005", "ART-015"}, "run directory caches raw silo observations", part="federation")
 class _WritesRawData(Wrapped):
     """Leaves a cache of the participants' observations in the run directory."""
 
@@ -62,22 +66,7 @@ class _WritesRawData(Wrapped):
         return result
 
 
-def _fed(name, cls):
-    return mutant(name, federation=cls(reference().federation))
-
-
-def resnapshot_targets():
-    return _fed("resnapshot-targets", _ResnapshotTargets)
-
-
-def no_anchor():
-    return _fed("no-anchor", _NoAnchor)
-
-
-def writes_raw_data():
-    return _fed("writes-raw-data", _WritesRawData)
-
-
+@register("ignores-quorum", RUNS, {"FED-012"}, "run below quorum trains anyway", part="federation", keyword="test_run_below_quorum")
 class _IgnoresQuorum(Wrapped):
     """Below quorum, trains with the silos it has instead of raising QuorumNotMet (only runs with
     fewer silos than ``min_participants`` behave differently)."""
@@ -90,6 +79,7 @@ class _IgnoresQuorum(Wrapped):
         return self._inner.run(config, silos, probe, out_dir)
 
 
+@register("no-probe-check-in-run", RUNS, {"GAUGE-022"}, "run accepts a k < d probe", part="federation", keyword="test_run_rejects_a_probe")
 class _NoProbeCheckInRun(Wrapped):
     """The run accepts a probe with fewer points than latent dimensions (only such runs differ)."""
 
@@ -98,14 +88,7 @@ class _NoProbeCheckInRun(Wrapped):
             return self._inner.run(config, silos, probe, out_dir)
 
 
-def ignores_quorum():
-    return _fed("ignores-quorum", _IgnoresQuorum)
-
-
-def no_probe_check_in_run():
-    return _fed("no-probe-check-in-run", _NoProbeCheckInRun)
-
-
+@register("ignores-batch-size", RUNS, {"ART-017"}, "trains with batch 8 whatever batch_size says", part="federation")
 class _IgnoresBatchSize(Wrapped):
     """Every participant samples batches of 8 windows whatever ``batch_size`` says, while the manifest
     records the configured value (8 is the harness's full-size batch, so only runs configured with
@@ -123,5 +106,3 @@ class _IgnoresBatchSize(Wrapped):
             return self._inner.run(config, silos, probe, out_dir)
 
 
-def ignores_batch_size():
-    return _fed("ignores-batch-size", _IgnoresBatchSize)

@@ -41,7 +41,7 @@ def run_jobs(jobs: list[dict]) -> None:
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
             code = pytest.main(args)
         out.with_suffix(".log").write_text(f"exit {int(code)}\n{buffer.getvalue()}")
-        from conformance._harness import harness_world
+        from conformance._world import harness_world
 
         harness_world.cache_clear()
 

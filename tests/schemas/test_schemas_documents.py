@@ -29,7 +29,6 @@ from lensemble_spec.schemas import (
 )
 from _schema_examples import example_documents  # tests/schemas/_schema_examples.py
 
-
 H1, H2, H3 = "1" * 64, "2" * 64, "a" * 64
 REV = "0123456789abcdef0123456789abcdef01234567"
 
@@ -181,40 +180,56 @@ def _bad(model, mutate, error=ArtifactError, match=None):
         load_document(model, doc)
 
 
-def test_header_rules():
-    _bad(CheckpointHeader, lambda d: d["tensor_manifest"].append(dict(d["tensor_manifest"][-1])), match="sorted")
-    _bad(CheckpointHeader, lambda d: d["tensor_manifest"][0].update(dtype="int8"))
-    _bad(CheckpointHeader, lambda d: d["tensor_manifest"][0].update(shape=[-1]))
-    _bad(CheckpointHeader, lambda d: d.update(tensor_manifest=[]))
-    _bad(CheckpointHeader, lambda d: d.update(weight_files=["../w.safetensors"]), PathEscape)
-    _bad(CheckpointHeader, lambda d: d.update(weight_files=["/abs/w.safetensors"]), PathEscape)
-    _bad(CheckpointHeader, lambda d: d.update(weight_files=["w.safetensors", "w.safetensors"]), match="repeat")
-    _bad(CheckpointHeader, lambda d: d.update(created_at="yesterday"))
-    _bad(CheckpointHeader, lambda d: d.update(created_at="2026-11-25T08:00:00"), match="timezone")
-    _bad(CheckpointHeader, lambda d: d["producer"].pop("version"))
+def _case(case_id, mutate, error=ArtifactError, match=None):
+    return pytest.param(mutate, error, match, id=case_id)
 
 
-def test_round_record_rules():
-    _bad(RoundRecord, lambda d: d.update(participants=["silo1", "silo0"]), match="sorted")
-    _bad(RoundRecord, lambda d: d.update(participants=["silo0", "silo0"]), match="sorted")
-    _bad(RoundRecord, lambda d: d.update(control="fedprox"))
-    _bad(RoundRecord, lambda d: d.update(backstop_fired={"silo9": True}), match="non-participants")
-    _bad(RoundRecord, lambda d: d["metrics"].update(drift_to_reference_deg=-1.0))
-    _bad(RoundRecord, lambda d: d["metrics"].update(effective_rank=-1.0))
-    _bad(RoundRecord, lambda d: d["metrics"].update(state_probe_r2=1.5))
-    _bad(RoundRecord, lambda d: d["metrics"].update(drift_pairwise_mean_deg=10.0), match="exceeds")
-    _bad(RoundRecord, lambda d: d["metrics"].update(drift_degenerate=1))
-    _bad(RoundRecord, lambda d: d.update(run_id="../x"))
+@pytest.mark.parametrize("mutate, error, match", [
+    _case("manifest-repeated", lambda d: d["tensor_manifest"].append(dict(d["tensor_manifest"][-1])), match="sorted"),
+    _case("dtype-int8", lambda d: d["tensor_manifest"][0].update(dtype="int8")),
+    _case("negative-shape", lambda d: d["tensor_manifest"][0].update(shape=[-1])),
+    _case("empty-manifest", lambda d: d.update(tensor_manifest=[])),
+    _case("weight-file-escapes", lambda d: d.update(weight_files=["../w.safetensors"]), PathEscape),
+    _case("weight-file-absolute", lambda d: d.update(weight_files=["/abs/w.safetensors"]), PathEscape),
+    _case("weight-file-repeated", lambda d: d.update(weight_files=["w.safetensors", "w.safetensors"]), match="repeat"),
+    _case("created-at-not-a-time", lambda d: d.update(created_at="yesterday")),
+    _case("created-at-naive", lambda d: d.update(created_at="2026-11-25T08:00:00"), match="timezone"),
+    _case("producer-without-version", lambda d: d["producer"].pop("version")),
+])  # fmt: skip
+def test_header_rules(mutate, error, match):
+    _bad(CheckpointHeader, mutate, error, match)
 
 
-def test_run_manifest_rules():
-    _bad(RunManifest, lambda d: d["config"].update(rounds=4), match="does not match")
-    _bad(RunManifest, lambda d: d.update(config={"lr": math.nan}), match="RunManifest")
-    _bad(RunManifest, lambda d: d["checkpoints"].reverse(), match="sorted")
-    _bad(RunManifest, lambda d: d["checkpoints"][0].update(path="../elsewhere"), PathEscape)
-    _bad(RunManifest, lambda d: d.update(round_sketch_seeds=[-1]))
-    _bad(RunManifest, lambda d: d.update(root_seed=2**64))
-    # moving the run (sink path) keeps the manifest valid: the hash ignores out_dir
+@pytest.mark.parametrize("mutate, error, match", [
+    _case("participants-unsorted", lambda d: d.update(participants=["silo1", "silo0"]), match="sorted"),
+    _case("participants-repeated", lambda d: d.update(participants=["silo0", "silo0"]), match="sorted"),
+    _case("unknown-control", lambda d: d.update(control="fedprox")),
+    _case("backstop-non-participant", lambda d: d.update(backstop_fired={"silo9": True}), match="non-participants"),
+    _case("negative-drift", lambda d: d["metrics"].update(drift_to_reference_deg=-1.0)),
+    _case("negative-rank", lambda d: d["metrics"].update(effective_rank=-1.0)),
+    _case("r2-above-one", lambda d: d["metrics"].update(state_probe_r2=1.5)),
+    _case("pairwise-without-pairs", lambda d: d["metrics"].update(drift_pairwise_mean_deg=10.0), match="exceeds"),
+    _case("degenerate-not-bool", lambda d: d["metrics"].update(drift_degenerate=1)),
+    _case("run-id-path", lambda d: d.update(run_id="../x")),
+])  # fmt: skip
+def test_round_record_rules(mutate, error, match):
+    _bad(RoundRecord, mutate, error, match)
+
+
+@pytest.mark.parametrize("mutate, error, match", [
+    _case("config-does-not-rehash", lambda d: d["config"].update(rounds=4), match="does not match"),
+    _case("config-nan", lambda d: d.update(config={"lr": math.nan}), match="RunManifest"),
+    _case("checkpoints-unsorted", lambda d: d["checkpoints"].reverse(), match="sorted"),
+    _case("checkpoint-path-escapes", lambda d: d["checkpoints"][0].update(path="../elsewhere"), PathEscape),
+    _case("negative-sketch-seed", lambda d: d.update(round_sketch_seeds=[-1])),
+    _case("root-seed-too-large", lambda d: d.update(root_seed=2**64)),
+])  # fmt: skip
+def test_run_manifest_rules(mutate, error, match):
+    _bad(RunManifest, mutate, error, match)
+
+
+def test_run_manifest_moves_and_git_states_stay_valid():
+    """Moving the run (sink path) keeps the manifest valid: the hash ignores out_dir."""
     doc = copy.deepcopy(GOOD[RunManifest])
     doc["config"]["out_dir"] = "/elsewhere"
     load_document(RunManifest, doc)
@@ -222,11 +237,14 @@ def test_run_manifest_rules():
         load_document(RunManifest, dict(GOOD[RunManifest], git_sha=sha))
 
 
-def test_results_table_rules():
-    _bad(ResultsTable, lambda d: d["controls"].append(dict(d["controls"][0])), match="once")
-    _bad(ResultsTable, lambda d: d.update(seeds=[1, 1]), match="unique")
-    _bad(ResultsTable, lambda d: d["controls"][0].update(verdict=""))
-    _bad(ResultsTable, lambda d: d["controls"][0]["pins"][0].update(uri="hf://models/org/ckpt@main"), PinError)
+@pytest.mark.parametrize("mutate, error, match", [
+    _case("control-twice", lambda d: d["controls"].append(dict(d["controls"][0])), match="once"),
+    _case("seeds-repeated", lambda d: d.update(seeds=[1, 1]), match="unique"),
+    _case("verdict-empty", lambda d: d["controls"][0].update(verdict="")),
+    _case("pin-branch", lambda d: d["controls"][0]["pins"][0].update(uri="hf://models/org/ckpt@main"), PinError),
+])  # fmt: skip
+def test_results_table_rules(mutate, error, match):
+    _bad(ResultsTable, mutate, error, match)
 
 
 def test_loader_input_forms(tmp_path):

@@ -13,8 +13,35 @@ from lensemble_spec.errors import ArtifactError
 from lensemble_spec.schemas import ControlResult, ResultsTable
 from lensemble_spec.verify import evaluate_cell, evaluate_claim, verify_claims
 
-# shared/ lies beside the checkout (for developers and for CI alike)
+#: The seed card's tables, copied line for line into the repository (provenance in the file).
+CARD_TABLES = Path(__file__).resolve().parents[1] / "data" / "seed-card-tables.txt"
+#: The card itself, beside the checkout where it is available (only to check the copy).
 SEED_CARD = Path(__file__).resolve().parents[2].parent / "shared" / "seed-model-card.txt"
+#: The row label of each (table, control) in the card.
+ROW_LABELS = {
+    ("headline", "local-only"): "local-only (per-silo)",
+    ("headline", "naive-fedavg"): "naive-FedAvg",
+    ("headline", "anchored"): "anchored (M1)",
+    ("inference", "anchored"): "converged (M1)",
+    ("inference", "naive-fedavg"): "naive-FedAvg",
+}
+
+
+def _card_lines() -> list[str]:
+    return [line for line in CARD_TABLES.read_text().splitlines() if line and not line.startswith("#")]
+
+
+def _card_rows() -> dict[tuple[str, str], str]:
+    """``(table, control) -> row`` (the headline table precedes the pins line, the inference table follows it)."""
+    lines = _card_lines()
+    pins = next(i for i, line in enumerate(lines) if line.startswith("Pinned"))
+    rows = {}
+    for (table, control), label in ROW_LABELS.items():
+        section = lines[:pins] if table == "headline" else lines[pins + 1 :]
+        hits = [line for line in section if line.startswith(label + " ")]
+        assert len(hits) == 1, (table, control, hits)
+        rows[(table, control)] = hits[0]
+    return rows
 
 
 # --- the transcription ---------------------------------------------------------------------------
@@ -51,15 +78,23 @@ def test_seed_document_transcribes_the_card_verbatim() -> None:
     assert [c.id for c in doc.checks] == [f"C{i}" for i in range(1, 8)]
 
 
-@pytest.mark.skipif(not SEED_CARD.exists(), reason="the shared seed card is not available")
-def test_every_published_string_occurs_in_the_seed_card() -> None:
-    text = SEED_CARD.read_text()
+def test_every_published_string_stands_in_its_row_of_the_seed_card() -> None:
+    rows = _card_rows()
     doc = seed_claims()
-    for _, _, cell in doc.cells():
-        assert cell.published.split(" (")[0] in text, cell.published
+    cells = list(doc.cells())
+    assert {(table.name, row.control) for table, row, _ in cells} == set(ROW_LABELS)
+    for table, row, cell in cells:
+        assert cell.published in rows[(table.name, row.control)], (table.name, row.control, cell.metric, cell.published)
+    pins_line = next(line for line in _card_lines() if line.startswith("Pinned"))
     for pin in doc.pins:
-        assert pin.published in text
+        assert pin.published in pins_line
         assert pin.uri.rsplit("@", 1)[1] == pin.published.rstrip("…")
+
+
+@pytest.mark.skipif(not SEED_CARD.exists(), reason="checks the repository's copy against shared/seed-model-card.txt, not beside this checkout")
+def test_the_copied_tables_are_lines_of_the_seed_card() -> None:
+    card = set(SEED_CARD.read_text().splitlines())
+    assert [line for line in _card_lines() if line not in card] == []
 
 
 def test_seed_pins_are_flagged_as_not_pins() -> None:
