@@ -59,6 +59,7 @@ from typing import Any, Mapping
 
 from lensemble_spec.artifacts.safe_json import load_json_file
 from lensemble_spec.errors import ConfigError, LensembleError
+from lensemble_spec.metrics.sketch import LEGACY_SKETCH_GENERATOR, SKETCH_GENERATOR
 from lensemble_spec.protocol import CONTROLS
 
 
@@ -130,6 +131,7 @@ class TrainConfig:
     lambda_anchor: float = 0.05
     anchor_variant: str = "landmark"  # "landmark" (RFC-0002 §4) or "frame" (§8.1)
     sketch_dim: int = 64
+    sketch_generator: str = SKETCH_GENERATOR  # RFC-0003 §6.2; recorded so the config hash names it (§6.3)
     target_stop_gradient: bool = True
     backstop: bool = True
     backstop_threshold_deg: float = 5.0
@@ -152,6 +154,20 @@ class TrainConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
         return _build(cls, data, "config")
 
+    @classmethod
+    def from_recorded(cls, data: Mapping[str, Any], where: str) -> "TrainConfig":
+        """A configuration a run recorded (to resume it): like :meth:`from_dict`, but one without
+        ``sketch_generator`` was written by lensemble-spec 0.1, whose sketches this version does
+        not build, and is refused rather than continued with other sketches (RFC-0003 §6.3)."""
+        if isinstance(data, Mapping) and "sketch_generator" not in data:
+            raise ConfigError(
+                f"{where} was started by lensemble-spec 0.1, which trained with the {LEGACY_SKETCH_GENERATOR} "
+                f"SIGReg sketches; this version builds {SKETCH_GENERATOR} sketches (RFC-0003 §6.3), so it cannot continue it",
+                remediation="Start the run again with this version (runs are deterministic, FED-028), or finish it with lensemble-spec 0.1.",
+                field="sketch_generator",
+            )
+        return cls.from_dict(data).validate()
+
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
 
@@ -171,6 +187,16 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}", field=name)
         if not 0 < self.outer.lr <= 1.0 or not 0 <= self.outer.momentum < 1:
             raise ConfigError("outer.lr must be in (0, 1] and outer.momentum in [0, 1)", field="outer")
+        if self.sketch_generator != SKETCH_GENERATOR:
+            legacy = self.sketch_generator == LEGACY_SKETCH_GENERATOR
+            raise ConfigError(
+                f"sketch_generator {self.sketch_generator!r} is "
+                + ("lensemble-spec 0.1's NumPy generator, which this version no longer builds" if legacy else "unknown")
+                + f"; the only generator is {SKETCH_GENERATOR!r} (RFC-0003 §6.2)",
+                remediation=f"Drop sketch_generator from the configuration (or set {SKETCH_GENERATOR!r})"
+                + ("; to reproduce a run trained with the old sketches use lensemble-spec 0.1." if legacy else "."),
+                field="sketch_generator",
+            )
         if self.anchor_variant not in ("landmark", "frame"):
             raise ConfigError(f"anchor_variant must be 'landmark' or 'frame', got {self.anchor_variant!r}", field="anchor_variant")
         if self.episodes_per_batch < 0:
