@@ -228,10 +228,15 @@ class ReferenceFederation:
         round_index: int,
         anchor: FrameAnchor | None = None,
         config: LocalConfig | None = None,
+        sketch: Any = None,
     ) -> dict[str, np.ndarray]:
-        """Δ = local − global after ``steps`` AdamW steps (protocol ``FederationPart.local_update``)."""
+        """Δ = local − global after ``steps`` AdamW steps (protocol ``FederationPart.local_update``).
+
+        Trains SIGReg with ``sketch`` when given, else with the round's sketch
+        ``build_sketch(round_sketch_seed(config.root_seed, round_index), d, 64)`` (FED-027).
+        """
         cfg = self._train_cfg(global_params, silo, config)
-        return local_update(cfg, global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor)
+        return local_update(cfg, global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, sketch=sketch)
 
     def outer_init(self, params: Mapping[str, Any]) -> OuterState:
         return outer_init(params)

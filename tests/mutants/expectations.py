@@ -25,7 +25,7 @@ PRIMITIVES = files("test_gauge_primitives.py")
 ROTATE = files("test_gauge_model.py", "test_gauge_backstop.py")  # rotate / predict
 LOSS = files("test_gauge_model.py", "test_gauge_frame_anchor.py", "test_federation_local.py")  # loss_terms
 OUTER = files("test_federation_outer.py")  # outer_init / outer_step
-LOCAL = files("test_federation_local.py")  # local_update
+LOCAL = files("test_federation_local.py", "test_federation_sketch.py")  # local_update
 BACKSTOP = files("test_gauge_backstop.py")  # align_release
 ARTIFACTS = files("test_artifacts.py", "test_artifacts_shards_versions.py")  # save_checkpoint / load_checkpoint
 RUNS = ("conformance", "-m", "harness_run")  # FederationPart.run
@@ -88,6 +88,8 @@ MUTANTS: dict[str, Mutant] = {
     "writes-into-anchor": _m("mutants.federation:writes_into_anchor", LOCAL, {"FED-006"}, "local_update scribbles on the anchor"),
     "at-least-one-step": _m("mutants.federation:at_least_one_step", LOCAL, {"FED-007"}, "steps=0 still trains"),
     "negated-delta": _m("mutants.federation:negated_delta", LOCAL, {"FED-008"}, "local_update releases global − local"),
+    "sketch-from-participant-seed": _m("mutants.federation:sketch_from_participant_seed", LOCAL, {"FED-027"}, "own sketch from the participant seed, not the root seed"),
+    "ignores-given-sketch": _m("mutants.federation:ignores_given_sketch", LOCAL, {"FED-027"}, "local_update ignores the sketch it is handed"),
     "noisy-outer": _m("mutants.federation:noisy_outer", OUTER, {"FED-014", "FED-018", "FED-019", "FED-020"}, "one-ulp random jitter in the outer step"),
     "float64-global": _m("mutants.federation:float64_global", OUTER, {"FED-021"}, "new global in float64"),
     "empty-is-noop": _m("mutants.federation:empty_is_noop", OUTER, {"FED-014", "FED-022"}, "no deltas returns the global unchanged"),

@@ -281,3 +281,31 @@ class _DilocoDefaultOuter(Wrapped):
 
 def diloco_default_outer():
     return _fed("diloco-default-outer", _DilocoDefaultOuter)
+
+
+class _SketchFromParticipantSeed(Wrapped):
+    """Builds its own sketch from the participant's seed instead of the run's root seed (honours a given one)."""
+
+    def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None, config=None, sketch=None):
+        if sketch is None:
+            from lensemble_spec.metrics import build_sketch, round_sketch_seed
+
+            sketch = build_sketch(round_sketch_seed(seed, round_index), int(reference().model.latent_dim), 64)
+        return self._inner.local_update(
+            global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=config, sketch=sketch
+        )
+
+
+class _IgnoresGivenSketch(Wrapped):
+    """Declares ``sketch`` but always trains with the round's sketch it builds itself."""
+
+    def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None, config=None, sketch=None):
+        return self._inner.local_update(global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=config)
+
+
+def sketch_from_participant_seed():
+    return _fed("sketch-from-participant-seed", _SketchFromParticipantSeed)
+
+
+def ignores_given_sketch():
+    return _fed("ignores-given-sketch", _IgnoresGivenSketch)
