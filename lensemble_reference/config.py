@@ -30,13 +30,18 @@ headline report and the issue notes for the commands):
   anchor (RFC-0002 §8.1, ``w·‖Q* − I‖²``), which pins the probe embedding's frame but not its
   content; the multi-seed headline compares it (as variant ``frame-anchor``, weight 1.0, not
   tuned) with the landmark anchor.
-* Outer step ``lr = 1.0, momentum = 0`` (momentum-free FedAvg: ``θ' = mean`` of the released
-  models). RFC-0003 §5.4 recommends (SHOULD) ``lr = 0.5``; measured here, the half step costs the
-  federated controls ~0.06–0.1 R² at this budget while the gauge stays held at ``lr = 1`` (the
-  backstop has already put every released model in the reference frame; with the backstop on the
-  coordinator also re-aligns the averaged global, see ``federation.align_aggregate``). What "tames" the
+* Outer step: ``lensemble_spec.protocol.OuterConfig`` with its defaults, ``lr = 1.0, momentum = 0``
+  (momentum-free FedAvg: ``θ' = mean`` of the released models), RFC-0003 §5.4's recommendation
+  (FED-025). Measured at the headline settings (8 × 25, seeds 0–2, RFC-0003 §5.4 gives the
+  command and the table), ``lr = 0.5`` lowered the anchored control's held-out R² on every seed
+  (mean 0.239 vs 0.257) with the same frame (largest drift ≤ 4.9° either way); what "tames" the
   step is ``momentum = 0``: momentum would keep re-applying last round's disagreement after the
-  backstop corrected it. The same outer step is used by every control (EVAL-003/004).
+  backstop corrected it. With the backstop on the coordinator also re-aligns the averaged global
+  (``federation.align_aggregate``). The same outer step is used by every control (EVAL-003/004).
+* ``sketch_generator``: the SIGReg sketch generator (RFC-0003 §6.2), recorded so the
+  configuration hash names it; the only value is ``"splitmix64-ratio-of-uniforms"``. A resumed
+  run whose recorded configuration lacks it was started by lensemble-spec 0.1 and is refused
+  (:meth:`TrainConfig.from_recorded`, RFC-0003 §6.3).
 * Backstop threshold 5° (the harness uses RFC-0002 §9's 15°): a participant whose probe frame is
   more than 5° off the reference is re-aligned before release. Measured over seeds 0–3 at
   24 × 50 (anchored only; the other controls have no backstop), held-out state-probe R² rose
@@ -60,7 +65,7 @@ from typing import Any, Mapping
 from lensemble_spec.artifacts.safe_json import load_json_file
 from lensemble_spec.errors import ConfigError, LensembleError
 from lensemble_spec.metrics.sketch import LEGACY_SKETCH_GENERATOR, SKETCH_GENERATOR
-from lensemble_spec.protocol import CONTROLS
+from lensemble_spec.protocol import CONTROLS, OuterConfig
 
 
 @dataclass(frozen=True)
@@ -105,14 +110,6 @@ def default_threads() -> int:
             return int(value)
     return 1
 
-@dataclass(frozen=True)
-class OuterSettings:
-    """``θ ← θ + lr·u`` with ``v ← μv + g`` and ``u = g + μv`` (Nesterov) or ``u = v``."""
-
-    lr: float = 1.0
-    momentum: float = 0.0
-    nesterov: bool = True
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -135,7 +132,7 @@ class TrainConfig:
     target_stop_gradient: bool = True
     backstop: bool = True
     backstop_threshold_deg: float = 5.0
-    outer: OuterSettings = field(default_factory=OuterSettings)
+    outer: OuterConfig = field(default_factory=OuterConfig)  # the protocol's type and defaults (RFC-0003 §5.4)
     min_participants: int = 1
     threads: int = field(default_factory=lambda: default_threads())
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -116,9 +116,14 @@ class Batch:
 
 @dataclass(frozen=True)
 class OuterConfig:
-    """Outer-step hyper-parameters (RFC-0003 §5): ``θ ← θ + lr·(g + μ·v)`` with Nesterov."""
+    """Outer-step hyper-parameters (RFC-0003 §5): ``θ ← θ + lr·(g + μ·v)`` with Nesterov.
 
-    lr: float = 0.5
+    The defaults are RFC-0003 §5.4's recommendation (FED-025): ``lr = 1``, no momentum — the new
+    global is the mean of the released models. The reference trainer uses this type and these
+    defaults for its own configuration; a federation part exposes its default as ``default_outer``.
+    """
+
+    lr: float = 1.0
     momentum: float = 0.0
     nesterov: bool = True
 
