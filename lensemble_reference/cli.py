@@ -174,7 +174,7 @@ def _train(args: argparse.Namespace) -> int:
 
     out, resume = _target(args)
     if resume:
-        cfg = TrainConfig.from_dict(read_request(reopen(out))["config"]).validate()
+        cfg = TrainConfig.from_recorded(read_request(reopen(out))["config"], f"the partial run {out}")
         if args.control not in (None, cfg.control):
             raise ConfigError(f"{out} is a run of {cfg.control}, not {args.control}", field="control")
         args.control = cfg.control
@@ -223,7 +223,7 @@ def _headline(args: argparse.Namespace) -> int:
         from .resume import reopen
 
         state = read_comparison_state(reopen(out))
-        cfg = TrainConfig.from_dict(state["config"]).validate()
+        cfg = TrainConfig.from_recorded(state["config"], f"the partial comparison {out}")
         controls = tuple(state["controls"])
     else:
         cfg = load_config(args.config, _overrides(args))

@@ -24,13 +24,18 @@ Defaults and why (the measurements behind them, with the commands, are in
   anchor (RFC-0002 §8.1, ``w·‖Q* − I‖²``), which pins the probe embedding's frame but not its
   content; the multi-seed headline compares it (as variant ``frame-anchor``, weight 1.0, not
   tuned) with the landmark anchor.
-* Outer step ``lr = 1.0, momentum = 0`` (momentum-free FedAvg: ``θ' = mean`` of the released
-  models). RFC-0003 §5.4 recommends (SHOULD) ``lr = 0.5``; measured here, the half step costs the
-  federated controls ~0.06–0.1 R² at this budget while the gauge stays held at ``lr = 1`` (the
-  backstop has already put every released model in the reference frame; with the backstop on the
-  coordinator also re-aligns the averaged global, see ``federation.align_aggregate``). What "tames" the
+* Outer step: ``lensemble_spec.protocol.OuterConfig`` with its defaults, ``lr = 1.0, momentum = 0``
+  (momentum-free FedAvg: ``θ' = mean`` of the released models), RFC-0003 §5.4's recommendation
+  (FED-025). Measured at the headline settings (8 × 25, seeds 0–2, RFC-0003 §5.4 gives the
+  command and the table), ``lr = 0.5`` lowered the anchored control's held-out R² on every seed
+  (mean 0.239 vs 0.257) with the same frame (largest drift ≤ 4.9° either way); what "tames" the
   step is ``momentum = 0``: momentum would keep re-applying last round's disagreement after the
-  backstop corrected it. The same outer step is used by every control (EVAL-003/004).
+  backstop corrected it. With the backstop on the coordinator also re-aligns the averaged global
+  (``federation.align_aggregate``). The same outer step is used by every control (EVAL-003/004).
+* ``sketch_generator``: the SIGReg sketch generator (RFC-0003 §6.2), recorded so the
+  configuration hash names it; the only value is ``"splitmix64-ratio-of-uniforms"``. A resumed
+  run whose recorded configuration lacks it was started by lensemble-spec 0.1 and is refused
+  (:meth:`TrainConfig.from_recorded`, RFC-0003 §6.3).
 * Backstop threshold 5° (the harness uses RFC-0002 §9's 15°): a participant whose probe frame is
   more than 5° off the reference is re-aligned before release; the anchor weight, not the
   threshold, bounds round 1 (every participant fires in round 1 at any threshold).
@@ -49,7 +54,8 @@ from typing import Any, Mapping
 
 from lensemble_spec.artifacts.safe_json import load_json_file
 from lensemble_spec.errors import ConfigError, LensembleError
-from lensemble_spec.protocol import CONTROLS
+from lensemble_spec.metrics.sketch import LEGACY_SKETCH_GENERATOR, SKETCH_GENERATOR
+from lensemble_spec.protocol import CONTROLS, OuterConfig
 
 
 @dataclass(frozen=True)
@@ -94,14 +100,6 @@ def default_threads() -> int:
             return int(value)
     return 1
 
-@dataclass(frozen=True)
-class OuterSettings:
-    """``θ ← θ + lr·u`` with ``v ← μv + g`` and ``u = g + μv`` (Nesterov) or ``u = v``."""
-
-    lr: float = 1.0
-    momentum: float = 0.0
-    nesterov: bool = True
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -120,10 +118,11 @@ class TrainConfig:
     lambda_anchor: float = 0.05
     anchor_variant: str = "landmark"  # "landmark" (RFC-0002 §4) or "frame" (§8.1)
     sketch_dim: int = 64
+    sketch_generator: str = SKETCH_GENERATOR  # RFC-0003 §6.2; recorded so the config hash names it (§6.3)
     target_stop_gradient: bool = True
     backstop: bool = True
     backstop_threshold_deg: float = 5.0
-    outer: OuterSettings = field(default_factory=OuterSettings)
+    outer: OuterConfig = field(default_factory=OuterConfig)  # the protocol's type and defaults (RFC-0003 §5.4)
     min_participants: int = 1
     threads: int = field(default_factory=lambda: default_threads())
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -141,6 +140,20 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
         return _build(cls, data, "config")
+
+    @classmethod
+    def from_recorded(cls, data: Mapping[str, Any], where: str) -> "TrainConfig":
+        """A configuration a run recorded (to resume it): like :meth:`from_dict`, but one without
+        ``sketch_generator`` was written by lensemble-spec 0.1, whose sketches this version does
+        not build, and is refused rather than continued with other sketches (RFC-0003 §6.3)."""
+        if isinstance(data, Mapping) and "sketch_generator" not in data:
+            raise ConfigError(
+                f"{where} was started by lensemble-spec 0.1, which trained with the {LEGACY_SKETCH_GENERATOR} "
+                f"SIGReg sketches; this version builds {SKETCH_GENERATOR} sketches (RFC-0003 §6.3), so it cannot continue it",
+                remediation="Start the run again with this version (runs are deterministic, FED-028), or finish it with lensemble-spec 0.1.",
+                field="sketch_generator",
+            )
+        return cls.from_dict(data).validate()
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
@@ -161,6 +174,16 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}", field=name)
         if not 0 < self.outer.lr <= 1.0 or not 0 <= self.outer.momentum < 1:
             raise ConfigError("outer.lr must be in (0, 1] and outer.momentum in [0, 1)", field="outer")
+        if self.sketch_generator != SKETCH_GENERATOR:
+            legacy = self.sketch_generator == LEGACY_SKETCH_GENERATOR
+            raise ConfigError(
+                f"sketch_generator {self.sketch_generator!r} is "
+                + ("lensemble-spec 0.1's NumPy generator, which this version no longer builds" if legacy else "unknown")
+                + f"; the only generator is {SKETCH_GENERATOR!r} (RFC-0003 §6.2)",
+                remediation=f"Drop sketch_generator from the configuration (or set {SKETCH_GENERATOR!r})"
+                + ("; to reproduce a run trained with the old sketches use lensemble-spec 0.1." if legacy else "."),
+                field="sketch_generator",
+            )
         if self.anchor_variant not in ("landmark", "frame"):
             raise ConfigError(f"anchor_variant must be 'landmark' or 'frame', got {self.anchor_variant!r}", field="anchor_variant")
         if self.episodes_per_batch < 0:

@@ -417,12 +417,14 @@ def local_update(
     seed: int,
     round_index: int,
     anchor: FrameAnchor | None = None,
+    sketch: Any = None,
 ) -> dict[str, np.ndarray]:
     """Stateless participant step (protocol ``FederationPart.local_update``): ``Δ = local − global``.
 
-    A fresh AdamW and a sampler seeded with ``seed``; the round's shared sketch; the anchor as
-    given (its ``weight`` is the anchor weight). Never reads ``silo.states``; never modifies its
-    inputs (the global is copied into a fresh module).
+    A fresh AdamW and a sampler seeded with ``seed``; the ``sketch`` given (the caller's round
+    sketch, as float32), else the round's shared sketch built from ``cfg.seed`` and
+    ``round_index``; the anchor as given (its ``weight`` is the anchor weight). Never reads
+    ``silo.states``; never modifies its inputs (the global is copied into a fresh module).
     """
     deterministic_torch(cfg.threads)
     check_releasable(global_params, who="global params")
@@ -438,7 +440,8 @@ def local_update(
             weight=float(anchor.weight),
             variant=str(getattr(anchor, "variant", "landmark")),
         )
-    part.train(steps, round_sketch(cfg, round_index), anc)
+    given = None if sketch is None else torch.from_numpy(np.array(sketch, dtype=np.float32))
+    part.train(steps, round_sketch(cfg, round_index) if given is None else given, anc)
     delta = redifference(global_params, part.params())
     check_releasable(delta, who=f"delta of {silo.name}")
     return {k: delta[k].astype(np.asarray(global_params[k]).dtype, copy=False) for k in global_params}

@@ -43,7 +43,7 @@ from lensemble_spec.protocol import (
 from . import __version__
 from .artifacts import PRODUCER
 from .backstop import align_to_reference, encode_numpy
-from .config import ModelConfig, OuterSettings, TrainConfig, WorldConfig, default_threads
+from .config import ModelConfig, TrainConfig, WorldConfig, default_threads
 from .controls import run_control
 from .federation import RunInputs, local_update
 from .model import infer_model_config, init_params, module_from_params, rotate_params
@@ -182,7 +182,7 @@ def train_config_for(config: FederationConfig, silos: Mapping[str, Silo], model:
         lambda_anchor=float(config.lambda_anchor),
         backstop=bool(config.backstop),
         backstop_threshold_deg=float(config.backstop_threshold_deg),
-        outer=OuterSettings(lr=float(config.outer.lr), momentum=float(config.outer.momentum), nesterov=bool(config.outer.nesterov)),
+        outer=OuterConfig(lr=float(config.outer.lr), momentum=float(config.outer.momentum), nesterov=bool(config.outer.nesterov)),
         min_participants=int(config.min_participants),
         threads=default_threads() if threads is None else int(threads),
         model=m,
@@ -193,6 +193,11 @@ def train_config_for(config: FederationConfig, silos: Mapping[str, Silo], model:
 class ReferenceFederation:
     def __init__(self, model: ReferenceModel) -> None:
         self.model = model
+
+    @property
+    def default_outer(self) -> OuterConfig:
+        """The outer configuration this trainer uses when none is given: ``TrainConfig().outer`` (FED-025)."""
+        return TrainConfig().outer
 
     def _train_cfg(self, params: Mapping[str, Any], silo: Silo, config: LocalConfig | None = None) -> TrainConfig:
         """This trainer's TrainConfig for one local update, sized to ``params`` (architecture) and
@@ -228,10 +233,15 @@ class ReferenceFederation:
         round_index: int,
         anchor: FrameAnchor | None = None,
         config: LocalConfig | None = None,
+        sketch: Any = None,
     ) -> dict[str, np.ndarray]:
-        """Δ = local − global after ``steps`` AdamW steps (protocol ``FederationPart.local_update``)."""
+        """Δ = local − global after ``steps`` AdamW steps (protocol ``FederationPart.local_update``).
+
+        Trains SIGReg with ``sketch`` when given, else with the round's sketch
+        ``build_sketch(round_sketch_seed(config.root_seed, round_index), d, 64)`` (FED-027).
+        """
         cfg = self._train_cfg(global_params, silo, config)
-        return local_update(cfg, global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor)
+        return local_update(cfg, global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, sketch=sketch)
 
     def outer_init(self, params: Mapping[str, Any]) -> OuterState:
         return outer_init(params)

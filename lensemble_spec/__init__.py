@@ -1,2 +1,2 @@
 """lensemble-spec: conformance harness and metrics for federated JEPA world models."""
-__version__ = "0.1.0"
+__version__ = "0.2.0"

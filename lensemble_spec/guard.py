@@ -105,6 +105,7 @@ class GuardedPart:
 
         call.__name__ = name
         call.__doc__ = getattr(value, "__doc__", None)
+        call.__wrapped__ = value  # type: ignore[attr-defined]  # inspect.signature shows the implementation's parameters
         return call
 
     def __repr__(self) -> str:

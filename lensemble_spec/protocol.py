@@ -112,9 +112,14 @@ class Batch:
 
 @dataclass(frozen=True)
 class OuterConfig:
-    """Outer-step hyper-parameters (RFC-0003 §5): ``θ ← θ + lr·(g + μ·v)`` with Nesterov."""
+    """Outer-step hyper-parameters (RFC-0003 §5): ``θ ← θ + lr·(g + μ·v)`` with Nesterov.
 
-    lr: float = 0.5
+    The defaults are RFC-0003 §5.4's recommendation (FED-025): ``lr = 1``, no momentum — the new
+    global is the mean of the released models. The reference trainer uses this type and these
+    defaults for its own configuration; a federation part exposes its default as ``default_outer``.
+    """
+
+    lr: float = 1.0
     momentum: float = 0.0
     nesterov: bool = True
 
@@ -140,8 +145,10 @@ class LocalConfig:
     training window (``window + 1`` frames); ``weights`` the objective's weights; the anchor weight
     travels in the ``FrameAnchor``. ``seed`` (an argument of ``local_update``) is the participant's
     seed for the round, derived by the caller from the run's root seed; the round's SIGReg sketch
-    is ``build_sketch(round_sketch_seed(root_seed, round_index), d, m)`` and is the same for every
-    participant of a round (FED-009).
+    is ``A_t = build_sketch(round_sketch_seed(root_seed, round_index), d, SKETCH_DIRECTIONS)``, the
+    same for every participant of a round (RFC-0003 §6, FED-027). The harness hands ``A_t`` to a
+    ``local_update`` that declares a ``sketch`` parameter; ``root_seed`` is how one that does not
+    (or is called with ``sketch=None``) builds it.
     """
 
     inner_lr: float = 1e-3
@@ -286,6 +293,7 @@ class FederationPart(Protocol):
         round_index: int,
         anchor: FrameAnchor | None = None,
         config: LocalConfig | None = None,
+        sketch: Any | None = None,
     ) -> Params:
         """``steps`` inner steps from ``global_params`` on ``silo``; returns ``delta = local − global``.
 
@@ -294,6 +302,14 @@ class FederationPart(Protocol):
         ``config`` carries learning rate, batch size, window and objective weights (the harness
         always passes it; ``None`` means the implementation's defaults). Raises ProbeError for an
         anchor with fewer points than ``d`` and a positive weight (GAUGE-022).
+
+        ``sketch`` (an optional parameter since lensemble-spec 0.2): the round's SIGReg sketch
+        ``A_t``, a ``(d, SKETCH_DIRECTIONS)`` float32 array of unit columns. Given one, the
+        participant trains its SIGReg term with exactly that matrix; given ``None``, with ``A_t``
+        built from ``config.root_seed`` and ``round_index`` (RFC-0003 §6.2). Both are FED-027,
+        checked only on a ``local_update`` that declares a parameter named ``sketch``
+        (:func:`local_update_takes_sketch`); a signature without it keeps working and FED-027 is
+        then reported as not observable.
         """
 
     def outer_init(self, params: Params) -> Any:
@@ -371,6 +387,22 @@ class ArtifactsPart(Protocol):
         ART-009); PathEscape for a path leaving the directory (ART-026); ArtifactError for
         oversized, too deep or lax JSON (ART-027, ART-028); SchemaVersionMismatch (ART-029).
         """
+
+
+def local_update_takes_sketch(federation: Any) -> bool:
+    """True when ``federation.local_update`` declares a parameter named ``sketch`` (keyword-callable).
+
+    A bare ``**kwargs`` does not count: it may swallow the argument, and FED-027 would then blame
+    an adapter written before the parameter existed.
+    """
+    import inspect
+
+    try:
+        params = inspect.signature(federation.local_update).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+    p = params.get("sketch")
+    return p is not None and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 #: Members a part may lack entirely: without ``run`` the harness drives the federation itself

@@ -34,7 +34,8 @@ from .artifacts.canonical import canonical_json, config_hash, strip_sink_paths
 from .artifacts.hashing import hash_records, header_json, probe_hash
 from .metrics import drift_angle_deg, effective_dim, effective_rank, latent_rms, latent_std_mean
 from .metrics.drift import drift_to_reference_deg
-from .metrics.sigreg import build_sketch, derive_seed, round_sketch_seed, sigreg_knots, sigreg_statistic
+from .metrics.sigreg import derive_seed, round_sketch_seed, sigreg_knots, sigreg_statistic
+from .metrics.sketch import SKETCH_GENERATOR, build_sketch, splitmix64, standard_normals
 
 VECTOR_DIR = Path(__file__).resolve().parent / "rfcs" / "vectors"
 
@@ -102,7 +103,15 @@ def _derive_seed(inp: dict[str, Any]) -> dict[str, Any]:
 def _sketch(inp: dict[str, Any]) -> dict[str, Any]:
     a = build_sketch(inp["seed"], inp["d"], inp["m"])
     data = a.astype("<f4").tobytes()
-    return {"sketch": _tensor(a), "sha256_of_data": hashlib.sha256(data).hexdigest()}
+    words = splitmix64(inp["seed"], 0, 4)
+    normals = standard_normals(inp["seed"], 4)
+    return {
+        "generator": SKETCH_GENERATOR,
+        "first_words_hex": [f"{int(w):016x}" for w in words],  # SplitMix64 words 1-4, for debugging step 1
+        "first_normals_bits": [struct.pack(">d", float(x)).hex() for x in normals],  # the first 4 accepted normals (step 2)
+        "sketch": _tensor(a),
+        "sha256_of_data": hashlib.sha256(data).hexdigest(),
+    }
 
 
 def _sigreg(inp: dict[str, Any]) -> dict[str, Any]:
@@ -218,6 +227,8 @@ def _inputs() -> dict[str, list[tuple[str, dict[str, Any]]]]:
         ("tiny", {"seed": 0, "d": 3, "m": 4}),
         ("round-1-of-root-0", {"seed": round_sketch_seed(0, 1), "d": 4, "m": 5}),
         ("harness-size", {"seed": round_sketch_seed(7, 2), "d": 16, "m": 64}),
+        ("one-dimension", {"seed": 5, "d": 1, "m": 6}),
+        ("largest-63-bit-seed", {"seed": 2**63 - 1, "d": 5, "m": 3}),
     ]
     rng = _rng(20261203)
     gauss = rng.standard_normal((40, 3))

@@ -13,7 +13,8 @@ The harness is the coordinator of these runs; the implementation supplies every 
   ``P``, computed once (RFC-0002 §4) and stored in ``probe.safetensors``;
 * round ``r = 1 … R`` of the federated controls (``anchored``, ``naive-fedavg``): each silo, in
   sorted order, ``Δ_p = local_update(θ_{r−1}, silo_p, steps=H, seed=s_{p,r}, round_index=r,
-  anchor=(P, T_0, λ_anchor) if λ_anchor > 0)``; with the backstop on, the participant's local model
+  anchor=(P, T_0, λ_anchor) if λ_anchor > 0, sketch=A_r)`` (the sketch only when ``local_update``
+  declares that parameter, RFC-0003 §6); with the backstop on, the participant's local model
   ``θ + Δ_p`` is measured against ``T_0`` and, above the threshold, released as
   ``align_release(θ, θ + Δ_p, P, T_0)`` (a degenerate frame is released unaligned and flagged,
   RFC-0002 §5); then ``θ_r, state = outer_step(θ_{r−1}, {p: Δ_p}, state, outer)``;
@@ -46,7 +47,7 @@ from lensemble_spec.errors import (
     LensembleError,
     QuorumNotMet,
 )
-from lensemble_spec.metrics import derive_seed, frame_drift, round_sketch_seed
+from lensemble_spec.metrics import build_sketch, derive_seed, frame_drift, round_sketch_seed
 from lensemble_spec.protocol import (
     CONTROLS,
     FederationConfig,
@@ -56,6 +57,7 @@ from lensemble_spec.protocol import (
     Probe,
     RunResult,
     Silo,
+    local_update_takes_sketch,
 )
 from lensemble_spec.verify.recompute import drift_to_reference, embed, record_metrics
 
@@ -148,10 +150,17 @@ class _Run:
     def metrics(self, models: Mapping[str, Mapping[str, np.ndarray]], *, pairwise: bool) -> dict[str, Any]:
         return record_metrics(self.model, models, points=self.points, targets=self.targets, pairwise=pairwise)
 
+    def round_sketch(self, params: Mapping[str, np.ndarray], round_index: int) -> np.ndarray:
+        """``A_t = build_sketch(round_sketch_seed(seed, t), d, SKETCH_DIRECTIONS)`` for the model's ``d``."""
+        d = int(self.model.latent_dim)
+        return np.ascontiguousarray(build_sketch(round_sketch_seed(int(self.config.seed), round_index), d, bounds.SKETCH_DIRECTIONS), dtype=np.float32)
+
     def local(self, params: Mapping[str, np.ndarray], silo: Silo, round_index: int, anchor: FrameAnchor | None) -> dict[str, np.ndarray]:
+        # RFC-0003 §6: the round's sketch, handed over when local_update takes one (FED-027)
+        extra = {"sketch": self.round_sketch(params, round_index)} if local_update_takes_sketch(self.federation) else {}
         delta = self.federation.local_update(
             params, silo, steps=int(self.config.inner_steps), seed=derive_seed(int(self.config.seed), f"local/{silo.name}/{round_index}"),
-            round_index=round_index, anchor=anchor, config=self.local_config,
+            round_index=round_index, anchor=anchor, config=self.local_config, **extra,
         )  # fmt: skip
         return _add(params, delta)
 

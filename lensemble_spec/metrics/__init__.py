@@ -56,12 +56,12 @@ from .procrustes import DEGENERATE_RTOL, ProcrustesResult, procrustes_align, ran
 from .sigreg import (
     SIGREG_KNOTS,
     SIGREG_T_MAX,
-    build_sketch,
     derive_seed,
     round_sketch_seed,
     sigreg_knots,
     sigreg_statistic,
 )
+from .sketch import LEGACY_SKETCH_GENERATOR, SKETCH_GENERATOR, build_sketch
 
 __all__ = [
     "ANGLE_ATOL_DEG",
@@ -71,7 +71,9 @@ __all__ = [
     "MIN_LATENT_STD",
     "MIN_RANK_FRACTION",
     "RESIDUAL_NOISE_FLOOR",
+    "LEGACY_SKETCH_GENERATOR",
     "SIGREG_KNOTS",
+    "SKETCH_GENERATOR",
     "SIGREG_T_MAX",
     "SPECTRUM_EPS",
     "CentredSpectrum",

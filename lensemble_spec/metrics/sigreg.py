@@ -1,10 +1,10 @@
 """SIGReg: sketched Epps–Pulley test of the latents against an isotropic standard Gaussian.
 
-Sketch. ``A = build_sketch(seed, d, m)`` is a ``(d, m)`` float32 matrix of unit columns drawn from
-a dedicated ``numpy.random.Generator(PCG64(seed))`` (standard normal, columns L2-normalised in
-float64, then cast). It never touches a global RNG, so the same ``(seed, d, m)`` gives the same
-bytes in every process and on every platform for a given numpy version. Every participant of a
-round uses ``seed = round_sketch_seed(root_seed, t)``.
+Sketch. ``A = build_sketch(seed, d, m)`` is a ``(d, m)`` float32 matrix of unit columns from the
+generator of :mod:`lensemble_spec.metrics.sketch` (SplitMix64 words, ratio-of-uniforms normals,
+columns normalised in float64; RFC-0003 §6.2 states it bit for bit). It never touches a global
+RNG, so the same ``(seed, d, m)`` gives the same bytes in every process, on every platform and in
+every language. Every participant of a round uses ``seed = round_sketch_seed(root_seed, t)``.
 
 Statistic. Flatten the latents to ``Z`` ``(M, d)`` (all leading dims are samples; every token
 counts, as in upstream). Project and **centre**: ``U = Z A − mean(Z A)`` ``(M, m)``. For each
@@ -59,6 +59,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._inputs import as_samples, check_min_samples, is_torch_tensor, to_float64
+from .sketch import build_sketch  # noqa: F401  (its historical home; defined in .sketch)
 
 #: Number of characteristic-function knots (LeWM / LeJEPA default; odd so the grid is symmetric
 #: about its midpoint for the trapezoid rule).
@@ -110,20 +111,6 @@ def round_sketch_seed(root_seed: int, round_index: int) -> int:
         raise InputError(f"round_index must be a non-negative int, got {round_index!r}",
                          remediation="Pass the 0-based round index.")
     return derive_seed(root_seed, f"sketch:{int(round_index)}")
-
-
-def build_sketch(seed: int, d: int, n_directions: int) -> np.ndarray:
-    """Deterministic ``(d, n_directions)`` float32 matrix of unit columns (see module docstring)."""
-    for name, value, low in (("seed", seed, 0), ("d", d, 1), ("n_directions", n_directions, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise InputError(
-                f"{name} must be an int >= {low}, got {value!r}",
-                remediation="Pass build_sketch(seed >= 0, d >= 1, n_directions >= 1) as integers.",
-            )
-    rng = np.random.Generator(np.random.PCG64(int(seed)))
-    g = rng.standard_normal((int(d), int(n_directions)))
-    g /= np.linalg.norm(g, axis=0, keepdims=True)
-    return g.astype(np.float32)
 
 
 def _check_sketch(sketch: Any, d: int) -> np.ndarray:

@@ -119,7 +119,7 @@ def test_harness_parameters_are_defined_once_and_cited_ones_exist():
     assert CATALOG.param("MAX_DRIFT_TO_REFERENCE_DEG") == 30.0
     assert CATALOG.param("MIN_LATENT_STD") == 1e-3
     assert CATALOG.param("BACKSTOP_THRESHOLD_DEG") == 15.0
-    assert (CATALOG.param("OUTER_LR_DEFAULT"), CATALOG.param("OUTER_MOMENTUM_DEFAULT")) == (0.5, 0.0)
+    assert (CATALOG.param("OUTER_LR_DEFAULT"), CATALOG.param("OUTER_MOMENTUM_DEFAULT")) == (1.0, 0.0)
     with pytest.raises(RequirementError, match="unknown harness parameter"):
         CATALOG.param("NOT_A_PARAMETER")
     cited = {

@@ -153,12 +153,7 @@ def test_the_cards_reproduce_recipe_rebuilds_every_checkpoint_bit_for_bit(refere
 
 #: SHOULD/MAY requirements the reference's full-level session may leave unpassed, and why. Every
 #: other requirement, and every MUST without exception, has at least one passing test.
-NOT_PASSED_ALLOWED: dict[str, str] = {
-    "FED-025": "the reference exposes no `default_outer`; its own TrainConfig default outer lr is 1.0, "
-    "not the 0.5 of RFC-0003 §5.4 (reported to the lead rather than hidden)",
-    "FED-027": "not observable through the protocol: local_update is not handed the sketch and its "
-    "optimiser is the implementation's own, so no check can tell which sketch it trained with",
-}
+NOT_PASSED_ALLOWED: dict[str, str] = {}
 
 
 @pytest.mark.slow

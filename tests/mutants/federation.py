@@ -235,3 +235,23 @@ class _DilocoDefaultOuter(Wrapped):
         return OuterConfig(lr=0.7, momentum=0.9, nesterov=True)
 
 
+@register("sketch-from-participant-seed", LOCAL, {"FED-027"}, "own sketch from the participant seed, not the root seed", part="federation")
+class _SketchFromParticipantSeed(Wrapped):
+    """Builds its own sketch from the participant's seed instead of the run's root seed (honours a given one)."""
+
+    def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None, config=None, sketch=None):
+        if sketch is None:
+            from lensemble_spec.metrics import build_sketch, round_sketch_seed
+
+            sketch = build_sketch(round_sketch_seed(seed, round_index), int(reference().model.latent_dim), 64)
+        return self._inner.local_update(
+            global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=config, sketch=sketch
+        )
+
+
+@register("ignores-given-sketch", LOCAL, {"FED-027"}, "local_update ignores the sketch it is handed", part="federation")
+class _IgnoresGivenSketch(Wrapped):
+    """Declares ``sketch`` but always trains with the round's sketch it builds itself."""
+
+    def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None, config=None, sketch=None):
+        return self._inner.local_update(global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=config)

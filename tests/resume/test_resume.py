@@ -145,3 +145,21 @@ def test_killed_headline_resumes_to_the_same_results(tmp_path: Path, config_file
     for control in controls.split(","):
         assert fingerprint(out / control) == fingerprint(full / control)
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in full.iterdir())
+
+
+@pytest.mark.slow
+def test_a_run_started_by_lensemble_spec_0_1_is_not_resumed(tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """RFC-0003 §6.3: a partial run whose recorded configuration names no sketch generator trained
+    with the 0.1 NumPy sketches; resuming it would continue with other sketches, so it is refused
+    (typed, with the remedy) and the partial directory is left as it was."""
+    out = tmp_path / "run"
+    kill_at("request", ["train", "--control", "anchored", "--out", str(out), "--config", str(config_file), "--quiet"], tmp_path)
+    request = tmp_path / "run.partial" / "resume" / "request.json"
+    doc = json.loads(request.read_text())
+    del doc["config"]["sketch_generator"]
+    request.write_text(json.dumps(doc))
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    assert main(["train", "--resume", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "lensemble-spec 0.1" in err and "sketch" in err and "again" in err
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == before and not out.exists()
