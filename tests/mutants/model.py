@@ -18,7 +18,7 @@ class _RotateTranspose(Wrapped):
         return self._inner.rotate(params, np.asarray(q, dtype=np.float64).T)
 
 
-@register("fixed-sketch", LOSS, {"GAUGE-007", "GAUGE-008", "GAUGE-009"}, "loss_terms ignores the given sketch (not co-rotatable)", part="model")
+@register("fixed-sketch", LOSS, {"GAUGE-007", "GAUGE-009"}, "loss_terms ignores the given sketch (not co-rotatable)", part="model")
 class _FixedSketch(Wrapped):
     """SIGReg with the model's own fixed sketch (the caller's sketch is ignored): the statistic
     cannot be co-rotated, so it is not gauge invariant value by value."""
@@ -26,6 +26,27 @@ class _FixedSketch(Wrapped):
     def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
         own = build_sketch(7, int(self._inner.latent_dim), int(np.shape(sketch)[1]))
         return self._inner.loss_terms(params, batch, sketch=own, anchor=anchor, weights=weights)
+
+
+@register("sigreg-summed", LOSS, {"GAUGE-008", "FED-008"}, "SIGReg summed over the sketch's directions, not averaged", part="model")
+class _SigregSummed(Wrapped):
+    """The SIGReg term summed over the m directions instead of averaged (×m, consistently in
+    ``total``): still gauge invariant, but not RFC-0002's statistic; and ``local_update`` trains
+    another objective than the one ``loss_terms`` states, so its delta does not descend it (FED-008).
+    (A fixed sketch of the
+    model's own is not a GAUGE-008 defect the suite can see: over 64 directions another sketch's
+    statistic lies within the quadrature tolerance.)"""
+
+    def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
+        from lensemble_spec.protocol import ObjectiveWeights
+
+        terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights))
+        m = int(np.shape(sketch)[1])
+        lam = (weights or ObjectiveWeights()).lambda_sigreg
+        extra = (m - 1) * float(terms["sigreg"])
+        terms["sigreg"] = m * float(terms["sigreg"])
+        terms["total"] = float(terms["total"]) + lam * extra
+        return terms
 
 
 #: Factor by which the magnitude-collapsed encoder shrinks every latent.
