@@ -119,6 +119,8 @@ MUTANTS: dict[str, Mutant] = {
     "rewrites-header-on-load": _m("mutants.artifacts:rewrites_header_on_load", ARTIFACTS, {"ART-030"}, "loader rewrites header.json"),
     # --- values recorded vs values used, defaults (RFC-0010 ART-017, RFC-0003 FED-025) ---
     "ignores-batch-size": _m("mutants.runs:ignores_batch_size", RUNS, {"ART-017"}, "trains with batch 8 whatever batch_size says"),
+    # --- planning (RFC-0005 §6.2) ---
+    "stateful-predict": _m("mutants.planning:stateful_predict", ROTATE + files("test_planning.py"), {"GAUGE-001", "GAUGE-003", "GAUGE-005", "GAUGE-027", "GAUGE-028", "EVAL-022"}, "predict keeps an online normaliser updating across calls (every check comparing two predict calls fails)"),
     "diloco-default-outer": _m("mutants.federation:diloco_default_outer", ("conformance",), {"FED-025"}, "default outer lr 0.7, momentum 0.9", keyword="test_default_outer_configuration"),
 }
 
@@ -174,6 +176,9 @@ TAMPER_EXPECTED: dict[str, frozenset[str]] = {
         "results-schema-version": {"EVAL-015"},
         "results-key-missing": {"EVAL-016"},
         "results-series-short": {"EVAL-017"},
+        "planning-peeks-at-state": {"EVAL-021"},
+        "planning-success-from-latents": {"EVAL-020", "EVAL-021"},
+        "planning-conditions-differ": {"EVAL-019", "EVAL-021"},
     }.items()
 }
 
