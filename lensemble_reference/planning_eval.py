@@ -9,11 +9,19 @@ baselines and returns the results table's ``planning`` object. Both use
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from lensemble_spec.artifacts import load_checkpoint
-from lensemble_spec.planning import Conditions, Outcome, evaluate_models, planning_record, rfc_conditions, style_from_dict
+from lensemble_spec.planning import (
+    Conditions,
+    Outcome,
+    evaluate_models,
+    planning_record,
+    rfc_conditions,
+    style_from_dict,
+)
 from lensemble_spec.schemas import RunManifest, load_document
 
 from .artifacts import MANIFEST_FILE

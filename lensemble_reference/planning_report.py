@@ -10,7 +10,8 @@ differences of the rate are read the same way as the R² differences.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from lensemble_spec.aggregate import interval
 from lensemble_spec.planning import BASELINE_PREFIX, BASELINES, wilson_interval
@@ -48,11 +49,12 @@ def render_planning(table: Mapping[str, Any], records: Sequence[Mapping[str, Any
     """The planning section of the multi-seed text (module docstring); rates in percent."""
     c = records[0]["conditions"]
     p = c["planner"]
-    lines = [
+    head = (
         f"closed-loop planning (RFC-0005 §6.2), success rate in % (end-effector within {c['success_radius']} of the goal after "
         f"{c['steps']} steps; {c['episodes']} held-out tasks per model, local-only: every silo's model; "
         f"{p['method'].upper()} horizon {p['horizon']}, {p['samples']} samples × {p['iterations']} iterations, re-plan every {c['replan_every']} step(s))"
-    ]
+    )
+    lines = [head]
     body = []
     for row in table["controls"]:
         label = row["control"]

@@ -22,7 +22,13 @@ from .closed_loop import (
 from .intervals import METHOD as INTERVAL_METHOD
 from .intervals import wilson_interval
 from .planners import PLANNERS, PlannerConfig, plan, shift
-from .record import BASELINE_PREFIX, outcome_doc, planning_record, rfc_conditions, style_from_dict
+from .record import (
+    BASELINE_PREFIX,
+    outcome_doc,
+    planning_record,
+    rfc_conditions,
+    style_from_dict,
+)
 
 __all__ = [
     "BASELINES",

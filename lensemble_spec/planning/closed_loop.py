@@ -30,7 +30,7 @@ from ..worlds.goals import Tasks, draw_tasks, end_effector_distance
 from ..worlds.render import Style, check_image_size, render_states
 from ..worlds.silos import derive_world_seed
 from .cost import latent_cost, true_state_cost
-from .planners import PlannerConfig, plan, shift
+from .planners import PlannerConfig, check_positive_ints, plan, shift
 
 BASELINES = ("random", "zero", "true-dynamics")
 
@@ -49,10 +49,7 @@ class Conditions:
     planner: PlannerConfig = field(default_factory=PlannerConfig)
 
     def __post_init__(self) -> None:
-        for name in ("episodes", "steps", "replan_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ConfigError(f"{name} must be a positive int, got {v!r}", remediation=f"Pass {name} as an integer >= 1.", field=name)
+        check_positive_ints(self, ("episodes", "steps", "replan_every"))
         if self.replan_every > self.planner.horizon:
             raise ConfigError("replan_every exceeds the planning horizon", remediation="Re-plan at least once per horizon.", field="replan_every")
         for name in ("success_radius", "min_separation", "running_weight"):

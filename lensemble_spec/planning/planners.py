@@ -29,6 +29,14 @@ CostFn = Callable[[np.ndarray], np.ndarray]
 PLANNERS = ("cem", "mppi")
 
 
+def check_positive_ints(obj: object, names: tuple[str, ...]) -> None:
+    """ConfigError naming the first of ``names`` whose value on ``obj`` is not an int >= 1."""
+    for name in names:
+        v = getattr(obj, name)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ConfigError(f"{name} must be a positive int, got {v!r}", remediation=f"Pass {name} as an integer >= 1.", field=name)
+
+
 @dataclass(frozen=True)
 class PlannerConfig:
     """Planner settings: method, horizon, samples per iteration, iterations, elites, MPPI temperature,
@@ -45,10 +53,7 @@ class PlannerConfig:
     def __post_init__(self) -> None:
         if self.method not in PLANNERS:
             raise ConfigError(f"unknown planner {self.method!r}", remediation=f"Use one of {', '.join(PLANNERS)}.", field="method")
-        for name in ("horizon", "samples", "iterations", "elites"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ConfigError(f"{name} must be a positive int, got {v!r}", remediation=f"Pass {name} as an integer >= 1.", field=name)
+        check_positive_ints(self, ("horizon", "samples", "iterations", "elites"))
         if self.elites > self.samples:
             raise ConfigError(f"elites ({self.elites}) exceed samples ({self.samples})", remediation="Keep elites <= samples.", field="elites")
         for name in ("temperature", "init_std_fraction"):

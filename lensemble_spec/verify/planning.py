@@ -37,7 +37,14 @@ def _wilson(k: int, n: int) -> tuple[float, float]:
 
 def check_planning(v: Any, table: ResultsTable) -> None:
     """Run the checks of the module docstring; ``v`` is the calling :class:`~.results.ResultsVerifier`."""
-    from ..planning import BASELINE_PREFIX, BASELINES, Conditions, evaluate_baselines, evaluate_models, style_from_dict
+    from ..planning import (
+        BASELINE_PREFIX,
+        BASELINES,
+        Conditions,
+        evaluate_baselines,
+        evaluate_models,
+        style_from_dict,
+    )
 
     rec = table.planning
     subject = f"{v.subject}:planning"

@@ -76,7 +76,12 @@ def _conditions_differ(comparison: Path) -> None:
     import dataclasses
 
     from lensemble_spec.artifacts import load_checkpoint
-    from lensemble_spec.planning import Conditions, evaluate_models, outcome_doc, style_from_dict
+    from lensemble_spec.planning import (
+        Conditions,
+        evaluate_models,
+        outcome_doc,
+        style_from_dict,
+    )
     from lensemble_spec.schemas import RunManifest, load_document
 
     from .rundirs import edit_results
