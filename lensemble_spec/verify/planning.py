@@ -73,7 +73,7 @@ def check_planning(v: Any, table: ResultsTable) -> None:
         problems.append(f"no outcome for {missing}")
     models: dict[str, list[Any]] = {}
     for label, out in sorted(rec.outcomes.items()):
-        n_models = 1
+        n_models: int | None = 1 if label.startswith(BASELINE_PREFIX) else None  # None: a control without a usable run
         run = v.runs.get(label)
         if run is not None and run.final_round is not None:
             found = run.models_at(run.final_round)
@@ -82,8 +82,9 @@ def check_planning(v: Any, table: ResultsTable) -> None:
                 n_models = len(models[label])
         if out.tasks_digest != digest:
             problems.append(f"{label} ran other tasks (digest {out.tasks_digest[:12]}…, the conditions draw {digest[:12]}…)")
-        if len(out.success) != cond.episodes * n_models:
-            problems.append(f"{label} has {len(out.success)} episodes, the conditions give {cond.episodes} × {n_models}")
+        n = len(out.success)
+        if (n_models is not None and n != cond.episodes * n_models) or n % cond.episodes:
+            problems.append(f"{label} has {n} episodes, the conditions give {cond.episodes} × {n_models or 'k'} models")
     if problems:
         v.fail("EVAL-019", "planning-conditions", subject, "; ".join(problems))
     else:
