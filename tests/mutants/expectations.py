@@ -138,7 +138,7 @@ TAMPER_EXPECTED: dict[str, frozenset[str]] = {
         "anchored-drift-large": {"GAUGE-033", "GAUGE-040"},
         "rank-collapsed": {"GAUGE-041", "EVAL-007"},
         "scale-collapsed": {"GAUGE-042", "EVAL-007"},
-        "foreign-tensor": {"EVAL-007", "EVAL-010", "FED-002"},
+        "foreign-tensor": {"EVAL-007", "EVAL-010", "EVAL-021", "FED-002"},
         "raw-data-file": {"FED-005", "ART-015"},
         "round-missing": {"FED-009"},
         "below-quorum": {"FED-011"},
