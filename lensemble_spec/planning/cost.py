@@ -1,6 +1,6 @@
 """Goal-conditioned costs of candidate action sequences: in a model's latent space, or on the true state.
 
-Both have the same shape: ``cost = w_run · Σ_{t<H} dist(x_t, goal) + dist(x_H, goal)`` where
+Both have the same shape: ``cost = w_run · Σ_{1≤t<H} dist(x_t, goal) + dist(x_H, goal)`` where
 ``x_1 … x_H`` is the rollout of the sequence (``w_run`` = ``running_weight``).
 
 * :func:`latent_cost` rolls out the model part's ``predict`` from ``z_0 = encode(current frame)``
