@@ -141,7 +141,23 @@ def register_headline(subparsers: Any) -> None:
     p.add_argument("--seeds", default=None, help="several seeds, a list or range (e.g. 0-4 or 0,1,7): per-seed tables, means with 95%% "
                    "t-intervals, worst-over-seeds verdicts, paired differences and the frame-only anchor variant (lensemble_reference.multiseed)")
     p.add_argument("--workers", type=int, default=None, help="parallel worker processes for --seeds (default: the CPU count)")
+    p.add_argument("--planning-episodes", type=int, default=None,
+                   help="closed-loop planning tasks per model (RFC-0005 §6.2; default MPC_EPISODES of RFC-0005 §8; 0 = no planning)")
     p.set_defaults(func=_needs_torch(_headline))
+
+
+def _planning(args: argparse.Namespace, data_is_embedded: bool) -> Any:
+    """The §6.2 conditions for ``--planning-episodes`` (None: no planning; real data has no environment)."""
+    from lensemble_spec.errors import ConfigError
+
+    n = getattr(args, "planning_episodes", None)
+    if n is not None and n < 0:
+        raise ConfigError("--planning-episodes must be >= 0", remediation="Pass 0 to skip planning, or a positive number of tasks.", field="planning_episodes")
+    if n == 0 or not data_is_embedded:
+        return None
+    from .planning_eval import conditions
+
+    return conditions(n)
 
 
 def _needs_torch(run: Any) -> Any:
@@ -238,7 +254,7 @@ def _headline(args: argparse.Namespace) -> int:
         cfg, inputs, heldout = lerobot_run_inputs(cfg, options)
         print(describe_data(cfg, inputs, heldout))
         data = (inputs, heldout, describe_heldout(inputs))
-    result = run_headline(cfg, out, controls=controls, show_progress=not args.quiet, data=data, resume=resume)
+    result = run_headline(cfg, out, controls=controls, show_progress=not args.quiet, data=data, resume=resume, planning=_planning(args, data is None))
     print(result["text"])
     load = result.get("load_average_1m_start"), result.get("load_average_1m_end")
     print(f"\nwall time {result['wall_time_s']:.1f}s (1-min load average {load[0]} -> {load[1]}); "
@@ -261,7 +277,7 @@ def _headline_seeds(args: argparse.Namespace, out: Path, resume: bool, cfg: Any,
         raise ConfigError("--seed and --seeds are exclusive", remediation="Use --seeds alone (e.g. --seeds 0-4).", field="seeds")
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers must be >= 1", field="workers")
-    result = run_multiseed(cfg, out, seeds=seeds, controls=controls, workers=args.workers, show_progress=not args.quiet)
+    result = run_multiseed(cfg, out, seeds=seeds, controls=controls, workers=args.workers, show_progress=not args.quiet, planning=_planning(args, True))
     print(result["text"])
     print(f"\nresults in {out / 'results.json'} (per-seed comparisons in {out}/seed-*/)")
     return 0

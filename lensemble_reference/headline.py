@@ -172,9 +172,12 @@ def render_gates(g: Mapping[str, Any]) -> str:
 
 def run_headline(
     cfg: Any, out_dir: Path, *, controls: tuple[str, ...] = CONTROLS, show_progress: bool = True, data: tuple[Any, Any, str] | None = None,
-    resume: bool = False,
+    resume: bool = False, planning: Any = None,
 ) -> dict[str, Any]:
     """Train every control into ``out_dir/<control>`` and write the comparison files.
+
+    ``planning`` (a :class:`lensemble_spec.planning.Conditions`) adds closed-loop planning with each
+    control's final model(s) plus the baselines (RFC-0005 §6.2; embedded world only).
 
     Every control uses ``cfg.for_control(control)``: same seed, world, held-out split, model and
     schedule; only the CONTROL_OVERRIDES fields differ. Returns the ResultsTable (as a dict) plus
@@ -193,13 +196,13 @@ def run_headline(
     inputs, heldout = world_splits(cfg) if data is None else data[:2]  # built before anything is written
     partial = open_comparison(final_dir, cfg.to_dict(), tuple(controls), resume=resume)
     with discard_on_error(partial) if not resume else contextlib.nullcontext():
-        result = _write_comparison(cfg, partial, controls, show_progress, data, inputs, heldout)
+        result = _write_comparison(cfg, partial, controls, show_progress, data, inputs, heldout, planning)
     close_comparison(partial, final_dir)
     return result
 
 
 def _write_comparison(
-    cfg: Any, out_dir: Path, controls: tuple[str, ...], show_progress: bool, data: Any, inputs: Any, heldout: Any
+    cfg: Any, out_dir: Path, controls: tuple[str, ...], show_progress: bool, data: Any, inputs: Any, heldout: Any, planning: Any = None
 ) -> dict[str, Any]:
     """Train (or reuse, or resume) every control into ``out_dir`` and write the comparison files."""
     import os
@@ -214,6 +217,7 @@ def _write_comparison(
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rows: dict[str, dict[str, Any]] = {}
     timings: dict[str, float] = {}
+    outcomes: dict[str, Any] = {}
     for control in controls:
         t0 = time.perf_counter()
         result = control_run(out_dir, control, cfg.for_control(control), inputs, show_progress=show_progress)
@@ -222,12 +226,24 @@ def _write_comparison(
         timings[control] = t1 - t0
         timings[f"{control}/evaluate"] = time.perf_counter() - t1
         rows[control] = control_row(control, evaluation, result.records, getattr(result, "series", None))
+        if planning is not None and inputs.world is not None:
+            from .planning_eval import METRIC, plan_run
+
+            outcomes[control] = plan_run(result.run_dir, inputs.world, planning)
+            rows[control]["metrics"][METRIC] = outcomes[control].rate
+            timings[f"{control}/planning"] = time.perf_counter() - t1 - timings[f"{control}/evaluate"]
+    record = None
+    if outcomes:
+        from .planning_eval import comparison_planning
+
+        record = comparison_planning(outcomes, inputs.world, planning)
     table = ResultsTable.model_validate(
         {
             "title": "lensemble-spec headline: four controls, one seed, one held-out split",
             "split": data[2] if data is not None else "heldout: novel appearance; state probe fit on the first floor(E/2) episodes, scored on the rest",
             "seeds": [cfg.seed],
             "controls": [rows[c] for c in controls],
+            "planning": record,
         }
     )
     from .multiseed_report import strip_v2
@@ -237,6 +253,10 @@ def _write_comparison(
     g = gates(rows)
     row_notes = notes(rows)
     text = render_table([rows[c] for c in controls], row_notes) + "\n\n" + render_gates(g)
+    if record is not None:
+        from .planning_report import render_planning
+
+        text += "\n\n" + render_planning(doc, [record], [cfg.seed])
     wall = time.perf_counter() - started
     summary = {
         "wall_time_s": wall,

@@ -68,6 +68,7 @@ class Job:
     config: dict[str, Any]
     run_dir: str
     engine: Callable[[], Any] | None = None  # a module-level factory (picklable); None: in-process
+    planning: dict[str, Any] | None = None  # RFC-0005 §6.2 conditions (Conditions.to_dict()); None: no planning
 
 
 @dataclass
@@ -78,6 +79,7 @@ class JobResult:
     cpu_s: float
     records: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None  # set only by run_jobs(..., tolerate=True) when training raised
+    planning: Any = None  # the closed-loop Outcome of the job's final model(s), when asked for
 
 
 def _worker_init(threads: int) -> None:
@@ -104,7 +106,15 @@ def run_job(job: Job, data: tuple[Any, Any] | None = None) -> JobResult:
     row = control_row(job.control, evaluation, result.records, getattr(result, "series", None))
     if job.variant:
         row["variant"] = job.variant
-    return JobResult(job, row, time.perf_counter() - t0, time.process_time() - c0)
+    outcome = None
+    if job.planning is not None and inputs.world is not None:
+        from lensemble_spec.planning import Conditions
+
+        from .planning_eval import METRIC, plan_run
+
+        outcome = plan_run(result.run_dir, inputs.world, Conditions.from_dict(job.planning))
+        row["metrics"][METRIC] = outcome.rate
+    return JobResult(job, row, time.perf_counter() - t0, time.process_time() - c0, planning=outcome)
 
 
 def run_job_tolerant(job: Job, data: tuple[Any, Any] | None = None) -> JobResult:
@@ -118,12 +128,15 @@ def run_job_tolerant(job: Job, data: tuple[Any, Any] | None = None) -> JobResult
         return JobResult(job, {}, time.perf_counter() - t0, time.process_time() - c0, error=f"{type(exc).__name__}: {exc.message}")
 
 
-def plan_jobs(cfg: Any, out_dir: Path, seeds: Sequence[int], controls: Sequence[str], variants: Sequence[str]) -> list[Job]:
+def plan_jobs(
+    cfg: Any, out_dir: Path, seeds: Sequence[int], controls: Sequence[str], variants: Sequence[str], planning: dict[str, Any] | None = None
+) -> list[Job]:
+    """One job per (seed, control) and (seed, variant); ``planning`` (conditions) plans with every control's model."""
     jobs = []
     for seed in seeds:
         base = cfg.replace(seed=seed)
         for control in controls:
-            jobs.append(Job(seed, control, None, base.for_control(control).to_dict(), str(out_dir / f"seed-{seed}" / control)))
+            jobs.append(Job(seed, control, None, base.for_control(control).to_dict(), str(out_dir / f"seed-{seed}" / control), planning=planning))
         for name in variants:
             vcfg = base.for_control("anchored").replace(**VARIANTS[name]).validate()
             jobs.append(Job(seed, "anchored", name, vcfg.to_dict(), str(out_dir / f"seed-{seed}" / "variants" / name)))
@@ -175,6 +188,20 @@ def seed_tables(results: Sequence[JobResult], seeds: Sequence[int], controls: Se
     return out
 
 
+def seed_planning(results: Sequence[JobResult], seeds: Sequence[int], c: Any) -> dict[int, dict[str, Any]]:
+    """Each seed's ``planning`` object: its controls' outcomes plus the baselines (same conditions)."""
+    from .config import TrainConfig
+    from .planning_eval import comparison_planning, world_spec
+
+    out = {}
+    for seed in seeds:
+        mine = [r for r in results if r.job.seed == seed and not r.job.variant and r.planning is not None]
+        if mine:
+            world = world_spec(TrainConfig.from_dict(mine[0].job.config))
+            out[seed] = comparison_planning({r.job.control: r.planning for r in mine}, world, c)
+    return out
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -189,8 +216,12 @@ def run_multiseed(
     workers: int | None = None,
     show_progress: bool = True,
     title: str = "lensemble-spec headline over seeds",
+    planning: Any = None,
 ) -> dict[str, Any]:
-    """Run every (seed, control/variant) job and write the comparison files (module docstring)."""
+    """Run every (seed, control/variant) job and write the comparison files (module docstring).
+
+    ``planning`` (a :class:`lensemble_spec.planning.Conditions`) adds closed-loop planning with every
+    control's final model(s) and the baselines to each seed's table (RFC-0005 §6.2)."""
     from lensemble_spec.artifacts import atomic_write_json, atomic_write_text
     from lensemble_spec.errors import ArtifactError
 
@@ -205,10 +236,11 @@ def run_multiseed(
     workers = workers or default_workers()
     started, cpu0 = time.perf_counter(), time.process_time()
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
-    jobs = plan_jobs(cfg, out_dir, seeds, controls, variants)
+    jobs = plan_jobs(cfg, out_dir, seeds, controls, variants, planning=None if planning is None else planning.to_dict())
     results = run_jobs(jobs, workers=workers, threads=cfg.threads, show_progress=show_progress)
     per_seed = seed_tables(results, seeds, controls)
-    docs = build_documents(per_seed, seeds=seeds, title=title)
+    records = seed_planning(results, seeds, planning) if planning is not None else None
+    docs = build_documents(per_seed, seeds=seeds, title=title, planning=records)
     for entry, seed_doc in zip(per_seed, docs["seed_tables"]):
         atomic_write_json(out_dir / f"seed-{entry['seed']}" / "results.json", seed_doc)
     atomic_write_json(out_dir / "results.json", docs["table"])

@@ -25,16 +25,16 @@ AGG_COLUMNS = (
 )
 
 
-def _v1(title: str, split: str, seed: int, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _v1(title: str, split: str, seed: int, rows: Sequence[Mapping[str, Any]], planning: Mapping[str, Any] | None = None) -> dict[str, Any]:
     from lensemble_spec.schemas import ResultsTable
 
-    doc = ResultsTable.model_validate({"title": title, "split": split, "seeds": [seed], "controls": list(rows)}).model_dump(mode="json")
+    doc = ResultsTable.model_validate({"title": title, "split": split, "seeds": [seed], "controls": list(rows), "planning": planning}).model_dump(mode="json")
     return strip_v2(doc)
 
 
 def strip_v2(doc: dict[str, Any]) -> dict[str, Any]:
-    """Drop the version-2 fields that are null (a version-1 document never carries them)."""
-    for key in ("per_seed", "variants", "interval_method", "intervals", "differences"):
+    """Drop the version-2 fields that are null (a version-1 document never carries them), and a null ``planning``."""
+    for key in ("per_seed", "variants", "interval_method", "intervals", "differences", "planning"):
         if doc.get(key) is None:
             doc.pop(key, None)
     return doc
@@ -50,10 +50,16 @@ def evaluate_claims(table_doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     return {c.id: dict(zip(("state", "detail"), evaluate_claim(c, table))) for c in seed_claims().checks}
 
 
-def build_documents(per_seed: Sequence[Mapping[str, Any]], *, seeds: Sequence[int], title: str = "headline over seeds", split: str = SPLIT) -> dict[str, Any]:
+def build_documents(
+    per_seed: Sequence[Mapping[str, Any]], *, seeds: Sequence[int], title: str = "headline over seeds", split: str = SPLIT,
+    planning: Mapping[int, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Per-seed tables (each with its seed's ``planning`` object, when given), the version-2 table,
+    the claims and the text."""
     from lensemble_spec.schemas import ResultsTable
 
-    seed_tables = [_v1(f"{title}: seed {s['seed']}", split, int(s["seed"]), s["controls"]) for s in per_seed]
+    planning = planning or {}
+    seed_tables = [_v1(f"{title}: seed {s['seed']}", split, int(s["seed"]), s["controls"], planning.get(int(s["seed"]))) for s in per_seed]
     agg = aggregate(per_seed)
     table = ResultsTable.model_validate(
         {"schema_version": 2, "title": title, "split": split, "seeds": list(seeds), "per_seed": list(per_seed), **agg}
@@ -61,6 +67,10 @@ def build_documents(per_seed: Sequence[Mapping[str, Any]], *, seeds: Sequence[in
     claims = {"per_seed": {str(s["seed"]): evaluate_claims(t) for s, t in zip(per_seed, seed_tables)}}
     claims["pooled"] = evaluate_claims({k: v for k, v in table.items() if k != "variants"})
     text = render_text(table, claims)
+    if planning:
+        from .planning_report import render_planning
+
+        text += "\n\n" + render_planning(table, [planning[int(s)] for s in seeds if int(s) in planning], [int(s) for s in seeds if int(s) in planning])
     return {"seed_tables": seed_tables, "table": table, "claims": claims, "text": text}
 
 

@@ -71,6 +71,32 @@ class Difference(StrictModel):
     interval: Interval | None = Field(default=None, description="Mean and interval of the per-seed differences.")
 
 
+class PlanningOutcome(StrictModel):
+    """One control's (or baseline's) closed-loop episodes (RFC-0005 §6.2)."""
+
+    tasks_digest: Text = Field(description="sha256 of the task set (starts, goals, cubes) the episodes ran.")
+    final_distance: list[FiniteFloat] = Field(description="True end-effector distance to the goal after the last step, per episode (local-only: silo-major).")
+    success: list[bool] = Field(description="Per episode: `final_distance < success_radius`.")
+    rate: FiniteFloat = Field(ge=0.0, le=1.0, description="Fraction of successful episodes.")
+    low: FiniteFloat = Field(ge=0.0, le=1.0, description="Lower end of the Wilson interval of `rate`.")
+    high: FiniteFloat = Field(ge=0.0, le=1.0, description="Upper end of the Wilson interval of `rate`.")
+
+    @model_validator(mode="after")
+    def _same_length(self) -> PlanningOutcome:
+        if len(self.success) != len(self.final_distance) or not self.success:
+            raise ValueError("success and final_distance need one entry per episode (at least one)")
+        return self
+
+
+class PlanningRecord(StrictModel):
+    """Closed-loop planning of a comparison: its conditions and one outcome per control and baseline."""
+
+    conditions: dict[Key, Any] = Field(description="The evaluation conditions by name (RFC-0005 §6.2 and §8; `planner` nested).")
+    environment: dict[Key, Any] = Field(description="The world the episodes ran in: `style` (the held-out appearance) and `image_size`.")
+    interval_method: Text = Field(description="How `low`/`high` were computed.")
+    outcomes: dict[Key, PlanningOutcome] = Field(description="Per control name and per baseline (`baseline/random`, `baseline/zero`, `baseline/true-dynamics`).")
+
+
 class ResultsTable(VersionedDocument):
     """A results table (schema_version 1, or 2 over several seeds); at most one row per control."""
 
@@ -91,6 +117,7 @@ class ResultsTable(VersionedDocument):
     interval_method: Text | None = Field(default=None, description="Version 2: how the intervals were computed.")
     intervals: dict[Key, dict[Key, Interval]] | None = Field(default=None, description="Version 2: interval per row and metric.")
     differences: dict[Key, Difference] | None = Field(default=None, description="Version 2: paired per-seed differences by name.")
+    planning: PlanningRecord | None = Field(default=None, description="Closed-loop planning outcomes (RFC-0005 §6.2), when measured.")
 
     @model_validator(mode="before")
     @classmethod

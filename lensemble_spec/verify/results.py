@@ -40,8 +40,8 @@ REQUIRED_METRICS = (
 REQUIRED_SERIES = ("effective_rank", "latent_std_mean", "latent_rms", "drift_to_reference_deg")
 VERDICTS = ("diverged", "collapsed", "drifted", "gauge-held")
 #: Metric names a row may carry (RFC-0005 §4): the round-record metrics, ``latent_dim`` and the
-#: best local-only silo's state-probe R².
-KNOWN_METRICS = frozenset(RoundMetrics.model_fields) | {"latent_dim", "state_probe_r2_best_silo"}
+#: best local-only silo's state-probe R² and the closed-loop planning success rate (RFC-0005 §6.2).
+KNOWN_METRICS = frozenset(RoundMetrics.model_fields) | {"latent_dim", "state_probe_r2_best_silo", "mpc_success_rate"}
 # A metric or series key: a known metric, optionally per participant (``state_probe_r2/silo0``), or
 # a run-side diagnostic series ``run/<name>[/<participant>]``. Anything else is refused (EVAL-016).
 _PARTICIPANT = r"(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,127})?"
@@ -122,6 +122,9 @@ class ResultsVerifier(Checker):
     def check_table(self, table: ResultsTable) -> None:
         for row in table.controls:
             self.check_row(row)
+        from .planning import check_planning
+
+        check_planning(self, table)
 
     def check_row(self, row: ControlResult) -> None:
         where = f"{self.subject}:{row.control}"

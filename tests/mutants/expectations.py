@@ -14,7 +14,7 @@ whose defect only shows below quorum or with a too-small probe against the one r
 
 from __future__ import annotations
 
-from . import artifacts, federation, gauge, model, primitives, runs  # noqa: F401 - registers the mutants
+from . import artifacts, federation, gauge, model, planning, primitives, runs  # noqa: F401 - registers the mutants
 from ._registry import REGISTRY, Mutant
 
 #: Every implementation mutant by name (the registry, filled by importing the mutant modules).
@@ -34,7 +34,7 @@ TAMPER_EXPECTED: dict[str, frozenset[str]] = {
         "anchored-drift-large": {"GAUGE-033", "GAUGE-040"},
         "rank-collapsed": {"GAUGE-041", "EVAL-007"},
         "scale-collapsed": {"GAUGE-042", "EVAL-007"},
-        "foreign-tensor": {"EVAL-007", "EVAL-010", "FED-002"},
+        "foreign-tensor": {"EVAL-007", "EVAL-010", "EVAL-021", "FED-002"},
         "raw-data-file": {"FED-005", "ART-015"},
         "round-missing": {"FED-009"},
         "below-quorum": {"FED-011"},
@@ -72,6 +72,9 @@ TAMPER_EXPECTED: dict[str, frozenset[str]] = {
         "results-schema-version": {"EVAL-015"},
         "results-key-missing": {"EVAL-016"},
         "results-series-short": {"EVAL-017"},
+        "planning-peeks-at-state": {"EVAL-021"},
+        "planning-success-from-latents": {"EVAL-020", "EVAL-021"},
+        "planning-conditions-differ": {"EVAL-019", "EVAL-021"},
     }.items()
 }
 

@@ -420,6 +420,10 @@ TAMPERS: dict[str, tuple[str, Callable[[Path], None]]] = {
     "results-series-short": ("a series with one entry too few", lambda c: edit_results(c, _results_series(L, "drift_to_reference_deg", lambda s: s[:-1]))),
 }
 
+from .planning import PLANNING_TAMPERS  # noqa: E402 — the planning record's tampers (RFC-0005 §6.2)
+
+TAMPERS.update(PLANNING_TAMPERS)
+
 
 def _degenerate_as_zero(run: Path) -> None:
     def edit(recs: list[dict]) -> None:
