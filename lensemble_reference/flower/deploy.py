@@ -17,6 +17,8 @@ Pieces (commands in docs/flower.md):
 
 Run config of the app: ``out-dir``, ``config``, ``control``, ``timeout``, ``node-wait`` as above,
 plus ``sites`` (how many SuperNodes to wait for; 0 = the synthetic world's silo count),
+``rejoin-wait`` (seconds a round waits for a missing site to come back online before it is sent
+without it; 0 = no wait),
 ``probe`` (path of the public probe file on the coordinator; empty = the synthetic world's
 probe) and ``probe-hash`` (its pinned hash; required with ``probe``).
 
@@ -66,6 +68,7 @@ def write_app(
     timeout: float = 3600.0,
     node_wait: float = 120.0,
     sites: int = 0,
+    rejoin_wait: float = 0.0,
     probe: str | Path | None = None,
     probe_hash: str = "",
 ) -> Path:
@@ -79,6 +82,7 @@ def write_app(
         "timeout": float(timeout),
         "node-wait": float(node_wait),
         "sites": int(sites),
+        "rejoin-wait": float(rejoin_wait),
         "probe": str(Path(probe).expanduser().resolve()) if probe else "",
         "probe-hash": str(probe_hash),
     }
@@ -152,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for a round's replies")
     app.add_argument("--node-wait", type=float, default=120.0, help="seconds to wait for all SuperNodes")
     app.add_argument("--sites", type=int, default=0, help="SuperNodes to wait for (0: the synthetic world's silo count)")
+    app.add_argument("--rejoin-wait", type=float, default=0.0, help="seconds a round waits for a missing site to come back")
     app.add_argument("--probe", default=None, help="public probe file on the coordinator (default: the synthetic world's)")
     app.add_argument("--probe-hash", default="", help="the probe's pinned hash (printed by `probe`)")
     probe = sub.add_parser("probe", help="write a public probe file from a PUBLIC LeRobot root; prints its hash")
@@ -174,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "app":
             path = write_app(
                 args.directory, out_dir=args.out, config=args.config, control=args.control, timeout=args.timeout,
-                node_wait=args.node_wait, sites=args.sites, probe=args.probe, probe_hash=args.probe_hash,
+                node_wait=args.node_wait, sites=args.sites, rejoin_wait=args.rejoin_wait, probe=args.probe, probe_hash=args.probe_hash,
             )
             print(path / "pyproject.toml")
         elif args.command in ("probe", "heldout"):

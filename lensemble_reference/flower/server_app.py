@@ -87,8 +87,11 @@ def discover_sites(grid: Grid, nodes: list[int], config: ConfigRecord, timeout: 
 class FlowerRounds:
     """Round engine over a Flower Grid (see module docstring)."""
 
-    def __init__(self, grid: Grid, strategy: AnchoredDiLoCo | None = None, *, timeout: float = 3600.0, node_wait: float = 120.0) -> None:
+    def __init__(
+        self, grid: Grid, strategy: AnchoredDiLoCo | None = None, *, timeout: float = 3600.0, node_wait: float = 120.0, rejoin_wait: float = 0.0,
+    ) -> None:
         self.grid = grid
+        self.rejoin_wait = float(rejoin_wait)
         self.strategy = strategy
         self.timeout = float(timeout)
         self.node_wait = float(node_wait)
@@ -123,11 +126,18 @@ class FlowerRounds:
 
     def refresh_nodes(self, pids: list[str]) -> None:
         """Query nodes that connected since the last round; a node holding one of ``pids`` takes
-        that participant over (a restarted SuperNode). Unknown participants are ignored."""
+        that participant over (a restarted SuperNode). Unknown participants are ignored.
+
+        With ``rejoin_wait > 0`` it first waits up to that many seconds while fewer nodes are
+        online than participants (a site restarting after a crash), then proceeds regardless."""
         strategy = self.strategy
         assert strategy is not None
         known = set(strategy.participants)
+        deadline = time.monotonic() + self.rejoin_wait
         online = sorted(int(n) for n in self.grid.get_node_ids())
+        while len(online) < len(pids) and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            online = sorted(int(n) for n in self.grid.get_node_ids())
         new = [n for n in online if n not in known]
         if not new:
             return
@@ -243,7 +253,9 @@ def deployment_main(grid: Grid, context: Context) -> Any:
     cfg = load_config(config_path, control=control)  # defaults → control overrides → file, as `train`
     if cfg.control not in FEDERATED_CONTROLS:
         raise ConfigError(f"control {cfg.control!r} has no federation to deploy; use one of {', '.join(FEDERATED_CONTROLS)}")
-    engine = FlowerRounds(grid, timeout=float(rc.get("timeout", 3600.0)), node_wait=float(rc.get("node-wait", 120.0)))
+    engine = FlowerRounds(
+        grid, timeout=float(rc.get("timeout", 3600.0)), node_wait=float(rc.get("node-wait", 120.0)), rejoin_wait=float(rc.get("rejoin-wait", 0.0)),
+    )
     count = int(rc.get("sites", 0)) or len(cfg_silo_names(cfg))
     sites = engine.discover(cfg, count)
     inputs = deployment_inputs(cfg, sites, str(rc.get("probe", "")).strip(), str(rc.get("probe-hash", "")).strip())
