@@ -40,10 +40,18 @@ SITES = ["clinic-a", "clinic-b", "lab-c", "lab-d"]
 _SO100 = Path(__file__).resolve().parents[1] / "lerobot" / "so100_data.py"
 
 
+def _noise_frame(e: int, t: int, shape, *, gradient: bool = False) -> np.ndarray:
+    return np.random.default_rng(1000 * e + t).integers(0, 256, size=shape, dtype=np.uint8)
+
+
 def _write_so100():
+    """tests/lerobot's SO-100 writer with seeded-noise frames instead of solid colours: a probe of
+    solid-colour frames spans ~2 pixel directions, so a 4-d latent's probe frame is degenerate and
+    GAUGE-040 (rightly) fails the run; textured frames give the probe full rank."""
     spec = importlib.util.spec_from_file_location("flower_so100_data", _SO100)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    module.frame_rgb = _noise_frame
     return module.write_so100
 
 
@@ -80,8 +88,8 @@ def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, dep
     roots = {}
     for i, site in enumerate(SITES):  # every site its own recording: distinct episodes and lengths
         roots[site] = write(tmp_path / "data" / site, [9 + i, 9], image_shape=(16, 16, 3), first_episode=2 * i)
-    public = write(tmp_path / "data" / "public", [9, 9], image_shape=(16, 16, 3), first_episode=8)
-    heldout_root = write(tmp_path / "data" / "heldout", [9, 9, 9], image_shape=(16, 16, 3), first_episode=9)
+    public = write(tmp_path / "data" / "public", [9], image_shape=(16, 16, 3), first_episode=20)
+    heldout_root = write(tmp_path / "data" / "heldout", [9, 9], image_shape=(16, 16, 3), first_episode=30)
 
     cfg = tiny_config("anchored", model=TINY_MODEL.__class__(**{**TINY_MODEL.__dict__, "action_dim": 6}), data=DataConfig(source="lerobot", split="site"))
     cfg_file = tmp_path / "config.json"
