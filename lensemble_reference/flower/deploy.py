@@ -13,7 +13,8 @@ Pieces (commands in docs/flower.md):
   ``silo-file=<path>``) instead of regenerating the synthetic world by ``partition-id``;
 * ``probe`` / ``heldout`` — a public probe file from a PUBLIC LeRobot root (its hash is what the
   coordinator pins as ``probe-hash``) and a held-out site's evaluation file
-  (:mod:`.sites`); ``keys`` — throwaway TLS certificates and SuperNode keys (:mod:`.credentials`).
+  (:mod:`.sites`); ``evaluate`` — the held-out metrics of every committed round, computed on the
+  held-out site from the run directory alone; ``keys`` — throwaway TLS certificates and SuperNode keys (:mod:`.credentials`).
 
 Run config of the app: ``out-dir``, ``config``, ``control``, ``timeout``, ``node-wait`` as above,
 plus ``sites`` (how many SuperNodes to wait for; 0 = the synthetic world's silo count),
@@ -167,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     held.add_argument("root")
     held.add_argument("out")
     held.add_argument("--config", default=None, help="the run's TrainConfig JSON")
+    ev = sub.add_parser("evaluate", help="held-out metrics of every committed round of a run, computed where the held-out file is")
+    ev.add_argument("run_dir")
+    ev.add_argument("heldout", help="the held-out site's evaluation file (from `heldout`)")
+    ev.add_argument("--out", default=None, help="write the metrics as JSON here (default: print)")
     keys = sub.add_parser("keys", help="throwaway CA + SuperLink TLS certificate and SuperNode key pairs (tests, demos)")
     keys.add_argument("directory")
     keys.add_argument("--nodes", type=int, default=4)
@@ -193,6 +198,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{out}\nprobe-hash {digest}")
             else:
                 print(heldout_file(args.root, args.out, cfg))
+        elif args.command == "evaluate":
+            from lensemble_spec.artifacts import atomic_write_text, canonical_json
+            from lensemble_spec.verify.heldout import from_file
+
+            from lensemble_reference.evaluate import evaluate_run
+
+            held = from_file(args.heldout)
+            from lensemble_spec.protocol import Silo
+
+            metrics = evaluate_run(Path(args.run_dir), Silo(name="heldout", obs=held.obs, actions=held.actions, states=held.states))
+            text = canonical_json(metrics).decode()
+            if args.out:
+                atomic_write_text(Path(args.out), text + "\n")
+            print(args.out or text)
         elif args.command == "keys":
             from .credentials import write_credentials
 

@@ -161,9 +161,13 @@ class Deployment:
                 raise AssertionError(f"could not register {public_key.name}: {out.stdout[-1500:]}{out.stderr[-1500:]}\n{self.logs()}")
             time.sleep(1.0)
 
-    def start_supernode(self, name: str, superlink_port: int, creds: Path, key: str, node_config: str, *, insecure: bool = False) -> subprocess.Popen:
+    def start_supernode(self, name: str, superlink_port: int, creds: Path, key: str | None, node_config: str, *, insecure: bool = False) -> subprocess.Popen:
+        """A SuperNode over TLS with key ``<creds>/<key>.key`` (``insecure``: plaintext, and no key,
+        since Flower's own CLI refuses a key without TLS before it ever connects)."""
         args = [str(BIN / "flower-supernode"), "--superlink", f"127.0.0.1:{superlink_port}", "--host", "127.0.0.1", "--port", str(free_port())]
         args += ["--insecure"] if insecure else ["--root-certificates", str(creds / "ca.crt")]
-        args += ["--auth-supernode-private-key", str(creds / f"{key}.key"), "--node-config", node_config]
+        if key is not None:
+            args += ["--auth-supernode-private-key", str(creds / f"{key}.key")]
+        args += ["--node-config", node_config]
         args += ["--max-retries", "3", "--max-wait-time", "20"]
         return self.start(name, args)

@@ -7,7 +7,8 @@ hash-pinned file drawn from a fifth, public root. ``flwr run`` (over TLS) trains
 rounds. Checked:
 
 * refused: a SuperNode whose key is not registered, and a SuperNode speaking plaintext to the TLS
-  SuperLink — each exits with an error and never joins;
+  SuperLink — each exits with an error and never joins (``flwr supernode list`` shows no node
+  online) — and a raw plaintext HTTP request to the SuperLink gets no HTTP answer;
 * every site's data fingerprint, as the site reported it, is in the manifest (``data_roots``) and
   equals the fingerprint of the silo that root yields; the loader options are in the config
   (``data``) and so in ``config_hash``;
@@ -23,6 +24,7 @@ anything that changes a bit across processes. Slow (≈ 40 s idle, 2–5 min und
 
 from __future__ import annotations
 
+import http.client
 import importlib.util
 import json
 import subprocess
@@ -80,7 +82,7 @@ def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, dep
     from lensemble_reference.federation import RunInputs
     from lensemble_reference.flower.deploy import write_app
     from lensemble_reference.flower.engine import run_flower
-    from lensemble_reference.flower.sites import heldout_file, load_site_silo, probe_file, site_data_root
+    from lensemble_reference.flower.sites import load_site_silo, probe_file, site_data_root
     from lensemble_spec.protocol import Silo
     from safetensors.numpy import load_file
 
@@ -105,10 +107,9 @@ def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, dep
     dep.start_superlink(dep.port, dep.creds)
     for i in range(len(SITES)):
         dep.register(dep.creds / f"node{i}.pub", "local")
-    dep.register(dep.creds / "node5.pub", "local")  # registered, but will try plaintext
     # refused before the federation starts: an unregistered key, and plaintext to a TLS SuperLink
     intruder = dep.start_supernode("unregistered", dep.port, dep.creds, "node4", 'synthetic-silo="silo0"')
-    plaintext = dep.start_supernode("plaintext", dep.port, dep.creds, "node5", 'synthetic-silo="silo1"', insecure=True)
+    plaintext = dep.start_supernode("plaintext", dep.port, dep.creds, None, 'synthetic-silo="silo1"', insecure=True)
     for name, proc in (("unregistered", intruder), ("plaintext", plaintext)):
         try:
             code = proc.wait(timeout=150)
@@ -116,6 +117,14 @@ def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, dep
             pytest.fail(f"the {name} SuperNode was not refused within 150 s\n{dep.log(name)[-3000:]}")
         assert code != 0, dep.log(name)[-3000:]
     assert "Failed to initialize the connection" in dep.log("unregistered"), dep.log("unregistered")[-3000:]
+    assert "TLS is not enabled" not in dep.log("plaintext")  # refused by the SuperLink, not by its own CLI
+    with pytest.raises((OSError, http.client.HTTPException)):  # and a raw plaintext request gets no HTTP answer
+        conn = http.client.HTTPConnection("127.0.0.1", dep.port, timeout=10)
+        try:
+            conn.request("POST", "/v1/fleet/register-node", body=b"")
+            conn.getresponse().read()
+        finally:
+            conn.close()
     listed = dep.flwr("supernode", "list", "local", "--format", "json")
     assert listed.returncode == 0, listed.stdout + listed.stderr
     assert not any(n.get("status") == "online" for n in json.loads(listed.stdout).get("nodes", [])), listed.stdout
@@ -146,11 +155,17 @@ def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, dep
     verify = subprocess.run([str(BIN / "lensemble-spec"), "verify", str(out)], capture_output=True, text=True, timeout=300, check=False)
     assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]
 
-    # held-out evaluation on the held-out site, from the public run directory alone
-    held = load_file(str(heldout_file(heldout_root, tmp_path / "heldout.safetensors", cfg)))
-    metrics = evaluate_run(out, Silo(name="heldout", obs=held["obs"], actions=held["actions"], states=held["states"]))
+    # held-out evaluation on the held-out site, from the public run directory alone (the CLI)
+    from lensemble_reference.flower.deploy import main as deploy_main
+
+    held = tmp_path / "heldout.safetensors"
+    assert deploy_main(["heldout", str(heldout_root), str(held), "--config", str(cfg_file)]) == 0
+    assert deploy_main(["evaluate", str(out), str(held), "--out", str(tmp_path / "heldout-metrics.json")]) == 0
+    metrics = json.loads((tmp_path / "heldout-metrics.json").read_text())
     assert len(metrics["rounds"]) == 3 and metrics["final"]["state_probe_r2"] is not None
     assert all(np.isfinite(float(v)) for v in _numbers(metrics))
+    direct = evaluate_run(out, Silo(name="heldout", **{k: v for k, v in load_file(str(held)).items()}))
+    assert json.loads(json.dumps(direct)) == metrics
 
 
 def _numbers(tree):
