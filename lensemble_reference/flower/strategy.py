@@ -16,11 +16,14 @@ Differences from Flower's FedAvg, on purpose:
 
 * no sampling: every registered participant is asked every round; a round commits the outer step
   over the participants that REPLIED, provided they are at least the quorum ``min_participants``
-  (RFC-0003 §4); a missing reply or an error reply (a node that died mid-round, a failing
-  ClientApp) drops that participant from the round (``last_dropped`` says why), and below the
+  (RFC-0003 §4); a LOST participant — no reply within the timeout, or an error reply saying
+  the node or its message is gone or its ClientApp process crashed (:data:`LOST_CODES`: a node
+  that died mid-round) — is dropped from the round (``last_dropped`` says why), and below the
   quorum the round aborts with :class:`~lensemble_spec.errors.QuorumNotMet` leaving ``state``
   and ``current`` as the last committed round left them. With no failure every participant
-  contributes, so the committed global is the one the in-process engine computes;
+  contributes, so the committed global is the one the in-process engine computes. A ClientApp
+  that RAISED (bad data, refused state: a defect to fix, not a loss to ride out) aborts the round
+  with :class:`~lensemble_spec.errors.RoundError` carrying the node's own typed error line;
 * a participant that did not contribute to round ``r − 1`` (dropped, or a node restarted since)
   is sent ``rejoin = true`` in round ``r``: it starts with fresh optimiser moments and the batch
   sampler seed ``derive_seed(seed, "batches/<id>/rejoin/<r>")`` rather than refusing to continue;
@@ -66,6 +69,10 @@ from .records import (
     params_to_record,
     record_to_params,
 )
+
+#: Flower error codes (``flwr.common.constant.ErrorCode``) that mean the participant was LOST:
+#: MESSAGE_UNAVAILABLE, REPLY_MESSAGE_UNAVAILABLE, NODE_UNAVAILABLE, CLIENT_APP_CRASHED.
+LOST_CODES = frozenset({3, 4, 5, 8})
 
 _TYPED = re.compile(r"\[[a-z_]+\] [^\n]*")
 
@@ -153,6 +160,8 @@ class AnchoredDiLoCo(Strategy):
             if reply.has_error():
                 # a node-unavailable reply comes from the SuperLink: match it by the message it answers
                 who = self.participants.get(node) or self.sent.get(reply.metadata.reply_to_message_id)
+                if int(reply.error.code) not in LOST_CODES:
+                    raise RoundError(f"round {server_round}: participant {who or '?'} (node {node}) failed: {short_reason(reply.error.reason)}")
                 if who:
                     dropped[who] = short_reason(reply.error.reason)
                 continue

@@ -14,6 +14,7 @@ import random
 import numpy as np
 import pytest
 from flwr.app import ConfigRecord, Error, Message
+from flwr.common.constant import ErrorCode
 
 from lensemble_spec.errors import QuorumNotMet, RoundError
 from lensemble_reference.outer import outer_init, outer_step
@@ -142,9 +143,9 @@ def test_error_reply_drops_the_participant_and_the_quorum_decides():
     messages, results = _one_round(strategy, rng)
     theta = record_to_params(messages[0].content["arrays"])
     crashed = messages[0].content["config"]["participant"]
-    replies = _replies(messages[1:], results) + [Message(Error(code=0, reason="ClientApp crashed"), reply_to=messages[0])]
-    arrays, _ = strategy.aggregate_train(1, replies)
-    assert strategy.last_dropped == {crashed: "ClientApp crashed"}
+    lost = Message(Error(code=ErrorCode.NODE_UNAVAILABLE, reason="node went away"), reply_to=messages[0])
+    arrays, _ = strategy.aggregate_train(1, _replies(messages[1:], results) + [lost])
+    assert strategy.last_dropped == {crashed: "node went away"}
     survivors = sorted(p for p in results if p != crashed)
     assert list(strategy.last_results) == survivors
     ref, _ = outer_step(theta, {p: results[p].delta for p in survivors}, outer_init(theta), lr=0.5, momentum=0.0, nesterov=True)
@@ -155,10 +156,18 @@ def test_error_reply_drops_the_participant_and_the_quorum_decides():
     assert {m.content["config"]["participant"]: m.content["config"]["rejoin"] for m in nxt} == {p: p == crashed for p in results}
     # below the quorum of 3 the round aborts
     messages, results = _one_round(strategy, rng)
-    two = _replies(messages[2:], results) + [Message(Error(code=0, reason="gone"), reply_to=m) for m in messages[:2]]
+    two = _replies(messages[2:], results) + [Message(Error(code=ErrorCode.CLIENT_APP_CRASHED, reason="gone"), reply_to=m) for m in messages[:2]]
     with pytest.raises(QuorumNotMet, match="fewer than the quorum of 3"):
         strategy.aggregate_train(1, two)
     assert strategy.state.steps == 1
+
+
+def test_a_clientapp_that_raised_aborts_the_round_even_above_quorum():
+    strategy = _strategy(0.5, 0.0, True, min_participants=1)
+    messages, results = _one_round(strategy, np.random.default_rng(6))
+    raised = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason="[data_invalid] bad silo"), reply_to=messages[0])
+    with pytest.raises(RoundError, match="data_invalid"):
+        strategy.aggregate_train(1, _replies(messages[1:], results) + [raised])
 
 
 def test_first_round_never_asks_to_rejoin():
