@@ -77,6 +77,18 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
     return bool(predicate())
 
 
+def _reap(proc: subprocess.Popen, timeout: float) -> None:
+    """Wait for ``proc``; SIGKILL it after ``timeout`` s; never raises."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 class Deployment:
     """The processes of one local deployment, by name; :meth:`stop` ends all of them by pid."""
 
@@ -105,16 +117,12 @@ class Deployment:
         return subprocess.run([str(BIN / "flwr"), *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
 
     def terminate(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-        """Stop one process and everything it spawned (a site going down)."""
+        """Stop one process and everything it spawned (a site going down); never raises."""
         proc = self.procs[name]
         spawned = descendants([proc.pid])
         if proc.poll() is None:
             proc.send_signal(sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        _reap(proc, timeout)
         for pid, start in spawned:
             signal_if_same(pid, start, signal.SIGKILL)
 
@@ -125,11 +133,7 @@ class Deployment:
             if p.poll() is None:
                 p.terminate()
         for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
+            _reap(p, 15)
         for pid, start in spawned:
             signal_if_same(pid, start, signal.SIGTERM)
         wait_until(lambda: not any(proc_table().get(pid, (0, ""))[1] == start for pid, start in spawned), 5, 0.2)
@@ -148,18 +152,32 @@ class Deployment:
             ],
         )
 
-    def register(self, public_key: Path, connection: str, timeout: float = 120) -> None:
+    def register(self, public_key: Path, connection: str, timeout: float = 300) -> None:
         """``flwr supernode register`` with retries until the SuperLink answers (its readiness)."""
         deadline = time.monotonic() + timeout
         while True:
             if self.procs["superlink"].poll() is not None:
                 raise AssertionError("the SuperLink exited\n" + self.logs())
-            out = self.flwr("supernode", "register", str(public_key), connection, timeout=60)
-            if out.returncode == 0 and "registered" in out.stdout:
-                return
+            try:
+                out = self.flwr("supernode", "register", str(public_key), connection, timeout=max(10.0, min(90.0, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired as exc:  # the CLI itself is slow under load: retry
+                text = f"timed out: {exc}"
+            else:
+                if out.returncode == 0 and "registered" in out.stdout:
+                    return
+                text = out.stdout[-1500:] + out.stderr[-1500:]
             if time.monotonic() > deadline:
-                raise AssertionError(f"could not register {public_key.name}: {out.stdout[-1500:]}{out.stderr[-1500:]}\n{self.logs()}")
+                raise AssertionError(f"could not register {public_key.name}: {text}\n{self.logs()}")
             time.sleep(1.0)
+
+    def wait_refused(self, name: str, timeout: float = 300) -> str:
+        """Wait (bounded) until SuperNode ``name`` logs that the SuperLink refused it, stop it, and
+        return its log. (Its process may linger after the refusal while its SuperExec child
+        starts, so the log, not the exit, is the signal.)"""
+        if not wait_until(lambda: "Failed to initialize the connection to the SuperLink" in self.log(name), timeout, 0.5):
+            raise AssertionError(f"SuperNode {name} was not refused within {timeout:.0f} s\n{self.log(name)[-3000:]}")
+        self.terminate(name)
+        return self.log(name)
 
     def start_supernode(self, name: str, superlink_port: int, creds: Path, key: str | None, node_config: str, *, insecure: bool = False) -> subprocess.Popen:
         """A SuperNode over TLS with key ``<creds>/<key>.key`` (``insecure``: plaintext, and no key,

@@ -14,7 +14,7 @@ whole site is stopped (the SuperNode and everything it spawned). Expected, and c
 Defects caught: a coordinator that waits forever for a dead node or aborts a round that has its
 quorum, a round record that lists a participant whose update was not committed, a restarted
 node that cannot rejoin (stale-state refusal, a new node id never queried), a run left
-half-written. Bounded: every wait has a deadline (the whole test ≈ 60–120 s on 2 loaded cores).
+half-written. Bounded: every wait has a deadline (4–7 min measured on 2 cores at load 16–28).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_node_killed_mid_round_quorum_then_rejoin(tmp_path, deployment):
     cfg_file = tmp_path / "config.json"
     cfg_file.write_text(json.dumps(cfg.to_dict()))
     out = tmp_path / "run"
-    app = write_app(tmp_path / "app", out_dir=out, config=cfg_file, control="anchored", timeout=150, node_wait=120, sites=4, rejoin_wait=90)
+    app = write_app(tmp_path / "app", out_dir=out, config=cfg_file, control="anchored", timeout=400, node_wait=300, sites=4, rejoin_wait=300)
     dep = deployment
     dep.start_superlink(dep.port, dep.creds)
     for i, silo in enumerate(SILOS):
@@ -65,13 +65,13 @@ def test_node_killed_mid_round_quorum_then_rejoin(tmp_path, deployment):
     partial = tmp_path / "run.partial"
 
     # stop the victim site while it trains round 2 (it has received its second train message)
-    assert wait_until(lambda: dep.log(VICTIM).count("Receiving: train message") >= 2, 240), dep.logs()
+    assert wait_until(lambda: dep.log(VICTIM).count("Receiving: train message") >= 2, 900), dep.logs()
     dep.terminate(VICTIM)
-    assert wait_until(lambda: len(_records(partial)) >= 3 or out.is_dir(), 180), dep.logs()
+    assert wait_until(lambda: len(_records(partial)) >= 3 or out.is_dir(), 600), dep.logs()
     dep.start_supernode(VICTIM, dep.port, dep.creds, "node3", f'synthetic-silo="{VICTIM}"')
 
     try:
-        run.wait(timeout=300)
+        run.wait(timeout=900)
     except subprocess.TimeoutExpired:
         pytest.fail("flwr run did not finish in time\n" + dep.logs())
     assert (out / "manifest.json").is_file(), dep.logs()

@@ -19,7 +19,8 @@ rounds. Checked:
 
 Defects caught: TLS or authentication not actually enforced, a site's data not reaching (or
 leaking beyond) its node, fingerprints not recorded or recorded from the coordinator's guess,
-anything that changes a bit across processes. Slow (≈ 40 s idle, 2–5 min under heavy load).
+anything that changes a bit across processes. Slow: minutes on a loaded 2-core machine (every
+ClientApp message starts a process that imports torch); every wait is bounded.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, dep
     cfg_file.write_text(json.dumps(cfg.to_dict()))
     probe_path, probe_hash = probe_file(public, tmp_path / "probe.safetensors", cfg)
     app = write_app(
-        tmp_path / "app", out_dir=tmp_path / "run", config=cfg_file, control="anchored", timeout=240, node_wait=150,
+        tmp_path / "app", out_dir=tmp_path / "run", config=cfg_file, control="anchored", timeout=400, node_wait=300,
         sites=len(SITES), probe=probe_path, probe_hash=probe_hash,
     )
 
@@ -108,16 +109,12 @@ def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, dep
     for i in range(len(SITES)):
         dep.register(dep.creds / f"node{i}.pub", "local")
     # refused before the federation starts: an unregistered key, and plaintext to a TLS SuperLink
-    intruder = dep.start_supernode("unregistered", dep.port, dep.creds, "node4", 'synthetic-silo="silo0"')
-    plaintext = dep.start_supernode("plaintext", dep.port, dep.creds, None, 'synthetic-silo="silo1"', insecure=True)
-    for name, proc in (("unregistered", intruder), ("plaintext", plaintext)):
-        try:
-            code = proc.wait(timeout=150)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the {name} SuperNode was not refused within 150 s\n{dep.log(name)[-3000:]}")
-        assert code != 0, dep.log(name)[-3000:]
-    assert "Failed to initialize the connection" in dep.log("unregistered"), dep.log("unregistered")[-3000:]
-    assert "TLS is not enabled" not in dep.log("plaintext")  # refused by the SuperLink, not by its own CLI
+    dep.start_supernode("unregistered", dep.port, dep.creds, "node4", 'synthetic-silo="silo0"')
+    dep.start_supernode("plaintext", dep.port, dep.creds, None, 'synthetic-silo="silo1"', insecure=True)
+    assert "Failed to activate SuperNode" in dep.wait_refused("unregistered")  # [code 2004]: key unknown
+    refused = dep.wait_refused("plaintext")
+    assert "TLS is not enabled" not in refused  # refused by the SuperLink, not by its own CLI
+    assert "Server disconnected without sending a response" in refused, refused[-3000:]
     with pytest.raises((OSError, http.client.HTTPException)):  # and a raw plaintext request gets no HTTP answer
         conn = http.client.HTTPConnection("127.0.0.1", dep.port, timeout=10)
         try:
@@ -131,7 +128,7 @@ def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, dep
 
     for i, site in enumerate(SITES):
         dep.start_supernode(site, dep.port, dep.creds, f"node{i}", f'lerobot-root="{roots[site]}" site="{site}"')
-    run = dep.flwr("run", str(app), "local", "--stream", timeout=420)
+    run = dep.flwr("run", str(app), "local", "--stream", timeout=900)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:] + dep.logs()
     out = tmp_path / "run"
     assert (out / "manifest.json").is_file(), run.stdout[-2000:] + dep.logs()
