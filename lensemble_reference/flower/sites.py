@@ -91,6 +91,8 @@ def load_site_silo(spec: str | Path, name: str, cfg: Any) -> Site:
 
 
 def _load_site(spec: str | Path, name: str, cfg: Any) -> tuple[Site, np.ndarray]:
+    # The loader's own root opening, standardisation and silo assembly, so a site's silo is built
+    # exactly as `train --lerobot-root` builds one (same decoding, chunking, fingerprint).
     from lensemble_reference import lerobot_data as ld
 
     data = cfg.data

@@ -139,3 +139,36 @@ def test_cli_loader_options_become_the_data_section():
     opts = LeRobotOptions(roots=("/a", "/b"), frame_stride=2, max_frames_per_episode=50, split="by_root", image_key="cam")
     assert data_config(opts) == DataConfig(source="lerobot", frame_stride=2, max_frames_per_episode=50, split="by_root", image_key="cam")
     assert data_config(LeRobotOptions(roots=("/a",))) == DataConfig(source="lerobot")
+
+
+@pytest.mark.slow  # writes a LeRobot dataset with lerobot's own API (seconds idle, minutes under load)
+def test_lerobot_site_trains_on_its_whole_root_with_its_own_standardisation(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    import datasets
+
+    from lensemble_reference.flower.sites import load_site_silo, resolve_site, silo_fingerprint
+
+    home = tmp_path / "hf"
+    for key, value in {"HF_HOME": home, "HF_LEROBOT_HOME": home / "lerobot", "HF_DATASETS_CACHE": home / "ds", "HF_HUB_OFFLINE": "1"}.items():
+        monkeypatch.setenv(key, str(value))
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", home / "ds")
+    spec = importlib.util.spec_from_file_location("flower_so100_unit", Path(__file__).resolve().parents[1] / "lerobot" / "so100_data.py")
+    so100 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(so100)
+    root = so100.write_so100(tmp_path / "site", [9, 13, 3], image_shape=(16, 16, 3))  # episode 2 too short for a chunk
+
+    from ._helpers import TINY_MODEL
+
+    cfg = tiny_config("anchored", model=TINY_MODEL.__class__(**{**TINY_MODEL.__dict__, "action_dim": 6}), data=DataConfig(source="lerobot", split="site"))
+    site = load_site_silo(root, "clinic-a", cfg)
+    assert np.asarray(site.silo.obs).shape == (2 + 3, 5, 3, 16, 16)  # 9 frames → 2 chunks of T=4, 13 → 3; nothing held out
+    states = np.asarray(site.silo.states)
+    assert abs(float(states.mean())) < 0.5  # standardised with the site's own statistics
+    assert site.description["fingerprint"] == silo_fingerprint(site.silo) and site.description["episodes"] == 2
+    assert resolve_site({"lerobot-root": str(root), "site": "clinic-a"}, cfg).description == site.description
+    strided = load_site_silo(root, "clinic-a", cfg.replace(data=DataConfig(source="lerobot", split="site", frame_stride=2)))
+    assert strided.description["fingerprint"] != site.description["fingerprint"]  # loader options change the data
+    with pytest.raises(DataError, match="action_dim"):
+        load_site_silo(root, "clinic-a", tiny_config("anchored", data=DataConfig(source="lerobot", split="site")))
