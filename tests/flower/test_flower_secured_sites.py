@@ -94,7 +94,12 @@ def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, dep
     public = write(tmp_path / "data" / "public", [9], image_shape=(16, 16, 3), first_episode=20)
     heldout_root = write(tmp_path / "data" / "heldout", [9, 9], image_shape=(16, 16, 3), first_episode=30)
 
-    cfg = tiny_config("anchored", model=TINY_MODEL.__class__(**{**TINY_MODEL.__dict__, "action_dim": 6}), data=DataConfig(source="lerobot", split="site"))
+    # quorum = every site: this is the no-failure run whose bits must equal in-process (a site lost to
+    # the machine's load aborts the run with QuorumNotMet instead of committing a different global)
+    cfg = tiny_config(
+        "anchored", min_participants=len(SITES),
+        model=TINY_MODEL.__class__(**{**TINY_MODEL.__dict__, "action_dim": 6}), data=DataConfig(source="lerobot", split="site"),
+    )
     cfg_file = tmp_path / "config.json"
     cfg_file.write_text(json.dumps(cfg.to_dict()))
     probe_path, probe_hash = probe_file(public, tmp_path / "probe.safetensors", cfg)
