@@ -156,3 +156,23 @@ def test_keys_cli_writes_a_ca_signed_certificate_and_openssh_node_keys(tmp_path,
         assert try_load_public_key(creds / f"node{i}.pub")  # what `flwr supernode register` accepts
         assert (creds / f"node{i}.key").stat().st_mode & 0o077 == 0
     assert (creds / "node0.pub").read_bytes() != (creds / "node1.pub").read_bytes()
+
+
+def test_evaluate_cli_scores_every_round_from_the_run_directory_and_a_heldout_file(tmp_path):
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from lensemble_reference.controls import run_control, world_splits
+    from lensemble_reference.evaluate import evaluate_run
+
+    cfg = tiny_config("anchored", rounds=1)
+    inputs, heldout = world_splits(cfg)
+    run = run_control(cfg, inputs, tmp_path / "run").run_dir
+    held = tmp_path / "heldout.safetensors"
+    save_file({f: np.ascontiguousarray(getattr(heldout, f)) for f in ("obs", "actions", "states")}, str(held))
+    assert main(["evaluate", str(run), str(held), "--out", str(tmp_path / "m.json")]) == 0
+    got = json.loads((tmp_path / "m.json").read_text())
+    assert len(got["rounds"]) == 2 and got["control"] == "anchored"
+    assert got == json.loads(json.dumps(evaluate_run(run, heldout)))
