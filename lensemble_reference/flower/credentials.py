@@ -28,7 +28,7 @@ from pathlib import Path
 from lensemble_spec.artifacts import atomic_write_bytes
 
 
-def _name(common: str):  # noqa: ANN202 - cryptography's x509.Name
+def _name(common: str):
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
@@ -43,7 +43,7 @@ def write_tls(directory: str | Path, hosts: Sequence[str] = ("127.0.0.1", "local
 
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP384R1())
     ca = (
         x509.CertificateBuilder()

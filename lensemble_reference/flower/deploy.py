@@ -199,10 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 print(heldout_file(args.root, args.out, cfg))
         elif args.command == "evaluate":
+            from lensemble_reference.evaluate import evaluate_run
             from lensemble_spec.artifacts import atomic_write_text, canonical_json
             from lensemble_spec.verify.heldout import from_file
-
-            from lensemble_reference.evaluate import evaluate_run
 
             held = from_file(args.heldout)
             from lensemble_spec.protocol import Silo

@@ -199,9 +199,8 @@ def probe_file(spec: str | Path, out: str | Path, cfg: Any) -> tuple[Path, str]:
     ``probe-hash``). Never use a site's private root: the probe's frames are shared with all."""
     from safetensors.numpy import save as st_save
 
-    from lensemble_spec.artifacts import atomic_write_bytes
-
     from lensemble_reference.real_data import select_probe
+    from lensemble_spec.artifacts import atomic_write_bytes
 
     site, sources = _load_site(spec, "probe", cfg)
     points, desc = select_probe(

@@ -57,11 +57,7 @@ def test_node_killed_mid_round_quorum_then_rejoin(tmp_path, deployment):
         dep.register(dep.creds / f"node{i}.pub", "local")
     for i, silo in enumerate(SILOS):
         dep.start_supernode(silo, dep.port, dep.creds, f"node{i}", f'synthetic-silo="{silo}"')
-    run = subprocess.Popen(
-        [str(BIN / "flwr"), "run", str(app), "local", "--stream"], env=dep.env,
-        stdout=open(tmp_path / "flwr-run.log", "wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    dep.procs["flwr-run"] = run
+    run = dep.start("flwr-run", [str(BIN / "flwr"), "run", str(app), "local", "--stream"])  # stopped by the fixture
     partial = tmp_path / "run.partial"
 
     # stop the victim site while it trains round 2 (it has received its second train message)

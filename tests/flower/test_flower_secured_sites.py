@@ -77,15 +77,20 @@ def _checkpoints(run_dir):
 
 
 def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, deployment):
+    from safetensors.numpy import load_file
+
     from lensemble_reference.config import DataConfig
     from lensemble_reference.controls import run_control
     from lensemble_reference.evaluate import evaluate_run
     from lensemble_reference.federation import RunInputs
     from lensemble_reference.flower.deploy import write_app
     from lensemble_reference.flower.engine import run_flower
-    from lensemble_reference.flower.sites import load_site_silo, probe_file, site_data_root
+    from lensemble_reference.flower.sites import (
+        load_site_silo,
+        probe_file,
+        site_data_root,
+    )
     from lensemble_spec.protocol import Silo
-    from safetensors.numpy import load_file
 
     write = _write_so100()
     roots = {}

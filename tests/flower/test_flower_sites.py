@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lensemble_reference.config import DataConfig, TrainConfig, load_config
+from lensemble_reference.controls import world_inputs
 from lensemble_spec.artifacts import config_hash, probe_hash
 from lensemble_spec.errors import ConfigError, DataError, ProbeError
 from lensemble_spec.protocol import Silo
-from lensemble_reference.config import DataConfig, TrainConfig, load_config
-from lensemble_reference.controls import world_inputs
 
 from ._helpers import tiny_config
 
@@ -48,7 +48,11 @@ def test_fingerprint_follows_every_training_tensor_bit():
 
 
 def test_synthetic_site_is_the_in_process_silo_and_reports_its_fingerprint():
-    from lensemble_reference.flower.sites import resolve_site, silo_fingerprint, site_data_root
+    from lensemble_reference.flower.sites import (
+        resolve_site,
+        silo_fingerprint,
+        site_data_root,
+    )
 
     cfg = tiny_config("anchored")
     silos = world_inputs(cfg).silos
@@ -148,7 +152,11 @@ def test_lerobot_site_trains_on_its_whole_root_with_its_own_standardisation(tmp_
 
     import datasets
 
-    from lensemble_reference.flower.sites import load_site_silo, resolve_site, silo_fingerprint
+    from lensemble_reference.flower.sites import (
+        load_site_silo,
+        resolve_site,
+        silo_fingerprint,
+    )
 
     home = tmp_path / "hf"
     for key, value in {"HF_HOME": home, "HF_LEROBOT_HOME": home / "lerobot", "HF_DATASETS_CACHE": home / "ds", "HF_HUB_OFFLINE": "1"}.items():

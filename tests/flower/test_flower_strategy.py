@@ -16,8 +16,8 @@ import pytest
 from flwr.app import ConfigRecord, Error, Message
 from flwr.common.constant import ErrorCode
 
-from lensemble_spec.errors import QuorumNotMet, RoundError
 from lensemble_reference.outer import outer_init, outer_step
+from lensemble_spec.errors import QuorumNotMet, RoundError
 
 from ._helpers import needs_seam
 
@@ -136,7 +136,7 @@ def test_partial_round_below_quorum_is_refused_and_changes_nothing():
 
 
 def test_error_reply_drops_the_participant_and_the_quorum_decides():
-    from lensemble_reference.flower.records import params_to_record, record_to_params
+    from lensemble_reference.flower.records import record_to_params
 
     rng = np.random.default_rng(3)
     strategy = _strategy(0.5, 0.0, True, min_participants=3)
