@@ -70,6 +70,26 @@ class WorldConfig:
 
 
 @dataclass(frozen=True)
+class DataConfig:
+    """Loader options of real (LeRobot) data; they change the silos, so they enter ``config_hash``.
+
+    ``source = "world"`` (the default) means the embedded synthetic world and the other fields are
+    unused; such a config serialises WITHOUT a ``data`` member, so the configuration hashes of
+    synthetic runs are those of configs written before this section existed. ``source =
+    "lerobot"``: ``frame_stride`` keeps every s-th source frame, ``max_frames_per_episode`` caps
+    the frames read per episode (0: no cap), ``split`` is the loader's split mode (``auto``,
+    ``by_root``, ``pooled``; ``site`` for a Flower site that trains on its whole root) and
+    ``image_key`` the camera feature ("" = the first one).
+    """
+
+    source: str = "world"
+    frame_stride: int = 1
+    max_frames_per_episode: int = 0
+    split: str = "auto"
+    image_key: str = ""
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """Encoder/predictor shapes. ``action_dim`` must match the data (checked at run start)."""
 
@@ -127,6 +147,7 @@ class TrainConfig:
     threads: int = field(default_factory=lambda: default_threads())
     model: ModelConfig = field(default_factory=ModelConfig)
     world: WorldConfig = field(default_factory=WorldConfig)
+    data: DataConfig = field(default_factory=DataConfig)
 
     @property
     def root_seed(self) -> int:
@@ -135,7 +156,10 @@ class TrainConfig:
 
     # -- (de)serialisation ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return _to_jsonable(dataclasses.asdict(self))
+        out = _to_jsonable(dataclasses.asdict(self))
+        if self.data == DataConfig():  # synthetic data: no member, hashes as before (DataConfig)
+            del out["data"]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
@@ -188,6 +212,11 @@ class TrainConfig:
             raise ConfigError(f"anchor_variant must be 'landmark' or 'frame', got {self.anchor_variant!r}", field="anchor_variant")
         if self.episodes_per_batch < 0:
             raise ConfigError(f"episodes_per_batch must be >= 0, got {self.episodes_per_batch}", field="episodes_per_batch")
+        d = self.data
+        if d.source not in DATA_SOURCES or d.split not in DATA_SPLITS:
+            raise ConfigError(f"data.source must be one of {DATA_SOURCES} and data.split one of {DATA_SPLITS}", field="data")
+        if d.frame_stride < 1 or d.max_frames_per_episode < 0:
+            raise ConfigError("data.frame_stride must be >= 1 and data.max_frames_per_episode >= 0", field="data")
         if self.seed < 0 or self.min_participants < 1:
             raise ConfigError("seed must be >= 0 and min_participants >= 1", field="seed")
         m = self.model
@@ -239,6 +268,11 @@ CONTROL_OVERRIDES: dict[str, dict[str, Any]] = {
 }
 
 
+#: ``DataConfig.source`` and ``DataConfig.split`` values.
+DATA_SOURCES = ("world", "lerobot")
+DATA_SPLITS = ("auto", "by_root", "pooled", "site")
+
+
 #: A config file is a small document: larger or deeper ones are refused unread.
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_CONFIG_DEPTH = 8
@@ -259,6 +293,7 @@ def load_config(
     data: dict[str, Any] = TrainConfig().to_dict()
     if control is not None:
         data = TrainConfig().for_control(control).to_dict()
+    data["data"] = dataclasses.asdict(DataConfig())  # so a file may set the loader options
     if path is not None:
         p = Path(path)
         try:  # bounded: a regular file, size and depth capped, NaN and duplicate keys refused

@@ -11,7 +11,8 @@ Contract
   (6 for SO-100) and ``cfg'.model.image_size`` their frame size (the loader resizes every frame to
   the configured ``model.image_size``); ``cfg'.world.horizon`` is the chunk length ``T`` and
   ``cfg'.world.image_size`` the frame size. They live in the run's config, so the manifest's
-  ``config_hash`` (and every checkpoint's) covers them. ``world.seed`` is the data seed: it drives
+  ``config_hash`` (and every checkpoint's) covers them. So do the loader options (frame stride,
+  frame cap, split mode, camera key) as ``cfg'.data`` (:func:`data_config`). ``world.seed`` is the data seed: it drives
   the pooled split (``split_seed``) and the probe draw. ``world.episodes_per_silo`` is unused
   with real data. Nothing is loaded before the options and the adapted config validate.
 * **The public probe** (RFC-0002 §4) is ``k = world.probe_size`` (≥ ``latent_dim``, checked by
@@ -52,7 +53,7 @@ import numpy as np
 from lensemble_spec.errors import DataError
 from lensemble_spec.metrics import derive_seed
 
-from .config import TrainConfig
+from .config import DataConfig, TrainConfig
 from .federation import RunInputs
 
 #: Identifies the layout of the data description a run records (``split_policy["world"]``).
@@ -74,6 +75,17 @@ class LeRobotOptions:
     max_frames_per_episode: int | None = None
     split: str = "auto"
     image_key: str | None = None
+
+
+def data_config(options: LeRobotOptions) -> DataConfig:
+    """The config's ``data`` section for ``options`` (roots are machine paths: not part of it)."""
+    return DataConfig(
+        source="lerobot",
+        frame_stride=int(options.frame_stride),
+        max_frames_per_episode=int(options.max_frames_per_episode or 0),
+        split=str(options.split),
+        image_key=str(options.image_key or ""),
+    )
 
 
 def adapt_config(cfg: TrainConfig, *, horizon: int, image_size: int, action_dim: int) -> TrainConfig:
@@ -151,6 +163,7 @@ def lerobot_run_inputs(cfg: TrainConfig, options: LeRobotOptions) -> tuple[Train
     from .lerobot_data import load_lerobot_silos
 
     horizon = options.horizon if options.horizon is not None else cfg.world.horizon
+    cfg = cfg.replace(data=data_config(options))  # the loader options enter config_hash
     # Fail on a config that cannot fit the data's chunks before reading any dataset.
     cfg = adapt_config(cfg, horizon=horizon, image_size=cfg.model.image_size, action_dim=cfg.model.action_dim)
     splits = load_lerobot_silos(

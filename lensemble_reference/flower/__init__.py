@@ -14,11 +14,15 @@ Modules:
 * :mod:`.records` — params ``dict[str, ndarray]`` ⇄ ``ArrayRecord`` (exact bits, name order) and
   the wire format of a participant's round result;
 * :mod:`.client_state` — a participant's persistent state ⇄ ``context.state``;
-* :mod:`.silo_files` — silos as safetensors files, and how a node finds its own silo;
+* :mod:`.silo_files` — silos as safetensors files (node config ``silo-file`` / ``partition-id``);
+* :mod:`.sites` — a deployed node's own data (``lerobot-root`` + ``site``, ``synthetic-silo``), the
+  fingerprint it reports, the public probe file and a held-out site's evaluation file;
+* :mod:`.credentials` — throwaway TLS certificates and SuperNode keys (tests, demos);
 * :mod:`.strategy` — the Flower ``Strategy`` (anchored DiLoCo and naive FedAvg);
 * :mod:`.client_app`, :mod:`.server_app` — the ``ClientApp`` / ``ServerApp`` (and the round engine);
 * :mod:`.engine` — :func:`run_flower`, the simulation engine behind ``train --engine flower``;
-* :mod:`.deploy` — the deployment engine (SuperLink + one SuperNode per silo, ``flwr run``).
+* :mod:`.deploy` — the deployment engine (SuperLink + one SuperNode per site, ``flwr run``) and
+  its command line (``app``, ``probe``, ``heldout``, ``evaluate``, ``keys``, ``silos``).
 
 ``flwr`` is an optional dependency (extra ``flower``); importing this package does not import it.
 """

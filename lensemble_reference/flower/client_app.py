@@ -2,8 +2,10 @@
 
 Handlers (Message API, ``(msg, context) -> Message``):
 
-* ``query`` — identify: resolve this node's silo (:func:`.silo_files.resolve_silo`) and answer
-  ``{"participant": <id>}``, so the coordinator can map node ids to participant ids;
+* ``query`` — identify: resolve this node's site (:func:`.sites.resolve_site`) and answer
+  ``{"participant": <id>, "site": <description JSON>}`` — the participant id and the site's data
+  fingerprint, never a frame — so the coordinator can map node ids to participant ids and record
+  what each site trained on;
 * ``train`` — exactly what the in-process engine does for this participant in round ``r``:
   rebuild the :class:`~lensemble_reference.participant.Participant` (same id, silo, config and
   sampler seed ``derive_seed(root, "batches/<id>")``), restore its AdamW moments and sampler
@@ -17,12 +19,13 @@ torch is put in the same deterministic mode as in-process (``deterministic_torch
 same thread count, deterministic kernels), so the node's bits match the in-process engine's.
 
 ``app`` (module level) is the deployment ClientApp: it finds its silo through the node config
-(``silo-file`` or ``partition-id``). The simulation engine uses :func:`build_client_app` with the
+(``lerobot-root``, ``synthetic-silo``, ``silo-file`` or ``partition-id``). The simulation engine uses :func:`build_client_app` with the
 directory of silo files it wrote.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flwr.app import ConfigRecord, Context, Message, RecordDict
@@ -40,14 +43,14 @@ from .records import (
     local_result_to_content,
     record_to_params,
 )
-from .silo_files import resolve_silo
+from .sites import resolve_site
 
 
 def identify(content: RecordDict, node_config: Any, silo_dir: str | None) -> RecordDict:
     """Reply content of the ``query`` handler: this node's participant id."""
     cfg = config_from_json(str(content[CONFIG]["train-config"]))
-    participant, _silo = resolve_silo(node_config, cfg, silo_dir)
-    return RecordDict({CONFIG: ConfigRecord({"participant": participant})})
+    site = resolve_site(node_config, cfg, silo_dir)
+    return RecordDict({CONFIG: ConfigRecord({"participant": site.participant, "site": json.dumps(site.description, sort_keys=True)})})
 
 
 def train_round(content: RecordDict, context: Context, silo_dir: str | None) -> RecordDict:
@@ -58,15 +61,19 @@ def train_round(content: RecordDict, context: Context, silo_dir: str | None) -> 
     conf = content[CONFIG]
     cfg = config_from_json(str(conf["train-config"]))
     round_index = int(conf["round"])
-    participant, silo = resolve_silo(context.node_config, cfg, silo_dir)
+    site = resolve_site(context.node_config, cfg, silo_dir)
+    participant, silo = site.participant, site.silo
     if str(conf["participant"]) != participant:
         raise RoundError(f"node holds participant {participant!r} but was asked to train {conf['participant']!r}")
     deterministic_torch(cfg.threads)
     theta = record_to_params(content[ARRAYS])
     anchor = record_to_params(content[ANCHOR])
     points, targets = anchor["points"], anchor["targets"]
-    part = Participant(participant, silo, cfg, seed=derive_seed(cfg.seed, f"batches/{participant}"))
-    restore_participant(context.state, part, participant=participant, round_index=round_index)
+    rejoin = bool(conf["rejoin"]) if "rejoin" in conf else False
+    label = f"batches/{participant}/rejoin/{round_index}" if rejoin else f"batches/{participant}"
+    part = Participant(participant, silo, cfg, seed=derive_seed(cfg.seed, label))
+    if not rejoin:
+        restore_participant(context.state, part, participant=participant, round_index=round_index)
     result = participant_round(
         cfg,
         part,

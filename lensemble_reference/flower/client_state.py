@@ -16,7 +16,10 @@ not stored: every round starts by loading the global ``θ`` into them.
 
 Restoring refuses state from another participant or from a round other than the previous one
 (:class:`~lensemble_spec.errors.RoundError`): a node that lost its state would otherwise train
-on with fresh moments and silently diverge from the run it claims to reproduce.
+on with fresh moments and silently diverge from the run it claims to reproduce. The one
+sanctioned fresh start is a participant the coordinator marks ``rejoin`` (it did not contribute
+to the previous round, RFC-0003 quorum): the ClientApp then skips restoring altogether and the
+round record shows the gap.
 """
 
 from __future__ import annotations

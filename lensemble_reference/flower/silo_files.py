@@ -6,7 +6,8 @@ so a node trains on exactly the bytes the in-process engine would) and metadata
 ``{"format": "lensemble-spec/silo/v1", "name": <participant id>}``. A silo directory holds one
 ``<name>.safetensors`` per participant and ``index.json`` = ``{"participants": [sorted names]}``.
 
-A node resolves its silo, first match wins (:func:`resolve_silo`):
+A node resolves its silo, first match wins (:func:`resolve_silo`; a deployed node first tries
+``lerobot-root`` and ``synthetic-silo``, :mod:`.sites`):
 
 1. node config ``silo-file=<path>`` — deployment with real data: each SuperNode is started
    with the path of its own silo file;

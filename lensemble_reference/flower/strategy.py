@@ -14,10 +14,19 @@ FedAvg = ``η = 1, μ = 0`` (the new global is exactly the mean of the local mod
 
 Differences from Flower's FedAvg, on purpose:
 
-* no sampling and no partial rounds: a round needs a reply from EVERY registered participant
-  (missing → :class:`~lensemble_spec.errors.QuorumNotMet`, an error reply →
-  :class:`~lensemble_spec.errors.RoundError`), because the committed global must be the one the
-  in-process engine computes;
+* no sampling: every registered participant is asked every round; a round commits the outer step
+  over the participants that REPLIED, provided they are at least the quorum ``min_participants``
+  (RFC-0003 §4); a LOST participant — no reply within the timeout, or an error reply saying
+  the node or its message is gone or its ClientApp process crashed (:data:`LOST_CODES`: a node
+  that died mid-round) — is dropped from the round (``last_dropped`` says why), and below the
+  quorum the round aborts with :class:`~lensemble_spec.errors.QuorumNotMet` leaving ``state``
+  and ``current`` as the last committed round left them. With no failure every participant
+  contributes, so the committed global is the one the in-process engine computes. A ClientApp
+  that RAISED (bad data, refused state: a defect to fix, not a loss to ride out) aborts the round
+  with :class:`~lensemble_spec.errors.RoundError` carrying the node's own typed error line;
+* a participant that did not contribute to round ``r − 1`` (dropped, or a node restarted since)
+  is sent ``rejoin = true`` in round ``r``: it starts with fresh optimiser moments and the batch
+  sampler seed ``derive_seed(seed, "batches/<id>/rejoin/<r>")`` rather than refusing to continue;
 * no weighting by ``num-examples``: the outer step weights participants equally (DiLoCo);
 * messages go out and replies are reduced in participant-id order, never in arrival order;
 * no client-side evaluation: the coordinator evaluates the committed global on the held-out
@@ -25,7 +34,8 @@ Differences from Flower's FedAvg, on purpose:
 
 State kept between calls (as FedAvgM keeps its momentum): ``state`` (the outer optimiser's
 float64 velocity), ``current`` (the global sent in ``configure_train``), ``last_results`` and
-``last_digest`` of the latest aggregation.
+``last_digest`` of the latest aggregation, ``contributors`` (the participants of the last
+committed round) and ``last_dropped`` (participant → reason, for the round just aggregated).
 """
 
 from __future__ import annotations
@@ -60,6 +70,10 @@ from .records import (
     record_to_params,
 )
 
+#: Flower error codes (``flwr.common.constant.ErrorCode``) that mean the participant was LOST:
+#: MESSAGE_UNAVAILABLE, REPLY_MESSAGE_UNAVAILABLE, NODE_UNAVAILABLE, CLIENT_APP_CRASHED.
+LOST_CODES = frozenset({3, 4, 5, 8})
+
 _TYPED = re.compile(r"\[[a-z_]+\] [^\n]*")
 
 
@@ -76,8 +90,9 @@ def short_reason(reason: str | None) -> str:
 class AnchoredDiLoCo(Strategy):
     """DiLoCo outer step over Flower messages (see module docstring)."""
 
-    def __init__(self, *, lr: float, momentum: float = 0.0, nesterov: bool = True) -> None:
+    def __init__(self, *, lr: float, momentum: float = 0.0, nesterov: bool = True, min_participants: int | None = None) -> None:
         self.lr = float(lr)
+        self.min_participants = min_participants  # None: every registered participant must reply
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.participants: dict[int, str] = {}
@@ -86,11 +101,18 @@ class AnchoredDiLoCo(Strategy):
         self.current: dict[str, np.ndarray] | None = None
         self.last_results: dict[str, Any] = {}
         self.last_digest: str | None = None
+        self.contributors: set[str] | None = None  # None before round 1
+        self.last_dropped: dict[str, str] = {}
+        self.sent: dict[str, str] = {}  # message id → participant of the round's train messages
 
     @classmethod
     def from_config(cls, cfg: Any) -> AnchoredDiLoCo:
         """The strategy for a TrainConfig's outer settings (anchored or naive-fedavg)."""
-        return cls(lr=cfg.outer.lr, momentum=cfg.outer.momentum, nesterov=cfg.outer.nesterov)
+        return cls(lr=cfg.outer.lr, momentum=cfg.outer.momentum, nesterov=cfg.outer.nesterov, min_participants=cfg.min_participants)
+
+    def quorum(self) -> int:
+        """Replies a round needs: ``min_participants``, or every registered participant."""
+        return len(self.participants) if self.min_participants is None else int(self.min_participants)
 
     # -- set-up ------------------------------------------------------------------------------------
     def set_participants(self, node_participants: Mapping[int, str]) -> None:
@@ -119,9 +141,12 @@ class AnchoredDiLoCo(Strategy):
             self.state = outer_init(self.current)
         messages = []
         for node_id, participant in sorted(self.participants.items(), key=lambda item: item[1]):
-            conf = ConfigRecord({**dict(config), "round": int(server_round), "participant": participant})
+            rejoin = self.contributors is not None and participant not in self.contributors
+            conf = ConfigRecord({**dict(config), "round": int(server_round), "participant": participant, "rejoin": rejoin})
             content = RecordDict({ARRAYS: arrays, ANCHOR: self.anchor, CONFIG: conf})
-            messages.append(Message(content=content, dst_node_id=node_id, message_type=MessageType.TRAIN, group_id=str(server_round)))
+            message = Message(content=content, dst_node_id=node_id, message_type=MessageType.TRAIN, group_id=str(server_round))
+            messages.append(message)
+        self.sent = {}  # filled by the caller once the grid has given the messages their ids
         return messages
 
     def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:
@@ -129,11 +154,17 @@ class AnchoredDiLoCo(Strategy):
         if self.current is None or self.state is None:
             raise RoundError("aggregate_train called before configure_train")
         results: dict[str, Any] = {}
+        dropped: dict[str, str] = {}
         for reply in replies:
             node = reply.metadata.src_node_id
             if reply.has_error():
-                who = self.participants.get(node, "?")
-                raise RoundError(f"round {server_round}: participant {who} (node {node}) failed: {short_reason(reply.error.reason)}")
+                # a node-unavailable reply comes from the SuperLink: match it by the message it answers
+                who = self.participants.get(node) or self.sent.get(reply.metadata.reply_to_message_id)
+                if int(reply.error.code) not in LOST_CODES:
+                    raise RoundError(f"round {server_round}: participant {who or '?'} (node {node}) failed: {short_reason(reply.error.reason)}")
+                if who:
+                    dropped[who] = short_reason(reply.error.reason)
+                continue
             participant, result = content_to_local_result(reply.content)
             expected = self.participants.get(node)
             if expected != participant:
@@ -141,9 +172,15 @@ class AnchoredDiLoCo(Strategy):
             if participant in results:
                 raise RoundError(f"round {server_round}: two replies for participant {participant}")
             results[participant] = result
-        missing = sorted(set(self.participants.values()) - set(results))
-        if missing:
-            raise QuorumNotMet(f"round {server_round}: no reply from {', '.join(missing)}", missing=missing)
+        for participant in sorted(set(self.participants.values()) - set(results) - set(dropped)):
+            dropped[participant] = "no reply within the round timeout"
+        self.last_dropped = dict(sorted(dropped.items()))
+        if len(results) < self.quorum() or not results:
+            why = "; ".join(f"{p}: {r}" for p, r in self.last_dropped.items())
+            raise QuorumNotMet(
+                f"round {server_round}: {len(results)} update(s), fewer than the quorum of {self.quorum()} ({why})",
+                missing=sorted(dropped),
+            )
         order = sorted(results)
         new_global, new_state, digest = checked_outer_step(
             self.current,
@@ -155,6 +192,7 @@ class AnchoredDiLoCo(Strategy):
         )
         self.state, self.current, self.last_digest = new_state, new_global, digest
         self.last_results = {p: results[p] for p in order}
+        self.contributors = set(order)
         metrics = MetricRecord(
             {
                 "train_loss": float(np.mean([results[p].loss.total for p in order])),

@@ -114,3 +114,65 @@ def test_non_empty_output_directory_is_refused_before_ray_starts(tmp_path, monke
     with pytest.raises(ArtifactError):
         run_flower(cfg, world_inputs(cfg), tmp_path / "taken")
     assert (tmp_path / "taken" / "keep.txt").read_text() == "an earlier run"
+
+
+def test_tls_connection_and_app_run_config_are_read_by_flwr(tmp_path, monkeypatch):
+    from flwr.cli.config_utils import load_and_validate
+    from flwr.cli.flower_config import read_superlink_connection
+
+    monkeypatch.setenv("FLWR_HOME", str(tmp_path))
+    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    write_connection(tmp_path, name="federation", address="10.0.0.5:9093", root_certificates=tmp_path / "ca.crt")
+    conn = read_superlink_connection(None)
+    assert conn.insecure is False and conn.root_certificates == str((tmp_path / "ca.crt").resolve())
+    app = write_app(
+        tmp_path / "app", out_dir=tmp_path / "run", control="anchored", sites=4, rejoin_wait=30.0,
+        probe=tmp_path / "probe.safetensors", probe_hash="a" * 64,
+    )
+    run = load_and_validate(app / "pyproject.toml", check_module=False)[0]["tool"]["flwr"]["app"]["config"]
+    assert (run["sites"], run["rejoin-wait"], run["probe-hash"]) == (4, 30.0, "a" * 64)
+    assert run["probe"] == str((tmp_path / "probe.safetensors").resolve())
+    with pytest.raises(ConfigError, match="pinned"):
+        write_app(tmp_path / "app2", out_dir=tmp_path / "run", probe=tmp_path / "probe.safetensors")
+
+
+def test_keys_cli_writes_a_ca_signed_certificate_and_openssh_node_keys(tmp_path, capsys):
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_ssh_private_key, load_ssh_public_key
+    from flwr.cli.supernode.register import try_load_public_key
+
+    assert main(["keys", str(tmp_path / "creds"), "--nodes", "2", "--host", "127.0.0.1", "--host", "coord.example"]) == 0
+    creds = tmp_path / "creds"
+    ca = x509.load_pem_x509_certificate((creds / "ca.crt").read_bytes())
+    cert = x509.load_pem_x509_certificate((creds / "server.pem").read_bytes())
+    cert.verify_directly_issued_by(ca)  # raises unless the CA signed it
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert sans.get_values_for_type(x509.DNSName) == ["coord.example"]
+    for i in range(2):
+        private = load_ssh_private_key((creds / f"node{i}.key").read_bytes(), None)
+        public = load_ssh_public_key((creds / f"node{i}.pub").read_bytes())
+        assert private.public_key().public_numbers() == public.public_numbers()
+        assert try_load_public_key(creds / f"node{i}.pub")  # what `flwr supernode register` accepts
+        assert (creds / f"node{i}.key").stat().st_mode & 0o077 == 0
+    assert (creds / "node0.pub").read_bytes() != (creds / "node1.pub").read_bytes()
+
+
+def test_evaluate_cli_scores_every_round_from_the_run_directory_and_a_heldout_file(tmp_path):
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from lensemble_reference.controls import run_control, world_splits
+    from lensemble_reference.evaluate import evaluate_run
+
+    cfg = tiny_config("anchored", rounds=1)
+    inputs, heldout = world_splits(cfg)
+    run = run_control(cfg, inputs, tmp_path / "run").run_dir
+    held = tmp_path / "heldout.safetensors"
+    save_file({f: np.ascontiguousarray(getattr(heldout, f)) for f in ("obs", "actions", "states")}, str(held))
+    assert main(["evaluate", str(run), str(held), "--out", str(tmp_path / "m.json")]) == 0
+    got = json.loads((tmp_path / "m.json").read_text())
+    assert len(got["rounds"]) == 2 and got["control"] == "anchored"
+    assert got == json.loads(json.dumps(evaluate_run(run, heldout)))

@@ -2,8 +2,9 @@
 
 Defects caught: a strategy that re-implements the step (a flipped sign, a missing Nesterov term,
 float32 accumulation), reduces in arrival order, weights by ``num-examples`` like FedAvg, loses
-the velocity between rounds, silently aggregates a partial round, or accepts a reply from a node
-answering for another participant.
+the velocity between rounds, aggregates a round below the quorum (``min_participants``, RFC-0003
+§4), averages a partial round over the wrong set, forgets who contributed (the ``rejoin`` flag), or
+accepts a reply from a node answering for another participant.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import random
 import numpy as np
 import pytest
 from flwr.app import ConfigRecord, Error, Message
+from flwr.common.constant import ErrorCode
 
-from lensemble_spec.errors import QuorumNotMet, RoundError
 from lensemble_reference.outer import outer_init, outer_step
+from lensemble_spec.errors import QuorumNotMet, RoundError
 
 from ._helpers import needs_seam
 
@@ -60,10 +62,10 @@ def _replies(messages, results):
     return replies
 
 
-def _strategy(lr, momentum, nesterov):
+def _strategy(lr, momentum, nesterov, min_participants=None):
     from lensemble_reference.flower.strategy import AnchoredDiLoCo
 
-    strategy = AnchoredDiLoCo(lr=lr, momentum=momentum, nesterov=nesterov)
+    strategy = AnchoredDiLoCo(lr=lr, momentum=momentum, nesterov=nesterov, min_participants=min_participants)
     strategy.set_participants(NODES)
     strategy.set_anchor(np.zeros((6, 3, 4, 4), np.float32), np.zeros((6, 3), np.float32))
     return strategy
@@ -122,20 +124,58 @@ def _one_round(strategy, rng):
     return messages, results
 
 
-def test_partial_round_is_refused():
-    strategy = _strategy(0.5, 0.0, True)
+def test_partial_round_below_quorum_is_refused_and_changes_nothing():
+    strategy = _strategy(0.5, 0.0, True)  # no min_participants: every participant must reply
     messages, results = _one_round(strategy, np.random.default_rng(2))
-    replies = _replies(messages, results)[:-1]
-    with pytest.raises(QuorumNotMet):
-        strategy.aggregate_train(1, replies)
+    replies = _replies(messages, results)
+    dropped = replies[-1].metadata.src_node_id
+    with pytest.raises(QuorumNotMet, match="no reply"):
+        strategy.aggregate_train(1, replies[:-1])
+    assert strategy.last_dropped == {NODES[dropped]: "no reply within the round timeout"}
+    assert strategy.state.steps == 0 and strategy.contributors is None  # the aborted round left no trace
 
 
-def test_error_reply_is_a_round_error():
-    strategy = _strategy(0.5, 0.0, True)
-    messages, results = _one_round(strategy, np.random.default_rng(3))
-    replies = _replies(messages[1:], results) + [Message(Error(code=0, reason="ClientApp crashed"), reply_to=messages[0])]
-    with pytest.raises(RoundError, match="crashed"):
-        strategy.aggregate_train(1, replies)
+def test_error_reply_drops_the_participant_and_the_quorum_decides():
+    from lensemble_reference.flower.records import record_to_params
+
+    rng = np.random.default_rng(3)
+    strategy = _strategy(0.5, 0.0, True, min_participants=3)
+    messages, results = _one_round(strategy, rng)
+    theta = record_to_params(messages[0].content["arrays"])
+    crashed = messages[0].content["config"]["participant"]
+    lost = Message(Error(code=ErrorCode.NODE_UNAVAILABLE, reason="node went away"), reply_to=messages[0])
+    arrays, _ = strategy.aggregate_train(1, _replies(messages[1:], results) + [lost])
+    assert strategy.last_dropped == {crashed: "node went away"}
+    survivors = sorted(p for p in results if p != crashed)
+    assert list(strategy.last_results) == survivors
+    ref, _ = outer_step(theta, {p: results[p].delta for p in survivors}, outer_init(theta), lr=0.5, momentum=0.0, nesterov=True)
+    got = record_to_params(arrays)
+    assert all(got[k].tobytes() == ref[k].tobytes() for k in ref)  # the mean over the three survivors
+    # next round: the dropped participant is told to rejoin (fresh state), the others are not
+    nxt = list(strategy.configure_train(2, arrays, ConfigRecord({"train-config": "{}"}), None))
+    assert {m.content["config"]["participant"]: m.content["config"]["rejoin"] for m in nxt} == {p: p == crashed for p in results}
+    # below the quorum of 3 the round aborts
+    messages, results = _one_round(strategy, rng)
+    two = _replies(messages[2:], results) + [Message(Error(code=ErrorCode.CLIENT_APP_CRASHED, reason="gone"), reply_to=m) for m in messages[:2]]
+    with pytest.raises(QuorumNotMet, match="fewer than the quorum of 3"):
+        strategy.aggregate_train(1, two)
+    assert strategy.state.steps == 1
+
+
+def test_a_clientapp_that_raised_aborts_the_round_even_above_quorum():
+    strategy = _strategy(0.5, 0.0, True, min_participants=1)
+    messages, results = _one_round(strategy, np.random.default_rng(6))
+    raised = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason="[data_invalid] bad silo"), reply_to=messages[0])
+    with pytest.raises(RoundError, match="data_invalid"):
+        strategy.aggregate_train(1, _replies(messages[1:], results) + [raised])
+
+
+def test_first_round_never_asks_to_rejoin():
+    from lensemble_reference.flower.records import params_to_record
+
+    strategy = _strategy(0.5, 0.0, True, min_participants=1)
+    messages = list(strategy.configure_train(1, params_to_record(_theta(np.random.default_rng(5))), ConfigRecord({"train-config": "{}"}), None))
+    assert [m.content["config"]["rejoin"] for m in messages] == [False] * len(NODES)
 
 
 def test_reply_for_another_participant_is_refused():
