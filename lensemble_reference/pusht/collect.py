@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -77,7 +78,8 @@ def collect_episodes(n_episodes: int, *, seed: int, episode_len: int, image_size
     try:
         world.set_policy(WeakPolicy(seed=seed))
         writer = _MemoryWriter()
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Casting input x", category=UserWarning)  # PushT's list → Box cast
             world.collect(writer=writer, episodes=n_episodes + max(2, n_episodes // 4), seed=seed, options={"variation": list(VARIATIONS)}, progress=False)
     finally:
         world.close()

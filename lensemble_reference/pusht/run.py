@@ -32,6 +32,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -155,7 +156,8 @@ def evaluate_policy(settings: PushTSettings, policy: Any) -> dict[str, Any]:
                        goal_steps=settings.goal_steps)
     try:
         world.set_policy(policy)
-        with contextlib.redirect_stdout(io.StringIO()):  # CEMSolver prints a line per solve
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # CEMSolver prints a line per solve
+            warnings.filterwarnings("ignore", message=".*Casting input x", category=UserWarning)  # PushT's list → Box cast
             out = world.evaluate(episodes=settings.eval_episodes, seed=settings.eval_seed, reset_mode="wait")
     finally:
         world.close()
