@@ -263,7 +263,11 @@ def run_pusht(settings: PushTSettings, out: Path, *, show_progress: bool = False
 
 def _line(name: str, row: Mapping[str, Any]) -> str:
     lo, hi = row["wilson95"]
-    return f"{name:>18}: {row['successes']:>3}/{row['trials']:<3} success {row['rate']:.2f}  (95% Wilson {lo:.2f}-{hi:.2f})"
+    text = f"{name:>18}: {row['successes']:>3}/{row['trials']:<3} success {row['rate']:.2f}  (95% Wilson {lo:.2f}-{hi:.2f})"
+    models = row.get("per_model", {})
+    if len(models) > 1:  # local-only: one model per silo, pooled above
+        text += "  per silo " + ", ".join(f"{sum(m['successes'])}/{len(m['successes'])}" for m in models.values())
+    return text
 
 
 def table(doc: Mapping[str, Any]) -> str:

@@ -91,3 +91,34 @@ def test_settings_validate():
         PushTSettings(controls=("anchored", "bogus")).validate()
     with pytest.raises(ConfigError):
         PushTSettings(receding_horizon=6, horizon=5).validate()
+
+
+def test_the_command_without_the_extra_is_a_typed_error_naming_it(tmp_path, monkeypatch):
+    import argparse
+    import importlib.util
+
+    from lensemble_reference.pusht import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "stable_worldmodel" else real(name, *a))
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    args = parser.parse_args(["pusht", "--smoke", "--out", str(tmp_path / "out")])
+    with pytest.raises(ConfigError) as info:
+        args.func(args)
+    assert "lensemble-spec[pusht]" in info.value.remediation
+    assert not (tmp_path / "out").exists()
+
+
+def test_flags_override_the_preset():
+    import argparse
+
+    from lensemble_reference.pusht import cli
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    args = parser.parse_args(["pusht", "--smoke", "--out", "x", "--rounds", "3", "--controls", "anchored,local-only"])
+    s = cli.settings_from(args)
+    assert s.rounds == 3 and s.controls == ("anchored", "local-only") and s.eval_episodes == SMOKE.eval_episodes
+    with pytest.raises(ConfigError):
+        cli.settings_from(parser.parse_args(["pusht", "--out", "x", "--horizon", "0"]))
