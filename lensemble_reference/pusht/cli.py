@@ -32,6 +32,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--controls", default=None, help="comma-separated subset of the four controls (default: all)")
     for name, kind in _FLAGS.items():
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, help=f"PushTSettings.{name}")
+    p.add_argument("--silo-factor", default=None, help="colour factor the silos are split on (block.color, background.color, agent.color, goal.color)")
     p.add_argument("--quiet", action="store_true", help="no training progress bars")
     p.set_defaults(func=_run)
 
@@ -41,6 +42,8 @@ def settings_from(args: argparse.Namespace) -> Any:
 
     base = SMOKE if args.smoke else PushTSettings()
     changes = {k: getattr(args, k) for k in _FLAGS if getattr(args, k, None) is not None}
+    if args.silo_factor:
+        changes["silo_factor"] = args.silo_factor
     if args.controls:
         changes["controls"] = tuple(c.strip() for c in args.controls.split(",") if c.strip())
     return dataclasses.replace(base, **changes).validate()

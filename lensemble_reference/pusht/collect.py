@@ -8,11 +8,12 @@ every step and shifts the ``action`` column so that ``action[t]`` is the action 
 that end early (the random policy reached its goal) are shorter than ``episode_len`` and are
 discarded and counted, so every silo row has the same length.
 
-:func:`split_silos` sorts the episodes by the luminance of their background colour (the
-``variation.background.color`` column swm records; ties by collection order) and cuts the sorted
-list into ``n_silos`` contiguous equal parts: silo ``s`` sees only the ``s``-th luminance band,
-a covariate shift in appearance with identical dynamics. The closed-loop evaluation draws its
-backgrounds from the full range, so every local-only model meets mostly colours it never saw.
+:func:`split_silos` sorts the episodes by the luminance of the split factor's colour (the
+``variation.<factor>`` column swm records, e.g. ``variation.block.color``; ties by collection
+order) and cuts the sorted list into ``n_silos`` contiguous equal parts: silo ``s`` sees only the
+``s``-th luminance band, a covariate shift in appearance with identical dynamics. The closed-loop
+evaluation draws the factor from its full range, so every local-only model meets mostly colours
+it never saw.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 from lensemble_spec.errors import DataError
 from lensemble_spec.protocol import Silo
 
-from .env import SILO_FACTOR, VARIATIONS, import_swm, make_world
+from .env import DEFAULT_SILO_FACTOR, import_swm, make_world, variations
 
 #: ITU-R BT.601 luma weights: the scalar the silo split sorts background colours by.
 LUMA = np.array([0.299, 0.587, 0.114])
@@ -37,13 +38,14 @@ LUMA = np.array([0.299, 0.587, 0.114])
 @dataclass(frozen=True)
 class Episodes:
     """``pixels (E, L, H, W, 3) uint8``, ``actions (E, L−1, 2) float32``, ``states (E, L, 7)``,
-    ``factor (E, 3)`` (background RGB) and how many collected episodes were too short."""
+    ``factor (E, 3)`` (the split factor's RGB, named ``factor_name``) and how many collected episodes were too short."""
 
     pixels: np.ndarray
     actions: np.ndarray
     states: np.ndarray
     factor: np.ndarray
     dropped: int
+    factor_name: str = DEFAULT_SILO_FACTOR
 
 
 class _MemoryWriter:
@@ -62,7 +64,9 @@ class _MemoryWriter:
         self.episodes.extend(episodes)
 
 
-def collect_episodes(n_episodes: int, *, seed: int, episode_len: int, image_size: int, num_envs: int = 4) -> Episodes:
+def collect_episodes(
+    n_episodes: int, *, seed: int, episode_len: int, image_size: int, factor: str = DEFAULT_SILO_FACTOR, num_envs: int = 4
+) -> Episodes:
     """``n_episodes`` full-length episodes of ``episode_len`` frames (see module docstring).
 
     Collects ``n_episodes + max(2, n_episodes // 4)`` episodes (the margin covers early ends) and
@@ -80,7 +84,7 @@ def collect_episodes(n_episodes: int, *, seed: int, episode_len: int, image_size
         writer = _MemoryWriter()
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Casting input x", category=UserWarning)  # PushT's list → Box cast
-            world.collect(writer=writer, episodes=n_episodes + max(2, n_episodes // 4), seed=seed, options={"variation": list(VARIATIONS)}, progress=False)
+            world.collect(writer=writer, episodes=n_episodes + max(2, n_episodes // 4), seed=seed, options={"variation": variations(factor)}, progress=False)
     finally:
         world.close()
     del swm
@@ -95,7 +99,8 @@ def collect_episodes(n_episodes: int, *, seed: int, episode_len: int, image_size
         pixels=np.stack([np.stack(ep["pixels"]) for ep in kept]).astype(np.uint8),
         actions=np.stack([np.stack(ep["action"][:-1]) for ep in kept]).astype(np.float32),
         states=np.stack([np.stack(ep["state"]) for ep in kept]).astype(np.float32),
-        factor=np.stack([np.asarray(ep[f"variation.{SILO_FACTOR}"][0]) for ep in kept]).astype(np.float64),
+        factor=np.stack([np.asarray(ep[f"variation.{factor}"][0]) for ep in kept]).astype(np.float64),
+        factor_name=factor,
         dropped=len(writer.episodes) - len(full),
     )
 
@@ -122,8 +127,8 @@ def split_silos(episodes: Episodes, n_silos: int) -> tuple[dict[str, Silo], dict
         silos[name] = Silo(name=name, obs=to_obs(episodes.pixels[idx]), actions=episodes.actions[idx], states=episodes.states[idx])
         bands[name] = {"episodes": [int(i) for i in idx], "luma_min": float(luma[idx].min()), "luma_max": float(luma[idx].max())}
     description = {
-        "factor": SILO_FACTOR,
-        "rule": "episodes sorted by BT.601 luma of the background colour (stable), cut into equal contiguous parts",
+        "factor": episodes.factor_name,
+        "rule": "episodes sorted by BT.601 luma of the factor colour (stable), cut into equal contiguous parts",
         "bands": bands,
     }
     return silos, description

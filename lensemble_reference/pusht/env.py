@@ -16,8 +16,11 @@ space by the reset seed), passes ``state`` and ``goal_state`` as reset options (
 interface), and so renders the goal image with the episode's colours. Actions are clipped to the
 action box ``[-1, 1]²`` in ``step`` (the CEM solver samples an unbounded Gaussian).
 
-**Silo factor.** Training episodes resample ``background.color`` besides PushT's default
-variations (start positions, block angle); :data:`SILO_FACTOR` is what the non-IID split sorts on.
+**Silo factor.** Training and evaluation episodes resample one colour factor of PushT's
+``variation_space`` (:data:`SILO_FACTORS`; default ``block.color``) besides PushT's default
+variations (start positions, block angle): :func:`variations` is the reset option. The non-IID
+split sorts on that factor. ``background.color`` is the stronger shift but can hide the agent
+(a ~2 px blue disc at 48 px) on a blue background.
 """
 
 from __future__ import annotations
@@ -30,9 +33,16 @@ import numpy as np
 
 #: The gymnasium id stable-worldmodel registers for PushT.
 ENV_ID = "swm/PushT-v1"
-#: PushT's default variations plus the factor the silos are split on.
-SILO_FACTOR = "background.color"
-VARIATIONS = ("agent.start_position", "block.start_position", "block.angle", SILO_FACTOR)
+#: PushT's own default variations (``DEFAULT_VARIATIONS`` of its env module).
+DEFAULT_VARIATIONS = ("agent.start_position", "block.start_position", "block.angle")
+#: Colour factors of PushT's variation space a silo split may sort on (RGB boxes).
+SILO_FACTORS = ("block.color", "background.color", "agent.color", "goal.color")
+DEFAULT_SILO_FACTOR = "block.color"
+
+
+def variations(factor: str) -> list[str]:
+    """The ``variation`` reset option: PushT's defaults plus ``factor``."""
+    return [*DEFAULT_VARIATIONS, factor]
 #: WeakPolicy's constraint: actions keep the agent within this many pixels of the block.
 WEAK_DIST = 100.0
 

@@ -3,7 +3,7 @@
 :func:`run_pusht` (``lensemble-spec pusht``):
 
 1. **Data.** ``silos × episodes_per_silo`` episodes from swm's collection loop
-   (:mod:`.collect`), split into non-IID silos by background luminance; the public probe is
+   (:mod:`.collect`), split into non-IID silos by the luminance of one colour factor; the public probe is
    ``probe_size`` training frames drawn by the LeRobot path's seeded rule
    (:func:`lensemble_reference.real_data.select_probe`). Nothing is downloaded.
 2. **Training.** The reference trainer's four controls of RFC-0005 §2.1 (``anchored``,
@@ -11,7 +11,8 @@
    overrides applied last (:meth:`TrainConfig.for_control`); the model's action width (2) and
    frame size follow the data. Each control writes an ordinary run directory under ``OUT/<control>``.
 3. **Closed loop.** For every trained model, swm's ``World`` (``eval_episodes`` PushT envs in
-   parallel, one episode each, ``reset_mode="wait"``, seeds ``eval_seed + i``, goals by
+   parallel, one episode each, ``reset_mode="wait"``, seeds ``eval_seed + i``, the split factor
+   drawn from its full range, goals by
    :class:`.env.ReachableGoal`, at most ``budget`` steps) runs swm's ``WorldModelPolicy`` with swm's
    ``CEMSolver`` over :class:`.adapter.LatentGoalCost` (the protocol model part
    ``lensemble_reference.implementation.ReferenceModel``; the solver's seed is fixed, so every
@@ -70,6 +71,7 @@ class PushTSettings:
     topk: int = 8
     var_scale: float = 1.0
     running_cost: float = 0.0
+    silo_factor: str = "block.color"
     controls: tuple[str, ...] = CONTROLS
 
     def validate(self) -> "PushTSettings":
@@ -83,6 +85,10 @@ class PushTSettings:
             raise ConfigError("goal_steps, seed and eval_seed must be >= 0", field="goal_steps")
         if self.receding_horizon > self.horizon or self.topk > self.samples:
             raise ConfigError("need receding_horizon <= horizon and topk <= samples", field="receding_horizon")
+        from .env import SILO_FACTORS
+
+        if self.silo_factor not in SILO_FACTORS:
+            raise ConfigError(f"silo_factor must be one of {', '.join(SILO_FACTORS)}, got {self.silo_factor!r}", field="silo_factor")
         unknown = [c for c in self.controls if c not in CONTROLS]
         if unknown or not self.controls:
             raise ConfigError(f"unknown control(s) {unknown}; choose from {', '.join(CONTROLS)}", field="controls")
@@ -125,10 +131,11 @@ def build_inputs(settings: PushTSettings) -> tuple[Any, dict[str, Any]]:
     from lensemble_reference.real_data import select_probe
 
     from .collect import collect_episodes, split_silos
-    from .env import ENV_ID, VARIATIONS
+    from .env import ENV_ID, variations
 
     n = settings.silos * settings.episodes_per_silo
-    eps = collect_episodes(n, seed=settings.seed, episode_len=settings.episode_len, image_size=settings.image_size)
+    eps = collect_episodes(n, seed=settings.seed, episode_len=settings.episode_len, image_size=settings.image_size,
+                          factor=settings.silo_factor)
     silos, split = split_silos(eps, settings.silos)
     sources = {name: np.array([[0, e, 0] for e in split["bands"][name]["episodes"]]) for name in silos}
     points, probe = select_probe(silos, sources, k=settings.probe_size, seed=settings.seed, frame_stride=1)
@@ -136,7 +143,7 @@ def build_inputs(settings: PushTSettings) -> tuple[Any, dict[str, Any]]:
         "schema": "lensemble-spec/pusht-data/v1",
         "source": f"stable-worldmodel {ENV_ID}",
         "policy": "stable_worldmodel.envs.pusht.expert_policy.WeakPolicy",
-        "variations": list(VARIATIONS),
+        "variations": variations(settings.silo_factor),
         "episodes": n,
         "episode_len": settings.episode_len,
         "dropped_short_episodes": eps.dropped,
@@ -150,7 +157,7 @@ def build_inputs(settings: PushTSettings) -> tuple[Any, dict[str, Any]]:
 
 def evaluate_policy(settings: PushTSettings, policy: Any) -> dict[str, Any]:
     """swm's ``World.evaluate`` of ``policy`` on the settings' fixed episodes (one per env)."""
-    from .env import make_world
+    from .env import make_world, variations
 
     world = make_world(num_envs=settings.eval_episodes, image_size=settings.image_size, max_steps=settings.budget,
                        goal_steps=settings.goal_steps)
@@ -158,7 +165,8 @@ def evaluate_policy(settings: PushTSettings, policy: Any) -> dict[str, Any]:
         world.set_policy(policy)
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # CEMSolver prints a line per solve
             warnings.filterwarnings("ignore", message=".*Casting input x", category=UserWarning)  # PushT's list → Box cast
-            out = world.evaluate(episodes=settings.eval_episodes, seed=settings.eval_seed, reset_mode="wait")
+            out = world.evaluate(episodes=settings.eval_episodes, seed=settings.eval_seed, reset_mode="wait",
+                                 options={"variation": variations(settings.silo_factor)})
     finally:
         world.close()
     order = np.argsort(np.asarray(out["seeds"]), kind="stable")

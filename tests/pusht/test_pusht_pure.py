@@ -91,6 +91,8 @@ def test_settings_validate():
         PushTSettings(controls=("anchored", "bogus")).validate()
     with pytest.raises(ConfigError):
         PushTSettings(receding_horizon=6, horizon=5).validate()
+    with pytest.raises(ConfigError):
+        PushTSettings(silo_factor="block.scale").validate()
 
 
 def test_the_command_without_the_extra_is_a_typed_error_naming_it(tmp_path, monkeypatch):
