@@ -38,7 +38,7 @@ def apply() -> bool:
     if spec is None or not spec.submodule_search_locations:
         _STATE["applied"] = False
         return False
-    libs = glob.glob(os.path.join(list(spec.submodule_search_locations)[0], "_C*.so"))
+    libs = glob.glob(os.path.join(next(iter(spec.submodule_search_locations)), "_C*.so"))
     try:
         if libs:
             torch.ops.load_library(libs[0])

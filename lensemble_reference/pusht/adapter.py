@@ -16,7 +16,8 @@ plus an optional running term, all in latent space. Returns a float32 ``(B, S)``
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

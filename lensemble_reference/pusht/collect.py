@@ -21,8 +21,9 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Self
 
 import numpy as np
 
@@ -54,10 +55,10 @@ class _MemoryWriter:
     def __init__(self) -> None:
         self.episodes: list[dict[str, list[Any]]] = []
 
-    def __enter__(self) -> "_MemoryWriter":
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         return None
 
     def write_episodes(self, episodes: Iterable[dict[str, list[Any]]]) -> None:
@@ -75,7 +76,7 @@ def collect_episodes(
     """
     if n_episodes < 1 or episode_len < 2:
         raise DataError(f"need >= 1 episode of >= 2 frames, got {n_episodes} x {episode_len}")
-    swm = import_swm()
+    import_swm()  # headless, after the torchvision shim
     from stable_worldmodel.envs.pusht.expert_policy import WeakPolicy
 
     world = make_world(num_envs=min(num_envs, n_episodes), image_size=image_size, max_steps=episode_len, goal_steps=0)
@@ -87,7 +88,6 @@ def collect_episodes(
             world.collect(writer=writer, episodes=n_episodes + max(2, n_episodes // 4), seed=seed, options={"variation": variations(factor)}, progress=False)
     finally:
         world.close()
-    del swm
     full = [ep for ep in writer.episodes if len(ep["pixels"]) == episode_len]
     if len(full) < n_episodes:
         raise DataError(

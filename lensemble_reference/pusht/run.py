@@ -34,9 +34,10 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,7 @@ class PushTSettings:
     silo_factor: str = "block.color"
     controls: tuple[str, ...] = CONTROLS
 
-    def validate(self) -> "PushTSettings":
+    def validate(self) -> PushTSettings:
         for name in ("silos", "episodes_per_silo", "rounds", "inner_steps", "batch_size", "eval_episodes", "budget",
                      "horizon", "receding_horizon", "samples", "iterations", "topk"):
             if getattr(self, name) < 1:
@@ -193,21 +194,18 @@ def planner_policy(settings: PushTSettings, params: Mapping[str, Any]) -> Any:
 
 
 def baseline_policy(name: str, settings: PushTSettings) -> Any:
-    swm = import_swm_policy()
-    if name == "random":
-        return swm.RandomPolicy(seed=settings.eval_seed)
+    """swm's ``RandomPolicy`` (seeded) or a policy that always sends the zero action (stay put)."""
+    from .env import import_swm
 
-    class ZeroPolicy(swm.BasePolicy):
+    policy = import_swm().policy
+    if name == "random":
+        return policy.RandomPolicy(seed=settings.eval_seed)
+
+    class ZeroPolicy(policy.BasePolicy):
         def get_action(self, obs: Any, **kwargs: Any) -> np.ndarray:
             return np.zeros(self.env.action_space.shape, dtype=np.float32)
 
     return ZeroPolicy()
-
-
-def import_swm_policy() -> Any:
-    from .env import import_swm
-
-    return import_swm().policy
 
 
 def score(successes: list[bool]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from lensemble_reference.pusht.adapter import LatentGoalCost  # noqa: E402
+from lensemble_reference.pusht.adapter import LatentGoalCost
 
 
 class PositionModel:
@@ -27,8 +27,8 @@ class PositionModel:
 
 def _frames(left: float, right: float) -> np.ndarray:
     img = np.zeros((4, 4, 3), np.uint8)
-    img[:, :2, 0] = int(round(left * 255))
-    img[:, 2:, 0] = int(round(right * 255))
+    img[:, :2, 0] = round(left * 255)
+    img[:, 2:, 0] = round(right * 255)
     return img
 
 

@@ -67,10 +67,10 @@ def test_collected_action_t_leads_from_frame_t_to_frame_t_plus_1():
     errors = {-1: [], 0: [], 1: []}
     for e in range(2):
         for t in range(1, 6):
-            for shift in errors:
+            for shift, found in errors.items():
                 env.reset(seed=0, options={"state": eps.states[e, t].astype(np.float64)})
                 obs, *_ = env.step(eps.actions[e, t + shift])
-                errors[shift].append(np.linalg.norm(obs["state"][:2] - eps.states[e, t + 1, :2]))
+                found.append(np.linalg.norm(obs["state"][:2] - eps.states[e, t + 1, :2]))
     env.close()
     assert np.mean(errors[0]) < 5.0
     assert np.mean(errors[0]) < 0.5 * min(np.mean(errors[-1]), np.mean(errors[1]))
