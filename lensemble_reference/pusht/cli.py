@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("pusht", help="train the four controls on stable-worldmodel PushT and plan closed loop with its CEM (extra 'pusht')")
     p.add_argument("--out", type=Path, required=True, help="output directory (must not exist or be empty)")
     p.add_argument("--smoke", action="store_true", help="the CI preset: 1 round, 2 evaluation episodes, tiny data")
-    p.add_argument("--controls", default=None, help="comma-separated subset of the four controls (default: all)")
+    p.add_argument("--controls", default=None, help="comma-separated subset of the four controls (default: all; 'none': the baselines only)")
     for name, kind in _FLAGS.items():
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, help=f"PushTSettings.{name}")
     p.add_argument("--silo-factor", default=None, help="colour factor the silos are split on (block.color, background.color, agent.color, goal.color)")
@@ -45,7 +45,8 @@ def settings_from(args: argparse.Namespace) -> Any:
     if args.silo_factor:
         changes["silo_factor"] = args.silo_factor
     if args.controls:
-        changes["controls"] = tuple(c.strip() for c in args.controls.split(",") if c.strip())
+        given = tuple(c.strip() for c in args.controls.split(",") if c.strip())
+        changes["controls"] = () if given == ("none",) else given
     return dataclasses.replace(base, **changes).validate()
 
 

@@ -19,8 +19,11 @@
    control plans against the same sampling noise on the same episodes). Success is swm's
    ``evaluate`` result: the environment's own ``eval_state`` on its true state at termination,
    never the latents. The local-only control is scored per silo model on the same episodes; its
-   row pools the silos' trials (and lists each). Two baselines run the same episodes: swm's
-   ``RandomPolicy`` and a zero action (the agent stays put).
+   row pools the silos' trials (and lists each). Three baselines run the same episodes: swm's
+   ``RandomPolicy``, a zero action (the agent stays put), and the same planner over the
+   untrained round-0 model ``θ_0`` every control starts from (``untrained-planner``: what
+   planning gets from a random encoder, i.e. how much of a control's success training earned).
+   ``controls = ()`` (``--controls none``) runs the baselines alone.
 4. **Report.** ``OUT/pusht.json``: settings, data description, per control the successes per
    episode, the rate and its 95 % Wilson interval, wall times; the same as a table on stdout.
 """
@@ -91,7 +94,7 @@ class PushTSettings:
         if self.silo_factor not in SILO_FACTORS:
             raise ConfigError(f"silo_factor must be one of {', '.join(SILO_FACTORS)}, got {self.silo_factor!r}", field="silo_factor")
         unknown = [c for c in self.controls if c not in CONTROLS]
-        if unknown or not self.controls:
+        if unknown:
             raise ConfigError(f"unknown control(s) {unknown}; choose from {', '.join(CONTROLS)}", field="controls")
         return self
 
@@ -244,9 +247,13 @@ def run_pusht(settings: PushTSettings, out: Path, *, show_progress: bool = False
                          "eval_s": round(time.perf_counter() - t1, 1), "run_dir": str(result.run_dir)}
         log(_line(control, rows[control]))
     baselines: dict[str, Any] = {}
-    for name in ("random", "zero"):
+    from lensemble_reference.federation import initial_global
+
+    theta0 = initial_global(base, inputs.probe_points)  # the round-0 checkpoint of every control
+    for name in ("random", "zero", "untrained-planner"):
         t1 = time.perf_counter()
-        ev = evaluate_policy(settings, baseline_policy(name, settings))
+        policy = planner_policy(settings, theta0) if name == "untrained-planner" else baseline_policy(name, settings)
+        ev = evaluate_policy(settings, policy)
         baselines[name] = {**score(ev["successes"]), "per_model": {"policy": ev}, "eval_s": round(time.perf_counter() - t1, 1)}
         log(_line(f"{name} (baseline)", baselines[name]))
     doc = {

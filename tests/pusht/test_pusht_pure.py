@@ -122,5 +122,6 @@ def test_flags_override_the_preset():
     args = parser.parse_args(["pusht", "--smoke", "--out", "x", "--rounds", "3", "--controls", "anchored,local-only"])
     s = cli.settings_from(args)
     assert s.rounds == 3 and s.controls == ("anchored", "local-only") and s.eval_episodes == SMOKE.eval_episodes
+    assert cli.settings_from(parser.parse_args(["pusht", "--out", "x", "--controls", "none"])).controls == ()
     with pytest.raises(ConfigError):
         cli.settings_from(parser.parse_args(["pusht", "--out", "x", "--horizon", "0"]))

@@ -83,7 +83,7 @@ def test_smoke_command_writes_the_comparison(tmp_path, capsys):
     assert main(["pusht", "--smoke", "--quiet", "--out", str(out)]) == 0
     doc = json.loads((out / "pusht.json").read_text())
     assert set(doc["controls"]) == {"anchored", "naive-fedavg", "local-only", "centralized"}
-    assert set(doc["baselines"]) == {"random", "zero"}
+    assert set(doc["baselines"]) == {"random", "zero", "untrained-planner"}
     s = doc["settings"]
     assert s["rounds"] == 1 and s["eval_episodes"] == 2
     seeds = list(range(s["eval_seed"], s["eval_seed"] + s["eval_episodes"]))
@@ -98,3 +98,20 @@ def test_smoke_command_writes_the_comparison(tmp_path, capsys):
         assert (out / control / "manifest.json").exists() or any((out / control).glob("*manifest*"))
     printed = capsys.readouterr().out
     assert "anchored" in printed and "Wilson" in printed
+
+
+def test_untrained_planner_uses_the_round_0_model_of_the_controls(tmp_path):
+    """The baseline plans with θ_0, bit-identical to every control's round-0 checkpoint (EVAL-002)."""
+    from lensemble_reference.federation import initial_global
+    from lensemble_reference.pusht.run import SMOKE, build_inputs, train_config
+    from lensemble_spec.artifacts import load_checkpoint
+    from lensemble_spec.cli import main
+
+    out = tmp_path / "one"
+    assert main(["pusht", "--smoke", "--quiet", "--controls", "anchored", "--out", str(out)]) == 0
+    inputs, _ = build_inputs(SMOKE)
+    theta0 = initial_global(train_config(SMOKE), inputs.probe_points)
+    saved = load_checkpoint(out / "anchored" / "checkpoints" / "round-0000")[0]
+    assert set(saved) == set(theta0)
+    for k in theta0:
+        np.testing.assert_array_equal(np.asarray(saved[k]), theta0[k])
