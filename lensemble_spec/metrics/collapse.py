@@ -102,14 +102,22 @@ def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
     mu = total / n
     if peak == 0.0:
         return CentredSpectrum(np.zeros(0), n, d, 0.0, 0.0)
-    scale = float(np.ldexp(1.0, -int(np.frexp(peak)[1])))  # exact, brings entries into [0.5, 1)
+    if view.dtype == np.float32 and n * d < 2**200:
+        scale = 1.0  # float32 magnitudes squared, times n·d, stay far inside the float64 range
+    else:
+        scale = float(np.ldexp(1.0, -int(np.frexp(peak)[1])))  # exact, brings entries into [0.5, 1)
     mu_s = mu * scale
     dsyrk = _syrk()
     gram = np.zeros((d, d), order="F")
+    buf = np.empty((min(CHUNK_ROWS, n), d))
     for i in range(0, n, CHUNK_ROWS):  # every value is finite now (checked above)
-        chunk = np.array(view[i : i + CHUNK_ROWS], dtype=np.float64)
-        chunk *= scale
-        chunk -= mu_s
+        rows = view[i : i + CHUNK_ROWS]
+        chunk = buf[: rows.shape[0]]
+        if scale == 1.0:
+            np.subtract(rows, mu_s, out=chunk)  # widened to float64 inside the ufunc: one pass
+        else:
+            np.multiply(rows, scale, out=chunk)
+            chunk -= mu_s
         gram = dsyrk(1.0, chunk.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
     diag = np.clip(np.diag(gram), 0.0, None)  # n · per-coordinate variance (scaled units)
     centred_sq = float(diag.sum())

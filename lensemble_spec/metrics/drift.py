@@ -31,8 +31,9 @@ Speed (``benchmarks/metrics.py`` times it against the peer's loop of float32 SVD
 * Solve: :func:`~.procrustes.polar_batch` — ``eigh(MᵀM)`` instead of an SVD (about half the
   LAPACK time at d = 128), the SVD only for the few items with ``σ_min/σ_max <= 1e-3``
   (ill-conditioned, degenerate); error bound in :mod:`.procrustes`.
-* Angles: one batched ``eigvalsh`` of the symmetric parts ``(Q + Qᵀ)/2``
-  (:func:`~.angles.cos_spectrum`), only for the non-degenerate items.
+* Angles: ``Σθ² = Σ a_n tr(Aⁿ)``, ``A = I − (Q + Qᵀ)/2``, from one to three matrix products per
+  item with a certified tail bound (:func:`~.angles.drift_from_orthogonal_fast`); a batched
+  ``eigvalsh`` of the symmetric parts only where the series is not certified (large rotations).
 * Residual: ``‖SQ − T‖² = ‖S‖² + ‖T‖² − 2 tr(QᵀSᵀT)`` with ``tr(QᵀSᵀT) = Σσ`` (minus ``2σ_min``
   after a Kabsch flip), so ``SQ`` (a k·d² product per pair) is never formed; it loses precision
   only below a normalised residual of about :data:`RESIDUAL_NOISE_FLOOR`.
@@ -66,7 +67,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ._inputs import as_matrix, check_same_shape
-from .angles import cos_spectrum, drift_angle_deg, drift_from_cos
+from .angles import drift_angle_deg, drift_from_orthogonal_fast
 from .procrustes import (
     DEGENERATE_RTOL,
     PolarBatch,
@@ -399,7 +400,7 @@ def _solve_block(block: tuple[int, int, int, int], ops: tuple, ops32: tuple | No
     out.reflection[sl], out.via_svd[sl] = np.asarray(pb.reflection), np.asarray(pb.via_svd)
     out.rank[sl] = np.asarray(pb.rank)
     # Degenerate items get a (finite, meaningless) angle here; frame_drift replaces it with NaN.
-    out.angle[sl] = drift_from_cos(cos_spectrum(pb.q))
+    out.angle[sl] = drift_from_orthogonal_fast(pb.q)
 
 
 def _single_threaded_worker(torch: Any) -> None:
