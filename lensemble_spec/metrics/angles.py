@@ -121,7 +121,7 @@ def _series_tail_ok(t_top: Any, t1: Any, n_top: int, xp: Any) -> Any:
     return (b < 1.0) & (a_next * t_top * b <= SERIES_RTOL * 2.0 * t1.clip(0.0, None) * (1.0 - 0.5 * b))
 
 
-def drift_from_orthogonal_fast(q: Any) -> np.ndarray:
+def drift_from_orthogonal_fast(q: Any, *, with_certificate: bool = False) -> Any:
     """Drift angles (degrees) of a batch ``(n, d, d)`` of float64 orthogonal ``q`` (numpy or torch).
 
     Internal fast path of the batched frame drift (no validation), same value as
@@ -133,6 +133,9 @@ def drift_from_orthogonal_fast(q: Any) -> np.ndarray:
     :func:`_series_tail_ok` certifies ``Σθ²`` to :data:`SERIES_RTOL`; the rest (large rotations,
     reflections) go through ``eigvalsh`` (:func:`cos_spectrum`). The series sums the same
     eigenvalues the eigensolver would return, so both routes agree to round-off.
+
+    ``with_certificate=True`` also returns the boolean mask of the series items: their tail bound
+    ``b < 1`` puts every ``cos θ_j`` above 0, so none of their eigenvalues is −1 and ``det q = +1``.
     """
     torch_in = is_torch_tensor(q)
     if torch_in:
@@ -148,7 +151,7 @@ def drift_from_orthogonal_fast(q: Any) -> np.ndarray:
     n = q.shape[0]
     out = np.full(n, np.nan)
     if n == 0:
-        return out
+        return (out, np.zeros(0, bool)) if with_certificate else out
     a = eye - 0.5 * (q + q.swapaxes(-1, -2))
     a2 = mm(a, a)
     t = [None, _diag_sum(a, xp), (a * a).sum((-2, -1)), (a * a2).sum((-2, -1)), (a2 * a2).sum((-2, -1))]
@@ -173,7 +176,7 @@ def drift_from_orthogonal_fast(q: Any) -> np.ndarray:
         slow = np.flatnonzero(~done_np)
         qs = q[torch.from_numpy(slow)] if torch_in else q[slow]
         out[slow] = drift_from_cos(cos_spectrum(qs))
-    return out
+    return (out, done_np.copy()) if with_certificate else out
 
 
 def _diag_sum(a: Any, xp: Any) -> Any:

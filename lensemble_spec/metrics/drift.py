@@ -378,29 +378,46 @@ class _Solved:
                    np.zeros(n, np.int64))
 
 
+def _assign(pb: PolarBatch, sel: Any, other: PolarBatch) -> None:
+    for name in PolarBatch._fields:
+        getattr(pb, name)[sel] = getattr(other, name)
+
+
 def _solve_block(block: tuple[int, int, int, int], ops: tuple, ops32: tuple | None, proper: bool,
                  out: _Solved) -> None:
     slot, n, _, _ = block
+    is_np = isinstance(ops[0], np.ndarray)
+    index = (lambda ix: ix) if is_np else (lambda ix: __import__("torch").from_numpy(ix))
+    # First pass over O(d) without determinant signs: the angle series certifies det Q = +1 for
+    # its items (no reflection, and no Kabsch flip for proper=True); the rest are redone below.
     if ops32 is None:
-        pb = polar_batch(_block_cross(block, *ops), proper=proper)
+        m = _block_cross(block, *ops)
+        pb = polar_batch(m, proper=False, signs=False)
     else:
         m = _block_cross(block, *ops32)
-        m = m.astype(np.float64) if isinstance(m, np.ndarray) else m.double()
-        pb = polar_batch(m, proper=proper)
+        m = m.astype(np.float64) if is_np else m.double()
+        pb = polar_batch(m, proper=False, signs=False)
         redo = np.flatnonzero(np.asarray(pb.via_svd) | (np.asarray(pb.s_min) * FP32_CROSS_MAX_COND < np.asarray(pb.s_max)))
         if redo.size:
             e, _, refs = ops
-            again = polar_batch(_item_cross(block, [int(j) for j in redo], e, refs), proper=proper)
-            sel = redo if isinstance(m, np.ndarray) else __import__("torch").from_numpy(redo)
-            for name in PolarBatch._fields:
-                getattr(pb, name)[sel] = getattr(again, name)
+            sel = index(redo)
+            m[sel] = _item_cross(block, [int(j) for j in redo], e, refs)
+            _assign(pb, sel, polar_batch(m[sel], proper=False, signs=False))
+    angle, certified = drift_from_orthogonal_fast(pb.q, with_certificate=True)
+    unsure = np.flatnonzero(~certified | np.asarray(pb.via_svd))
+    if unsure.size:
+        sel = index(unsure)
+        again = polar_batch(m[sel], proper=proper)
+        _assign(pb, sel, again)
+        if proper:
+            angle[unsure] = drift_from_orthogonal_fast(again.q)
     sl = slice(slot, slot + n)
     s_max, s_min = np.asarray(pb.s_max), np.asarray(pb.s_min)
     out.s_max[sl], out.s_min[sl], out.nuclear[sl] = s_max, s_min, np.asarray(pb.nuclear)
     out.reflection[sl], out.via_svd[sl] = np.asarray(pb.reflection), np.asarray(pb.via_svd)
     out.rank[sl] = np.asarray(pb.rank)
     # Degenerate items get a (finite, meaningless) angle here; frame_drift replaces it with NaN.
-    out.angle[sl] = drift_from_orthogonal_fast(pb.q)
+    out.angle[sl] = angle
 
 
 def _single_threaded_worker(torch: Any) -> None:

@@ -260,13 +260,19 @@ class PolarBatch(NamedTuple):
     rank: Any
 
 
-def polar_batch(m: Any, *, proper: bool, min_ratio: float = EIGH_POLAR_MIN_RATIO) -> PolarBatch:
+def polar_batch(m: Any, *, proper: bool, min_ratio: float = EIGH_POLAR_MIN_RATIO, signs: bool = True) -> PolarBatch:
     """Procrustes for a stack ``(n, d, d)`` of cross-covariances via ``eigh(MᵀM)``, SVD fallback.
 
     Same solutions as :func:`polar_from_cross` to the accuracy stated in the module docstring
     (``~u·κ²``; items with ``σ_min/σ_max <= min_ratio`` are solved by :func:`polar_from_cross`
     and are therefore identical to it). ``m`` may be a numpy array or a torch tensor (float64).
+
+    ``signs=False`` (only with ``proper=False``) skips the determinant signs: ``q`` is the O(d)
+    solution and ``reflection`` is left False on every item — for callers that establish
+    ``det q = +1`` another way and redo the other items with ``signs=True``.
     """
+    if not signs and proper:
+        raise ValueError("polar_batch(signs=False) needs proper=False")
     xp, lin = _namespace(m)
     n, d = m.shape[0], m.shape[-1]
     # Exact power-of-two scaling: MᵀM cannot overflow or underflow, and Q does not change.
@@ -279,7 +285,8 @@ def polar_batch(m: Any, *, proper: bool, min_ratio: float = EIGH_POLAR_MIN_RATIO
     lam, v = lin.eigh(_bmm(ms.swapaxes(-1, -2), ms))  # ascending
     fast = ok & (lam[:, 0] > (min_ratio * min_ratio) * lam[:, -1])
     s = xp.sqrt(lam.clip(0.0, None))
-    neg_det = lin.slogdet(ms)[0] < 0  # sign det Q = sign det M (slogdet: no underflow at d = 128)
+    # sign det Q = sign det M (slogdet: no underflow at d = 128)
+    neg_det = (lin.slogdet(ms)[0] < 0) if signs else _zeros_bool(m, n)
     flipped = (neg_det & fast) if proper else _zeros_bool(m, n)
     mv = _bmm(ms, v) / xp.where(s > 0, s, 1.0)[:, None, :]  # U = M V Λ^{-1/2} (garbage off the fast items)
     if proper:
@@ -301,7 +308,7 @@ def polar_batch(m: Any, *, proper: bool, min_ratio: float = EIGH_POLAR_MIN_RATIO
         nuclear[slow] = (q_s * m_slow).sum((-2, -1))  # tr(QᵀM), whatever the completion
         flipped[slow] = fl_s
         rank[slow] = r_s
-        if not proper:
+        if not proper and signs:
             reflection[slow] = lin.det(q_s) < 0
     return PolarBatch(q=q, s_max=s_max, s_min=s_min, nuclear=nuclear, flipped=flipped,
                       reflection=reflection, via_svd=slow, rank=rank)
