@@ -24,7 +24,10 @@ Method. One child process per thread count, with ``OMP_NUM_THREADS``, ``MKL_NUM_
 peer runs only in the 1-thread child). Inside a child every contender of a case is warmed up, then
 the contenders run interleaved in a rotating order ``--repeats`` times (default 5), so a busy
 machine slows all of them alike; the table shows medians and ``ratio = peer / ours`` of the
-medians (and the ratio's range over the paired repeats). Peak memory is the rise of the peak
+medians (and the ratio's range over the paired repeats); at one thread the table also shows the
+ratio of median process CPU times, which a busy machine inflates far less than wall time (at two
+threads CPU time also counts BLAS threads spinning, so it is recorded, not shown; pass/fail is
+always on wall time). Peak memory is the rise of the peak
 resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) during one call. The load
 average before and after each case is recorded: on a loaded machine trust the ratios, not the
 absolute times.
@@ -139,15 +142,18 @@ def _fp64_definition(np, ids, emb) -> list[float]:
 def _time_interleaved(contenders: dict, repeats: int) -> dict:
     names = list(contenders)
     times = {n: [] for n in names}
+    cpu = {n: [] for n in names}
     for n in names:  # warm-up (imports, LAPACK workspaces, thread pools)
         contenders[n]()
     for rep in range(repeats):
         for n in names[rep % len(names):] + names[:rep % len(names)]:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             contenders[n]()
             times[n].append(time.perf_counter() - t0)
+            cpu[n].append(time.process_time() - c0)
     peaks = {n: _peak_rise_mb(contenders[n]) for n in names}
-    return {"times_s": times, "median_s": {n: statistics.median(v) for n, v in times.items()}, "peak_mb": peaks}
+    return {"times_s": times, "median_s": {n: statistics.median(v) for n, v in times.items()},
+            "cpu_s": cpu, "median_cpu_s": {n: statistics.median(v) for n, v in cpu.items()}, "peak_mb": peaks}
 
 
 def _memory_case(args: argparse.Namespace) -> dict:
@@ -203,6 +209,8 @@ def _child(args: argparse.Namespace) -> dict:
         res.update(name=name, kind=kind, threads=threads, load_before=load_before, load_after=_load())
         med = res["median_s"]
         res["ratio"] = med["peer"] / med["ours"]
+        cpu = res["median_cpu_s"]
+        res["cpu_ratio"] = cpu["peer"] / cpu["ours"] if cpu["ours"] > 0 else None
         paired = [p / o for p, o in zip(res["times_s"]["peer"], res["times_s"]["ours"])]
         res["ratio_range"] = [min(paired), max(paired)]
         if "scipy" in med:
@@ -315,6 +323,8 @@ def _table(results: list[dict]) -> tuple[str, bool]:
                 extra = f"; angle err {row['max_angle_error_deg']:.1e}°"
             if row["kind"] == "effective_rank":
                 extra = f"; ours/floor {row['floor_ratio']:.2f}"
+            if row["threads"] == 1 and row.get("cpu_ratio"):
+                extra += f"; CPU-time ratio {row['cpu_ratio']:.2f}x"
             sc = f"{row['ratio_scipy']:.2f}x" if "ratio_scipy" in row else "—"
             pk = row["peak_mb"]
             pk_s = "/".join("—" if pk.get(n) is None else f"{pk[n]:.0f}" for n in ("ours", "peer"))
