@@ -26,8 +26,9 @@ underflow. float32 latents take ONE pass (:func:`_float32_one_pass`: centred on 
 chunk's mean, corrected exactly by ``n·δδᵀ``, two passes when that correction would cancel;
 no scaling, float32 squares cannot overflow float64). ``λ = eigvalsh(G)``. The Gram squares
 the condition number: eigenvalue errors are ``~d·u·λ_max``, harmless for ``λ_k`` above
-:data:`GRAM_MIN_RATIO`·``λ_max`` (σ relative error ≲ 1e-9). When any ``λ_k`` is below that (rank-deficient or very ill-conditioned latents), the
-small singular values are recomputed from the chunked QR factor ``R`` of ``Xc`` (tall-skinny QR:
+:data:`GRAM_MIN_RATIO`·``λ_max`` (σ relative error ≲ 1e-9). When any ``λ_k`` is below that
+(rank-deficient or very ill-conditioned latents), the small singular values are recomputed from
+the chunked QR factor ``R`` of ``Xc`` (tall-skinny QR:
 backward stable, ``σ`` accurate to ``~u·σ_max``, as a full SVD of ``Xc`` would be). Memory:
 ``O(chunk·d + d²)`` above the input. The scale metrics come from the same pass (``diag G`` and
 the means), so one pass over the data gives all four.

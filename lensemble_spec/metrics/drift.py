@@ -34,6 +34,9 @@ Speed (``benchmarks/metrics.py`` times it against the peer's loop of float32 SVD
 * Angles: ``Σθ² = Σ a_n tr(Aⁿ)``, ``A = I − (Q + Qᵀ)/2``, from one to three matrix products per
   item with a certified tail bound (:func:`~.angles.drift_from_orthogonal_fast`); a batched
   ``eigvalsh`` of the symmetric parts only where the series is not certified (large rotations).
+* Determinant signs: a first pass solves over O(d) without them; where the angle series is
+  certified every ``cos θ_j > 0``, so ``det Q = +1`` (no reflection, no Kabsch flip needed) and
+  the batched ``slogdet`` is only paid for the other items, which are solved again with it.
 * Residual: ``‖SQ − T‖² = ‖S‖² + ‖T‖² − 2 tr(QᵀSᵀT)`` with ``tr(QᵀSᵀT) = Σσ`` (minus ``2σ_min``
   after a Kabsch flip), so ``SQ`` (a k·d² product per pair) is never formed; it loses precision
   only below a normalised residual of about :data:`RESIDUAL_NOISE_FLOOR`.

@@ -260,7 +260,8 @@ class PolarBatch(NamedTuple):
     rank: Any
 
 
-def polar_batch(m: Any, *, proper: bool, min_ratio: float = EIGH_POLAR_MIN_RATIO, signs: bool = True) -> PolarBatch:
+def polar_batch(m: Any, *, proper: bool, min_ratio: float = EIGH_POLAR_MIN_RATIO,
+                signs: bool = True) -> PolarBatch:
     """Procrustes for a stack ``(n, d, d)`` of cross-covariances via ``eigh(MᵀM)``, SVD fallback.
 
     Same solutions as :func:`polar_from_cross` to the accuracy stated in the module docstring
@@ -403,7 +404,8 @@ def procrustes_align(source: Any, target: Any, *, proper: bool = False) -> Procr
     ----------
     source, target:
         ``(n, d)`` numpy arrays or torch tensors with identical shapes, finite, ``n >= 2``.
-        Computation is in float64; results are numpy (torch inputs are detached and copied).
+        float32/float64 arrays are used in place (no float64 copy; float32 products as stated
+        under Accuracy), the d × d solve is float64; results are numpy (torch inputs detached).
         Exactly two-dimensional (GAUGE-015): for many problems at once use
         :func:`~.drift.frame_drift` or :func:`polar_batch` on stacked cross-covariances.
     proper:
