@@ -229,9 +229,10 @@ def _child(args: argparse.Namespace) -> dict:
         want = _fp64_definition(np, ids, emb)
         got = [p.angle_deg for p in frame_drift(emb).pairs]
         err = float(np.max(np.abs(np.asarray(got) - np.asarray(want))))
-        contenders = {"ours": lambda: frame_drift(emb), "peer": lambda: peers.pairwise_drift(torch, frames_t)}
+        contenders = {"ours": lambda emb=emb: frame_drift(emb),
+                      "peer": lambda ft=frames_t: peers.pairwise_drift(torch, ft)}
         if threads == 1:
-            contenders["scipy"] = lambda: peers.scipy_pairwise_drift(frames_np)
+            contenders["scipy"] = lambda fn=frames_np: peers.scipy_pairwise_drift(fn)
         case(f"drift C={c}", "drift", contenders, {"max_angle_error_deg": err, "angle_tol_deg": ANGLE_TOL_DEG,
                                                    "mean_angle_deg": float(np.mean(want))})
 
