@@ -279,8 +279,8 @@ def _child(args: argparse.Namespace) -> dict:
         peers.sigreg(torch, zs, sketch_t).backward()
 
     zs.grad = None
-    v_ours = float(sigreg_statistic(zs, sketch))
-    v_peer = float(peers.sigreg(torch, zs, sketch_t))
+    v_ours = float(sigreg_statistic(zs, sketch).detach())
+    v_peer = float(peers.sigreg(torch, zs, sketch_t).detach())
     case("sigreg fwd+bwd 4096x128 m=64", "sigreg", {"ours": ours_sig, "peer": peer_sig},
          {"values": {"ours": v_ours, "peer": v_peer}})
 
