@@ -386,6 +386,16 @@ def _assign(pb: PolarBatch, sel: Any, other: PolarBatch) -> None:
         getattr(pb, name)[sel] = getattr(other, name)
 
 
+def _neg_det(m: Any) -> Any:
+    """``det M < 0`` per item (``slogdet``: no overflow or underflow at any d)."""
+    lin = np.linalg if isinstance(m, np.ndarray) else __import__("torch").linalg
+    return lin.slogdet(m)[0] < 0
+
+
+def _like(ref: Any, mask: np.ndarray) -> Any:
+    return mask if isinstance(ref, np.ndarray) else __import__("torch").from_numpy(mask)
+
+
 def _solve_block(block: tuple[int, int, int, int], ops: tuple, ops32: tuple | None, proper: bool,
                  out: _Solved) -> None:
     slot, n, _, _ = block
@@ -407,13 +417,30 @@ def _solve_block(block: tuple[int, int, int, int], ops: tuple, ops32: tuple | No
             m[sel] = _item_cross(block, [int(j) for j in redo], e, refs)
             _assign(pb, sel, polar_batch(m[sel], proper=False, signs=False))
     angle, certified = drift_from_orthogonal_fast(pb.q, with_certificate=True)
-    unsure = np.flatnonzero(~certified | np.asarray(pb.via_svd))
-    if unsure.size:
-        sel = index(unsure)
+    via_svd = np.asarray(pb.via_svd)
+    unsure = np.flatnonzero(~certified & ~via_svd)
+    if unsure.size:  # eigh-route items the series did not certify: only the sign of det M is missing
+        neg = np.asarray(_neg_det(m[index(unsure)]))
+        if proper:  # a Kabsch flip changes Q: solve those again with signs
+            redo = unsure[neg]
+        else:
+            pb.reflection[index(unsure)] = pb.reflection[index(unsure)] | _like(pb.reflection, neg)
+            redo = unsure[:0]
+    else:
+        redo = unsure
+    svd_items = np.flatnonzero(via_svd)
+    if svd_items.size:  # SVD-route items (rank-deficient completions decide det Q themselves)
+        if proper:
+            redo = np.concatenate([redo, svd_items])
+        else:
+            sel = index(svd_items)
+            pb.reflection[sel] = _neg_det(pb.q[sel])
+    if redo.size:
+        sel = index(redo)
         again = polar_batch(m[sel], proper=proper)
         _assign(pb, sel, again)
         if proper:
-            angle[unsure] = drift_from_orthogonal_fast(again.q)
+            angle[redo] = drift_from_orthogonal_fast(again.q)
     sl = slice(slot, slot + n)
     s_max, s_min = np.asarray(pb.s_max), np.asarray(pb.s_min)
     out.s_max[sl], out.s_min[sl], out.nuclear[sl] = s_max, s_min, np.asarray(pb.nuclear)
