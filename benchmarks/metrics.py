@@ -24,7 +24,10 @@ Method. One child process per thread count, with ``OMP_NUM_THREADS``, ``MKL_NUM_
 peer runs only in the 1-thread child). Inside a child every contender of a case is warmed up, then
 the contenders run interleaved in a rotating order ``--repeats`` times (default 5), so a busy
 machine slows all of them alike; the table shows medians and ``ratio = peer / ours`` of the
-medians (and the ratio's range over the paired repeats). Peak memory is the rise of the peak
+medians (and the ratio's range over the paired repeats); at one thread the table also shows the
+ratio of median process CPU times, which a busy machine inflates far less than wall time (at two
+threads CPU time also counts BLAS threads spinning, so it is recorded, not shown; pass/fail is
+always on wall time). Peak memory is the rise of the peak
 resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) during one call. The load
 average before and after each case is recorded: on a loaded machine trust the ratios, not the
 absolute times.
@@ -139,15 +142,18 @@ def _fp64_definition(np, ids, emb) -> list[float]:
 def _time_interleaved(contenders: dict, repeats: int) -> dict:
     names = list(contenders)
     times = {n: [] for n in names}
+    cpu = {n: [] for n in names}
     for n in names:  # warm-up (imports, LAPACK workspaces, thread pools)
         contenders[n]()
     for rep in range(repeats):
         for n in names[rep % len(names):] + names[:rep % len(names)]:
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             contenders[n]()
             times[n].append(time.perf_counter() - t0)
+            cpu[n].append(time.process_time() - c0)
     peaks = {n: _peak_rise_mb(contenders[n]) for n in names}
-    return {"times_s": times, "median_s": {n: statistics.median(v) for n, v in times.items()}, "peak_mb": peaks}
+    return {"times_s": times, "median_s": {n: statistics.median(v) for n, v in times.items()},
+            "cpu_s": cpu, "median_cpu_s": {n: statistics.median(v) for n, v in cpu.items()}, "peak_mb": peaks}
 
 
 def _memory_case(args: argparse.Namespace) -> dict:
@@ -203,6 +209,8 @@ def _child(args: argparse.Namespace) -> dict:
         res.update(name=name, kind=kind, threads=threads, load_before=load_before, load_after=_load())
         med = res["median_s"]
         res["ratio"] = med["peer"] / med["ours"]
+        cpu = res["median_cpu_s"]
+        res["cpu_ratio"] = cpu["peer"] / cpu["ours"] if cpu["ours"] > 0 else None
         paired = [p / o for p, o in zip(res["times_s"]["peer"], res["times_s"]["ours"])]
         res["ratio_range"] = [min(paired), max(paired)]
         if "scipy" in med:
@@ -221,9 +229,10 @@ def _child(args: argparse.Namespace) -> dict:
         want = _fp64_definition(np, ids, emb)
         got = [p.angle_deg for p in frame_drift(emb).pairs]
         err = float(np.max(np.abs(np.asarray(got) - np.asarray(want))))
-        contenders = {"ours": lambda: frame_drift(emb), "peer": lambda: peers.pairwise_drift(torch, frames_t)}
+        contenders = {"ours": lambda emb=emb: frame_drift(emb),
+                      "peer": lambda ft=frames_t: peers.pairwise_drift(torch, ft)}
         if threads == 1:
-            contenders["scipy"] = lambda: peers.scipy_pairwise_drift(frames_np)
+            contenders["scipy"] = lambda fn=frames_np: peers.scipy_pairwise_drift(fn)
         case(f"drift C={c}", "drift", contenders, {"max_angle_error_deg": err, "angle_tol_deg": ANGLE_TOL_DEG,
                                                    "mean_angle_deg": float(np.mean(want))})
 
@@ -270,8 +279,8 @@ def _child(args: argparse.Namespace) -> dict:
         peers.sigreg(torch, zs, sketch_t).backward()
 
     zs.grad = None
-    v_ours = float(sigreg_statistic(zs, sketch))
-    v_peer = float(peers.sigreg(torch, zs, sketch_t))
+    v_ours = float(sigreg_statistic(zs, sketch).detach())
+    v_peer = float(peers.sigreg(torch, zs, sketch_t).detach())
     case("sigreg fwd+bwd 4096x128 m=64", "sigreg", {"ours": ours_sig, "peer": peer_sig},
          {"values": {"ours": v_ours, "peer": v_peer}})
 
@@ -315,6 +324,8 @@ def _table(results: list[dict]) -> tuple[str, bool]:
                 extra = f"; angle err {row['max_angle_error_deg']:.1e}°"
             if row["kind"] == "effective_rank":
                 extra = f"; ours/floor {row['floor_ratio']:.2f}"
+            if row["threads"] == 1 and row.get("cpu_ratio"):
+                extra += f"; CPU-time ratio {row['cpu_ratio']:.2f}x"
             sc = f"{row['ratio_scipy']:.2f}x" if "ratio_scipy" in row else "—"
             pk = row["peak_mb"]
             pk_s = "/".join("—" if pk.get(n) is None else f"{pk[n]:.0f}" for n in ("ours", "peer"))

@@ -16,6 +16,7 @@ metrics package stays cheap; only the differentiable SIGReg path touches torch i
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -203,6 +204,34 @@ def as_matrix(x: Any, name: str, *, min_rows: int = MIN_SAMPLES, layout: str = "
         raise InputError(f"`{name}` has zero columns",
                          remediation=f"Pass `{name}` with at least one latent coordinate.")
     return arr
+
+
+def matrix_view(x: Any, name: str, *, min_rows: int = MIN_SAMPLES, layout: str = "(n, d)") -> np.ndarray:
+    """:func:`as_matrix` without the float64 copy: float32/float64 come back in their own dtype
+    (no copy where possible), half types as float32, integers as float64. Same checks, same errors."""
+    arr = _as_numeric(x, name, None)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float32 if arr.dtype == np.float16 else np.float64)
+    check_ndim(arr, name, exact=2, layout=layout)
+    if arr.size:
+        finite_peak(arr, name)
+    check_min_samples(arr.shape[0], name, min_rows)
+    if arr.shape[1] < 1:
+        raise InputError(f"`{name}` has zero columns",
+                         remediation=f"Pass `{name}` with at least one latent coordinate.")
+    return arr
+
+
+def finite_peak(arr: np.ndarray, name: str) -> float:
+    """``max |arr|`` of a non-empty float array; raises :class:`InputError` on NaN/±Inf.
+
+    Two SIMD reductions instead of a boolean mask: ``max``/``min`` propagate NaN, and ±Inf shows
+    in one of them, so both are finite exactly when every entry is.
+    """
+    hi, lo = float(arr.max()), float(arr.min())
+    if not (math.isfinite(hi) and math.isfinite(lo)):
+        check_finite(arr, name)
+    return max(hi, -lo)
 
 
 def as_batched_samples(x: Any, name: str) -> np.ndarray:

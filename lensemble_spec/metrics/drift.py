@@ -31,8 +31,12 @@ Speed (``benchmarks/metrics.py`` times it against the peer's loop of float32 SVD
 * Solve: :func:`~.procrustes.polar_batch` — ``eigh(MᵀM)`` instead of an SVD (about half the
   LAPACK time at d = 128), the SVD only for the few items with ``σ_min/σ_max <= 1e-3``
   (ill-conditioned, degenerate); error bound in :mod:`.procrustes`.
-* Angles: one batched ``eigvalsh`` of the symmetric parts ``(Q + Qᵀ)/2``
-  (:func:`~.angles.cos_spectrum`), only for the non-degenerate items.
+* Angles: ``Σθ² = Σ a_n tr(Aⁿ)``, ``A = I − (Q + Qᵀ)/2``, from one to three matrix products per
+  item with a certified tail bound (:func:`~.angles.drift_from_orthogonal_fast`); a batched
+  ``eigvalsh`` of the symmetric parts only where the series is not certified (large rotations).
+* Determinant signs: a first pass solves over O(d) without them; where the angle series is
+  certified every ``cos θ_j > 0``, so ``det Q = +1`` (no reflection, no Kabsch flip needed) and
+  the batched ``slogdet`` is only paid for the other items, which are solved again with it.
 * Residual: ``‖SQ − T‖² = ‖S‖² + ‖T‖² − 2 tr(QᵀSᵀT)`` with ``tr(QᵀSᵀT) = Σσ`` (minus ``2σ_min``
   after a Kabsch flip), so ``SQ`` (a k·d² product per pair) is never formed; it loses precision
   only below a normalised residual of about :data:`RESIDUAL_NOISE_FLOOR`.
@@ -66,7 +70,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 from ._inputs import as_matrix, check_same_shape
-from .angles import cos_spectrum, drift_angle_deg, drift_from_cos
+from .angles import drift_angle_deg, drift_from_orthogonal_fast
 from .procrustes import (
     DEGENERATE_RTOL,
     PolarBatch,
@@ -373,29 +377,73 @@ class _Solved:
                    np.zeros(n, np.int64))
 
 
+def _assign(pb: PolarBatch, sel: Any, other: PolarBatch) -> None:
+    for name in PolarBatch._fields:
+        getattr(pb, name)[sel] = getattr(other, name)
+
+
+def _neg_det(m: Any) -> Any:
+    """``det M < 0`` per item (``slogdet``: no overflow or underflow at any d)."""
+    lin = np.linalg if isinstance(m, np.ndarray) else __import__("torch").linalg
+    return lin.slogdet(m)[0] < 0
+
+
+def _like(ref: Any, mask: np.ndarray) -> Any:
+    return mask if isinstance(ref, np.ndarray) else __import__("torch").from_numpy(mask)
+
+
 def _solve_block(block: tuple[int, int, int, int], ops: tuple, ops32: tuple | None, proper: bool,
                  out: _Solved) -> None:
     slot, n, _, _ = block
+    is_np = isinstance(ops[0], np.ndarray)
+    index = (lambda ix: ix) if is_np else (lambda ix: __import__("torch").from_numpy(ix))
+    # First pass over O(d) without determinant signs: the angle series certifies det Q = +1 for
+    # its items (no reflection, and no Kabsch flip for proper=True); the rest are redone below.
     if ops32 is None:
-        pb = polar_batch(_block_cross(block, *ops), proper=proper)
+        m = _block_cross(block, *ops)
+        pb = polar_batch(m, proper=False, signs=False)
     else:
         m = _block_cross(block, *ops32)
-        m = m.astype(np.float64) if isinstance(m, np.ndarray) else m.double()
-        pb = polar_batch(m, proper=proper)
+        m = m.astype(np.float64) if is_np else m.double()
+        pb = polar_batch(m, proper=False, signs=False)
         redo = np.flatnonzero(np.asarray(pb.via_svd) | (np.asarray(pb.s_min) * FP32_CROSS_MAX_COND < np.asarray(pb.s_max)))
         if redo.size:
             e, _, refs = ops
-            again = polar_batch(_item_cross(block, [int(j) for j in redo], e, refs), proper=proper)
-            sel = redo if isinstance(m, np.ndarray) else __import__("torch").from_numpy(redo)
-            for name in PolarBatch._fields:
-                getattr(pb, name)[sel] = getattr(again, name)
+            sel = index(redo)
+            m[sel] = _item_cross(block, [int(j) for j in redo], e, refs)
+            _assign(pb, sel, polar_batch(m[sel], proper=False, signs=False))
+    angle, certified = drift_from_orthogonal_fast(pb.q, with_certificate=True)
+    via_svd = np.asarray(pb.via_svd)
+    unsure = np.flatnonzero(~certified & ~via_svd)
+    if unsure.size:  # eigh-route items the series did not certify: only the sign of det M is missing
+        neg = np.asarray(_neg_det(m[index(unsure)]))
+        if proper:  # a Kabsch flip changes Q: solve those again with signs
+            redo = unsure[neg]
+        else:
+            pb.reflection[index(unsure)] = pb.reflection[index(unsure)] | _like(pb.reflection, neg)
+            redo = unsure[:0]
+    else:
+        redo = unsure
+    svd_items = np.flatnonzero(via_svd)
+    if svd_items.size:  # SVD-route items (rank-deficient completions decide det Q themselves)
+        if proper:
+            redo = np.concatenate([redo, svd_items])
+        else:
+            sel = index(svd_items)
+            pb.reflection[sel] = _neg_det(pb.q[sel])
+    if redo.size:
+        sel = index(redo)
+        again = polar_batch(m[sel], proper=proper)
+        _assign(pb, sel, again)
+        if proper:
+            angle[redo] = drift_from_orthogonal_fast(again.q)
     sl = slice(slot, slot + n)
     s_max, s_min = np.asarray(pb.s_max), np.asarray(pb.s_min)
     out.s_max[sl], out.s_min[sl], out.nuclear[sl] = s_max, s_min, np.asarray(pb.nuclear)
     out.reflection[sl], out.via_svd[sl] = np.asarray(pb.reflection), np.asarray(pb.via_svd)
     out.rank[sl] = np.asarray(pb.rank)
     # Degenerate items get a (finite, meaningless) angle here; frame_drift replaces it with NaN.
-    out.angle[sl] = drift_from_cos(cos_spectrum(pb.q))
+    out.angle[sl] = angle
 
 
 def _single_threaded_worker(torch: Any) -> None:

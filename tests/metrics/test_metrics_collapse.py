@@ -132,3 +132,30 @@ def test_report_keys_and_leading_dims_are_samples():
     rep = collapse_report(z)
     assert set(rep) == {"effective_rank", "effective_dim", "latent_std_mean", "latent_rms", "collapsed", "reasons"}
     assert rep["effective_rank"] == pytest.approx(effective_rank(z.reshape(-1, 8)))
+
+
+# Catches: the float32 one-pass Gram (centred on the first chunk's mean, corrected by n·δδᵀ)
+# disagreeing with the exact-mean route, or being used where that correction would cancel
+# (rows sorted so the first chunk is far from the mean) instead of falling back.
+@pytest.mark.parametrize("kind", ["plain", "offset", "sorted", "nan"])
+def test_float32_one_pass_gram_matches_the_exact_mean_route(kind):
+    from lensemble_spec.errors import InputError
+    from lensemble_spec.metrics import collapse as collapse_module
+    from lensemble_spec.metrics import collapse_metrics
+
+    rng = np.random.default_rng(7)
+    z = (rng.standard_normal((5000, 24)) * np.geomspace(1.0, 0.05, 24)).astype(np.float32)
+    if kind == "offset":
+        z = z + np.float32(1e3)
+    if kind == "sorted":
+        z = np.sort(z, axis=0)
+    if kind == "nan":
+        z[4321, 5] = np.nan
+        assert collapse_module._float32_one_pass(z) is None
+        with pytest.raises(InputError):
+            collapse_metrics(z)
+        return
+    assert (collapse_module._float32_one_pass(z) is None) == (kind == "sorted")
+    got, want = collapse_metrics(z), collapse_metrics(z.astype(np.float64))
+    for key in want:
+        assert got[key] == pytest.approx(want[key], rel=1e-12)

@@ -79,6 +79,24 @@ def test_spectrum_metrics_at_extreme_scales(scale):
     assert collapse_metrics(scale * z)["latent_rms"] == pytest.approx(scale * collapse_metrics(z)["latent_rms"], rel=1e-12)
 
 
+# Catches: the float32 fast paths (no scaling, or scaling in float32) overflowing, underflowing or
+# losing subnormal inputs: float32 latents at the ends of the float32 range read as at scale 1.
+@pytest.mark.parametrize("scale", [2.0**110, 2.0**-110, 2.0**-135])  # exact in float32 but the last
+def test_float32_inputs_at_extreme_float32_scales(scale):
+    rng = np.random.default_rng(4)
+    z32 = rng.standard_normal((300, 10)).astype(np.float32)
+    zs = z32 * np.float32(scale)
+    rel = 1e-12 if scale > 1e-38 else 1e-2  # subnormal float32 keeps only a few bits
+    assert effective_rank(zs) == pytest.approx(effective_rank(z32), rel=rel)
+    s = rng.standard_normal((40, 6))
+    t = s @ haar_orthogonal(rng, 6) + 0.01 * rng.standard_normal((40, 6))
+    base = procrustes_align(s.astype(np.float32), t.astype(np.float32))
+    got = procrustes_align(s.astype(np.float32) * np.float32(scale), t.astype(np.float32) * np.float32(scale))
+    atol = 1e-5 if scale > 1e-38 else 1e-1
+    assert np.allclose(got.q, base.q, atol=atol) and np.allclose(got.q.T @ got.q, np.eye(6), atol=1e-12)
+    assert got.condition == pytest.approx(base.condition, rel=1e-4 if scale > 1e-38 else 1.0)
+
+
 # Catches: SᵀT overflowing to inf (a bare LinAlgError at 1e200) or underflowing to 0 (a
 # well-conditioned frame reported degenerate at 1e-200).
 @pytest.mark.parametrize("scale", [1e200, 1e-200])
