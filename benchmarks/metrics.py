@@ -221,9 +221,10 @@ def _child(args: argparse.Namespace) -> dict:
         want = _fp64_definition(np, ids, emb)
         got = [p.angle_deg for p in frame_drift(emb).pairs]
         err = float(np.max(np.abs(np.asarray(got) - np.asarray(want))))
-        contenders = {"ours": lambda: frame_drift(emb), "peer": lambda: peers.pairwise_drift(torch, frames_t)}
+        # the lambdas run inside case(), within this iteration
+        contenders = {"ours": lambda: frame_drift(emb), "peer": lambda: peers.pairwise_drift(torch, frames_t)}  # noqa: B023
         if threads == 1:
-            contenders["scipy"] = lambda: peers.scipy_pairwise_drift(frames_np)
+            contenders["scipy"] = lambda: peers.scipy_pairwise_drift(frames_np)  # noqa: B023
         case(f"drift C={c}", "drift", contenders, {"max_angle_error_deg": err, "angle_tol_deg": ANGLE_TOL_DEG,
                                                    "mean_angle_deg": float(np.mean(want))})
 
@@ -302,8 +303,11 @@ def _verdict(row: dict) -> tuple[bool, str]:
 
 
 def _table(results: list[dict]) -> tuple[str, bool]:
-    lines = ["| case | threads | peer | ours | peer/ours (paired range) | scipy/ours | peak MB ours / peer | target | result |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| case | threads | peer | ours | peer/ours (paired range) | scipy/ours | peak MB ours / peer | target | "
+        "result |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     all_ok = True
     for res in results:
         for row in res["cases"]:

@@ -53,9 +53,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from lensemble_spec.artifacts.safe_json import load_json_file
 from lensemble_spec.errors import ConfigError, LensembleError
@@ -149,13 +150,13 @@ class TrainConfig:
         return _to_jsonable(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         return _build(cls, data, "config")
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise ConfigError naming the first out-of-range field; return self."""
         if self.control not in CONTROLS:
             raise ConfigError(f"control must be one of {', '.join(CONTROLS)}, got {self.control!r}", field="control")
@@ -172,16 +173,22 @@ class TrainConfig:
         if not 0 < self.outer.lr <= 1.0 or not 0 <= self.outer.momentum < 1:
             raise ConfigError("outer.lr must be in (0, 1] and outer.momentum in [0, 1)", field="outer")
         if self.anchor_variant not in ("landmark", "frame"):
-            raise ConfigError(f"anchor_variant must be 'landmark' or 'frame', got {self.anchor_variant!r}", field="anchor_variant")
+            raise ConfigError(
+                f"anchor_variant must be 'landmark' or 'frame', got {self.anchor_variant!r}", field="anchor_variant"
+            )
         if self.episodes_per_batch < 0:
-            raise ConfigError(f"episodes_per_batch must be >= 0, got {self.episodes_per_batch}", field="episodes_per_batch")
+            raise ConfigError(
+                f"episodes_per_batch must be >= 0, got {self.episodes_per_batch}", field="episodes_per_batch"
+            )
         if self.seed < 0 or self.min_participants < 1:
             raise ConfigError("seed must be >= 0 and min_participants >= 1", field="seed")
         m = self.model
         if m.latent_dim < 2 or m.pred_hidden < 1 or m.pred_depth < 0 or min(m.channels) < 1:
             raise ConfigError("model sizes must be positive and latent_dim >= 2", field="model")
         if m.image_size % 16 != 0:
-            raise ConfigError(f"model.image_size must be a multiple of 16, got {m.image_size}", field="model.image_size")
+            raise ConfigError(
+                f"model.image_size must be a multiple of 16, got {m.image_size}", field="model.image_size"
+            )
         if self.world.image_size != m.image_size:
             raise ConfigError(
                 f"world.image_size ({self.world.image_size}) must equal model.image_size ({m.image_size})",
@@ -200,7 +207,7 @@ class TrainConfig:
         check_limits(self)  # ceilings, seed range, memory estimate (lensemble_reference.limits)
         return self
 
-    def for_control(self, control: str) -> "TrainConfig":
+    def for_control(self, control: str) -> TrainConfig:
         """This config with ``control`` and its fixed overrides applied (see CONTROL_OVERRIDES)."""
         if control not in CONTROLS:
             raise ConfigError(f"control must be one of {', '.join(CONTROLS)}, got {control!r}", field="control")

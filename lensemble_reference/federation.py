@@ -52,9 +52,10 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -129,7 +130,9 @@ class Setup:
 
         return load_checkpoint(self.writer.run_dir / checkpoint_dir(round_index, participant))[0]
 
-    def commit_state(self, round_index: int, participants: Mapping[str, Any] | None, outer: OuterState | None = None) -> None:
+    def commit_state(
+        self, round_index: int, participants: Mapping[str, Any] | None, outer: OuterState | None = None
+    ) -> None:
         """Save what resuming after ``round_index`` needs (:mod:`lensemble_reference.resume`)."""
         if participants is None:  # an engine whose participants live elsewhere (Flower): not resumable
             return
@@ -252,7 +255,12 @@ def drift_summary(embeddings: Mapping[str, np.ndarray], reference: np.ndarray | 
     try:
         result = frame_drift(dict(embeddings), reference=reference)
     except LensembleError:
-        return {"pairwise_mean": None, "pairwise_max": None, "to_reference": {k: None for k in embeddings}, "degenerate": True}
+        return {
+            "pairwise_mean": None,
+            "pairwise_max": None,
+            "to_reference": {k: None for k in embeddings},
+            "degenerate": True,
+        }
     to_ref = {k: (None if e.degenerate else _finite(e.angle_deg)) for k, e in result.to_reference.items()}
     many = len(embeddings) >= 2
     return {
@@ -338,7 +346,12 @@ def finish(
     setup.progress.close()
     anchor = None
     if cfg.lambda_anchor > 0:
-        anchor = FrameAnchor(points=setup.inputs.probe_points, targets=setup.reference, weight=cfg.lambda_anchor, variant=cfg.anchor_variant)
+        anchor = FrameAnchor(
+            points=setup.inputs.probe_points,
+            targets=setup.reference,
+            weight=cfg.lambda_anchor,
+            variant=cfg.anchor_variant,
+        )
     return ReferenceRunResult(
         records=list(setup.records),
         final_params=final_params,
@@ -433,7 +446,8 @@ class InProcessRounds:
         cfg = setup.cfg
         self.anchor = anchor_tensors(cfg, setup.inputs.probe_points, setup.reference)
         self.participants = {
-            pid: Participant(pid, setup.inputs.silos[pid], cfg, seed=derive_seed(cfg.seed, f"batches/{pid}")) for pid in pids
+            pid: Participant(pid, setup.inputs.silos[pid], cfg, seed=derive_seed(cfg.seed, f"batches/{pid}"))
+            for pid in pids
         }
 
     def run_round(
@@ -475,14 +489,28 @@ def align_aggregate(setup: Setup, theta: dict[str, np.ndarray]) -> tuple[dict[st
 
 
 def run_federated(
-    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, engine: RoundEngine | None = None,
-    resume: bool = False, command: str = "train",
+    cfg: TrainConfig,
+    inputs: RunInputs,
+    out_dir: Path,
+    *,
+    show_progress: bool = False,
+    engine: RoundEngine | None = None,
+    resume: bool = False,
+    command: str = "train",
 ) -> RunResult:
     """Anchored or naive-fedavg (the difference is entirely in ``cfg``; see CONTROL_OVERRIDES)."""
     pids = sorted(inputs.silos)
     if len(pids) < cfg.min_participants:
         raise QuorumNotMet(f"{len(pids)} silo(s) given, fewer than min_participants = {cfg.min_participants}")
-    setup = prepare(cfg, inputs, out_dir, progress_units=cfg.rounds * len(pids), show_progress=show_progress, resume=resume, command=command)
+    setup = prepare(
+        cfg,
+        inputs,
+        out_dir,
+        progress_units=cfg.rounds * len(pids),
+        show_progress=show_progress,
+        resume=resume,
+        command=command,
+    )
     with discard_on_error(setup.writer.run_dir):
         return _federated_rounds(setup, pids, engine or InProcessRounds())
 
@@ -493,7 +521,14 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
         theta = setup.theta0
         state = outer_init(theta)
         parent = setup.writer.commit(theta, round_index=0, parent_hash=None)
-        record_round(setup, round_index=0, participants=[], global_hash=parent, parent_hash=None, metrics=global_metrics(setup, theta))
+        record_round(
+            setup,
+            round_index=0,
+            participants=[],
+            global_hash=parent,
+            parent_hash=None,
+            metrics=global_metrics(setup, theta),
+        )
         engine.start(setup, pids)
         setup.commit_state(0, getattr(engine, "participants", None), state)
     else:
@@ -501,7 +536,9 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
         theta = setup.checkpoint_params(t)
         outer_doc = setup.resumed.doc["outer"]
         velocity = {k[len("outer/"):]: v for k, v in setup.resumed.tensors.items() if k.startswith("outer/")}
-        state = OuterState(velocity=dict(sorted(velocity.items())), steps=int(outer_doc["steps"]), meta=dict(outer_doc["meta"]))
+        state = OuterState(
+            velocity=dict(sorted(velocity.items())), steps=int(outer_doc["steps"]), meta=dict(outer_doc["meta"])
+        )
         parent = setup.records[-1]["global_hash"]
         engine.start(setup, pids)
         parts = getattr(engine, "participants", None)
@@ -511,7 +548,9 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
     for r in range(setup.start_round or 1, cfg.rounds + 1):
         theta, state, results = engine.run_round(setup, theta, state, r, pids)
         if len(results) < cfg.min_participants:
-            raise QuorumNotMet(f"round {r}: {len(results)} update(s), fewer than min_participants = {cfg.min_participants}")
+            raise QuorumNotMet(
+                f"round {r}: {len(results)} update(s), fewer than min_participants = {cfg.min_participants}"
+            )
         aggregate_drift, coordinator_aligned = None, False
         if cfg.backstop:
             theta, aggregate_drift, coordinator_aligned = align_aggregate(setup, theta)
@@ -521,7 +560,9 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
         raw = drift_summary({p: res.raw_embedding for p, res in results.items()}, setup.reference)
         metrics["drift_pairwise_mean_deg"] = released["pairwise_mean"]
         metrics["drift_pairwise_max_deg"] = released["pairwise_max"]
-        backstop_degenerate = any(res.backstop_fired is False and res.backstop_angle_deg is None for res in results.values())
+        backstop_degenerate = any(
+            res.backstop_fired is False and res.backstop_angle_deg is None for res in results.values()
+        )
         metrics["drift_degenerate"] = bool(metrics["drift_degenerate"] or released["degenerate"] or backstop_degenerate)
         losses = [res.loss for res in results.values()]
         metrics["train_loss"] = float(np.mean([l.total for l in losses]))
@@ -568,7 +609,9 @@ def local_update(
     anc = None
     if anchor is not None and anchor.weight > 0:
         if np.shape(anchor.points)[0] < cfg.model.latent_dim:
-            raise ProbeError(f"the anchor has {np.shape(anchor.points)[0]} points, fewer than latent_dim {cfg.model.latent_dim}")
+            raise ProbeError(
+                f"the anchor has {np.shape(anchor.points)[0]} points, fewer than latent_dim {cfg.model.latent_dim}"
+            )
         anc = AnchorTensors(
             points=torch.from_numpy(np.array(anchor.points, dtype=np.float32)),
             targets=torch.from_numpy(np.array(anchor.targets, dtype=np.float32)),

@@ -60,7 +60,10 @@ def write_app(
 ) -> Path:
     """Write the Flower App ``pyproject.toml`` into ``directory``; return the directory."""
     if control not in FEDERATED_CONTROLS:
-        raise ConfigError(f"control {control!r} has no federation to deploy; use one of {', '.join(FEDERATED_CONTROLS)}", field="control")
+        raise ConfigError(
+            f"control {control!r} has no federation to deploy; use one of {', '.join(FEDERATED_CONTROLS)}",
+            field="control",
+        )
     run_config = {
         "out-dir": str(Path(out_dir).expanduser().resolve()),
         "config": str(Path(config).expanduser().resolve()) if config else "",
@@ -124,7 +127,9 @@ def export_silos(directory: str | Path, cfg: Any) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lensemble_reference.flower.deploy", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m lensemble_reference.flower.deploy", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     app = sub.add_parser("app", help="write the Flower App directory (pyproject.toml) for `flwr run`")
     app.add_argument("directory")
@@ -139,7 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "app":
-            path = write_app(args.directory, out_dir=args.out, config=args.config, control=args.control, timeout=args.timeout, node_wait=args.node_wait)
+            path = write_app(
+                args.directory,
+                out_dir=args.out,
+                config=args.config,
+                control=args.control,
+                timeout=args.timeout,
+                node_wait=args.node_wait,
+            )
             print(path / "pyproject.toml")
         else:
             from lensemble_reference.config import load_config

@@ -46,7 +46,8 @@ def wait_for_nodes(grid: Grid, count: int, timeout: float) -> list[int]:
         if time.monotonic() >= deadline:
             raise QuorumNotMet(
                 f"{len(nodes)} of {count} SuperNodes connected after {timeout:.0f} s",
-                remediation="Start one SuperNode per silo pointing at this SuperLink, or raise the run config 'node-wait'.",
+                remediation="Start one SuperNode per silo pointing at this SuperLink, or raise the run config "
+                            "'node-wait'.",
             )
         time.sleep(POLL_S)
 
@@ -54,7 +55,9 @@ def wait_for_nodes(grid: Grid, count: int, timeout: float) -> list[int]:
 def discover_participants(grid: Grid, nodes: list[int], config: ConfigRecord, timeout: float) -> dict[int, str]:
     """Ask every node which participant it holds (``query`` messages) → ``{node id: participant}``."""
     messages = [
-        Message(content=RecordDict({CONFIG: config}), dst_node_id=node, message_type=MessageType.QUERY, group_id="discover")
+        Message(
+            content=RecordDict({CONFIG: config}), dst_node_id=node, message_type=MessageType.QUERY, group_id="discover"
+        )
         for node in nodes
     ]
     mapping: dict[int, str] = {}
@@ -72,7 +75,9 @@ def discover_participants(grid: Grid, nodes: list[int], config: ConfigRecord, ti
 class FlowerRounds:
     """Round engine over a Flower Grid (see module docstring)."""
 
-    def __init__(self, grid: Grid, strategy: AnchoredDiLoCo | None = None, *, timeout: float = 3600.0, node_wait: float = 120.0) -> None:
+    def __init__(
+        self, grid: Grid, strategy: AnchoredDiLoCo | None = None, *, timeout: float = 3600.0, node_wait: float = 120.0
+    ) -> None:
         self.grid = grid
         self.strategy = strategy
         self.timeout = float(timeout)
@@ -95,7 +100,9 @@ class FlowerRounds:
         self.strategy.set_participants(mapping)
         self.strategy.set_anchor(np.asarray(setup.inputs.probe_points), np.asarray(setup.reference))
 
-    def run_round(self, setup: Any, theta: dict[str, np.ndarray], state: Any, round_index: int, pids: list[str]) -> tuple[dict[str, np.ndarray], Any, dict[str, Any]]:
+    def run_round(
+        self, setup: Any, theta: dict[str, np.ndarray], state: Any, round_index: int, pids: list[str]
+    ) -> tuple[dict[str, np.ndarray], Any, dict[str, Any]]:
         strategy = self.strategy
         if strategy is None:
             raise RoundError("run_round called before start")
@@ -110,7 +117,15 @@ class FlowerRounds:
         return record_to_params(arrays), strategy.state, dict(strategy.last_results)
 
 
-def build_server_app(cfg: Any, inputs: Any, out_dir: Path, holder: dict[str, Any], *, show_progress: bool = False, timeout: float = 3600.0) -> ServerApp:
+def build_server_app(
+    cfg: Any,
+    inputs: Any,
+    out_dir: Path,
+    holder: dict[str, Any],
+    *,
+    show_progress: bool = False,
+    timeout: float = 3600.0,
+) -> ServerApp:
     """Simulation ServerApp: runs the shared driver; puts the RunResult (or the error) in ``holder``."""
     from lensemble_reference.federation import run_federated
 
@@ -119,7 +134,9 @@ def build_server_app(cfg: Any, inputs: Any, out_dir: Path, holder: dict[str, Any
     @app.main()
     def main(grid: Grid, context: Context) -> None:
         try:
-            holder["result"] = run_federated(cfg, inputs, Path(out_dir), show_progress=show_progress, engine=FlowerRounds(grid, timeout=timeout))
+            holder["result"] = run_federated(
+                cfg, inputs, Path(out_dir), show_progress=show_progress, engine=FlowerRounds(grid, timeout=timeout)
+            )
         except BaseException as exc:  # noqa: BLE001 - re-raised by run_flower with its type intact
             holder["error"] = exc
 
@@ -135,12 +152,16 @@ def deployment_main(grid: Grid, context: Context) -> Any:
     rc = dict(context.run_config)
     out_dir = str(rc.get("out-dir", "")).strip()
     if not out_dir:
-        raise ConfigError("run config 'out-dir' is empty", remediation="Pass --run-config 'out-dir=\"/path/to/new/run\"' to flwr run.")
+        raise ConfigError(
+            "run config 'out-dir' is empty", remediation="Pass --run-config 'out-dir=\"/path/to/new/run\"' to flwr run."
+        )
     config_path = str(rc.get("config", "")).strip() or None
     control = str(rc.get("control", "anchored"))
     cfg = load_config(config_path, control=control)  # defaults → control overrides → file, as `train`
     if cfg.control not in FEDERATED_CONTROLS:
-        raise ConfigError(f"control {cfg.control!r} has no federation to deploy; use one of {', '.join(FEDERATED_CONTROLS)}")
+        raise ConfigError(
+            f"control {cfg.control!r} has no federation to deploy; use one of {', '.join(FEDERATED_CONTROLS)}"
+        )
     engine = FlowerRounds(grid, timeout=float(rc.get("timeout", 3600.0)), node_wait=float(rc.get("node-wait", 120.0)))
     return run_federated(cfg, world_inputs(cfg), Path(out_dir), engine=engine)
 

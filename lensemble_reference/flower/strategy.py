@@ -98,7 +98,10 @@ class AnchoredDiLoCo(Strategy):
         ids = list(node_participants.values())
         if len(set(ids)) != len(ids):
             dupes = sorted({p for p in ids if ids.count(p) > 1})
-            raise RoundError(f"several nodes claim participant(s) {', '.join(dupes)}", remediation="Start exactly one SuperNode per silo.")
+            raise RoundError(
+                f"several nodes claim participant(s) {', '.join(dupes)}",
+                remediation="Start exactly one SuperNode per silo.",
+            )
         self.participants = {int(k): str(v) for k, v in node_participants.items()}
 
     def set_anchor(self, points: np.ndarray, targets: np.ndarray) -> None:
@@ -110,10 +113,15 @@ class AnchoredDiLoCo(Strategy):
         log(INFO, "\t└──> participants: %s", ", ".join(sorted(self.participants.values())) or "(none registered)")
 
     # -- training ----------------------------------------------------------------------------------
-    def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
         """One ``train`` message per registered participant, in participant-id order."""
         if not self.participants:
-            raise QuorumNotMet("no participants registered with the strategy", remediation="Call set_participants() after node discovery.")
+            raise QuorumNotMet(
+                "no participants registered with the strategy",
+                remediation="Call set_participants() after node discovery.",
+            )
         self.current = record_to_params(arrays)
         if self.state is None:
             self.state = outer_init(self.current)
@@ -121,10 +129,16 @@ class AnchoredDiLoCo(Strategy):
         for node_id, participant in sorted(self.participants.items(), key=lambda item: item[1]):
             conf = ConfigRecord({**dict(config), "round": int(server_round), "participant": participant})
             content = RecordDict({ARRAYS: arrays, ANCHOR: self.anchor, CONFIG: conf})
-            messages.append(Message(content=content, dst_node_id=node_id, message_type=MessageType.TRAIN, group_id=str(server_round)))
+            messages.append(
+                Message(
+                    content=content, dst_node_id=node_id, message_type=MessageType.TRAIN, group_id=str(server_round)
+                )
+            )
         return messages
 
-    def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         """Decode every reply, then ``checked_outer_step`` over the deltas (participant-id order)."""
         if self.current is None or self.state is None:
             raise RoundError("aggregate_train called before configure_train")
@@ -133,11 +147,15 @@ class AnchoredDiLoCo(Strategy):
             node = reply.metadata.src_node_id
             if reply.has_error():
                 who = self.participants.get(node, "?")
-                raise RoundError(f"round {server_round}: participant {who} (node {node}) failed: {short_reason(reply.error.reason)}")
+                raise RoundError(
+                    f"round {server_round}: participant {who} (node {node}) failed: {short_reason(reply.error.reason)}"
+                )
             participant, result = content_to_local_result(reply.content)
             expected = self.participants.get(node)
             if expected != participant:
-                raise RoundError(f"round {server_round}: node {node} answered as {participant!r}, registered as {expected!r}")
+                raise RoundError(
+                    f"round {server_round}: node {node} answered as {participant!r}, registered as {expected!r}"
+                )
             if participant in results:
                 raise RoundError(f"round {server_round}: two replies for participant {participant}")
             results[participant] = result
@@ -164,7 +182,9 @@ class AnchoredDiLoCo(Strategy):
         return params_to_record(new_global), metrics
 
     # -- evaluation: done by the coordinator on the held-out split ---------------------------------
-    def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
         return []
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:

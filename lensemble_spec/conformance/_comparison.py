@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from lensemble_spec.artifacts import atomic_write_bytes
-
 from lensemble_spec.artifacts.checkpoint import load_checkpoint
 from lensemble_spec.protocol import CONTROLS, Silo
 from lensemble_spec.schemas import (
@@ -64,7 +63,12 @@ def _per_round(run_dir: Path, model: Any, split: HeldoutSplit) -> list[dict[str,
     for r in sorted(by_round):
         entries = [c for c in manifest.checkpoints if c.round_index == r]
         paths = [c.path for c in entries if c.participant is None] or [c.path for c in entries]
-        per = [heldout_metrics(model, load_checkpoint(run_dir / p)[0], split, points=probe["points"], targets=probe["targets"]) for p in paths]
+        per = [
+            heldout_metrics(
+                model, load_checkpoint(run_dir / p)[0], split, points=probe["points"], targets=probe["targets"]
+            )
+            for p in paths
+        ]
         rows.append(combine(per))
     return rows
 
@@ -86,7 +90,9 @@ def write_results(comparison: Path, model: Any, heldout: Path, *, split_name: st
         row = ControlResult(control=control, metrics=metrics, series=series, verdict="pending")
         rows.append(row.model_copy(update={"verdict": expected_verdict(row)}))
     table = ResultsTable(title="lensemble-spec harness comparison", split=split_name, seeds=[int(seed)], controls=rows)
-    atomic_write_bytes(comparison / RESULTS_FILE, (json.dumps(table.model_dump(mode="json"), indent=1, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(
+        comparison / RESULTS_FILE, (json.dumps(table.model_dump(mode="json"), indent=1, sort_keys=True) + "\n").encode()
+    )
     return table
 
 

@@ -51,9 +51,13 @@ def test_local_only_does_not_aggregate(comparisons_under_test):
             if rec.get("global_hash") is not None:
                 problems.append(f"{label}: local-only round {t} has a global_hash")
             if sorted(rec.get("participants") or []) != silos:
-                problems.append(f"{label}: local-only round {t} lists {rec.get('participants')}, not every silo {silos}")
+                problems.append(
+                    f"{label}: local-only round {t} lists {rec.get('participants')}, not every silo {silos}"
+                )
             if sorted(view.participant_entries(t)) != silos:
-                problems.append(f"{label}: local-only round {t} lists checkpoints for {sorted(view.participant_entries(t))}")
+                problems.append(
+                    f"{label}: local-only round {t} lists checkpoints for {sorted(view.participant_entries(t))}"
+                )
     assert_no_problems(problems, "local-only")
 
 

@@ -51,7 +51,9 @@ def _pred(model_part, params, z, a) -> np.ndarray:
 
 
 def _terms(model_part, params, batch, sketch, anchor=None, weights: ObjectiveWeights = WEIGHTS) -> dict[str, float]:
-    terms = model_part.loss_terms(params, batch, sketch=np.asarray(sketch, dtype=np.float32), anchor=anchor, weights=weights)
+    terms = model_part.loss_terms(
+        params, batch, sketch=np.asarray(sketch, dtype=np.float32), anchor=anchor, weights=weights
+    )
     return {k: float(oracle.as_array(v)) for k, v in terms.items()}
 
 
@@ -60,7 +62,9 @@ def _assert_close(actual, expected, *, rtol, atol, what):
     assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
     err = np.abs(a - e) - (atol + rtol * np.abs(e))
     assert np.all(np.isfinite(a)), f"{what}: non-finite values"
-    assert np.max(err) <= 0.0, f"{what}: max |Δ| = {np.max(np.abs(a - e)):.3g} exceeds tolerance (rtol {rtol}, atol {atol})"
+    assert np.max(err) <= 0.0, (
+        f"{what}: max |Δ| = {np.max(np.abs(a - e)):.3g} exceeds tolerance (rtol {rtol}, atol {atol})"
+    )
 
 
 def _flat_actions(batch: Batch) -> np.ndarray:
@@ -123,7 +127,9 @@ def test_rotate_keeps_names_shapes_dtypes_and_leaves_inputs_alone(model_part, pa
     assert set(rotated) == set(params0)
     for name, value in rotated.items():
         got, want = oracle.as_array(value), oracle.as_array(params0[name])
-        assert got.shape == want.shape and got.dtype == want.dtype, f"{name}: {got.dtype}{got.shape} != {want.dtype}{want.shape}"
+        assert got.shape == want.shape and got.dtype == want.dtype, (
+            f"{name}: {got.dtype}{got.shape} != {want.dtype}{want.shape}"
+        )
     assert oracle.params_bitwise_equal(params0, before), "rotate modified the parameters it was given"
     assert np.array_equal(q, q_before), "rotate modified Q"
 
@@ -135,7 +141,8 @@ def test_pred_term_is_the_teacher_forced_prediction_error(model_part, params0, b
     t1 = obs.shape[1]
     z = np.stack([_enc(model_part, params0, obs[:, t]) for t in range(t1)], axis=1)  # (B, T+1, d)
     errors = [
-        (_pred(model_part, params0, z[:, t], np.asarray(act[:, t], dtype=np.float32)) - z[:, t + 1]) ** 2 for t in range(t1 - 1)
+        (_pred(model_part, params0, z[:, t], np.asarray(act[:, t], dtype=np.float32)) - z[:, t + 1]) ** 2
+        for t in range(t1 - 1)
     ]
     expected = float(np.mean(np.stack(errors)))
     got = _terms(model_part, params0, batch, sketch)["pred"]
@@ -188,7 +195,8 @@ def test_sigreg_term_is_the_library_statistic(model_part, params0, batch, sketch
         return
     assert oracle.close_scalar(got, expected, rtol=SIGREG_QUADRATURE_RTOL, atol=bounds.ATOL_LOSS), (
         f"expected sigreg = lensemble_spec.metrics.sigreg_statistic of the batch's encoded frames = {expected:.6g} "
-        f"(RTOL_LOSS {bounds.RTOL_LOSS}; another quadrature of the same integral within {SIGREG_QUADRATURE_RTOL:.0%}); got {got:.6g}"
+        f"(RTOL_LOSS {bounds.RTOL_LOSS}; another quadrature of the same integral within "
+        f"{SIGREG_QUADRATURE_RTOL:.0%}); got {got:.6g}"
     )
 
 
@@ -213,7 +221,9 @@ def _anchor(model_part, params, points, weight: float) -> FrameAnchor:
 
 @pytest.mark.requirement("GAUGE-021")
 @pytest.mark.parametrize("weight", [1.0, 2.5])
-def test_anchor_term_is_weighted_mean_squared_distance_and_in_total(model_part, params0, params1, world, batch, sketch, weight):
+def test_anchor_term_is_weighted_mean_squared_distance_and_in_total(
+    model_part, params0, params1, world, batch, sketch, weight
+):
     points = np.asarray(world.probe.points, dtype=np.float32)
     anchor = _anchor(model_part, params1, points, weight)  # targets of another model: a non-zero term
     z = _enc(model_part, params0, points)
@@ -223,14 +233,17 @@ def test_anchor_term_is_weighted_mean_squared_distance_and_in_total(model_part, 
     assert oracle.close_scalar(with_anchor["anchor"], expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
         f"anchor {with_anchor['anchor']} != {expected}"
     )
-    assert oracle.close_scalar(with_anchor["total"] - without["total"], with_anchor["anchor"], rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
-        "the anchor term is not included in total"
-    )
+    assert oracle.close_scalar(
+        with_anchor["total"] - without["total"], with_anchor["anchor"], rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS
+    ), "the anchor term is not included in total"
     other = ObjectiveWeights(lambda_pred=2.0, lambda_sigreg=0.5)
     weighted = _terms(model_part, params0, batch, sketch, anchor, weights=other)
-    expected_total = other.lambda_pred * weighted["pred"] + other.lambda_sigreg * weighted["sigreg"] + weighted["anchor"]
+    expected_total = (
+        other.lambda_pred * weighted["pred"] + other.lambda_sigreg * weighted["sigreg"] + weighted["anchor"]
+    )
     assert oracle.close_scalar(weighted["total"], expected_total, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
-        f"expected total = lambda_pred·pred + lambda_sigreg·sigreg + anchor = {expected_total:.6g} with weights {other}; got {weighted['total']:.6g}"
+        f"expected total = lambda_pred·pred + lambda_sigreg·sigreg + anchor = {expected_total:.6g} with weights "
+        f"{other}; got {weighted['total']:.6g}"
     )
 
 
@@ -246,9 +259,12 @@ def test_anchor_breaks_the_gauge_symmetry(model_part, params0, world, batch, ske
     rotated = _terms(model_part, model_part.rotate(params0, q), batch, q.T @ sketch, anchor)["anchor"]
     z = _enc(model_part, params0, points)
     expected = float(np.mean(np.sum((z @ q - anchor.targets) ** 2, axis=1)))
-    assert at_reference <= bounds.ATOL_LOSS + bounds.RTOL_LOSS * expected, f"anchor term {at_reference} in the reference frame"
+    assert at_reference <= bounds.ATOL_LOSS + bounds.RTOL_LOSS * expected, (
+        f"anchor term {at_reference} in the reference frame"
+    )
     assert oracle.close_scalar(rotated, expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
-        f"anchor term {rotated} after a rotation, expected {expected}: the anchored objective must not be gauge invariant"
+        f"anchor term {rotated} after a rotation, expected {expected}: the anchored objective must not be gauge "
+        f"invariant"
     )
 
 

@@ -382,7 +382,9 @@ def _solve_block(block: tuple[int, int, int, int], ops: tuple, ops32: tuple | No
         m = _block_cross(block, *ops32)
         m = m.astype(np.float64) if isinstance(m, np.ndarray) else m.double()
         pb = polar_batch(m, proper=proper)
-        redo = np.flatnonzero(np.asarray(pb.via_svd) | (np.asarray(pb.s_min) * FP32_CROSS_MAX_COND < np.asarray(pb.s_max)))
+        redo = np.flatnonzero(
+            np.asarray(pb.via_svd) | (np.asarray(pb.s_min) * FP32_CROSS_MAX_COND < np.asarray(pb.s_max))
+        )
         if redo.size:
             e, _, refs = ops
             again = polar_batch(_item_cross(block, [int(j) for j in redo], e, refs), proper=proper)

@@ -56,7 +56,9 @@ def verdict_summary(report: ComplianceReport) -> str:
     if v == "partial":
         return f"not conformant: no MUST requirement failed, but {m.not_implemented} of {m.total} are not implemented"
     if v == "incomplete":
-        return f"not conformant: no MUST requirement failed, but {m.skipped + m.not_tested} of {m.total} were not checked"
+        return (
+            f"not conformant: no MUST requirement failed, but {m.skipped + m.not_tested} of {m.total} were not checked"
+        )
     return "no MUST requirement in scope"
 
 
@@ -278,6 +280,8 @@ def write_report(report: ComplianceReport, out_dir: str | Path) -> dict[str, Pat
     if links:
         written.update(write_rfc_pages(out))
     written["report.html"] = atomic_write_text(out / "report.html", render_html(report, plots=plots, links=links))
-    written["report.md"] = atomic_write_text(out / "report.md", render_markdown(report, plot_files=plot_files, links=links))
+    written["report.md"] = atomic_write_text(
+        out / "report.md", render_markdown(report, plot_files=plot_files, links=links)
+    )
     written["results.json"] = atomic_write_json(out / "results.json", report)
     return written

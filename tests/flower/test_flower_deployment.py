@@ -91,10 +91,14 @@ class Federation:
 
     def start(self, name: str, args: list[str]) -> None:
         with open(self.workdir / f"{name}.log", "wb") as log:  # the child keeps its own descriptor
-            self.procs.append(subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+            self.procs.append(
+                subprocess.Popen(args, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            )
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in sorted(self.workdir.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in sorted(self.workdir.glob("*.log"))
+        )
 
     def stop(self) -> None:
         spawned = _descendants([p.pid for p in self.procs])  # superexec, serverapp, clientapps
@@ -110,7 +114,9 @@ class Federation:
         for pid, start in spawned:
             _signal_if_same(pid, start, signal.SIGTERM)
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(_proc_table().get(pid, (0, ""))[1] == start for pid, start in spawned):
+        while time.monotonic() < deadline and any(
+            _proc_table().get(pid, (0, ""))[1] == start for pid, start in spawned
+        ):
             time.sleep(0.2)
         for pid, start in spawned:
             _signal_if_same(pid, start, signal.SIGKILL)
@@ -149,12 +155,22 @@ def test_superlink_supernodes_flwr_run_commit_the_in_process_bits(tmp_path, fede
     cfg_file.write_text(json.dumps(cfg.to_dict()))
     port = _free_port()
     write_connection(flower_sandbox, name="local", address=f"127.0.0.1:{port}")
-    app = write_app(tmp_path / "app", out_dir=tmp_path / "run", config=cfg_file, control="anchored", timeout=240, node_wait=90)
+    app = write_app(
+        tmp_path / "app", out_dir=tmp_path / "run", config=cfg_file, control="anchored", timeout=240, node_wait=90
+    )
 
     started = time.monotonic()
     federation.start(
         "superlink",
-        [str(BIN / "flower-superlink"), "--insecure", "--host", "127.0.0.1", "--port", str(port), "--disable-runtime-dependency-installation"],
+        [
+            str(BIN / "flower-superlink"),
+            "--insecure",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--disable-runtime-dependency-installation",
+        ],
     )
     for i in range(NODES):
         federation.start(

@@ -12,7 +12,6 @@ import sys
 
 import pytest
 
-from lensemble_spec.errors import ArtifactError, CapabilityMissing, ConfigError
 from lensemble_reference.flower import require_flwr, require_seam
 from lensemble_reference.flower.deploy import (
     CLIENT_COMPONENT,
@@ -21,6 +20,7 @@ from lensemble_reference.flower.deploy import (
     write_app,
     write_connection,
 )
+from lensemble_spec.errors import ArtifactError, CapabilityMissing, ConfigError
 
 from ._helpers import needs_seam, tiny_config
 
@@ -62,7 +62,9 @@ def test_local_only_runs_in_process_without_ray(tmp_path, monkeypatch):
 def test_app_pyproject_passes_flowers_own_validation(tmp_path):
     from flwr.cli.config_utils import load_and_validate
 
-    app = write_app(tmp_path / "app", out_dir=tmp_path / "run", config=tmp_path / "cfg.json", control="naive-fedavg", timeout=99.0)
+    app = write_app(
+        tmp_path / "app", out_dir=tmp_path / "run", config=tmp_path / "cfg.json", control="naive-fedavg", timeout=99.0
+    )
     config, warnings = load_and_validate(app / "pyproject.toml", check_module=True)  # imports resolve here
     assert warnings == []
     flwr_app = config["tool"]["flwr"]["app"]

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from flwr.app import ConfigRecord, Error, Message
 
-from lensemble_spec.errors import QuorumNotMet, RoundError
 from lensemble_reference.outer import outer_init, outer_step
+from lensemble_spec.errors import QuorumNotMet, RoundError
 
 from ._helpers import needs_seam
 
@@ -44,9 +44,13 @@ def _result(rng, theta, steps):
     from lensemble_reference.federation import LocalResult
     from lensemble_reference.participant import LossSummary
 
-    delta = {k: (rng.standard_normal(v.shape) * 10.0 ** rng.integers(-6, 1)).astype(np.float32) for k, v in theta.items()}
+    delta = {
+        k: (rng.standard_normal(v.shape) * 10.0 ** rng.integers(-6, 1)).astype(np.float32) for k, v in theta.items()
+    }
     emb = rng.standard_normal((6, 3)).astype(np.float32)
-    return LocalResult(delta, LossSummary(1.0, 2.0, 0.5, float(rng.random()), steps), emb, emb, bool(rng.random() < 0.5), 20.0)
+    return LocalResult(
+        delta, LossSummary(1.0, 2.0, 0.5, float(rng.random()), steps), emb, emb, bool(rng.random() < 0.5), 20.0
+    )
 
 
 def _replies(messages, results):
@@ -69,7 +73,9 @@ def _strategy(lr, momentum, nesterov):
     return strategy
 
 
-@pytest.mark.parametrize("lr,momentum,nesterov", [(0.5, 0.0, True), (1.0, 0.0, True), (0.7, 0.9, True), (0.7, 0.9, False)])
+@pytest.mark.parametrize(
+    "lr,momentum,nesterov", [(0.5, 0.0, True), (1.0, 0.0, True), (0.7, 0.9, True), (0.7, 0.9, False)]
+)
 def test_aggregate_train_equals_pure_outer_step_over_rounds(lr, momentum, nesterov):
     from lensemble_reference.flower.records import params_to_record, record_to_params
 
@@ -78,7 +84,9 @@ def test_aggregate_train_equals_pure_outer_step_over_rounds(lr, momentum, nester
     ref_theta, ref_state = theta, outer_init(theta)
     strategy = _strategy(lr, momentum, nesterov)
     for rnd in (1, 2, 3):  # several rounds: the velocity must carry over inside the strategy
-        messages = list(strategy.configure_train(rnd, params_to_record(ref_theta), ConfigRecord({"train-config": "{}"}), None))
+        messages = list(
+            strategy.configure_train(rnd, params_to_record(ref_theta), ConfigRecord({"train-config": "{}"}), None)
+        )
         # different step counts: FedAvg-style num-examples weighting would change the result
         results = {pid: _result(rng, ref_theta, steps=3 + i) for i, pid in enumerate(sorted(NODES.values()))}
         arrays, metrics = strategy.aggregate_train(rnd, _replies(messages, results))
@@ -133,7 +141,9 @@ def test_partial_round_is_refused():
 def test_error_reply_is_a_round_error():
     strategy = _strategy(0.5, 0.0, True)
     messages, results = _one_round(strategy, np.random.default_rng(3))
-    replies = _replies(messages[1:], results) + [Message(Error(code=0, reason="ClientApp crashed"), reply_to=messages[0])]
+    replies = _replies(messages[1:], results) + [
+        Message(Error(code=0, reason="ClientApp crashed"), reply_to=messages[0])
+    ]
     with pytest.raises(RoundError, match="crashed"):
         strategy.aggregate_train(1, replies)
 

@@ -34,8 +34,13 @@ def _so100_parts():
     from lensemble_reference import implementation
 
     if not all(hasattr(implementation, n) for n in ("ReferenceModel", "ReferenceFederation", "HARNESS_MODEL")):
-        pytest.skip("lensemble_reference.implementation cannot be rebuilt for 6-dim actions (no ReferenceModel/ReferenceFederation)")
-    model = implementation.ReferenceModel(dataclasses.replace(implementation.HARNESS_MODEL, action_dim=SO100_ACTION_DIM))
+        pytest.skip(
+            "lensemble_reference.implementation cannot be rebuilt for 6-dim actions (no "
+            "ReferenceModel/ReferenceFederation)"
+        )
+    model = implementation.ReferenceModel(
+        dataclasses.replace(implementation.HARNESS_MODEL, action_dim=SO100_ACTION_DIM)
+    )
     return model, implementation.ReferenceFederation(model)
 
 

@@ -56,7 +56,9 @@ class _UnpicklesWeights(Wrapped):
             return extra
         with tempfile.TemporaryDirectory() as tmp:
             clean = Path(tmp) / "ckpt"
-            shutil.copytree(directory, clean, symlinks=True, ignore=shutil.ignore_patterns(*(f"*{s}" for s in PICKLE_SUFFIXES)))
+            shutil.copytree(
+                directory, clean, symlinks=True, ignore=shutil.ignore_patterns(*(f"*{s}" for s in PICKLE_SUFFIXES))
+            )
             params = dict(self._inner.load_checkpoint(clean))
         params.update(extra)
         return params
@@ -88,7 +90,9 @@ class _ExtraFile(Wrapped):
 
     def load_checkpoint(self, directory):
         with tempfile.TemporaryDirectory() as tmp:
-            return self._inner.load_checkpoint(_sanitised_copy(Path(directory), tmp, lambda c: (c / "README.txt").unlink(missing_ok=True)))
+            return self._inner.load_checkpoint(
+                _sanitised_copy(Path(directory), tmp, lambda c: (c / "README.txt").unlink(missing_ok=True))
+            )
 
 
 def _header(path: Path) -> dict:
@@ -132,7 +136,11 @@ class _CastsDtypes(Wrapped):
         for k, v in params.items():
             arr = v if not hasattr(v, "numpy") else v
             dtype = str(getattr(arr, "dtype", ""))
-            fixed[k] = np.asarray(arr, dtype=np.float32) if dtype and "bfloat16" not in dtype and np.dtype(dtype).name not in allowed else arr
+            fixed[k] = (
+                np.asarray(arr, dtype=np.float32)
+                if dtype and "bfloat16" not in dtype and np.dtype(dtype).name not in allowed
+                else arr
+            )
         return self._inner.save_checkpoint(fixed, directory, **kwargs)
 
 
@@ -142,8 +150,8 @@ class _NoResidencyOnSave(Wrapped):
     def save_checkpoint(self, params, directory, *, round_index, parent_hash, config_hash):
         from lensemble_spec.artifacts.checkpoint import save_checkpoint
 
-        header = save_checkpoint(params, directory, round_index=round_index, parent_hash=parent_hash, config_hash=config_hash,
-                                 producer={"name": "mutant", "version": "0"})  # fmt: skip
+        header = save_checkpoint(params, directory, round_index=round_index, parent_hash=parent_hash,
+                                 config_hash=config_hash, producer={"name": "mutant", "version": "0"})  # fmt: skip
         return header.content_hash
 
 

@@ -66,7 +66,9 @@ class _ReadsStates(Wrapped):
 
     def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None, config=None):
         salt = int(abs(float(np.asarray(silo.states, dtype=np.float64).sum())) * 1e3) % 9973
-        return self._inner.local_update(global_params, silo, steps=steps, seed=seed + salt, round_index=round_index, anchor=anchor, config=config)
+        return self._inner.local_update(
+            global_params, silo, steps=steps, seed=seed + salt, round_index=round_index, anchor=anchor, config=config
+        )
 
 
 class _DeltaOnlyBackstop(Wrapped):
@@ -75,9 +77,14 @@ class _DeltaOnlyBackstop(Wrapped):
     def align_release(self, global_params, local_params, probe_points, reference_targets):
         _aligned, q = self._inner.align_release(global_params, local_params, probe_points, reference_targets)
         model = reference().model
-        delta = {k: np.asarray(local_params[k], dtype=np.float32) - np.asarray(global_params[k], dtype=np.float32) for k in local_params}
+        delta = {
+            k: np.asarray(local_params[k], dtype=np.float32) - np.asarray(global_params[k], dtype=np.float32)
+            for k in local_params
+        }
         turned = model.rotate(delta, q)
-        return {k: (np.asarray(global_params[k], dtype=np.float32) + turned[k]).astype(np.float32) for k in local_params}, q
+        return {
+            k: (np.asarray(global_params[k], dtype=np.float32) + turned[k]).astype(np.float32) for k in local_params
+        }, q
 
 
 class _KabschBackstop(Wrapped):
@@ -128,14 +135,19 @@ class _Float64Delta(Wrapped):
     """Returns the delta in float64 (the global is float32)."""
 
     def local_update(self, global_params, silo, **kwargs):
-        return {k: np.asarray(v, dtype=np.float64) for k, v in self._inner.local_update(global_params, silo, **kwargs).items()}
+        return {
+            k: np.asarray(v, dtype=np.float64)
+            for k, v in self._inner.local_update(global_params, silo, **kwargs).items()
+        }
 
 
 class _NoResidencyCheck(Wrapped):
     """Drops non-shared names from the deltas instead of refusing them."""
 
     def outer_step(self, global_params, deltas, state, config):
-        shared = {p: {k: v for k, v in d.items() if str(k).startswith(("encoder.", "predictor."))} for p, d in deltas.items()}
+        shared = {
+            p: {k: v for k, v in d.items() if str(k).startswith(("encoder.", "predictor."))} for p, d in deltas.items()
+        }
         return self._inner.outer_step(global_params, shared, state, config)
 
 
@@ -198,7 +210,9 @@ class _MismatchIsValueError(Wrapped):
     def outer_step(self, global_params, deltas, state, config):
         for d in deltas.values():
             shared = {k for k in d if str(k).startswith(("encoder.", "predictor."))}
-            if shared != set(global_params) or any(np.shape(d[k]) != np.shape(global_params[k]) for k in shared & set(global_params)):
+            if shared != set(global_params) or any(
+                np.shape(d[k]) != np.shape(global_params[k]) for k in shared & set(global_params)
+            ):
                 if shared == set(d):
                     raise ValueError("delta does not match the global")
         return self._inner.outer_step(global_params, deltas, state, config)
@@ -208,7 +222,10 @@ class _NanToZero(Wrapped):
     """Replaces non-finite update entries by 0 instead of refusing the update."""
 
     def outer_step(self, global_params, deltas, state, config):
-        clean = {p: {k: np.nan_to_num(np.asarray(v), nan=0.0, posinf=0.0, neginf=0.0) for k, v in d.items()} for p, d in deltas.items()}
+        clean = {
+            p: {k: np.nan_to_num(np.asarray(v), nan=0.0, posinf=0.0, neginf=0.0) for k, v in d.items()}
+            for p, d in deltas.items()
+        }
         return self._inner.outer_step(global_params, clean, state, config)
 
 

@@ -97,10 +97,19 @@ class _FrameWeightedPred(Wrapped):
     def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
         terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights))
         obs, act = np.asarray(batch.obs), np.asarray(batch.actions)
-        z = np.stack([np.asarray(self._inner.encode(params, obs[:, t]), dtype=np.float64) for t in range(obs.shape[1])], axis=1)
+        z = np.stack(
+            [np.asarray(self._inner.encode(params, obs[:, t]), dtype=np.float64) for t in range(obs.shape[1])], axis=1
+        )
         d = z.shape[-1]
         w = np.linspace(0.5, 1.5, d)
-        err = [(np.asarray(self._inner.predict(params, z[:, t].astype(np.float32), act[:, t]), dtype=np.float64) - z[:, t + 1]) ** 2 for t in range(obs.shape[1] - 1)]
+        err = [
+            (
+                np.asarray(self._inner.predict(params, z[:, t].astype(np.float32), act[:, t]), dtype=np.float64)
+                - z[:, t + 1]
+            )
+            ** 2
+            for t in range(obs.shape[1] - 1)
+        ]
         pred = float(np.mean(np.stack(err) * w))
         lam = float(weights.lambda_pred) if weights is not None else float(getattr(self._inner, "lambda_pred", 1.0))
         terms["total"] = terms["total"] + lam * (pred - terms["pred"])

@@ -43,8 +43,13 @@ class _NoAnchor(Wrapped):
     """Trains without the frame anchor whatever ``lambda_anchor`` says."""
 
     def run(self, config, silos, probe, out_dir):
-        none = lambda *args, **kwargs: None
-        with patched("lensemble_reference.federation", "anchor_tensors", none), patched("lensemble_reference.controls", "anchor_tensors", none):
+        def none(*args, **kwargs):
+            return None
+
+        with (
+            patched("lensemble_reference.federation", "anchor_tensors", none),
+            patched("lensemble_reference.controls", "anchor_tensors", none),
+        ):
             result = self._inner.run(config, silos, probe, out_dir)
         result.anchor = None
         return result
