@@ -311,8 +311,11 @@ def _verdict(row: dict) -> tuple[bool, str]:
 
 
 def _table(results: list[dict]) -> tuple[str, bool]:
-    lines = ["| case | threads | peer | ours | peer/ours (paired range) | scipy/ours | peak MB ours / peer | target | result |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| case | threads | peer | ours | peer/ours (paired range) | scipy/ours | peak MB ours / peer | target | "
+        "result |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     all_ok = True
     for res in results:
         for row in res["cases"]:

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lensemble_spec.protocol import Silo
 from lensemble_reference.config import TrainConfig
 from lensemble_reference.federation import anchor_tensors, round_sketch
 from lensemble_reference.model import init_params
 from lensemble_reference.participant import Participant, deterministic_torch
+from lensemble_spec.protocol import Silo
 
 #: The fixed configuration measured (the embedded default's model and batch shape).
 BENCH_CONFIG = TrainConfig()
@@ -35,7 +35,9 @@ BENCH_CONFIG = TrainConfig()
 def synthetic_silo(cfg: TrainConfig, seed: int = 0, episodes: int = 8) -> Silo:
     rng = np.random.default_rng(seed)
     m, w = cfg.model, cfg.world
-    obs = rng.uniform(0, 1, size=(episodes, w.horizon + 1, m.in_channels, m.image_size, m.image_size)).astype(np.float32)
+    obs = rng.uniform(0, 1, size=(episodes, w.horizon + 1, m.in_channels, m.image_size, m.image_size)).astype(
+        np.float32
+    )
     actions = rng.normal(size=(episodes, w.horizon, m.action_dim)).astype(np.float32)
     states = rng.normal(size=(episodes, w.horizon + 1, 5)).astype(np.float32)
     return Silo("bench", obs, actions, states)
@@ -46,8 +48,16 @@ def measure(cfg: TrainConfig, *, steps: int, warmup: int, anchored: bool) -> dic
     params = init_params(cfg.model, 0)
     part = Participant("bench", silo, cfg, seed=0)
     part.load(params)
-    probe = np.random.default_rng(1).uniform(0, 1, size=(cfg.world.probe_size, 3, cfg.model.image_size, cfg.model.image_size)).astype(np.float32)
-    anchor = anchor_tensors(cfg, probe, np.zeros((cfg.world.probe_size, cfg.model.latent_dim), np.float32)) if anchored else None
+    probe = (
+        np.random.default_rng(1)
+        .uniform(0, 1, size=(cfg.world.probe_size, 3, cfg.model.image_size, cfg.model.image_size))
+        .astype(np.float32)
+    )
+    anchor = (
+        anchor_tensors(cfg, probe, np.zeros((cfg.world.probe_size, cfg.model.latent_dim), np.float32))
+        if anchored
+        else None
+    )
     sketch = round_sketch(cfg, 1)
     part.train(warmup, sketch, anchor)
     t0 = time.perf_counter()

@@ -102,7 +102,8 @@ def import_lerobot() -> tuple[type, type]:
     if importlib.util.find_spec("lerobot") is None:
         raise DataError(
             "lerobot is not installed in this environment",
-            remediation="Install the LeRobot extra: `pip install -e '.[lerobot]'` then `pip install --no-deps lerobot==0.4.4`.",
+            remediation="Install the LeRobot extra: `pip install -e '.[lerobot]'` then `pip install --no-deps "
+                        "lerobot==0.4.4`.",
         )
     added: dict[str, types.ModuleType] = {}
     fresh = "lerobot.datasets.lerobot_dataset" not in sys.modules and "torchvision" not in sys.modules
@@ -225,7 +226,8 @@ def decode_frames_at(
         raise DataError(
             f"{path}: {missing.size} requested timestamp(s) have no frame within {tolerance_s} s "
             f"(first missing: {missing[:5].round(6).tolist()})",
-            remediation="The video does not match meta/episodes timestamps; re-encode the episode or fix its from/to_timestamp.",
+            remediation="The video does not match meta/episodes timestamps; re-encode the episode or fix its "
+                        "from/to_timestamp.",
         )
     stacked = np.stack([parts[i] for i in range(len(wanted))])
     return stacked[inverse]
@@ -246,7 +248,9 @@ def pyav_decoding() -> Iterator[None]:
 
     original = video_utils.decode_video_frames_torchvision
 
-    def decode(video_path: Any, timestamps: Any, tolerance_s: float, backend: str = "pyav", log_loaded_timestamps: bool = False) -> Any:
+    def decode(
+        video_path: Any, timestamps: Any, tolerance_s: float, backend: str = "pyav", log_loaded_timestamps: bool = False
+    ) -> Any:
         frames = decode_frames_at(video_path, list(timestamps), tolerance_s=tolerance_s)
         return torch.from_numpy(frames).permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import load as st_load
@@ -30,7 +31,7 @@ from safetensors.numpy import save as st_save
 
 import lensemble_spec
 from lensemble_spec.artifacts import atomic_write_bytes, atomic_write_json, config_hash
-from lensemble_spec.artifacts.checkpoint import load_checkpoint, save_checkpoint
+from lensemble_spec.artifacts.checkpoint import save_checkpoint
 from lensemble_spec.artifacts.rundir import MANIFEST_FILE, PROBE_FILE, ROUNDS_FILE
 from lensemble_spec.artifacts.rundir import checkpoint_path as checkpoint_dir
 from lensemble_spec.errors import ArtifactError
@@ -50,7 +51,12 @@ def git_sha() -> str:
             ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=5, check=True
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -75,7 +81,12 @@ def versions() -> dict[str, str]:
 
 def save_probe(run_dir: Path, points: np.ndarray, targets: np.ndarray) -> Path:
     """``probe.safetensors`` with ``points`` and the round-0 ``targets`` (float32), atomically."""
-    data = st_save({"points": np.ascontiguousarray(points, dtype=np.float32), "targets": np.ascontiguousarray(targets, dtype=np.float32)})
+    data = st_save(
+        {
+            "points": np.ascontiguousarray(points, dtype=np.float32),
+            "targets": np.ascontiguousarray(targets, dtype=np.float32),
+        }
+    )
     return atomic_write_bytes(run_dir / PROBE_FILE, data)
 
 
@@ -84,7 +95,9 @@ def load_probe(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         tensors = st_load(path.read_bytes())
     except FileNotFoundError as exc:
-        raise ArtifactError(f"{path} does not exist", remediation="Point at a run directory written by `lensemble-spec train`.") from exc
+        raise ArtifactError(
+            f"{path} does not exist", remediation="Point at a run directory written by `lensemble-spec train`."
+        ) from exc
     return tensors["points"], tensors["targets"]
 
 
@@ -94,7 +107,9 @@ class RunWriter:
     :meth:`finalize` once the manifest is written. ``resume=True`` reopens the partial directory
     of a killed run instead. Refuses a non-empty existing ``run_dir``."""
 
-    def __init__(self, run_dir: Path, *, run_id: str, control: str, config: Mapping[str, Any], resume: bool = False) -> None:
+    def __init__(
+        self, run_dir: Path, *, run_id: str, control: str, config: Mapping[str, Any], resume: bool = False
+    ) -> None:
         from .resume import claim, reopen
 
         self.final_dir = Path(run_dir)
@@ -108,11 +123,23 @@ class RunWriter:
         self.records: list[dict[str, Any]] = []
         self.checkpoints: list[dict[str, Any]] = []
 
-    def commit(self, params: Mapping[str, np.ndarray], *, round_index: int, parent_hash: str | None, participant: str | None = None) -> str:
+    def commit(
+        self,
+        params: Mapping[str, np.ndarray],
+        *,
+        round_index: int,
+        parent_hash: str | None,
+        participant: str | None = None,
+    ) -> str:
         rel = checkpoint_dir(round_index, participant)
         check_releasable(params, who="checkpoint")
         header = save_checkpoint(
-            params, self.run_dir / rel, round_index=round_index, parent_hash=parent_hash, config_hash=self.config_hash, producer=PRODUCER
+            params,
+            self.run_dir / rel,
+            round_index=round_index,
+            parent_hash=parent_hash,
+            config_hash=self.config_hash,
+            producer=PRODUCER,
         )
         self.checkpoints.append(
             {"round_index": round_index, "path": rel, "content_hash": header.content_hash, "participant": participant}
@@ -140,7 +167,9 @@ class RunWriter:
         self.checkpoints = state.checkpoints
         lines = read_jsonl(self.run_dir, ROUNDS_FILE)[: t + 1]
         if [rec.get("round_index") if isinstance(rec, dict) else None for rec in lines] != list(range(t + 1)):
-            raise ArtifactError(f"{self.run_dir / ROUNDS_FILE} does not hold the records of rounds 0…{t} the resume state commits")
+            raise ArtifactError(
+                f"{self.run_dir / ROUNDS_FILE} does not hold the records of rounds 0…{t} the resume state commits"
+            )
         self.records = [RoundRecord.model_validate(rec).model_dump(mode="json") for rec in lines]
         prune(self.run_dir, {ROUNDS_FILE, PROBE_FILE}, {c["path"] for c in self.checkpoints})
         atomic_write_bytes(self.run_dir / ROUNDS_FILE, b"".join(canonical_json(r) + b"\n" for r in self.records))

@@ -23,8 +23,9 @@ the threshold the participant's delta is released unchanged (the anchor loss han
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -88,4 +89,7 @@ def should_fire(alignment: Alignment, threshold_deg: float) -> bool:
 
 def redifference(global_params: Mapping[str, Any], aligned: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """``Δ' = θ' − θ`` in float32 (the delta a participant releases after alignment)."""
-    return {k: (np.asarray(aligned[k], dtype=np.float32) - np.asarray(global_params[k], dtype=np.float32)) for k in sorted(global_params)}
+    return {
+        k: (np.asarray(aligned[k], dtype=np.float32) - np.asarray(global_params[k], dtype=np.float32))
+        for k in sorted(global_params)
+    }

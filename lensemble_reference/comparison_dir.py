@@ -49,14 +49,18 @@ def open_comparison(out: Path, config: Mapping[str, Any], controls: tuple[str, .
     """Claim ``OUT.partial`` (fresh) or reopen it (resume; the config and controls must match)."""
     if not resume:
         partial = claim(out)
-        atomic_write_json(partial / RESUME_STATE, {"kind": KIND, "command": "headline", "config": dict(config), "controls": list(controls)})
+        atomic_write_json(
+            partial / RESUME_STATE,
+            {"kind": KIND, "command": "headline", "config": dict(config), "controls": list(controls)},
+        )
         return partial
     partial = reopen(out)
     doc = read_comparison_state(partial)
     if doc["config"] != dict(config) or tuple(doc["controls"]) != tuple(controls):
         raise ConfigError(
             f"{partial} was started with another configuration or set of controls",
-            remediation="Resume with `headline --resume OUT` alone (the recorded config is used), or delete the partial comparison.",
+            remediation="Resume with `headline --resume OUT` alone (the recorded config is used), or delete the "
+                        "partial comparison.",
         )
     return partial
 
@@ -66,9 +70,19 @@ def read_comparison_state(partial: Path) -> dict[str, Any]:
     try:
         doc = load_json_file(partial / RESUME_STATE, max_depth=16)
     except LensembleError as exc:
-        raise ArtifactError(f"cannot resume {partial}: {exc.message}", remediation=f"Delete {partial} and start the headline again.") from exc
-    if not isinstance(doc, dict) or doc.get("kind") != KIND or not isinstance(doc.get("config"), dict) or not isinstance(doc.get("controls"), list):
-        raise ArtifactError(f"cannot resume {partial}: {RESUME_STATE} is not a comparison state", remediation=f"Delete {partial} and start again.")
+        raise ArtifactError(
+            f"cannot resume {partial}: {exc.message}", remediation=f"Delete {partial} and start the headline again."
+        ) from exc
+    if (
+        not isinstance(doc, dict)
+        or doc.get("kind") != KIND
+        or not isinstance(doc.get("config"), dict)
+        or not isinstance(doc.get("controls"), list)
+    ):
+        raise ArtifactError(
+            f"cannot resume {partial}: {RESUME_STATE} is not a comparison state",
+            remediation=f"Delete {partial} and start again.",
+        )
     return doc
 
 

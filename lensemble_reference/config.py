@@ -48,9 +48,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from lensemble_spec.artifacts.safe_json import load_json_file
 from lensemble_spec.errors import ConfigError, LensembleError
@@ -162,27 +163,29 @@ class TrainConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         return _build(cls, data, "config")
 
     @classmethod
-    def from_recorded(cls, data: Mapping[str, Any], where: str) -> "TrainConfig":
+    def from_recorded(cls, data: Mapping[str, Any], where: str) -> TrainConfig:
         """A configuration a run recorded (to resume it): like :meth:`from_dict`, but one without
         ``sketch_generator`` was written by lensemble-spec 0.1, whose sketches this version does
         not build, and is refused rather than continued with other sketches (RFC-0003 §6.3)."""
         if isinstance(data, Mapping) and "sketch_generator" not in data:
             raise ConfigError(
                 f"{where} was started by lensemble-spec 0.1, which trained with the {LEGACY_SKETCH_GENERATOR} "
-                f"SIGReg sketches; this version builds {SKETCH_GENERATOR} sketches (RFC-0003 §6.3), so it cannot continue it",
-                remediation="Start the run again with this version (runs are deterministic, FED-028), or finish it with lensemble-spec 0.1.",
+                f"SIGReg sketches; this version builds {SKETCH_GENERATOR} sketches (RFC-0003 §6.3), so it cannot "
+                f"continue it",
+                remediation="Start the run again with this version (runs are deterministic, FED-028), or finish it "
+                    "with lensemble-spec 0.1.",
                 field="sketch_generator",
             )
         return cls.from_dict(data).validate()
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise ConfigError naming the first out-of-range field; return self."""
         if self.control not in CONTROLS:
             raise ConfigError(f"control must be one of {', '.join(CONTROLS)}, got {self.control!r}", field="control")
@@ -209,12 +212,18 @@ class TrainConfig:
                 field="sketch_generator",
             )
         if self.anchor_variant not in ("landmark", "frame"):
-            raise ConfigError(f"anchor_variant must be 'landmark' or 'frame', got {self.anchor_variant!r}", field="anchor_variant")
+            raise ConfigError(
+                f"anchor_variant must be 'landmark' or 'frame', got {self.anchor_variant!r}", field="anchor_variant"
+            )
         if self.episodes_per_batch < 0:
-            raise ConfigError(f"episodes_per_batch must be >= 0, got {self.episodes_per_batch}", field="episodes_per_batch")
+            raise ConfigError(
+                f"episodes_per_batch must be >= 0, got {self.episodes_per_batch}", field="episodes_per_batch"
+            )
         d = self.data
         if d.source not in DATA_SOURCES or d.split not in DATA_SPLITS:
-            raise ConfigError(f"data.source must be one of {DATA_SOURCES} and data.split one of {DATA_SPLITS}", field="data")
+            raise ConfigError(
+                f"data.source must be one of {DATA_SOURCES} and data.split one of {DATA_SPLITS}", field="data"
+            )
         if d.frame_stride < 1 or d.max_frames_per_episode < 0:
             raise ConfigError("data.frame_stride must be >= 1 and data.max_frames_per_episode >= 0", field="data")
         if self.seed < 0 or self.min_participants < 1:
@@ -223,7 +232,9 @@ class TrainConfig:
         if m.latent_dim < 2 or m.pred_hidden < 1 or m.pred_depth < 0 or min(m.channels) < 1:
             raise ConfigError("model sizes must be positive and latent_dim >= 2", field="model")
         if m.image_size % 16 != 0:
-            raise ConfigError(f"model.image_size must be a multiple of 16, got {m.image_size}", field="model.image_size")
+            raise ConfigError(
+                f"model.image_size must be a multiple of 16, got {m.image_size}", field="model.image_size"
+            )
         if self.world.image_size != m.image_size:
             raise ConfigError(
                 f"world.image_size ({self.world.image_size}) must equal model.image_size ({m.image_size})",
@@ -242,7 +253,7 @@ class TrainConfig:
         check_limits(self)  # ceilings, seed range, memory estimate (lensemble_reference.limits)
         return self
 
-    def for_control(self, control: str) -> "TrainConfig":
+    def for_control(self, control: str) -> TrainConfig:
         """This config with ``control`` and its fixed overrides applied (see CONTROL_OVERRIDES)."""
         if control not in CONTROLS:
             raise ConfigError(f"control must be one of {', '.join(CONTROLS)}, got {control!r}", field="control")

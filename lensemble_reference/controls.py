@@ -43,7 +43,11 @@ def world_splits(cfg: TrainConfig) -> tuple[RunInputs, Any]:
 
     w = cfg.world
     world = make_world(
-        w.seed, episodes_per_silo=w.episodes_per_silo, horizon=w.horizon, image_size=w.image_size, probe_size=w.probe_size
+        w.seed,
+        episodes_per_silo=w.episodes_per_silo,
+        horizon=w.horizon,
+        image_size=w.image_size,
+        probe_size=w.probe_size,
     )
     spec = world.spec.to_dict()
     inputs = RunInputs(
@@ -57,7 +61,13 @@ def world_splits(cfg: TrainConfig) -> tuple[RunInputs, Any]:
 
 
 def run_control(
-    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, resume: bool = False, command: str = "train"
+    cfg: TrainConfig,
+    inputs: RunInputs,
+    out_dir: Path,
+    *,
+    show_progress: bool = False,
+    resume: bool = False,
+    command: str = "train",
 ) -> RunResult:
     """Train ``cfg.control`` into ``out_dir`` (written as ``out_dir.partial`` until complete);
     ``resume`` continues a killed run from its last committed round (:mod:`lensemble_reference.resume`)."""
@@ -71,10 +81,24 @@ def run_control(
 
 
 def run_local_only(
-    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, resume: bool = False, command: str = "train"
+    cfg: TrainConfig,
+    inputs: RunInputs,
+    out_dir: Path,
+    *,
+    show_progress: bool = False,
+    resume: bool = False,
+    command: str = "train",
 ) -> RunResult:
     pids = sorted(inputs.silos)
-    setup = prepare(cfg, inputs, out_dir, progress_units=cfg.rounds * len(pids), show_progress=show_progress, resume=resume, command=command)
+    setup = prepare(
+        cfg,
+        inputs,
+        out_dir,
+        progress_units=cfg.rounds * len(pids),
+        show_progress=show_progress,
+        resume=resume,
+        command=command,
+    )
     with discard_on_error(setup.writer.run_dir):
         return _local_only_rounds(setup, pids)
 
@@ -90,7 +114,14 @@ def _local_only_rounds(setup: Any, pids: list[str]) -> RunResult:
         for part in participants.values():
             part.load(setup.theta0)
         theta0_hash = setup.writer.commit(setup.theta0, round_index=0, parent_hash=None)
-        record_round(setup, round_index=0, participants=[], global_hash=theta0_hash, parent_hash=None, metrics=global_metrics(setup, setup.theta0))
+        record_round(
+            setup,
+            round_index=0,
+            participants=[],
+            global_hash=theta0_hash,
+            parent_hash=None,
+            metrics=global_metrics(setup, setup.theta0),
+        )
         parents = {pid: theta0_hash for pid in pids}
         setup.commit_state(0, participants)
     else:
@@ -134,10 +165,18 @@ def _local_only_rounds(setup: Any, pids: list[str]) -> RunResult:
 
 
 def run_centralized(
-    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, resume: bool = False, command: str = "train"
+    cfg: TrainConfig,
+    inputs: RunInputs,
+    out_dir: Path,
+    *,
+    show_progress: bool = False,
+    resume: bool = False,
+    command: str = "train",
 ) -> RunResult:
     pids = sorted(inputs.silos)
-    setup = prepare(cfg, inputs, out_dir, progress_units=cfg.rounds, show_progress=show_progress, resume=resume, command=command)
+    setup = prepare(
+        cfg, inputs, out_dir, progress_units=cfg.rounds, show_progress=show_progress, resume=resume, command=command
+    )
     with discard_on_error(setup.writer.run_dir):
         return _centralized_rounds(setup, pids)
 
@@ -146,12 +185,21 @@ def _centralized_rounds(setup: Any, pids: list[str]) -> RunResult:
     cfg, inputs = setup.cfg, setup.inputs
     anchor = anchor_tensors(cfg, inputs.probe_points, setup.reference)
     pooled = pool_silos(inputs.silos)
-    part = Participant("pooled", pooled, cfg, seed=derive_seed(cfg.seed, "batches/pooled"), batch_size=cfg.batch_size * len(pids))
+    part = Participant(
+        "pooled", pooled, cfg, seed=derive_seed(cfg.seed, "batches/pooled"), batch_size=cfg.batch_size * len(pids)
+    )
     if setup.resumed is None:
         theta = setup.theta0
         part.load(theta)
         parent = setup.writer.commit(theta, round_index=0, parent_hash=None)
-        record_round(setup, round_index=0, participants=[], global_hash=parent, parent_hash=None, metrics=global_metrics(setup, theta))
+        record_round(
+            setup,
+            round_index=0,
+            participants=[],
+            global_hash=parent,
+            parent_hash=None,
+            metrics=global_metrics(setup, theta),
+        )
         setup.commit_state(0, {"pooled": part})
     else:
         theta = setup.checkpoint_params(setup.resumed.round_index)
@@ -166,7 +214,9 @@ def _centralized_rounds(setup: Any, pids: list[str]) -> RunResult:
         metrics = global_metrics(setup, theta)
         metrics["train_loss"] = loss.total
         metrics["sigreg"] = loss.sigreg
-        record_round(setup, round_index=r, participants=pids, global_hash=global_hash, parent_hash=parent, metrics=metrics)
+        record_round(
+            setup, round_index=r, participants=pids, global_hash=global_hash, parent_hash=parent, metrics=metrics
+        )
         parent = global_hash
         setup.commit_state(r, {"pooled": part})
     return finish(setup, final_params=theta)

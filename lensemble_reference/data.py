@@ -11,7 +11,7 @@ are never read here: they are for probes only.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch

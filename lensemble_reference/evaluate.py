@@ -27,8 +27,9 @@ and every metric is computed by ``lensemble_spec.verify.recompute`` (the verifie
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,9 @@ from .implementation import ReferenceModel
 _MODEL = ReferenceModel()
 
 
-def heldout_metrics(params: Mapping[str, Any], heldout: Silo, points: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
+def heldout_metrics(
+    params: Mapping[str, Any], heldout: Silo, points: np.ndarray, targets: np.ndarray
+) -> dict[str, Any]:
     """The §4.2 metrics of one model (see module docstring), computed by the library's recompute
     (``lensemble_spec.verify.recompute.heldout_metrics``) through this trainer's model part, so the
     trainer's numbers and the verifier's are one computation.
@@ -60,14 +63,18 @@ def heldout_metrics(params: Mapping[str, Any], heldout: Silo, points: np.ndarray
         raise EvaluationError("the held-out split needs >= 2 episodes (state-probe fit and score sets)")
     d = int(np.asarray(targets).shape[-1])
     if e * t1 <= d:
-        raise EvaluationError(f"{e * t1} held-out frames for a {d}-dimensional latent: the rank would measure the sample size")
+        raise EvaluationError(
+            f"{e * t1} held-out frames for a {d}-dimensional latent: the rank would measure the sample size"
+        )
     split = HeldoutSplit(
         obs=obs,
         actions=np.asarray(heldout.actions, dtype=np.float32),
         states=np.asarray(heldout.states, dtype=np.float32),
         source=f"silo {heldout.name}",
     )
-    return _library_heldout_metrics(_MODEL, params, split, points=np.asarray(points, dtype=np.float32), targets=np.asarray(targets))
+    return _library_heldout_metrics(
+        _MODEL, params, split, points=np.asarray(points, dtype=np.float32), targets=np.asarray(targets)
+    )
 
 
 def combine(per_model: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -110,6 +117,10 @@ def evaluate_run(run_dir: Path, heldout: Silo) -> dict[str, Any]:
             params, _ = load_checkpoint(run_dir / entries[None])
             rows.append(heldout_metrics(params, heldout, points, targets))
         else:
-            per = {p: heldout_metrics(load_checkpoint(run_dir / path)[0], heldout, points, targets) for p, path in entries.items() if p}
+            per = {
+                p: heldout_metrics(load_checkpoint(run_dir / path)[0], heldout, points, targets)
+                for p, path in entries.items()
+                if p
+            }
             rows.append(combine(per))
     return {"control": manifest.control, "latent_dim": int(targets.shape[1]), "rounds": rows, "final": rows[-1]}

@@ -23,9 +23,9 @@ reference, but the outer step averages *weights*. Only the frame layer and the p
 interface are rotated; the layers below differ between participants, so the average of aligned
 models is not the average of aligned embeddings and its frame is not pinned (the measurements
 are in ``docs/reference-defaults.md``). The coordinator is the party that commits the global, so
-the frame is pinned where it is committed. The pre-alignment drift stays visible as the ``aggregate_drift_to_reference_deg``
-series, and the scale loss of incoherent averaging is not hidden (it is a rotation: scale,
-rank and held-out metrics are unchanged by it).
+the frame is pinned where it is committed. The pre-alignment drift stays visible as the
+``aggregate_drift_to_reference_deg`` series, and the scale loss of incoherent averaging is not
+hidden (it is a rotation: scale, rank and held-out metrics are unchanged by it).
 
 Round 0 commits the seeded, probe-whitened initial global ``θ_0`` (parent None). The anchor
 targets — ``probe.safetensors`` ``targets`` — are ``f_{θ_0}(P)``, computed once here and never
@@ -49,9 +49,10 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -124,14 +125,22 @@ class Setup:
 
         return load_checkpoint(self.writer.run_dir / checkpoint_dir(round_index, participant))[0]
 
-    def commit_state(self, round_index: int, participants: Mapping[str, Any] | None, outer: OuterState | None = None) -> None:
+    def commit_state(
+        self, round_index: int, participants: Mapping[str, Any] | None, outer: OuterState | None = None
+    ) -> None:
         """Save what resuming after ``round_index`` needs (:mod:`lensemble_reference.resume`)."""
         if participants is None:  # an engine whose participants live elsewhere (Flower): not resumable
             return
         save_state(
-            self.writer.run_dir, command=self.command, round_index=round_index, config=self.writer.config,
-            config_hash=self.writer.config_hash, checkpoints=list(self.writer.checkpoints), series=self.series,
-            participants=participants, outer=outer,
+            self.writer.run_dir,
+            command=self.command,
+            round_index=round_index,
+            config=self.writer.config,
+            config_hash=self.writer.config_hash,
+            checkpoints=list(self.writer.checkpoints),
+            series=self.series,
+            participants=participants,
+            outer=outer,
         )
 
     def add_series(self, key: str, round_index: int, value: Any) -> None:
@@ -174,8 +183,14 @@ def initial_global(cfg: TrainConfig, probe_points: np.ndarray) -> dict[str, np.n
 
 
 def prepare(
-    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, progress_units: int, show_progress: bool,
-    resume: bool = False, command: str = "train",
+    cfg: TrainConfig,
+    inputs: RunInputs,
+    out_dir: Path,
+    *,
+    progress_units: int,
+    show_progress: bool,
+    resume: bool = False,
+    command: str = "train",
 ) -> Setup:
     """Validate, claim the run directory (``OUT.partial``) and set up round 0 — or, with
     ``resume``, reopen a killed run's directory at its last committed round."""
@@ -286,10 +301,13 @@ class InProcessRounds:
         cfg = setup.cfg
         self.anchor = anchor_tensors(cfg, setup.inputs.probe_points, setup.reference)
         self.participants = {
-            pid: Participant(pid, setup.inputs.silos[pid], cfg, seed=derive_seed(cfg.seed, f"batches/{pid}")) for pid in pids
+            pid: Participant(pid, setup.inputs.silos[pid], cfg, seed=derive_seed(cfg.seed, f"batches/{pid}"))
+            for pid in pids
         }
 
-    def local_round(self, setup: Setup, theta: dict[str, np.ndarray], round_index: int, pids: list[str]) -> dict[str, LocalResult]:
+    def local_round(
+        self, setup: Setup, theta: dict[str, np.ndarray], round_index: int, pids: list[str]
+    ) -> dict[str, LocalResult]:
         """What every participant releases in round ``round_index`` (sorted ids, one after another)."""
         cfg = setup.cfg
         results: dict[str, LocalResult] = {}
@@ -311,7 +329,9 @@ class InProcessRounds:
     ) -> tuple[dict[str, np.ndarray], OuterState]:
         """The coordinator's checked outer step (RFC-0003 §5) over the released deltas."""
         outer = setup.cfg.outer
-        new_theta, new_state, _digest = checked_outer_step(theta, deltas, state, lr=outer.lr, momentum=outer.momentum, nesterov=outer.nesterov)
+        new_theta, new_state, _digest = checked_outer_step(
+            theta, deltas, state, lr=outer.lr, momentum=outer.momentum, nesterov=outer.nesterov
+        )
         return new_theta, new_state
 
     def run_round(
@@ -338,14 +358,28 @@ def align_aggregate(setup: Setup, theta: dict[str, np.ndarray]) -> tuple[dict[st
 
 
 def run_federated(
-    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, show_progress: bool = False, engine: RoundEngine | None = None,
-    resume: bool = False, command: str = "train",
+    cfg: TrainConfig,
+    inputs: RunInputs,
+    out_dir: Path,
+    *,
+    show_progress: bool = False,
+    engine: RoundEngine | None = None,
+    resume: bool = False,
+    command: str = "train",
 ) -> RunResult:
     """Anchored or naive-fedavg (the difference is entirely in ``cfg``; see CONTROL_OVERRIDES)."""
     pids = sorted(inputs.silos)
     if len(pids) < cfg.min_participants:
         raise QuorumNotMet(f"{len(pids)} silo(s) given, fewer than min_participants = {cfg.min_participants}")
-    setup = prepare(cfg, inputs, out_dir, progress_units=cfg.rounds * len(pids), show_progress=show_progress, resume=resume, command=command)
+    setup = prepare(
+        cfg,
+        inputs,
+        out_dir,
+        progress_units=cfg.rounds * len(pids),
+        show_progress=show_progress,
+        resume=resume,
+        command=command,
+    )
     with discard_on_error(setup.writer.run_dir):
         return _federated_rounds(setup, pids, engine or InProcessRounds())
 
@@ -356,15 +390,24 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
         theta = setup.theta0
         state = outer_init(theta)
         parent = setup.writer.commit(theta, round_index=0, parent_hash=None)
-        record_round(setup, round_index=0, participants=[], global_hash=parent, parent_hash=None, metrics=global_metrics(setup, theta))
+        record_round(
+            setup,
+            round_index=0,
+            participants=[],
+            global_hash=parent,
+            parent_hash=None,
+            metrics=global_metrics(setup, theta),
+        )
         engine.start(setup, pids)
         setup.commit_state(0, getattr(engine, "participants", None), state)
     else:
         t = setup.resumed.round_index
         theta = setup.checkpoint_params(t)
         outer_doc = setup.resumed.doc["outer"]
-        velocity = {k[len("outer/"):]: v for k, v in setup.resumed.tensors.items() if k.startswith("outer/")}
-        state = OuterState(velocity=dict(sorted(velocity.items())), steps=int(outer_doc["steps"]), meta=dict(outer_doc["meta"]))
+        velocity = {k[len("outer/") :]: v for k, v in setup.resumed.tensors.items() if k.startswith("outer/")}
+        state = OuterState(
+            velocity=dict(sorted(velocity.items())), steps=int(outer_doc["steps"]), meta=dict(outer_doc["meta"])
+        )
         parent = setup.records[-1]["global_hash"]
         engine.start(setup, pids)
         parts = getattr(engine, "participants", None)
@@ -374,7 +417,9 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
     for r in range(setup.start_round or 1, cfg.rounds + 1):
         theta, state, results = engine.run_round(setup, theta, state, r, pids)
         if len(results) < cfg.min_participants:
-            raise QuorumNotMet(f"round {r}: {len(results)} update(s), fewer than min_participants = {cfg.min_participants}")
+            raise QuorumNotMet(
+                f"round {r}: {len(results)} update(s), fewer than min_participants = {cfg.min_participants}"
+            )
         aggregate_drift, coordinator_aligned = None, False
         if cfg.backstop:
             theta, aggregate_drift, coordinator_aligned = align_aggregate(setup, theta)
@@ -384,7 +429,9 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
         raw = drift_summary({p: res.raw_embedding for p, res in results.items()}, setup.reference)
         metrics["drift_pairwise_mean_deg"] = released["pairwise_mean"]
         metrics["drift_pairwise_max_deg"] = released["pairwise_max"]
-        backstop_degenerate = any(res.backstop_fired is False and res.backstop_angle_deg is None for res in results.values())
+        backstop_degenerate = any(
+            res.backstop_fired is False and res.backstop_angle_deg is None for res in results.values()
+        )
         metrics["drift_degenerate"] = bool(metrics["drift_degenerate"] or released["degenerate"] or backstop_degenerate)
         losses = [res.loss for res in results.values()]
         metrics["train_loss"] = float(np.mean([l.total for l in losses]))
@@ -400,8 +447,13 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
             metrics["aggregate_drift_to_reference_deg"] = aggregate_drift
             metrics["coordinator_aligned"] = float(coordinator_aligned)
         record_round(
-            setup, round_index=r, participants=list(results), global_hash=global_hash, parent_hash=parent,
-            metrics=metrics, backstop_fired=fired,
+            setup,
+            round_index=r,
+            participants=list(results),
+            global_hash=global_hash,
+            parent_hash=parent,
+            metrics=metrics,
+            backstop_fired=fired,
         )
         parent = global_hash
         setup.commit_state(r, getattr(engine, "participants", None), state)
@@ -433,7 +485,9 @@ def local_update(
     anc = None
     if anchor is not None and anchor.weight > 0:
         if np.shape(anchor.points)[0] < cfg.model.latent_dim:
-            raise ProbeError(f"the anchor has {np.shape(anchor.points)[0]} points, fewer than latent_dim {cfg.model.latent_dim}")
+            raise ProbeError(
+                f"the anchor has {np.shape(anchor.points)[0]} points, fewer than latent_dim {cfg.model.latent_dim}"
+            )
         anc = AnchorTensors(
             points=torch.from_numpy(np.array(anchor.points, dtype=np.float32)),
             targets=torch.from_numpy(np.array(anchor.targets, dtype=np.float32)),

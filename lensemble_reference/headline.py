@@ -22,8 +22,9 @@ bound, and the R² gates:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from lensemble_spec.protocol import CONTROLS
 
@@ -52,7 +53,11 @@ def rfc_verdict(metrics: Mapping[str, Any], drift_series: list[Any]) -> str:
     d = metrics["latent_dim"]
     if any(metrics.get(k) is None for k in ("effective_rank", "latent_std_mean", "latent_rms", "state_probe_r2")):
         return "diverged"
-    if metrics["effective_rank"] < MIN_RANK_FRACTION * d or metrics["latent_std_mean"] < MIN_LATENT_STD or metrics.get("drift_to_reference_deg") is None:
+    if (
+        metrics["effective_rank"] < MIN_RANK_FRACTION * d
+        or metrics["latent_std_mean"] < MIN_LATENT_STD
+        or metrics.get("drift_to_reference_deg") is None
+    ):
         return "collapsed"
     if any(x is not None and x > MAX_DRIFT_TO_REFERENCE_DEG for x in drift_series):
         return "drifted"
@@ -60,7 +65,10 @@ def rfc_verdict(metrics: Mapping[str, Any], drift_series: list[Any]) -> str:
 
 
 def control_row(
-    control: str, evaluation: Mapping[str, Any], records: list[Mapping[str, Any]], run_series: Mapping[str, list[Any]] | None = None
+    control: str,
+    evaluation: Mapping[str, Any],
+    records: list[Mapping[str, Any]],
+    run_series: Mapping[str, list[Any]] | None = None,
 ) -> dict[str, Any]:
     """A ResultsTable row from :func:`lensemble_reference.evaluate.evaluate_run` output and the run's records.
 
@@ -117,7 +125,13 @@ def gates(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     def r2(control: str, key: str = "state_probe_r2") -> float | None:
         return rows.get(control, {}).get("metrics", {}).get(key)
 
-    a, n, lm, lb, c = r2("anchored"), r2("naive-fedavg"), r2("local-only"), r2("local-only", "state_probe_r2_best_silo"), r2("centralized")
+    a, n, lm, lb, c = (
+        r2("anchored"),
+        r2("naive-fedavg"),
+        r2("local-only"),
+        r2("local-only", "state_probe_r2_best_silo"),
+        r2("centralized"),
+    )
 
     def margin(x: float | None, y: float | None) -> float | None:
         return None if x is None or y is None else x - y
@@ -128,8 +142,12 @@ def gates(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
         "required_margin": STATE_PROBE_MARGIN,
     }
     out["c7_passed"] = None if out["margin_vs_naive"] is None else out["margin_vs_naive"] >= STATE_PROBE_MARGIN
-    out["local_mean_passed"] = None if out["margin_vs_local_mean"] is None else out["margin_vs_local_mean"] >= STATE_PROBE_MARGIN
-    out["local_best_passed"] = None if out["margin_vs_local_best"] is None else out["margin_vs_local_best"] >= STATE_PROBE_MARGIN
+    out["local_mean_passed"] = (
+        None if out["margin_vs_local_mean"] is None else out["margin_vs_local_mean"] >= STATE_PROBE_MARGIN
+    )
+    out["local_best_passed"] = (
+        None if out["margin_vs_local_best"] is None else out["margin_vs_local_best"] >= STATE_PROBE_MARGIN
+    )
     return out
 
 
@@ -140,7 +158,10 @@ def _fmt(value: Any, fmt: str) -> str:
 def render_table(rows: list[Mapping[str, Any]], row_notes: Mapping[str, str] | None = None) -> str:
     """A plain-text table like the seed model card's, one line per control, then the notes."""
     headers = ["control"] + [h for _, h, _ in TABLE_COLUMNS] + ["verdict"]
-    body = [[row["control"]] + [_fmt(row["metrics"].get(k), f) for k, _, f in TABLE_COLUMNS] + [row["verdict"]] for row in rows]
+    body = [
+        [row["control"]] + [_fmt(row["metrics"].get(k), f) for k, _, f in TABLE_COLUMNS] + [row["verdict"]]
+        for row in rows
+    ]
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
 
     def line(cells: list[str]) -> str:
@@ -161,8 +182,10 @@ def render_gates(g: Mapping[str, Any]) -> str:
         return "n/a" if x is None else ("PASS" if x else "FAIL")
 
     return (
-        f"state-probe R² (held-out): anchored {_fmt(g['anchored'], '{:.3f}')}, naive {_fmt(g['naive_fedavg'], '{:.3f}')}, "
-        f"local-only mean {_fmt(g['local_only_mean'], '{:.3f}')} / best silo {_fmt(g['local_only_best_silo'], '{:.3f}')}, "
+        f"state-probe R² (held-out): anchored {_fmt(g['anchored'], '{:.3f}')}, naive "
+        f"{_fmt(g['naive_fedavg'], '{:.3f}')}, "
+        f"local-only mean {_fmt(g['local_only_mean'], '{:.3f}')} / best silo "
+        f"{_fmt(g['local_only_best_silo'], '{:.3f}')}, "
         f"centralized {_fmt(g['centralized'], '{:.3f}')}\n"
         f"  C7 anchored − naive = {f(g['margin_vs_naive'])} (≥ {g['required_margin']}: {ok(g['c7_passed'])}); "
         f"anchored − local-only mean = {f(g['margin_vs_local_mean'])} ({ok(g['local_mean_passed'])}); "
@@ -171,8 +194,14 @@ def render_gates(g: Mapping[str, Any]) -> str:
 
 
 def run_headline(
-    cfg: Any, out_dir: Path, *, controls: tuple[str, ...] = CONTROLS, show_progress: bool = True, data: tuple[Any, Any, str] | None = None,
-    resume: bool = False, planning: Any = None,
+    cfg: Any,
+    out_dir: Path,
+    *,
+    controls: tuple[str, ...] = CONTROLS,
+    show_progress: bool = True,
+    data: tuple[Any, Any, str] | None = None,
+    resume: bool = False,
+    planning: Any = None,
 ) -> dict[str, Any]:
     """Train every control into ``out_dir/<control>`` and write the comparison files.
 
@@ -202,7 +231,14 @@ def run_headline(
 
 
 def _write_comparison(
-    cfg: Any, out_dir: Path, controls: tuple[str, ...], show_progress: bool, data: Any, inputs: Any, heldout: Any, planning: Any = None
+    cfg: Any,
+    out_dir: Path,
+    controls: tuple[str, ...],
+    show_progress: bool,
+    data: Any,
+    inputs: Any,
+    heldout: Any,
+    planning: Any = None,
 ) -> dict[str, Any]:
     """Train (or reuse, or resume) every control into ``out_dir`` and write the comparison files."""
     import os
@@ -240,7 +276,9 @@ def _write_comparison(
     table = ResultsTable.model_validate(
         {
             "title": "lensemble-spec headline: four controls, one seed, one held-out split",
-            "split": data[2] if data is not None else "heldout: novel appearance; state probe fit on the first floor(E/2) episodes, scored on the rest",
+            "split": data[2]
+            if data is not None
+            else "heldout: novel appearance; state probe fit on the first floor(E/2) episodes, scored on the rest",
             "seeds": [cfg.seed],
             "controls": [rows[c] for c in controls],
             "planning": record,

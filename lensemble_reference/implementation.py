@@ -16,8 +16,9 @@ Parameters cross the boundary as ``dict[str, numpy.ndarray]`` (float32, names ``
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,7 +53,9 @@ from .outer import OuterState, check_releasable, outer_init, outer_step
 from .participant import deterministic_torch
 
 #: Model size used for the conformance harness (``lensemble_spec.worlds.harness_world``: 32 px).
-HARNESS_MODEL = ModelConfig(latent_dim=16, channels=(16, 32, 32), pred_hidden=64, pred_depth=2, action_dim=5, image_size=32)
+HARNESS_MODEL = ModelConfig(
+    latent_dim=16, channels=(16, 32, 32), pred_hidden=64, pred_depth=2, action_dim=5, image_size=32
+)
 
 
 class ReferenceGauge:
@@ -83,7 +86,14 @@ class ReferenceModel:
     ``latent_dim``/``action_dim``/``obs_shape`` are those of ``cfg`` (the harness size by default).
     """
 
-    def __init__(self, cfg: ModelConfig = HARNESS_MODEL, *, lambda_pred: float = 1.0, lambda_sigreg: float = 1.0, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ModelConfig = HARNESS_MODEL,
+        *,
+        lambda_pred: float = 1.0,
+        lambda_sigreg: float = 1.0,
+        threads: int | None = None,
+    ) -> None:
         self.cfg = cfg
         self.latent_dim = cfg.latent_dim
         self.action_dim = cfg.action_dim
@@ -105,11 +115,19 @@ class ReferenceModel:
         deterministic_torch(self.threads)
         module = module_from_params(None, params)
         with torch.no_grad():
-            out = module.predict(torch.as_tensor(np.asarray(z, dtype=np.float32)), torch.as_tensor(np.asarray(action, dtype=np.float32)))
+            out = module.predict(
+                torch.as_tensor(np.asarray(z, dtype=np.float32)), torch.as_tensor(np.asarray(action, dtype=np.float32))
+            )
         return out.numpy()
 
     def loss_terms(
-        self, params: Mapping[str, Any], batch: Batch, *, sketch: Any, anchor: FrameAnchor | None = None, weights: ObjectiveWeights | None = None
+        self,
+        params: Mapping[str, Any],
+        batch: Batch,
+        *,
+        sketch: Any,
+        anchor: FrameAnchor | None = None,
+        weights: ObjectiveWeights | None = None,
     ) -> dict[str, float]:
         """Floats ``pred``, ``sigreg``, ``anchor`` (exactly 0.0 without an anchor) and ``total``.
 
@@ -127,12 +145,17 @@ class ReferenceModel:
             d = module.cfg.latent_dim
             if np.shape(anchor.points)[0] < d:
                 raise ProbeError(
-                    f"the anchor has {np.shape(anchor.points)[0]} points for a {d}-dimensional latent; k >= d is needed to pin a frame",
+                    f"the anchor has {np.shape(anchor.points)[0]} points for a {d}-dimensional latent; k >= d is "
+                    f"needed to pin a frame",
                     remediation="Use a probe with at least latent_dim points.",
                 )
             variant = str(getattr(anchor, "variant", "landmark"))
             if variant not in self.anchor_variants:
-                raise ConfigError(f"unknown anchor variant {variant!r}", remediation=f"Use one of {', '.join(self.anchor_variants)}.", field="anchor.variant")
+                raise ConfigError(
+                    f"unknown anchor variant {variant!r}",
+                    remediation=f"Use one of {', '.join(self.anchor_variants)}.",
+                    field="anchor.variant",
+                )
             anc = AnchorTensors(
                 points=torch.as_tensor(np.array(anchor.points, dtype=np.float32)),
                 targets=torch.as_tensor(np.array(anchor.targets, dtype=np.float32)),
@@ -156,7 +179,13 @@ class ReferenceModel:
         return {k: rotated[k].astype(np.asarray(params[k]).dtype, copy=False) for k in params}
 
 
-def train_config_for(config: FederationConfig, silos: Mapping[str, Silo], model: ModelConfig = HARNESS_MODEL, *, threads: int | None = None) -> TrainConfig:
+def train_config_for(
+    config: FederationConfig,
+    silos: Mapping[str, Silo],
+    model: ModelConfig = HARNESS_MODEL,
+    *,
+    threads: int | None = None,
+) -> TrainConfig:
     """Map the harness's FederationConfig onto a TrainConfig (model sized to the silos' data).
 
     Every FederationConfig field keeps its name and value (the manifest's config holds them all,
@@ -168,7 +197,12 @@ def train_config_for(config: FederationConfig, silos: Mapping[str, Silo], model:
     obs = np.asarray(first.obs)
     if obs.ndim != 5 or obs.shape[-1] != obs.shape[-2]:
         raise ConfigError(f"silo observations must be (E, T+1, C, H, H), got {obs.shape}")
-    m = dataclasses.replace(model, image_size=int(obs.shape[-1]), in_channels=int(obs.shape[2]), action_dim=int(np.asarray(first.actions).shape[-1]))
+    m = dataclasses.replace(
+        model,
+        image_size=int(obs.shape[-1]),
+        in_channels=int(obs.shape[2]),
+        action_dim=int(np.asarray(first.actions).shape[-1]),
+    )
     horizon = int(np.asarray(first.actions).shape[1])
     return TrainConfig(
         control=config.control,
@@ -182,7 +216,9 @@ def train_config_for(config: FederationConfig, silos: Mapping[str, Silo], model:
         lambda_anchor=float(config.lambda_anchor),
         backstop=bool(config.backstop),
         backstop_threshold_deg=float(config.backstop_threshold_deg),
-        outer=OuterConfig(lr=float(config.outer.lr), momentum=float(config.outer.momentum), nesterov=bool(config.outer.nesterov)),
+        outer=OuterConfig(
+            lr=float(config.outer.lr), momentum=float(config.outer.momentum), nesterov=bool(config.outer.nesterov)
+        ),
         min_participants=int(config.min_participants),
         threads=default_threads() if threads is None else int(threads),
         model=m,
@@ -241,15 +277,23 @@ class ReferenceFederation:
         ``build_sketch(round_sketch_seed(config.root_seed, round_index), d, 64)`` (FED-027).
         """
         cfg = self._train_cfg(global_params, silo, config)
-        return local_update(cfg, global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, sketch=sketch)
+        return local_update(
+            cfg, global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, sketch=sketch
+        )
 
     def outer_init(self, params: Mapping[str, Any]) -> OuterState:
         return outer_init(params)
 
     def outer_step(
-        self, global_params: Mapping[str, Any], deltas: Mapping[str, Mapping[str, Any]], state: OuterState, config: OuterConfig
+        self,
+        global_params: Mapping[str, Any],
+        deltas: Mapping[str, Mapping[str, Any]],
+        state: OuterState,
+        config: OuterConfig,
     ) -> tuple[dict[str, np.ndarray], OuterState]:
-        return outer_step(global_params, deltas, state, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+        return outer_step(
+            global_params, deltas, state, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov
+        )
 
     def align_release(
         self, global_params: Mapping[str, Any], local_params: Mapping[str, Any], probe_points: Any, reference: Any
@@ -283,9 +327,18 @@ class ReferenceArtifacts:
     #: Every dtype RFC-0010 allows (lensemble_spec.artifacts stores them all, bfloat16 from torch tensors).
     dtypes = ("bfloat16", "bool", "float16", "float32", "float64", "int32", "int64", "uint8")
 
-    def save_checkpoint(self, params: Mapping[str, Any], directory: Path, *, round_index: int, parent_hash: str | None, config_hash: str) -> str:
+    def save_checkpoint(
+        self, params: Mapping[str, Any], directory: Path, *, round_index: int, parent_hash: str | None, config_hash: str
+    ) -> str:
         check_releasable(params, who="checkpoint")  # ART-006: only the shared model is written
-        header = _save_checkpoint(params, directory, round_index=round_index, parent_hash=parent_hash, config_hash=config_hash, producer=PRODUCER)
+        header = _save_checkpoint(
+            params,
+            directory,
+            round_index=round_index,
+            parent_hash=parent_hash,
+            config_hash=config_hash,
+            producer=PRODUCER,
+        )
         return header.content_hash
 
     def load_checkpoint(self, directory: Path) -> dict[str, np.ndarray]:

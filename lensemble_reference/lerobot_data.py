@@ -312,12 +312,22 @@ def _check_arguments(
     split: str,
 ) -> None:
     if not specs:
-        raise ConfigError("no dataset roots given", remediation="Pass at least one LeRobot dataset root.", field="roots")
-    for name, value, low in (("image_size", image_size, 1), ("n_silos", n_silos, 1), ("horizon", horizon, 1), ("frame_stride", frame_stride, 1)):
+        raise ConfigError(
+            "no dataset roots given", remediation="Pass at least one LeRobot dataset root.", field="roots"
+        )
+    for name, value, low in (
+        ("image_size", image_size, 1),
+        ("n_silos", n_silos, 1),
+        ("horizon", horizon, 1),
+        ("frame_stride", frame_stride, 1),
+    ):
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}", field=name)
     if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 2):
-        raise ConfigError(f"max_frames_per_episode must be None or an integer >= 2, got {max_frames!r}", field="max_frames_per_episode")
+        raise ConfigError(
+            f"max_frames_per_episode must be None or an integer >= 2, got {max_frames!r}",
+            field="max_frames_per_episode",
+        )
     if not 0.0 < float(heldout_fraction) < 1.0:
         raise ConfigError(f"heldout_fraction must be in (0, 1), got {heldout_fraction!r}", field="heldout_fraction")
     if split not in ("auto", "pooled", "by_root"):
@@ -404,7 +414,8 @@ def _vector_feature(features: Mapping[str, Any], key: str, path: Path) -> Any:
         )
     if not str(feature.get("dtype", "")).startswith("float") or len(feature.get("shape", ())) != 1:
         raise DataError(
-            f"{path}: feature {key!r} must be a 1-D float vector, got dtype {feature.get('dtype')} shape {feature.get('shape')}",
+            f"{path}: feature {key!r} must be a 1-D float vector, got dtype {feature.get('dtype')} shape "
+            f"{feature.get('shape')}",
             remediation="Pass state_key/action_key naming 1-D float features.",
         )
     return _feature_names(feature)
@@ -452,7 +463,9 @@ def _open_root(
         except LensembleError:
             raise
         except Exception as exc:  # lerobot/datasets/pyarrow errors: report them at this boundary, typed
-            raise DataError(f"lerobot cannot read {path}: {type(exc).__name__}: {exc}", remediation=_FETCH_HINT) from exc
+            raise DataError(
+                f"lerobot cannot read {path}: {type(exc).__name__}: {exc}", remediation=_FETCH_HINT
+            ) from exc
 
     episodes = _episodes(
         table,
@@ -569,7 +582,8 @@ def _check_compatible(roots: list[_Root], state_key: str, action_key: str) -> No
     for root in roots[1:]:
         if root.info.get("fps") != first.info.get("fps"):
             raise DataError(
-                f"{root.path} is recorded at {root.info.get('fps')} fps but {first.path} at {first.info.get('fps')} fps",
+                f"{root.path} is recorded at {root.info.get('fps')} fps but {first.path} at {first.info.get('fps')} "
+                f"fps",
                 remediation="Combine only datasets recorded at the same frame rate (resample one of them first).",
             )
         for key in (state_key, action_key):
@@ -596,7 +610,10 @@ def _assign(
             )
         for root, keys in zip(roots, eligible):
             if not keys:
-                raise DataError(f"root {root.path} has no episode long enough for one chunk", remediation=f"Drop that root, or {short_hint}.")
+                raise DataError(
+                    f"root {root.path} has no episode long enough for one chunk",
+                    remediation=f"Drop that root, or {short_hint}.",
+                )
         groups = np.array_split(np.arange(len(roots) - 1), n_silos)
         assignment = {name: [k for r in group for k in eligible[int(r)]] for name, group in zip(names, groups)}
         assignment[HELDOUT] = list(eligible[-1])

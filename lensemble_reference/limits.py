@@ -82,7 +82,9 @@ def estimate_memory(cfg: Any) -> dict[str, int]:
     activations = batch_frames * (pixels + widest * (w.image_size // 2) ** 2 * 2)
     conv_params = sum(a * b * 9 for a, b in zip((m.in_channels, *m.channels[:-1]), m.channels))
     head_params = m.channels[-1] * m.latent_dim * (w.image_size // 16) ** 2
-    pred_params = (m.latent_dim + m.action_dim) * m.pred_hidden + m.pred_depth * m.pred_hidden**2 + m.pred_hidden * m.latent_dim
+    pred_params = (
+        (m.latent_dim + m.action_dim) * m.pred_hidden + m.pred_depth * m.pred_hidden**2 + m.pred_hidden * m.latent_dim
+    )
     params = conv_params + head_params + pred_params
     return {
         "world": 4 * frames * pixels,
@@ -108,10 +110,18 @@ def check_limits(cfg: Any) -> None:
             )
     for path, ceiling in FLOAT_CEILINGS.items():
         if getattr(cfg, path) > ceiling:
-            raise ConfigError(f"{path} = {getattr(cfg, path)} is above the limit of {ceiling}", remediation=f"Use {path} <= {ceiling}.", field=path)
+            raise ConfigError(
+                f"{path} = {getattr(cfg, path)} is above the limit of {ceiling}",
+                remediation=f"Use {path} <= {ceiling}.",
+                field=path,
+            )
     for path, value in (("seed", cfg.seed), ("world.seed", cfg.world.seed)):
         if not 0 <= value <= MAX_SEED:
-            raise ConfigError(f"{path} = {value} is outside 0 … 2**63 − 1", remediation="Use a non-negative seed below 2**63.", field=path)
+            raise ConfigError(
+                f"{path} = {value} is outside 0 … 2**63 − 1",
+                remediation="Use a non-negative seed below 2**63.",
+                field=path,
+            )
     if cfg.model.action_dim < 1 or cfg.model.in_channels < 1:
         raise ConfigError("model.action_dim and model.in_channels must be >= 1", field="model.action_dim")
     if cfg.world.episodes_per_silo < 1 or cfg.world.horizon < 1:

@@ -5,8 +5,8 @@ Conventions (RFC-0002 §2): latents are row vectors ``z`` of width ``d``; a gaug
 orthogonal ``Q`` (d×d, det ±1) sends ``z → z Q``. ``nn.Linear`` computes ``y = x Wᵀ + b``.
 
 Encoder ``f``: ``x ∈ [0,1]^{3×48×48} → (x − ½) → Conv(k4, s4) → Conv(k3, s2) → Conv(k3, s2)`` (each
-followed by GroupNorm and GELU; 48 → 12 → 6 → 3) ``→ flatten → fc → frame_proj``. ``frame_proj`` is ``Linear(d, d, bias=False)`` initialised to the
-identity, so ``z = h Fᵀ`` with ``h = fc(...)``.
+followed by GroupNorm and GELU; 48 → 12 → 6 → 3) ``→ flatten → fc → frame_proj``. ``frame_proj`` is
+``Linear(d, d, bias=False)`` initialised to the identity, so ``z = h Fᵀ`` with ``h = fc(...)``.
 
 Predictor ``g``: ``g(z, a) = z + out_proj(MLP(GELU(in_proj(z) + cond_proj(a))))``. Nothing but
 ``in_proj`` reads ``z`` and nothing but ``out_proj`` and the skip write to latent space, so the
@@ -31,7 +31,8 @@ they are the names deltas, checkpoints and the residency check use.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch

@@ -23,10 +23,11 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from lensemble_spec.errors import ConfigError
 from lensemble_spec.protocol import CONTROLS
@@ -54,9 +55,17 @@ def parse_seeds(text: str) -> tuple[int, ...]:
             else:
                 seeds.append(int(part))
     except ValueError:
-        raise ConfigError(f"--seeds {text!r} is not a list or range of seeds", remediation="Use e.g. --seeds 0-4 or --seeds 0,1,7.", field="seeds") from None
+        raise ConfigError(
+            f"--seeds {text!r} is not a list or range of seeds",
+            remediation="Use e.g. --seeds 0-4 or --seeds 0,1,7.",
+            field="seeds",
+        ) from None
     if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds {text!r} must name distinct non-negative seeds", remediation="Use e.g. --seeds 0-4.", field="seeds")
+        raise ConfigError(
+            f"--seeds {text!r} must name distinct non-negative seeds",
+            remediation="Use e.g. --seeds 0-4.",
+            field="seeds",
+        )
     return tuple(seeds)
 
 
@@ -125,18 +134,34 @@ def run_job_tolerant(job: Job, data: tuple[Any, Any] | None = None) -> JobResult
     try:
         return run_job(job, data)
     except LensembleError as exc:
-        return JobResult(job, {}, time.perf_counter() - t0, time.process_time() - c0, error=f"{type(exc).__name__}: {exc.message}")
+        return JobResult(
+            job, {}, time.perf_counter() - t0, time.process_time() - c0, error=f"{type(exc).__name__}: {exc.message}"
+        )
 
 
 def plan_jobs(
-    cfg: Any, out_dir: Path, seeds: Sequence[int], controls: Sequence[str], variants: Sequence[str], planning: dict[str, Any] | None = None
+    cfg: Any,
+    out_dir: Path,
+    seeds: Sequence[int],
+    controls: Sequence[str],
+    variants: Sequence[str],
+    planning: dict[str, Any] | None = None,
 ) -> list[Job]:
     """One job per (seed, control) and (seed, variant); ``planning`` (conditions) plans with every control's model."""
     jobs = []
     for seed in seeds:
         base = cfg.replace(seed=seed)
         for control in controls:
-            jobs.append(Job(seed, control, None, base.for_control(control).to_dict(), str(out_dir / f"seed-{seed}" / control), planning=planning))
+            jobs.append(
+                Job(
+                    seed,
+                    control,
+                    None,
+                    base.for_control(control).to_dict(),
+                    str(out_dir / f"seed-{seed}" / control),
+                    planning=planning,
+                )
+            )
         for name in variants:
             vcfg = base.for_control("anchored").replace(**VARIANTS[name]).validate()
             jobs.append(Job(seed, "anchored", name, vcfg.to_dict(), str(out_dir / f"seed-{seed}" / "variants" / name)))
@@ -144,7 +169,13 @@ def plan_jobs(
 
 
 def run_jobs(
-    jobs: Sequence[Job], *, workers: int, threads: int, show_progress: bool = True, data: tuple[Any, Any] | None = None, tolerate: bool = False
+    jobs: Sequence[Job],
+    *,
+    workers: int,
+    threads: int,
+    show_progress: bool = True,
+    data: tuple[Any, Any] | None = None,
+    tolerate: bool = False,
 ) -> list[JobResult]:
     """Run ``jobs`` (longest first) in ``workers`` spawned processes; 1 worker runs them here.
 
@@ -160,8 +191,13 @@ def run_jobs(
         done.append(r)
         if show_progress:
             label = f"{r.job.control}{'/' + r.job.variant if r.job.variant else ''}"
-            print(f"  [{len(done)}/{len(jobs)}] seed {r.job.seed} {label}: {r.wall_s:.0f}s{' FAILED ' + r.error if r.error else ''} "
-                  f"(elapsed {time.perf_counter() - started:.0f}s)", file=sys.stderr, flush=True)
+            print(
+                f"  [{len(done)}/{len(jobs)}] seed {r.job.seed} {label}: "
+                f"{r.wall_s:.0f}s{' FAILED ' + r.error if r.error else ''} "
+                f"(elapsed {time.perf_counter() - started:.0f}s)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     if workers <= 1:
         for job in order:
@@ -170,7 +206,9 @@ def run_jobs(
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(threads,)
+    ) as pool:
         futures = [pool.submit(fn, job, data) for job in order]
         for fut in as_completed(futures):
             report(fut.result())
@@ -229,12 +267,15 @@ def run_multiseed(
 
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
-        raise ArtifactError(f"{out_dir} exists and is not empty", remediation="Choose a new --out directory; runs are written once and never overwritten.")
+        raise ArtifactError(
+            f"{out_dir} exists and is not empty",
+            remediation="Choose a new --out directory; runs are written once and never overwritten.",
+        )
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ConfigError(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}", field="variants")
     workers = workers or default_workers()
-    started, cpu0 = time.perf_counter(), time.process_time()
+    started = time.perf_counter()
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     jobs = plan_jobs(cfg, out_dir, seeds, controls, variants, planning=None if planning is None else planning.to_dict())
     results = run_jobs(jobs, workers=workers, threads=cfg.threads, show_progress=show_progress)
@@ -251,17 +292,26 @@ def run_multiseed(
         "threads_per_worker": cfg.threads,
         "wall_time_s": wall,
         "job_cpu_time_s": sum(r.cpu_s for r in results),
-        "job_wall_time_s": {f"seed-{r.job.seed}/{r.job.control}{'/' + r.job.variant if r.job.variant else ''}": r.wall_s for r in results},
+        "job_wall_time_s": {
+            f"seed-{r.job.seed}/{r.job.control}{'/' + r.job.variant if r.job.variant else ''}": r.wall_s
+            for r in results
+        },
         "load_average_start": list(load_start) if load_start else None,
         "load_average_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "claims": docs["claims"],
     }
     cores = max(1, min(workers, os.cpu_count() or 1))
     summary["idle_estimate_s"] = summary["job_cpu_time_s"] / cores
-    text = docs["text"] + "\n\n" + (
-        f"{len(jobs)} jobs ({len(seeds)} seeds × {len(controls)} controls + {len(variants)} variant(s)) in {workers} worker(s), "
-        f"1 torch thread each: wall {wall:.0f}s, job CPU {summary['job_cpu_time_s']:.0f}s "
-        f"(≈ {summary['idle_estimate_s']:.0f}s of work per core on {cores} cores); load average {_fmt_load(load_start)} → {_fmt_load(summary['load_average_end'])}"
+    text = (
+        docs["text"]
+        + "\n\n"
+        + (
+            f"{len(jobs)} jobs ({len(seeds)} seeds × {len(controls)} controls + {len(variants)} variant(s)) in "
+            f"{workers} worker(s), "
+            f"1 torch thread each: wall {wall:.0f}s, job CPU {summary['job_cpu_time_s']:.0f}s "
+            f"(≈ {summary['idle_estimate_s']:.0f}s of work per core on {cores} cores); load average "
+            f"{_fmt_load(load_start)} → {_fmt_load(summary['load_average_end'])}"
+        )
     )
     summary["text"] = text
     atomic_write_json(out_dir / "summary.json", summary)

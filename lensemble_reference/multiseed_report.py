@@ -8,7 +8,8 @@ over seeds, worst-over-seeds verdicts) and the printed text.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from lensemble_spec.aggregate import aggregate, row_label
 
@@ -25,10 +26,14 @@ AGG_COLUMNS = (
 )
 
 
-def _v1(title: str, split: str, seed: int, rows: Sequence[Mapping[str, Any]], planning: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _v1(
+    title: str, split: str, seed: int, rows: Sequence[Mapping[str, Any]], planning: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     from lensemble_spec.schemas import ResultsTable
 
-    doc = ResultsTable.model_validate({"title": title, "split": split, "seeds": [seed], "controls": list(rows), "planning": planning}).model_dump(mode="json")
+    doc = ResultsTable.model_validate(
+        {"title": title, "split": split, "seeds": [seed], "controls": list(rows), "planning": planning}
+    ).model_dump(mode="json")
     return strip_v2(doc)
 
 
@@ -51,7 +56,11 @@ def evaluate_claims(table_doc: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 
 
 def build_documents(
-    per_seed: Sequence[Mapping[str, Any]], *, seeds: Sequence[int], title: str = "headline over seeds", split: str = SPLIT,
+    per_seed: Sequence[Mapping[str, Any]],
+    *,
+    seeds: Sequence[int],
+    title: str = "headline over seeds",
+    split: str = SPLIT,
     planning: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Per-seed tables (each with its seed's ``planning`` object, when given), the version-2 table,
@@ -59,7 +68,10 @@ def build_documents(
     from lensemble_spec.schemas import ResultsTable
 
     planning = planning or {}
-    seed_tables = [_v1(f"{title}: seed {s['seed']}", split, int(s["seed"]), s["controls"], planning.get(int(s["seed"]))) for s in per_seed]
+    seed_tables = [
+        _v1(f"{title}: seed {s['seed']}", split, int(s["seed"]), s["controls"], planning.get(int(s["seed"])))
+        for s in per_seed
+    ]
     agg = aggregate(per_seed)
     table = ResultsTable.model_validate(
         {"schema_version": 2, "title": title, "split": split, "seeds": list(seeds), "per_seed": list(per_seed), **agg}
@@ -70,7 +82,11 @@ def build_documents(
     if planning:
         from .planning_report import render_planning
 
-        text += "\n\n" + render_planning(table, [planning[int(s)] for s in seeds if int(s) in planning], [int(s) for s in seeds if int(s) in planning])
+        text += "\n\n" + render_planning(
+            table,
+            [planning[int(s)] for s in seeds if int(s) in planning],
+            [int(s) for s in seeds if int(s) in planning],
+        )
     return {"seed_tables": seed_tables, "table": table, "claims": claims, "text": text}
 
 
@@ -104,15 +120,27 @@ def render_text(table: Mapping[str, Any], claims: Mapping[str, Any]) -> str:
         rows = [dict(r, control=row_label(r)) for r in list(entry["controls"]) + list(entry.get("variants", []))]
         out += [f"seed {entry['seed']}", render_table(rows), ""]
     n = len(seeds)
-    out.append(f"mean over {n} seeds [95% t-interval]; verdict = worst over seeds; max drift = largest drift→ref° of any round of any seed")
+    out.append(
+        f"mean over {n} seeds [95% t-interval]; verdict = worst over seeds; max drift = largest drift→ref° of any "
+        f"round of any seed"
+    )
     body = []
     rows = list(table["controls"]) + list(table.get("variants") or [])
     for row in rows:
         lab = row_label(row)
         ivs = table["intervals"].get(lab, {})
-        per = [r for e in table["per_seed"] for r in list(e["controls"]) + list(e.get("variants", [])) if row_label(r) == lab]
+        per = [
+            r
+            for e in table["per_seed"]
+            for r in list(e["controls"]) + list(e.get("variants", []))
+            if row_label(r) == lab
+        ]
         md = max_drift(per)
-        body.append([lab] + [_ci(ivs.get(k), f) for k, _, f in AGG_COLUMNS] + ["—" if md is None else f"{md:.1f}", row["verdict"]])
+        body.append(
+            [lab]
+            + [_ci(ivs.get(k), f) for k, _, f in AGG_COLUMNS]
+            + ["—" if md is None else f"{md:.1f}", row["verdict"]]
+        )
     out += _grid(["row"] + [h for _, h, _ in AGG_COLUMNS] + ["max drift°", "verdict"], body)
     out += ["", "paired per-seed differences in held-out state-probe R² (C7 and the local-only gates; margin 0.05)"]
     body = []
@@ -124,6 +152,9 @@ def render_text(table: Mapping[str, Any], claims: Mapping[str, Any]) -> str:
     out += _grid(["difference", f"per seed ({', '.join(map(str, seeds))})", "mean [95% CI]", "CI excludes 0"], body)
     out += ["", "seed-card claims (RFC-0005 §7) per seed and pooled (pooled = on the mean rows with worst verdicts)"]
     ids = list(claims["pooled"])
-    body = [[cid] + [claims["per_seed"][str(s)][cid]["state"] for s in seeds] + [claims["pooled"][cid]["state"]] for cid in ids]
+    body = [
+        [cid] + [claims["per_seed"][str(s)][cid]["state"] for s in seeds] + [claims["pooled"][cid]["state"]]
+        for cid in ids
+    ]
     out += _grid(["claim"] + [f"seed {s}" for s in seeds] + ["pooled"], body)
     return "\n".join(out)

@@ -38,7 +38,6 @@ from lensemble_spec.metrics import sigreg_statistic
 
 from .model import WorldModel
 
-
 #: Anchor variants (RFC-0002 §4 / §8.1): ``landmark`` pins the probe content, ``frame`` only its frame.
 ANCHOR_VARIANTS = ("landmark", "frame")
 #: Newton–Schulz iterations stop when an update moves no entry by more than this (float64).

@@ -25,8 +25,9 @@ Purity: inputs are never written to; the returned global and state hold fresh ar
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -12,8 +12,9 @@ count and enables ``torch.use_deterministic_algorithms`` (see :func:`determinist
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch

@@ -45,11 +45,18 @@ def environment(world_spec: Mapping[str, Any]) -> tuple[Any, int]:
 
 
 def world_spec(cfg: Any) -> dict[str, Any]:
-    """The recorded spec of the embedded world ``cfg`` trains on (as ``controls.world_splits`` builds it; no rendering)."""
+    """The recorded spec of the embedded world ``cfg`` trains on (as ``controls.world_splits`` builds it;
+    no rendering)."""
     from lensemble_spec.worlds import make_spec
 
     w = cfg.world
-    return make_spec(w.seed, episodes_per_silo=w.episodes_per_silo, horizon=w.horizon, image_size=w.image_size, probe_size=w.probe_size).to_dict()
+    return make_spec(
+        w.seed,
+        episodes_per_silo=w.episodes_per_silo,
+        horizon=w.horizon,
+        image_size=w.image_size,
+        probe_size=w.probe_size,
+    ).to_dict()
 
 
 def plan_run(run_dir: Path, world_spec: Mapping[str, Any], c: Conditions) -> Outcome:
@@ -57,13 +64,17 @@ def plan_run(run_dir: Path, world_spec: Mapping[str, Any], c: Conditions) -> Out
     run_dir = Path(run_dir)
     manifest = load_document(RunManifest, run_dir / MANIFEST_FILE)
     last = max(ref.round_index for ref in manifest.checkpoints)
-    entries = sorted((ref for ref in manifest.checkpoints if ref.round_index == last), key=lambda ref: ref.participant or "")
+    entries = sorted(
+        (ref for ref in manifest.checkpoints if ref.round_index == last), key=lambda ref: ref.participant or ""
+    )
     paths = [ref.path for ref in entries if ref.participant is None] or [ref.path for ref in entries]
     style, size = environment(world_spec)
     return evaluate_models(_MODEL, [load_checkpoint(run_dir / p)[0] for p in paths], c, style, size)
 
 
-def comparison_planning(outcomes: Mapping[str, Outcome], world_spec: Mapping[str, Any], c: Conditions) -> dict[str, Any]:
+def comparison_planning(
+    outcomes: Mapping[str, Outcome], world_spec: Mapping[str, Any], c: Conditions
+) -> dict[str, Any]:
     """The ``planning`` object of a comparison: the controls' outcomes and the three baselines."""
     style, size = environment(world_spec)
     return planning_record(c, style, size, dict(outcomes))

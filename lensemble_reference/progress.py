@@ -12,7 +12,9 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total: int, *, label: str, enabled: bool = True, stream: TextIO | None = None, width: int = 28) -> None:
+    def __init__(
+        self, total: int, *, label: str, enabled: bool = True, stream: TextIO | None = None, width: int = 28
+    ) -> None:
         self.total = max(int(total), 1)
         self.done = 0
         self.label = label
@@ -28,7 +30,8 @@ class Progress:
         elapsed = time.perf_counter() - self.start
         eta = elapsed / frac - elapsed if frac > 0 else float("nan")
         eta_txt = f"{eta:5.0f}s" if eta == eta else "    ?"
-        return f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total} {elapsed:5.0f}s eta {eta_txt} {note}"
+        bar = "#" * filled + "." * (self.width - filled)
+        return f"{self.label} [{bar}] {self.done}/{self.total} {elapsed:5.0f}s eta {eta_txt} {note}"
 
     def step(self, note: str = "", *, end_of_round: bool = False) -> None:
         self.done = min(self.done + 1, self.total)

@@ -117,7 +117,8 @@ def select_probe(
     if len(candidates) < k:
         raise DataError(
             f"the training silos hold {len(candidates)} candidate probe frames, fewer than probe_size = {k}",
-            remediation="Use more or longer episodes, or a smaller world.probe_size (it must stay >= model.latent_dim).",
+            remediation="Use more or longer episodes, or a smaller world.probe_size (it must stay >= "
+                        "model.latent_dim).",
         )
     rng = np.random.default_rng(derive_seed(seed, PROBE_SEED_LABEL))
     chosen = np.sort(rng.choice(len(candidates), size=k, replace=False))
@@ -154,7 +155,8 @@ def check_heldout(heldout: Any, *, latent_dim: int) -> None:
         raise DataError(
             f"the held-out split has {rows} chunk(s) of {frames} frames; evaluation needs >= 2 chunks "
             f"and more than latent_dim = {latent_dim} frames",
-            remediation="Hold out more or longer episodes: add episodes or roots, or lower --lerobot-horizon/--lerobot-stride.",
+            remediation="Hold out more or longer episodes: add episodes or roots, or lower "
+                        "--lerobot-horizon/--lerobot-stride.",
         )
 
 
@@ -181,7 +183,11 @@ def lerobot_run_inputs(cfg: TrainConfig, options: LeRobotOptions) -> tuple[Train
     obs, actions = np.asarray(first.obs), np.asarray(first.actions)
     cfg = adapt_config(cfg, horizon=obs.shape[1] - 1, image_size=obs.shape[-1], action_dim=actions.shape[-1])
     points, probe = select_probe(
-        splits.silos, splits.chunk_sources, k=cfg.world.probe_size, seed=cfg.world.seed, frame_stride=options.frame_stride
+        splits.silos,
+        splits.chunk_sources,
+        k=cfg.world.probe_size,
+        seed=cfg.world.seed,
+        frame_stride=options.frame_stride,
     )
     fingerprints = [root["fingerprint"] for root in splits.split_policy["roots"]]
     inputs = RunInputs(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,7 +37,12 @@ def drift_summary(embeddings: Mapping[str, np.ndarray], reference: np.ndarray | 
     try:
         result = frame_drift(dict(embeddings), reference=reference)
     except LensembleError:
-        return {"pairwise_mean": None, "pairwise_max": None, "to_reference": {k: None for k in embeddings}, "degenerate": True}
+        return {
+            "pairwise_mean": None,
+            "pairwise_max": None,
+            "to_reference": {k: None for k in embeddings},
+            "degenerate": True,
+        }
     to_ref = {k: (None if e.degenerate else finite_or_none(e.angle_deg)) for k, e in result.to_reference.items()}
     many = len(embeddings) >= 2
     return {
@@ -122,7 +128,12 @@ def finish(
     setup.progress.close()
     anchor = None
     if cfg.lambda_anchor > 0:
-        anchor = FrameAnchor(points=setup.inputs.probe_points, targets=setup.reference, weight=cfg.lambda_anchor, variant=cfg.anchor_variant)
+        anchor = FrameAnchor(
+            points=setup.inputs.probe_points,
+            targets=setup.reference,
+            weight=cfg.lambda_anchor,
+            variant=cfg.anchor_variant,
+        )
     return ReferenceRunResult(
         records=list(setup.records),
         final_params=final_params,

@@ -57,7 +57,13 @@ def _failed_row(control: str, d: int, why: str) -> dict[str, Any]:
     """A row for a run the defect made fail outright (non-finite global): every metric null."""
     keys = ("effective_rank", "effective_dim", "latent_std_mean", "latent_rms", "state_probe_r2", "val_pred",
             "val_pred_identity", "skill_vs_identity", "drift_to_reference_deg")
-    return {"control": control, "metrics": {"latent_dim": float(d), **{k: None for k in keys}}, "series": {}, "verdict": "diverged", "error": why}
+    return {
+        "control": control,
+        "metrics": {"latent_dim": float(d), **{k: None for k in keys}},
+        "series": {},
+        "verdict": "diverged",
+        "error": why,
+    }
 
 
 def run_replay(cfg: Any, out_dir: Path, *, workers: int | None = None, show_progress: bool = True) -> dict[str, Any]:
@@ -69,11 +75,19 @@ def run_replay(cfg: Any, out_dir: Path, *, workers: int | None = None, show_prog
 
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
-        raise ArtifactError(f"{out_dir} exists and is not empty", remediation="Choose a new --out directory; runs are written once and never overwritten.")
+        raise ArtifactError(
+            f"{out_dir} exists and is not empty",
+            remediation="Choose a new --out directory; runs are written once and never overwritten.",
+        )
     started = time.perf_counter()
     jobs = [Job(cfg.seed, c, None, cfg.for_control(c).to_dict(), str(out_dir / "correct" / c)) for c in CONTROLS]
-    jobs += [Job(cfg.seed, c, "pre-fix", cfg.for_control(c).to_dict(), str(out_dir / "pre-fix" / c), engine=pre_fix_engine) for c in FEDERATED]
-    results = run_jobs(jobs, workers=workers or default_workers(), threads=cfg.threads, show_progress=show_progress, tolerate=True)
+    jobs += [
+        Job(cfg.seed, c, "pre-fix", cfg.for_control(c).to_dict(), str(out_dir / "pre-fix" / c), engine=pre_fix_engine)
+        for c in FEDERATED
+    ]
+    results = run_jobs(
+        jobs, workers=workers or default_workers(), threads=cfg.threads, show_progress=show_progress, tolerate=True
+    )
     correct = {r.job.control: r.row for r in results if r.job.variant is None}
     pre_fix = {c: dict(correct[c]) for c in CONTROLS if c not in FEDERATED}
     for r in results:
@@ -90,8 +104,15 @@ def run_replay(cfg: Any, out_dir: Path, *, workers: int | None = None, show_prog
     text = render_replay(correct, pre_fix, claims)
     wall = time.perf_counter() - started
     text += f"\n\n{len(jobs)} runs in {wall:.0f}s; claims are RFC-0005 §7 evaluated on each table's numbers"
-    doc = {"seed": cfg.seed, "correct": correct_doc, "pre_fix": prefix_doc, "claims": claims, "wall_time_s": wall, "text": text,
-           "errors": {c: pre_fix[c].get("error") for c in FEDERATED if pre_fix[c].get("error")}}
+    doc = {
+        "seed": cfg.seed,
+        "correct": correct_doc,
+        "pre_fix": prefix_doc,
+        "claims": claims,
+        "wall_time_s": wall,
+        "text": text,
+        "errors": {c: pre_fix[c].get("error") for c in FEDERATED if pre_fix[c].get("error")},
+    }
     atomic_write_json(out_dir / "replay.json", doc)
     atomic_write_text(out_dir / "replay.md", "```\n" + text + "\n```\n")
     return doc
@@ -102,17 +123,32 @@ def _f(x: Any, fmt: str) -> str:
 
 
 def render_replay(correct: dict[str, Any], pre_fix: dict[str, Any], claims: dict[str, Any]) -> str:
-    lines = ["numbers (held-out): control, outer step → effective rank, latent std, val_pred, final drift→ref°, max drift→ref° over rounds, verdict"]
+    lines = [
+        "numbers (held-out): control, outer step → effective rank, latent std, val_pred, final drift→ref°, max "
+        "drift→ref° over rounds, verdict"
+    ]
     rows = []
     for c in FEDERATED:
         for label, table in (("reference", correct), ("pre-fix", pre_fix)):
             m = table[c]["metrics"]
             series = [x for x in table[c].get("series", {}).get("drift_to_reference_deg", []) if x is not None]
-            rows.append([c, label, _f(m.get("effective_rank"), "{:.2f}"), _f(m.get("latent_std_mean"), "{:.3g}"), _f(m.get("val_pred"), "{:.4g}"),
-                         _f(m.get("drift_to_reference_deg"), "{:.1f}"), _f(max(series) if series else None, "{:.1f}"), table[c]["verdict"]])
+            rows.append(
+                [
+                    c,
+                    label,
+                    _f(m.get("effective_rank"), "{:.2f}"),
+                    _f(m.get("latent_std_mean"), "{:.3g}"),
+                    _f(m.get("val_pred"), "{:.4g}"),
+                    _f(m.get("drift_to_reference_deg"), "{:.1f}"),
+                    _f(max(series) if series else None, "{:.1f}"),
+                    table[c]["verdict"],
+                ]
+            )
     from .multiseed_report import _grid
 
-    lines += _grid(["control", "outer step", "eff.rank", "lat.std", "val_pred", "drift→ref°", "max drift°", "verdict"], rows)
+    lines += _grid(
+        ["control", "outer step", "eff.rank", "lat.std", "val_pred", "drift→ref°", "max drift°", "verdict"], rows
+    )
     lines += ["", "seed-card claims C1–C6 (RFC-0005 §7): reference outer step vs pre-fix outer step"]
     body = [[cid, claims["correct"][cid]["state"], claims["pre-fix"][cid]["state"]] for cid in CLAIMS]
     lines += _grid(["claim", "reference step", "pre-fix step"], body)

@@ -71,12 +71,20 @@ def check_out(out: Path) -> None:
     """
     out = Path(out)
     if not out.name or out.name in (".", ".."):
-        raise ArtifactError(f"--out {out} does not name a new directory", remediation="Pass a path such as runs/anchored.")
+        raise ArtifactError(
+            f"--out {out} does not name a new directory", remediation="Pass a path such as runs/anchored."
+        )
     try:
         if os.path.islink(out):
-            raise ArtifactError(f"--out {out} is a symlink", remediation="Pass a plain new directory path; runs are not written through links.")
+            raise ArtifactError(
+                f"--out {out} is a symlink",
+                remediation="Pass a plain new directory path; runs are not written through links.",
+            )
         if os.path.lexists(out) and not _is_empty_dir(out):
-            raise ArtifactError(f"{out} exists and is not empty", remediation="Choose a new --out directory; runs are written once and never overwritten.")
+            raise ArtifactError(
+                f"{out} exists and is not empty",
+                remediation="Choose a new --out directory; runs are written once and never overwritten.",
+            )
         partial = partial_dir(out)
         if os.path.lexists(partial):
             raise ArtifactError(
@@ -88,11 +96,17 @@ def check_out(out: Path) -> None:
         while not os.path.lexists(probe) and probe != probe.parent:
             probe = probe.parent
         if not stat.S_ISDIR(os.stat(probe).st_mode):
-            raise ArtifactError(f"--out {out}: {probe} is not a directory", remediation="Pass an --out whose parent is a directory.")
+            raise ArtifactError(
+                f"--out {out}: {probe} is not a directory", remediation="Pass an --out whose parent is a directory."
+            )
         if os.path.lexists(parent) and not os.access(parent, os.W_OK | os.X_OK):
-            raise ArtifactError(f"--out {out}: cannot write in {parent}", remediation="Pass an --out in a directory you can write to.")
+            raise ArtifactError(
+                f"--out {out}: cannot write in {parent}", remediation="Pass an --out in a directory you can write to."
+            )
     except OSError as exc:
-        raise ArtifactError(f"--out {out} is unusable: {exc.strerror or exc}", remediation="Pass a writable path for a new directory.") from exc
+        raise ArtifactError(
+            f"--out {out} is unusable: {exc.strerror or exc}", remediation="Pass a writable path for a new directory."
+        ) from exc
 
 
 def claim(out: Path) -> Path:
@@ -108,7 +122,9 @@ def claim(out: Path) -> Path:
             remediation=f"Wait for it, or choose another --out (if it was killed: --resume {out}).",
         ) from exc
     except OSError as exc:
-        raise ArtifactError(f"cannot create {partial}: {exc.strerror or exc}", remediation="Pass a writable path for a new directory.") from exc
+        raise ArtifactError(
+            f"cannot create {partial}: {exc.strerror or exc}", remediation="Pass a writable path for a new directory."
+        ) from exc
     return partial
 
 

@@ -18,7 +18,8 @@ quantile 1.96 is used (an interval that is at most 2% too narrow there).
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 #: ``t_{0.975, df}`` for df = 1 … 30.
 T_975 = (
@@ -26,7 +27,10 @@ T_975 = (
     2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
     2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
 )
-INTERVAL_METHOD = "two-sided 95% Student-t interval over seeds: mean ± t(0.975, n−1)·sd/√n (sd with n−1 dof); paired differences per seed first"
+INTERVAL_METHOD = (
+    "two-sided 95% Student-t interval over seeds: mean ± t(0.975, n−1)·sd/√n (sd with n−1 dof); "
+    "paired differences per seed first"
+)
 VERDICT_ORDER = ("diverged", "collapsed", "drifted", "gauge-held")
 
 
@@ -68,14 +72,21 @@ def worst_verdict(verdicts: Iterable[str]) -> str:
 def mean_row(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Aggregate rows of one control (or variant) over seeds; keys present in every row only."""
     first = rows[0]
-    metrics = {k: _mean([r["metrics"].get(k) for r in rows]) for k in first["metrics"] if all(k in r["metrics"] for r in rows)}
+    metrics = {
+        k: _mean([r["metrics"].get(k) for r in rows]) for k in first["metrics"] if all(k in r["metrics"] for r in rows)
+    }
     series: dict[str, list[float | None]] = {}
     for key, values in first.get("series", {}).items():
         all_series = [r.get("series", {}).get(key) for r in rows]
         if any(s is None or len(s) != len(values) for s in all_series):
             continue
         series[key] = [_mean([s[t] for s in all_series]) for t in range(len(values))]  # type: ignore[index]
-    out = {"control": first["control"], "metrics": metrics, "series": series, "verdict": worst_verdict(r["verdict"] for r in rows)}
+    out = {
+        "control": first["control"],
+        "metrics": metrics,
+        "series": series,
+        "verdict": worst_verdict(r["verdict"] for r in rows),
+    }
     if "variant" in first:
         out["variant"] = first["variant"]
     return out
@@ -139,7 +150,13 @@ def aggregate(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         for b in by_seed:
             x, y = b[left]["metrics"].get(lm), b[right]["metrics"].get(rm)
             values.append(None if x is None or y is None else float(x) - float(y))
-        differences[name] = {"left": f"{left}:{lm}", "right": f"{right}:{rm}", "metric": lm, "per_seed": values, "interval": interval(values)}
+        differences[name] = {
+            "left": f"{left}:{lm}",
+            "right": f"{right}:{rm}",
+            "metric": lm,
+            "per_seed": values,
+            "interval": interval(values),
+        }
     return {
         "controls": [rows[lab] for lab in labels if "/" not in lab],
         "variants": [rows[lab] for lab in labels if "/" in lab],
@@ -149,4 +166,14 @@ def aggregate(per_seed: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-__all__ = ["INTERVAL_METHOD", "VERDICT_ORDER", "aggregate", "difference_specs", "interval", "mean_row", "row_label", "t_quantile", "worst_verdict"]
+__all__ = [
+    "INTERVAL_METHOD",
+    "VERDICT_ORDER",
+    "aggregate",
+    "difference_specs",
+    "interval",
+    "mean_row",
+    "row_label",
+    "t_quantile",
+    "worst_verdict",
+]

@@ -91,12 +91,16 @@ class ProtocolError(LensembleError):
 
 class CapabilityMissing(ProtocolError):
     default_code = ErrorCode.CAPABILITY_MISSING
-    default_remediation = "Implement the named capability part, or accept that its requirements are reported as not implemented."
+    default_remediation = (
+        "Implement the named capability part, or accept that its requirements are reported as not implemented."
+    )
 
 
 class ResidencyViolation(ProtocolError):
     default_code = ErrorCode.RESIDENCY_VIOLATION
-    default_remediation = "Release only encoder.* and predictor.* parameter deltas; keep raw data and action heads local."
+    default_remediation = (
+        "Release only encoder.* and predictor.* parameter deltas; keep raw data and action heads local."
+    )
 
 
 # --- gauge ----------------------------------------------------------------------------------------
@@ -152,17 +156,23 @@ class CheckpointIntegrityError(ArtifactError):
 
 class PinError(ArtifactError):
     default_code = ErrorCode.PIN_INVALID
-    default_remediation = "Pin artifacts as hf://{models|datasets}/<org>/<name>@<40-hex revision> with each file's sha256."
+    default_remediation = (
+        "Pin artifacts as hf://{models|datasets}/<org>/<name>@<40-hex revision> with each file's sha256."
+    )
 
 
 class PinUnresolved(PinError):
     default_code = ErrorCode.PIN_UNRESOLVED
-    default_remediation = "Populate the local Hugging Face cache with the pinned revision (no network is used at run time)."
+    default_remediation = (
+        "Populate the local Hugging Face cache with the pinned revision (no network is used at run time)."
+    )
 
 
 class PathEscape(ArtifactError):
     default_code = ErrorCode.PATH_ESCAPE
-    default_remediation = "Name files relative to the run directory, without '..', absolute paths or symlinks out of it."
+    default_remediation = (
+        "Name files relative to the run directory, without '..', absolute paths or symlinks out of it."
+    )
 
 
 # --- probe ----------------------------------------------------------------------------------------

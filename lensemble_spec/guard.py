@@ -50,7 +50,9 @@ class GuardedPart:
     Attribute reads are forwarded, so ``latent_dim`` and friends read through unchanged.
     """
 
-    def __init__(self, inner: Any, part: str, impl_name: str, error_map: Mapping[type, type], on_missing: Any = None) -> None:
+    def __init__(
+        self, inner: Any, part: str, impl_name: str, error_map: Mapping[type, type], on_missing: Any = None
+    ) -> None:
         self._inner = inner
         self._part = part
         self._impl_name = impl_name

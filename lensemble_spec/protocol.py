@@ -223,7 +223,8 @@ class GaugePart(Protocol):
         """
 
     def effective_rank(self, z: Any) -> float:
-        """RankMe of ``(N, d)`` latents (GAUGE-036 to 038); ``0.0`` or EvaluationError for a constant batch (GAUGE-037)."""
+        """RankMe of ``(N, d)`` latents (GAUGE-036 to 038); ``0.0`` or EvaluationError for a constant batch
+        (GAUGE-037)."""
 
     def latent_std_mean(self, z: Any) -> float:
         """Mean over dimensions of the population std of ``(N, d)`` latents (GAUGE-039)."""
@@ -470,7 +471,9 @@ def _check_error_map(error_map: Any, source: str) -> dict[type, type]:
     from . import errors
 
     if not isinstance(error_map, Mapping):
-        raise ProtocolError(f"{source}: `error_map` must be a mapping of exception classes to lensemble_spec.errors classes")
+        raise ProtocolError(
+            f"{source}: `error_map` must be a mapping of exception classes to lensemble_spec.errors classes"
+        )
     out: dict[type, type] = {}
     for theirs, family in error_map.items():
         if not (isinstance(theirs, type) and issubclass(theirs, BaseException)):
@@ -478,7 +481,8 @@ def _check_error_map(error_map: Any, source: str) -> dict[type, type]:
         if not (isinstance(family, type) and issubclass(family, errors.LensembleError)):
             raise ProtocolError(
                 f"{source}: error_map maps {theirs.__name__} to {family!r}, which is not a lensemble_spec.errors class",
-                remediation="Map each of your exception classes to a family of lensemble_spec.errors (e.g. InputError, ArtifactError).",
+                remediation="Map each of your exception classes to a family of lensemble_spec.errors (e.g. "
+                            "InputError, ArtifactError).",
             )
         out[theirs] = family
     return out

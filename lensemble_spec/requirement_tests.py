@@ -48,7 +48,9 @@ def _is_requirement_ref(node: ast.AST) -> bool:
         return node.id == "requirement"
     if isinstance(node, ast.Attribute) and node.attr == "requirement":
         value = node.value
-        return (isinstance(value, ast.Attribute) and value.attr == "mark") or (isinstance(value, ast.Name) and value.id == "mark")
+        return (isinstance(value, ast.Attribute) and value.attr == "mark") or (
+            isinstance(value, ast.Name) and value.id == "mark"
+        )
     return False
 
 

@@ -21,8 +21,8 @@ from .rfc_parse import (
     RFC_PREFIXES,
     Parameter,
     ParsedRFC,
-    RFCDocument,
     Requirement,
+    RFCDocument,
     _fail,
     parse_rfc,
     parse_rfc_text,
@@ -194,13 +194,21 @@ def _load(rfc_dir: Path) -> Catalog:
         documents[doc.rfc] = doc
         for req in parsed.requirements:
             if req.id in first_seen:
-                raise _fail(req.file, req.line, f"duplicate requirement id {req.id} (first defined at {first_seen[req.id].location})")
+                raise _fail(
+                    req.file,
+                    req.line,
+                    f"duplicate requirement id {req.id} (first defined at {first_seen[req.id].location})",
+                )
             first_seen[req.id] = req
             requirements.append(req)
         for param in parsed.parameters:
             if param.name in parameters:
                 prev = parameters[param.name]
-                raise _fail(param.file, param.line, f"duplicate parameter {param.name} (first defined at {prev.file}:{prev.line})")
+                raise _fail(
+                    param.file,
+                    param.line,
+                    f"duplicate parameter {param.name} (first defined at {prev.file}:{prev.line})",
+                )
             parameters[param.name] = param
     order = {name: i for i, name in enumerate(sorted(documents))}
     requirements.sort(key=lambda r: order[r.rfc])  # stable: file order within an RFC

@@ -36,7 +36,6 @@ from typing import Any
 
 from .errors import RequirementError
 
-
 #: RFC 2119 levels a requirement may carry, strongest first.
 LEVELS: tuple[str, ...] = ("MUST", "SHOULD", "MAY")
 
@@ -322,7 +321,9 @@ def parse_rfc_text(text: str, file: str | Path) -> ParsedRFC:
         pm2 = _PARAM_RE.match(raw)
         if pm2 or _PARAM_LIKE_RE.match(raw):
             if not pm2:
-                raise _fail(file, lineno, "line looks like a parameter but does not match '- `NAME` = `value` — description'")
+                raise _fail(
+                    file, lineno, "line looks like a parameter but does not match '- `NAME` = `value` — description'"
+                )
             if section is None:
                 raise _fail(file, lineno, f"parameter {pm2.group('name')} is not under a numbered section heading")
             value = _parse_literal(pm2.group("value"), file, lineno)

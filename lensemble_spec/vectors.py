@@ -49,7 +49,11 @@ def _matrix(a: np.ndarray) -> list[Any]:
 
 def _tensor(a: np.ndarray) -> dict[str, Any]:
     arr = np.ascontiguousarray(a)
-    return {"dtype": arr.dtype.name, "shape": list(arr.shape), "data_hex": arr.astype(arr.dtype.newbyteorder("<")).tobytes().hex()}
+    return {
+        "dtype": arr.dtype.name,
+        "shape": list(arr.shape),
+        "data_hex": arr.astype(arr.dtype.newbyteorder("<")).tobytes().hex(),
+    }
 
 
 def tensor_from(doc: dict[str, Any]) -> np.ndarray:
@@ -108,7 +112,9 @@ def _sketch(inp: dict[str, Any]) -> dict[str, Any]:
     return {
         "generator": SKETCH_GENERATOR,
         "first_words_hex": [f"{int(w):016x}" for w in words],  # SplitMix64 words 1-4, for debugging step 1
-        "first_normals_bits": [struct.pack(">d", float(x)).hex() for x in normals],  # the first 4 accepted normals (step 2)
+        "first_normals_bits": [
+            struct.pack(">d", float(x)).hex() for x in normals
+        ],  # the first 4 accepted normals (step 2)
         "sketch": _tensor(a),
         "sha256_of_data": hashlib.sha256(data).hexdigest(),
     }
@@ -181,29 +187,37 @@ _RFC8785_NUMBERS = [  # RFC 8785 Appendix B: IEEE-754 bit patterns and their can
 def _inputs() -> dict[str, list[tuple[str, dict[str, Any]]]]:
     cases: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     cases["canonical_json"] = [(f"rfc8785-number-{bits}", {"bits": bits}) for bits, _ in _RFC8785_NUMBERS] + [
-        ("rfc8785-sorting", {"value": {"\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew Letter Dalet With Dagesh",
+        ("rfc8785-sorting", {"value": {"\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew Letter Dalet "
+                                                                                                 "With Dagesh",
                                        "1": "One", "\U0001f600": "Emoji: Grinning Face", "\u0080": "Control",
                                        "\u00f6": "Latin Small Letter O With Diaeresis"}}),
         ("escapes", {"value": {"s": "quote\" backslash\\ tab\t nl\n bell\u0007 del\u007f nbsp\u00a0 ls\u2028"}}),
         ("nesting-and-literals", {"value": {"b": [True, False, None, [], {}], "a": {"z": 1, "y": 2.5, "x": -0.0}}}),
-        ("integers-beyond-ijson-written-exactly", {"value": {"seed": 7770846738033751453, "neg": -9007199254740993, "max": 9007199254740991}}),
+        ("integers-beyond-ijson-written-exactly",
+         {"value": {"seed": 7770846738033751453, "neg": -9007199254740993, "max": 9007199254740991}}),
     ]  # fmt: skip
     cases["config_hash"] = [
         ("integral-floats-and-sinks", {"config": {"rounds": 3, "outer": {"lr": 1.0, "momentum": 0.0, "nesterov": True},
-                                                  "inner_lr": 0.001, "out_dir": "runs/a", "log": {"log_path": "x.log", "level": "info"}}}),
-        ("federation-config-defaults", {"config": {"control": "anchored", "rounds": 3, "inner_steps": 10, "batch_size": 16,
-                                                   "inner_lr": 0.001, "outer": {"lr": 0.5, "momentum": 0.0, "nesterov": True},
+                                                  "inner_lr": 0.001, "out_dir": "runs/a",
+                                                  "log": {"log_path": "x.log", "level": "info"}}}),
+        ("federation-config-defaults", {"config": {"control": "anchored", "rounds": 3, "inner_steps": 10,
+                                                   "batch_size": 16, "inner_lr": 0.001,
+                                                   "outer": {"lr": 0.5, "momentum": 0.0, "nesterov": True},
                                                    "lambda_sigreg": 0.1, "lambda_anchor": 1.0, "backstop": True,
                                                    "backstop_threshold_deg": 15.0, "seed": 0, "min_participants": 1}}),
-        ("small-and-large-numbers", {"config": {"eps": 1e-7, "big": 1e21, "int_max": 9007199254740991, "ratio": 0.1, "list": [{"run_dir": "/tmp"}, 2]}}),
+        ("small-and-large-numbers", {"config": {"eps": 1e-7, "big": 1e21, "int_max": 9007199254740991, "ratio": 0.1,
+                                                "list": [{"run_dir": "/tmp"}, 2]}}),
         ("unicode", {"config": {"name": "Münster ✓", "tags": ["é", "😀"]}}),
-        ("63-bit-seeds", {"config": {"world": {"silos": [{"layout_seed": 7770846738033751453}, {"layout_seed": 7770846738033751454}]}, "seed": 0}}),
+        ("63-bit-seeds", {"config": {"world": {"silos": [{"layout_seed": 7770846738033751453},
+                                                         {"layout_seed": 7770846738033751454}]}, "seed": 0}}),
     ]  # fmt: skip
     cfg = config_hash({"rounds": 3})
     w = np.array([[1.0, 2.0, -0.5], [0.25, 3.0, 1e-3]], dtype=np.float32)
     cases["content_hash"] = [
-        ("one-tensor-first-checkpoint", {"tensors": [{"name": "encoder.w", **_tensor(np.array([1.0, 2.0], np.float32))}],
-                                         "header": {"schema_version": 1, "round_index": 0, "parent_hash": None, "config_hash": cfg}}),
+        ("one-tensor-first-checkpoint", {"tensors": [{"name": "encoder.w",
+                                                      **_tensor(np.array([1.0, 2.0], np.float32))}],
+                                         "header": {"schema_version": 1, "round_index": 0, "parent_hash": None,
+                                                    "config_hash": cfg}}),
         ("several-dtypes-with-parent", {"tensors": [
             {"name": "predictor.b", **_tensor(np.array([1.0, -3.5], np.float64))},
             {"name": "encoder.w", **_tensor(w)},
@@ -218,11 +232,13 @@ def _inputs() -> dict[str, list[tuple[str, dict[str, Any]]]]:
     ]  # fmt: skip
     cases["probe_hash"] = [
         ("float32-probe", {"points": _tensor(np.arange(2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2) / 7)}),
-        ("float64-same-values", {"points": _tensor((np.arange(2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2) / 7).astype(np.float64))}),
+        ("float64-same-values",
+         {"points": _tensor((np.arange(2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2) / 7).astype(np.float64))}),
         ("uint8-pixels", {"points": _tensor(np.array([[[[0, 255], [17, 3]]]], dtype=np.uint8))}),
     ]  # fmt: skip
     cases["derive_seed"] = [(f"root-{r}-{lab}", {"root": r, "label": lab}) for r, lab in
-                            [(0, "sketch:0"), (0, "sketch:1"), (0, "sketch:24"), (7, "sketch:3"), (2**63, "sketch:0"), (42, "init")]]  # fmt: skip
+                            [(0, "sketch:0"), (0, "sketch:1"), (0, "sketch:24"), (7, "sketch:3"), (2**63, "sketch:0"),
+                             (42, "init")]]  # fmt: skip
     cases["sketch"] = [
         ("tiny", {"seed": 0, "d": 3, "m": 4}),
         ("round-1-of-root-0", {"seed": round_sketch_seed(0, 1), "d": 4, "m": 5}),
@@ -237,7 +253,10 @@ def _inputs() -> dict[str, list[tuple[str, dict[str, Any]]]]:
         ("gaussian-40x3", {"embeddings": _matrix(gauss), "sketch": _matrix(a3)}),
         ("shrunk-latents", {"embeddings": _matrix(1e-3 * gauss), "sketch": _matrix(a3)}),
         ("offset-only-removed", {"embeddings": _matrix(gauss + 5.0), "sketch": _matrix(a3)}),
-        ("identity-sketch-2d", {"embeddings": _matrix(rng.standard_normal((12, 2)) * [1.0, 3.0]), "sketch": _matrix(np.eye(2))}),
+        (
+            "identity-sketch-2d",
+            {"embeddings": _matrix(rng.standard_normal((12, 2)) * [1.0, 3.0]), "sketch": _matrix(np.eye(2))},
+        ),
     ]
     cases["drift_angle"] = [
         ("identity", {"q": _matrix(np.eye(4))}),
@@ -256,7 +275,10 @@ def _inputs() -> dict[str, list[tuple[str, dict[str, Any]]]]:
     ]
     cases["collapse"] = [
         ("gaussian-20x4", {"z": _matrix(rng.standard_normal((20, 4)))}),
-        ("rank-2-equal-variance", {"z": _matrix(np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0]], dtype=float) * 1e-6)}),
+        (
+            "rank-2-equal-variance",
+            {"z": _matrix(np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0]], dtype=float) * 1e-6)},
+        ),
         ("constant", {"z": _matrix(np.full((5, 3), 2.5))}),
         ("anisotropic", {"z": _matrix(rng.standard_normal((30, 3)) * [3.0, 1.0, 0.1] + [1.0, -2.0, 0.0])}),
     ]
@@ -272,9 +294,13 @@ def build_vectors() -> dict[str, dict[str, Any]]:
         if formula in ("derive_seed", "sketch"):
             encoding += "; seeds are exact JSON integers up to 2^64 (parse them as 64-bit integers, not doubles)"
         if formula == "derive_seed":
-            encoding = "root, seed: exact JSON integers up to 2^64 (parse them as 64-bit integers, not doubles); label: text"
+            encoding = (
+                "root, seed: exact JSON integers up to 2^64 (parse them as 64-bit integers, not doubles); label: text"
+            )
         if formula == "canonical_json":
-            encoding = "bits: IEEE-754 float64 big-endian hex; value: the JSON value itself; canonical: expected UTF-8 text"
+            encoding = (
+                "bits: IEEE-754 float64 big-endian hex; value: the JSON value itself; canonical: expected UTF-8 text"
+            )
         docs[formula] = {
             "formula": formula,
             "procedure": procedure,

@@ -81,7 +81,8 @@ def require_seam() -> None:
         raise CapabilityMissing(
             "lensemble_reference.federation has no round-engine seam (LocalResult, participant_round, "
             "InProcessRounds, run_federated(engine=...))",
-            remediation="Use a lensemble_reference whose federation.py has the RoundEngine seam (see docs/flower.md), or --engine inprocess.",
+            remediation="Use a lensemble_reference whose federation.py has the RoundEngine seam (see docs/flower.md), "
+                        "or --engine inprocess.",
         )
 
 

@@ -19,8 +19,8 @@ torch is put in the same deterministic mode as in-process (``deterministic_torch
 same thread count, deterministic kernels), so the node's bits match the in-process engine's.
 
 ``app`` (module level) is the deployment ClientApp: it finds its silo through the node config
-(``lerobot-root``, ``synthetic-silo``, ``silo-file`` or ``partition-id``). The simulation engine uses :func:`build_client_app` with the
-directory of silo files it wrote.
+(``lerobot-root``, ``synthetic-silo``, ``silo-file`` or ``partition-id``). The simulation engine uses
+:func:`build_client_app` with the directory of silo files it wrote.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def identify(content: RecordDict, node_config: Any, silo_dir: str | None) -> Rec
     """Reply content of the ``query`` handler: this node's participant id."""
     cfg = config_from_json(str(content[CONFIG]["train-config"]))
     site = resolve_site(node_config, cfg, silo_dir)
-    return RecordDict({CONFIG: ConfigRecord({"participant": site.participant, "site": json.dumps(site.description, sort_keys=True)})})
+    return RecordDict(
+        {CONFIG: ConfigRecord({"participant": site.participant, "site": json.dumps(site.description, sort_keys=True)})}
+    )
 
 
 def train_round(content: RecordDict, context: Context, silo_dir: str | None) -> RecordDict:

@@ -35,7 +35,9 @@ def _name(common: str):
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def write_tls(directory: str | Path, hosts: Sequence[str] = ("127.0.0.1", "localhost"), days: int = 1) -> dict[str, Path]:
+def write_tls(
+    directory: str | Path, hosts: Sequence[str] = ("127.0.0.1", "localhost"), days: int = 1
+) -> dict[str, Path]:
     """``ca.crt``, ``server.pem`` (signed by the CA, SANs = ``hosts``) and ``server.key`` in ``directory``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -94,14 +96,18 @@ def write_node_key(directory: str | Path, name: str) -> tuple[Path, Path]:
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP384R1())
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    )
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     key_path = atomic_write_bytes(d / f"{name}.key", private)
     key_path.chmod(0o600)
     return key_path, atomic_write_bytes(d / f"{name}.pub", public + f" {name}\n".encode())
 
 
-def write_credentials(directory: str | Path, *, nodes: int, hosts: Sequence[str] = ("127.0.0.1", "localhost")) -> list[Path]:
+def write_credentials(
+    directory: str | Path, *, nodes: int, hosts: Sequence[str] = ("127.0.0.1", "localhost")
+) -> list[Path]:
     """TLS files and ``node<i>.key``/``node<i>.pub`` for ``nodes`` SuperNodes; the paths written."""
     tls = write_tls(directory, hosts)
     paths = [tls["ca"], tls["cert"], tls["key"]]

@@ -14,7 +14,8 @@ Pieces (commands in docs/flower.md):
 * ``probe`` / ``heldout`` — a public probe file from a PUBLIC LeRobot root (its hash is what the
   coordinator pins as ``probe-hash``) and a held-out site's evaluation file
   (:mod:`.sites`); ``evaluate`` — the held-out metrics of every committed round, computed on the
-  held-out site from the run directory alone; ``keys`` — throwaway TLS certificates and SuperNode keys (:mod:`.credentials`).
+  held-out site from the run directory alone; ``keys`` — throwaway TLS certificates and SuperNode keys
+  (:mod:`.credentials`).
 
 Run config of the app: ``out-dir``, ``config``, ``control``, ``timeout``, ``node-wait`` as above,
 plus ``sites`` (how many SuperNodes to wait for; 0 = the synthetic world's silo count),
@@ -75,7 +76,10 @@ def write_app(
 ) -> Path:
     """Write the Flower App ``pyproject.toml`` into ``directory``; return the directory."""
     if control not in FEDERATED_CONTROLS:
-        raise ConfigError(f"control {control!r} has no federation to deploy; use one of {', '.join(FEDERATED_CONTROLS)}", field="control")
+        raise ConfigError(
+            f"control {control!r} has no federation to deploy; use one of {', '.join(FEDERATED_CONTROLS)}",
+            field="control",
+        )
     run_config = {
         "out-dir": str(Path(out_dir).expanduser().resolve()),
         "config": str(Path(config).expanduser().resolve()) if config else "",
@@ -88,7 +92,11 @@ def write_app(
         "probe-hash": str(probe_hash),
     }
     if probe and not probe_hash:
-        raise ConfigError("a probe file needs its pinned probe hash", field="probe-hash", remediation="Pass --probe-hash (printed by `deploy probe`).")
+        raise ConfigError(
+            "a probe file needs its pinned probe hash",
+            field="probe-hash",
+            remediation="Pass --probe-hash (printed by `deploy probe`).",
+        )
     lines = [
         "# Flower App of the lensemble-spec reference trainer (written by lensemble_reference.flower.deploy).",
         "[build-system]",
@@ -119,7 +127,14 @@ def write_app(
     return d
 
 
-def write_connection(flwr_home: str | Path, *, name: str, address: str, insecure: bool = True, root_certificates: str | Path | None = None) -> Path:
+def write_connection(
+    flwr_home: str | Path,
+    *,
+    name: str,
+    address: str,
+    insecure: bool = True,
+    root_certificates: str | Path | None = None,
+) -> Path:
     """``<flwr_home>/config.toml`` with one SuperLink connection (made the default); with
     ``root_certificates`` (the CA that signed the SuperLink's certificate) the connection is TLS."""
     lines = [
@@ -147,7 +162,9 @@ def export_silos(directory: str | Path, cfg: Any) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lensemble_reference.flower.deploy", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m lensemble_reference.flower.deploy", description=__doc__.splitlines()[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     app = sub.add_parser("app", help="write the Flower App directory (pyproject.toml) for `flwr run`")
     app.add_argument("directory")
@@ -156,26 +173,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.add_argument("--control", default="anchored", choices=FEDERATED_CONTROLS)
     app.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for a round's replies")
     app.add_argument("--node-wait", type=float, default=120.0, help="seconds to wait for all SuperNodes")
-    app.add_argument("--sites", type=int, default=0, help="SuperNodes to wait for (0: the synthetic world's silo count)")
-    app.add_argument("--rejoin-wait", type=float, default=0.0, help="seconds a round waits for a missing site to come back")
-    app.add_argument("--probe", default=None, help="public probe file on the coordinator (default: the synthetic world's)")
+    app.add_argument(
+        "--sites", type=int, default=0, help="SuperNodes to wait for (0: the synthetic world's silo count)"
+    )
+    app.add_argument(
+        "--rejoin-wait", type=float, default=0.0, help="seconds a round waits for a missing site to come back"
+    )
+    app.add_argument(
+        "--probe", default=None, help="public probe file on the coordinator (default: the synthetic world's)"
+    )
     app.add_argument("--probe-hash", default="", help="the probe's pinned hash (printed by `probe`)")
     probe = sub.add_parser("probe", help="write a public probe file from a PUBLIC LeRobot root; prints its hash")
     probe.add_argument("root")
     probe.add_argument("out")
-    probe.add_argument("--config", default=None, help="the run's TrainConfig JSON (world.probe_size, horizon, image size, data)")
-    held = sub.add_parser("heldout", help="write a held-out site's evaluation file from its LeRobot root (stays on that site)")
+    probe.add_argument(
+        "--config", default=None, help="the run's TrainConfig JSON (world.probe_size, horizon, image size, data)"
+    )
+    held = sub.add_parser(
+        "heldout", help="write a held-out site's evaluation file from its LeRobot root (stays on that site)"
+    )
     held.add_argument("root")
     held.add_argument("out")
     held.add_argument("--config", default=None, help="the run's TrainConfig JSON")
-    ev = sub.add_parser("evaluate", help="held-out metrics of every committed round of a run, computed where the held-out file is")
+    ev = sub.add_parser(
+        "evaluate", help="held-out metrics of every committed round of a run, computed where the held-out file is"
+    )
     ev.add_argument("run_dir")
     ev.add_argument("heldout", help="the held-out site's evaluation file (from `heldout`)")
     ev.add_argument("--out", default=None, help="write the metrics as JSON here (default: print)")
-    keys = sub.add_parser("keys", help="throwaway CA + SuperLink TLS certificate and SuperNode key pairs (tests, demos)")
+    keys = sub.add_parser(
+        "keys", help="throwaway CA + SuperLink TLS certificate and SuperNode key pairs (tests, demos)"
+    )
     keys.add_argument("directory")
     keys.add_argument("--nodes", type=int, default=4)
-    keys.add_argument("--host", action="append", default=None, help="SuperLink host name or IP for the certificate (repeatable; default 127.0.0.1, localhost)")
+    keys.add_argument(
+        "--host",
+        action="append",
+        default=None,
+        help="SuperLink host name or IP for the certificate (repeatable; default 127.0.0.1, localhost)",
+    )
     silos = sub.add_parser("silos", help="export the synthetic world's silos as silo files (node config silo-file)")
     silos.add_argument("directory")
     silos.add_argument("--config", default=None, help="TrainConfig JSON file (its `world` section is used)")
@@ -183,8 +219,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "app":
             path = write_app(
-                args.directory, out_dir=args.out, config=args.config, control=args.control, timeout=args.timeout,
-                node_wait=args.node_wait, sites=args.sites, rejoin_wait=args.rejoin_wait, probe=args.probe, probe_hash=args.probe_hash,
+                args.directory,
+                out_dir=args.out,
+                config=args.config,
+                control=args.control,
+                timeout=args.timeout,
+                node_wait=args.node_wait,
+                sites=args.sites,
+                rejoin_wait=args.rejoin_wait,
+                probe=args.probe,
+                probe_hash=args.probe_hash,
             )
             print(path / "pyproject.toml")
         elif args.command in ("probe", "heldout"):
@@ -206,7 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             held = from_file(args.heldout)
             from lensemble_spec.protocol import Silo
 
-            metrics = evaluate_run(Path(args.run_dir), Silo(name="heldout", obs=held.obs, actions=held.actions, states=held.states))
+            metrics = evaluate_run(
+                Path(args.run_dir), Silo(name="heldout", obs=held.obs, actions=held.actions, states=held.states)
+            )
             text = canonical_json(metrics).decode()
             if args.out:
                 atomic_write_text(Path(args.out), text + "\n")
@@ -214,7 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "keys":
             from .credentials import write_credentials
 
-            for path in write_credentials(args.directory, nodes=args.nodes, hosts=args.host or ["127.0.0.1", "localhost"]):
+            for path in write_credentials(
+                args.directory, nodes=args.nodes, hosts=args.host or ["127.0.0.1", "localhost"]
+            ):
                 print(path)
         else:
             from lensemble_reference.config import load_config

@@ -91,7 +91,10 @@ def run_flower(
     require_seam()
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):  # fail before Ray starts; the driver's RunWriter checks again
-        raise ArtifactError(f"{out} exists and is not empty", remediation="Choose a new --out directory; runs are written once and never overwritten.")
+        raise ArtifactError(
+            f"{out} exists and is not empty",
+            remediation="Choose a new --out directory; runs are written once and never overwritten.",
+        )
     apply_quiet_env()
     from flwr.simulation import run_simulation
 
@@ -116,5 +119,8 @@ def run_flower(
     if "error" in holder:
         raise holder["error"]
     if "result" not in holder:
-        raise RoundError("the Flower simulation ended without a result from the ServerApp", remediation="Re-run with log_level=logging.INFO to see Flower's own log.")
+        raise RoundError(
+            "the Flower simulation ended without a result from the ServerApp",
+            remediation="Re-run with log_level=logging.INFO to see Flower's own log.",
+        )
     return holder["result"]

@@ -54,7 +54,9 @@ def params_to_record(params: Mapping[str, Any]) -> Any:
             raise InputError(f"parameter names must be non-empty strings, got {name!r}")
         arr = np.asarray(value)
         if arr.dtype.kind not in _NUMERIC_KINDS or arr.dtype.fields is not None:
-            raise InputError(f"parameter {name!r} has non-numeric dtype {arr.dtype}; only plain numeric arrays are sent")
+            raise InputError(
+                f"parameter {name!r} has non-numeric dtype {arr.dtype}; only plain numeric arrays are sent"
+            )
         record[name] = Array.from_numpy_ndarray(arr)
     return record
 
@@ -115,7 +117,9 @@ def content_to_local_result(content: Any) -> tuple[str, Any]:
 
     for key in (DELTA, EMBEDDINGS, SUMMARY):
         if key not in content:
-            raise RoundError(f"train reply lacks the {key!r} record", remediation="Run the lensemble-spec ClientApp on every node.")
+            raise RoundError(
+                f"train reply lacks the {key!r} record", remediation="Run the lensemble-spec ClientApp on every node."
+            )
     summary = content[SUMMARY]
     try:
         participant = str(summary["participant"])
@@ -127,7 +131,9 @@ def content_to_local_result(content: Any) -> tuple[str, Any]:
             steps=int(summary["loss.steps"]),
         )
     except KeyError as exc:
-        raise RoundError(f"train reply summary lacks {exc}", remediation="Run the lensemble-spec ClientApp on every node.") from exc
+        raise RoundError(
+            f"train reply summary lacks {exc}", remediation="Run the lensemble-spec ClientApp on every node."
+        ) from exc
     emb = record_to_params(content[EMBEDDINGS])
     fired = bool(summary["backstop.fired"]) if "backstop.fired" in summary else None
     angle = float(summary["backstop.angle_deg"]) if "backstop.angle_deg" in summary else None

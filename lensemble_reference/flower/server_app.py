@@ -54,7 +54,8 @@ def wait_for_nodes(grid: Grid, count: int, timeout: float) -> list[int]:
         if time.monotonic() >= deadline:
             raise QuorumNotMet(
                 f"{len(nodes)} of {count} SuperNodes connected after {timeout:.0f} s",
-                remediation="Start one SuperNode per silo pointing at this SuperLink, or raise the run config 'node-wait'.",
+                remediation="Start one SuperNode per silo pointing at this SuperLink, or raise the run config "
+                            "'node-wait'.",
             )
         time.sleep(POLL_S)
 
@@ -64,10 +65,14 @@ def discover_participants(grid: Grid, nodes: list[int], config: ConfigRecord, ti
     return {node: participant for node, (participant, _site) in discover_sites(grid, nodes, config, timeout).items()}
 
 
-def discover_sites(grid: Grid, nodes: list[int], config: ConfigRecord, timeout: float) -> dict[int, tuple[str, dict[str, Any]]]:
+def discover_sites(
+    grid: Grid, nodes: list[int], config: ConfigRecord, timeout: float
+) -> dict[int, tuple[str, dict[str, Any]]]:
     """``{node id: (participant, site description)}`` from ``query`` replies (see :mod:`.sites`)."""
     messages = [
-        Message(content=RecordDict({CONFIG: config}), dst_node_id=node, message_type=MessageType.QUERY, group_id="discover")
+        Message(
+            content=RecordDict({CONFIG: config}), dst_node_id=node, message_type=MessageType.QUERY, group_id="discover"
+        )
         for node in nodes
     ]
     mapping: dict[int, tuple[str, dict[str, Any]]] = {}
@@ -88,7 +93,13 @@ class FlowerRounds:
     """Round engine over a Flower Grid (see module docstring)."""
 
     def __init__(
-        self, grid: Grid, strategy: AnchoredDiLoCo | None = None, *, timeout: float = 3600.0, node_wait: float = 120.0, rejoin_wait: float = 0.0,
+        self,
+        grid: Grid,
+        strategy: AnchoredDiLoCo | None = None,
+        *,
+        timeout: float = 3600.0,
+        node_wait: float = 120.0,
+        rejoin_wait: float = 0.0,
     ) -> None:
         self.grid = grid
         self.rejoin_wait = float(rejoin_wait)
@@ -152,7 +163,9 @@ class FlowerRounds:
                 mapping[node] = participant
         strategy.set_participants(mapping)
 
-    def run_round(self, setup: Any, theta: dict[str, np.ndarray], state: Any, round_index: int, pids: list[str]) -> tuple[dict[str, np.ndarray], Any, dict[str, Any]]:
+    def run_round(
+        self, setup: Any, theta: dict[str, np.ndarray], state: Any, round_index: int, pids: list[str]
+    ) -> tuple[dict[str, np.ndarray], Any, dict[str, Any]]:
         strategy = self.strategy
         if strategy is None:
             raise RoundError("run_round called before start")
@@ -162,7 +175,11 @@ class FlowerRounds:
         messages = list(strategy.configure_train(round_index, params_to_record(theta), self.config, self.grid))
         by_node = dict(strategy.participants)
         replies = list(self.grid.send_and_receive(messages, timeout=self.timeout))
-        strategy.sent = {m.metadata.message_id: by_node[int(m.metadata.dst_node_id)] for m in messages if int(m.metadata.dst_node_id) in by_node}
+        strategy.sent = {
+            m.metadata.message_id: by_node[int(m.metadata.dst_node_id)]
+            for m in messages
+            if int(m.metadata.dst_node_id) in by_node
+        }
         try:
             arrays, _metrics = strategy.aggregate_train(round_index, replies)
         finally:
@@ -175,7 +192,15 @@ class FlowerRounds:
         return record_to_params(arrays), strategy.state, dict(strategy.last_results)
 
 
-def build_server_app(cfg: Any, inputs: Any, out_dir: Path, holder: dict[str, Any], *, show_progress: bool = False, timeout: float = 3600.0) -> ServerApp:
+def build_server_app(
+    cfg: Any,
+    inputs: Any,
+    out_dir: Path,
+    holder: dict[str, Any],
+    *,
+    show_progress: bool = False,
+    timeout: float = 3600.0,
+) -> ServerApp:
     """Simulation ServerApp: runs the shared driver; puts the RunResult (or the error) in ``holder``."""
     from lensemble_reference.federation import run_federated
 
@@ -184,7 +209,9 @@ def build_server_app(cfg: Any, inputs: Any, out_dir: Path, holder: dict[str, Any
     @app.main()
     def main(grid: Grid, context: Context) -> None:
         try:
-            holder["result"] = run_federated(cfg, inputs, Path(out_dir), show_progress=show_progress, engine=FlowerRounds(grid, timeout=timeout))
+            holder["result"] = run_federated(
+                cfg, inputs, Path(out_dir), show_progress=show_progress, engine=FlowerRounds(grid, timeout=timeout)
+            )
         except BaseException as exc:  # noqa: BLE001 - re-raised by run_flower with its type intact
             holder["error"] = exc
 
@@ -209,7 +236,10 @@ def load_probe_file(path: str, pinned: str) -> np.ndarray:
     try:
         points = load_file(path)["points"]
     except (OSError, KeyError, SafetensorError) as exc:
-        raise ProbeError(f"probe file {path} is unreadable or has no 'points' tensor: {exc}", remediation="Write it with `python -m lensemble_reference.flower.deploy probe`.") from exc
+        raise ProbeError(
+            f"probe file {path} is unreadable or has no 'points' tensor: {exc}",
+            remediation="Write it with `python -m lensemble_reference.flower.deploy probe`.",
+        ) from exc
     got = probe_hash(points)
     if not pinned or got != pinned:
         raise ProbeError(
@@ -233,10 +263,20 @@ def deployment_inputs(cfg: Any, sites: dict[int, tuple[str, dict[str, Any]]], pr
         points = load_probe_file(probe, pinned)
         from lensemble_spec.artifacts import probe_hash
 
-        world = {"schema": SITES_SCHEMA, "sites": {p: by_site[p] for p in sorted(by_site)}, "probe": {"file": Path(probe).name, "probe_hash": pinned}}
+        world = {
+            "schema": SITES_SCHEMA,
+            "sites": {p: by_site[p] for p in sorted(by_site)},
+            "probe": {"file": Path(probe).name, "probe_hash": pinned},
+        }
         return RunInputs(silos=silos, probe_points=points, probe_hash=probe_hash(points), data_roots=roots, world=world)
     synthetic = world_inputs(cfg)  # the demo: the probe (and held-out spec) of the synthetic world
-    return RunInputs(silos=silos, probe_points=synthetic.probe_points, probe_hash=synthetic.probe_hash, data_roots=roots, world=synthetic.world)
+    return RunInputs(
+        silos=silos,
+        probe_points=synthetic.probe_points,
+        probe_hash=synthetic.probe_hash,
+        data_roots=roots,
+        world=synthetic.world,
+    )
 
 
 def deployment_main(grid: Grid, context: Context) -> Any:
@@ -247,14 +287,21 @@ def deployment_main(grid: Grid, context: Context) -> Any:
     rc = dict(context.run_config)
     out_dir = str(rc.get("out-dir", "")).strip()
     if not out_dir:
-        raise ConfigError("run config 'out-dir' is empty", remediation="Pass --run-config 'out-dir=\"/path/to/new/run\"' to flwr run.")
+        raise ConfigError(
+            "run config 'out-dir' is empty", remediation="Pass --run-config 'out-dir=\"/path/to/new/run\"' to flwr run."
+        )
     config_path = str(rc.get("config", "")).strip() or None
     control = str(rc.get("control", "anchored"))
     cfg = load_config(config_path, control=control)  # defaults → control overrides → file, as `train`
     if cfg.control not in FEDERATED_CONTROLS:
-        raise ConfigError(f"control {cfg.control!r} has no federation to deploy; use one of {', '.join(FEDERATED_CONTROLS)}")
+        raise ConfigError(
+            f"control {cfg.control!r} has no federation to deploy; use one of {', '.join(FEDERATED_CONTROLS)}"
+        )
     engine = FlowerRounds(
-        grid, timeout=float(rc.get("timeout", 3600.0)), node_wait=float(rc.get("node-wait", 120.0)), rejoin_wait=float(rc.get("rejoin-wait", 0.0)),
+        grid,
+        timeout=float(rc.get("timeout", 3600.0)),
+        node_wait=float(rc.get("node-wait", 120.0)),
+        rejoin_wait=float(rc.get("rejoin-wait", 0.0)),
     )
     count = int(rc.get("sites", 0)) or len(cfg_silo_names(cfg))
     sites = engine.discover(cfg, count)

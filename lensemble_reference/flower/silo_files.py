@@ -54,7 +54,10 @@ def read_silo(path: str | Path) -> Silo:
     """Read a silo file; DataError if it is missing, not safetensors or not a silo file."""
     p = Path(path)
     if not p.is_file():
-        raise DataError(f"silo file {p} does not exist", remediation="Pass the path of an existing silo file as node config silo-file.")
+        raise DataError(
+            f"silo file {p} does not exist",
+            remediation="Pass the path of an existing silo file as node config silo-file.",
+        )
     try:
         with safe_open(str(p), framework="np") as handle:
             meta = handle.metadata() or {}
@@ -62,7 +65,10 @@ def read_silo(path: str | Path) -> Silo:
     except (SafetensorError, OSError, ValueError) as exc:
         raise DataError(f"{p} is not a safetensors silo file: {exc}") from exc
     if meta.get("format") != SILO_FORMAT or not meta.get("name"):
-        raise DataError(f"{p} is not a {SILO_FORMAT} file (metadata {meta})", remediation="Write silo files with `python -m lensemble_reference.flower.deploy silos`.")
+        raise DataError(
+            f"{p} is not a {SILO_FORMAT} file (metadata {meta})",
+            remediation="Write silo files with `python -m lensemble_reference.flower.deploy silos`.",
+        )
     missing = [f for f in _FIELDS if f not in tensors]
     if missing:
         raise DataError(f"silo file {p} lacks tensor(s) {', '.join(missing)}")
@@ -82,7 +88,11 @@ def write_silo_dir(directory: str | Path, silos: Mapping[str, Silo]) -> list[str
 
 def _partition(node_config: Mapping[str, Any], n: int, where: str) -> int:
     if "partition-id" not in node_config:
-        raise DataError(f"node config has neither silo-file nor partition-id ({where})", remediation="Start the SuperNode with --node-config 'partition-id=<i> num-partitions=<n>' or 'silo-file=<path>'.")
+        raise DataError(
+            f"node config has neither silo-file nor partition-id ({where})",
+            remediation="Start the SuperNode with --node-config 'partition-id=<i> num-partitions=<n>' or "
+                        "'silo-file=<path>'.",
+        )
     pid = node_config["partition-id"]
     if isinstance(pid, bool) or not isinstance(pid, int) or not 0 <= pid < n:
         raise DataError(f"partition-id {pid!r} is not an integer in [0, {n}) ({where})")

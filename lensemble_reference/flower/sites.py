@@ -69,7 +69,13 @@ def silo_fingerprint(silo: Any) -> str:
 def describe(silo: Any, source: str, **extra: Any) -> dict[str, Any]:
     """The description a site reports: source, fingerprint, row count and chunk shape."""
     obs = np.asarray(silo.obs)
-    return {"source": source, "fingerprint": silo_fingerprint(silo), "rows": int(obs.shape[0]), "frames_per_row": int(obs.shape[1]), **extra}
+    return {
+        "source": source,
+        "fingerprint": silo_fingerprint(silo),
+        "rows": int(obs.shape[0]),
+        "frames_per_row": int(obs.shape[1]),
+        **extra,
+    }
 
 
 def check_name(name: str, key: str) -> str:
@@ -115,18 +121,28 @@ def _load_site(spec: str | Path, name: str, cfg: Any) -> tuple[Site, np.ndarray]
     std = ld._standardisation(episodes, root, "observation.state", "action", [name])
     norm = {k: (np.asarray(std[k]["mean"]), np.asarray(std[k]["std"])) for k in ("state", "action")}
     silo, sources = ld._build_silo(
-        name, episodes, [root], horizon=cfg.world.horizon, image_size=cfg.model.image_size,
-        state_norm=norm["state"], action_norm=norm["action"],
+        name,
+        episodes,
+        [root],
+        horizon=cfg.world.horizon,
+        image_size=cfg.model.image_size,
+        state_norm=norm["state"],
+        action_norm=norm["action"],
     )
     width = int(np.asarray(silo.actions).shape[-1])
     if width != cfg.model.action_dim:
         raise DataError(
             f"site {name}: actions have {width} dimensions, the run's model.action_dim is {cfg.model.action_dim}",
-            remediation="Every site of a federation must record the same robot's action space; fix the run config or the site's root.",
+            remediation="Every site of a federation must record the same robot's action space; fix the run config or "
+                "the site's root.",
         )
     desc = describe(
-        silo, "lerobot", root_fingerprint=root.fingerprint, repo_id=root.repo_id,
-        episodes=len(episodes), standardisation="site-local",
+        silo,
+        "lerobot",
+        root_fingerprint=root.fingerprint,
+        repo_id=root.repo_id,
+        episodes=len(episodes),
+        standardisation="site-local",
     )
     return Site(name, silo, desc), sources
 
@@ -148,7 +164,9 @@ def resolve_site(node_config: Mapping[str, Any], cfg: Any, silo_dir: str | None 
     """This node's :class:`Site` (resolution order in the module docstring)."""
     from lensemble_spec.artifacts import canonical_json
 
-    cfg_key = canonical_json({"world": cfg.to_dict()["world"], "data": cfg.to_dict().get("data"), "model": cfg.to_dict()["model"]}).decode()
+    cfg_key = canonical_json(
+        {"world": cfg.to_dict()["world"], "data": cfg.to_dict().get("data"), "model": cfg.to_dict()["model"]}
+    ).decode()
     if node_config.get("lerobot-root"):
         name = check_name(str(node_config.get("site", "")), "site")
         key: tuple[str, ...] = ("lerobot", str(node_config["lerobot-root"]), name, cfg_key)
@@ -204,7 +222,11 @@ def probe_file(spec: str | Path, out: str | Path, cfg: Any) -> tuple[Path, str]:
 
     site, sources = _load_site(spec, "probe", cfg)
     points, desc = select_probe(
-        {"probe": site.silo}, {"probe": sources}, k=cfg.world.probe_size, seed=cfg.world.seed, frame_stride=cfg.data.frame_stride
+        {"probe": site.silo},
+        {"probe": sources},
+        k=cfg.world.probe_size,
+        seed=cfg.world.seed,
+        frame_stride=cfg.data.frame_stride,
     )
     data = st_save({"points": np.ascontiguousarray(points)}, metadata={"probe_hash": desc["probe_hash"]})
     return atomic_write_bytes(Path(out), data), str(desc["probe_hash"])

@@ -90,7 +90,9 @@ def short_reason(reason: str | None) -> str:
 class AnchoredDiLoCo(Strategy):
     """DiLoCo outer step over Flower messages (see module docstring)."""
 
-    def __init__(self, *, lr: float, momentum: float = 0.0, nesterov: bool = True, min_participants: int | None = None) -> None:
+    def __init__(
+        self, *, lr: float, momentum: float = 0.0, nesterov: bool = True, min_participants: int | None = None
+    ) -> None:
         self.lr = float(lr)
         self.min_participants = min_participants  # None: every registered participant must reply
         self.momentum = float(momentum)
@@ -108,7 +110,12 @@ class AnchoredDiLoCo(Strategy):
     @classmethod
     def from_config(cls, cfg: Any) -> AnchoredDiLoCo:
         """The strategy for a TrainConfig's outer settings (anchored or naive-fedavg)."""
-        return cls(lr=cfg.outer.lr, momentum=cfg.outer.momentum, nesterov=cfg.outer.nesterov, min_participants=cfg.min_participants)
+        return cls(
+            lr=cfg.outer.lr,
+            momentum=cfg.outer.momentum,
+            nesterov=cfg.outer.nesterov,
+            min_participants=cfg.min_participants,
+        )
 
     def quorum(self) -> int:
         """Replies a round needs: ``min_participants``, or every registered participant."""
@@ -120,7 +127,10 @@ class AnchoredDiLoCo(Strategy):
         ids = list(node_participants.values())
         if len(set(ids)) != len(ids):
             dupes = sorted({p for p in ids if ids.count(p) > 1})
-            raise RoundError(f"several nodes claim participant(s) {', '.join(dupes)}", remediation="Start exactly one SuperNode per silo.")
+            raise RoundError(
+                f"several nodes claim participant(s) {', '.join(dupes)}",
+                remediation="Start exactly one SuperNode per silo.",
+            )
         self.participants = {int(k): str(v) for k, v in node_participants.items()}
 
     def set_anchor(self, points: np.ndarray, targets: np.ndarray) -> None:
@@ -132,24 +142,35 @@ class AnchoredDiLoCo(Strategy):
         log(INFO, "\t└──> participants: %s", ", ".join(sorted(self.participants.values())) or "(none registered)")
 
     # -- training ----------------------------------------------------------------------------------
-    def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:
+    def configure_train(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
         """One ``train`` message per registered participant, in participant-id order."""
         if not self.participants:
-            raise QuorumNotMet("no participants registered with the strategy", remediation="Call set_participants() after node discovery.")
+            raise QuorumNotMet(
+                "no participants registered with the strategy",
+                remediation="Call set_participants() after node discovery.",
+            )
         self.current = record_to_params(arrays)
         if self.state is None:
             self.state = outer_init(self.current)
         messages = []
         for node_id, participant in sorted(self.participants.items(), key=lambda item: item[1]):
             rejoin = self.contributors is not None and participant not in self.contributors
-            conf = ConfigRecord({**dict(config), "round": int(server_round), "participant": participant, "rejoin": rejoin})
+            conf = ConfigRecord(
+                {**dict(config), "round": int(server_round), "participant": participant, "rejoin": rejoin}
+            )
             content = RecordDict({ARRAYS: arrays, ANCHOR: self.anchor, CONFIG: conf})
-            message = Message(content=content, dst_node_id=node_id, message_type=MessageType.TRAIN, group_id=str(server_round))
+            message = Message(
+                content=content, dst_node_id=node_id, message_type=MessageType.TRAIN, group_id=str(server_round)
+            )
             messages.append(message)
         self.sent = {}  # filled by the caller once the grid has given the messages their ids
         return messages
 
-    def aggregate_train(self, server_round: int, replies: Iterable[Message]) -> tuple[ArrayRecord | None, MetricRecord | None]:
+    def aggregate_train(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> tuple[ArrayRecord | None, MetricRecord | None]:
         """Decode every reply, then ``checked_outer_step`` over the deltas (participant-id order)."""
         if self.current is None or self.state is None:
             raise RoundError("aggregate_train called before configure_train")
@@ -161,14 +182,19 @@ class AnchoredDiLoCo(Strategy):
                 # a node-unavailable reply comes from the SuperLink: match it by the message it answers
                 who = self.participants.get(node) or self.sent.get(reply.metadata.reply_to_message_id)
                 if int(reply.error.code) not in LOST_CODES:
-                    raise RoundError(f"round {server_round}: participant {who or '?'} (node {node}) failed: {short_reason(reply.error.reason)}")
+                    raise RoundError(
+                        f"round {server_round}: participant {who or '?'} (node {node}) failed: "
+                        f"{short_reason(reply.error.reason)}"
+                    )
                 if who:
                     dropped[who] = short_reason(reply.error.reason)
                 continue
             participant, result = content_to_local_result(reply.content)
             expected = self.participants.get(node)
             if expected != participant:
-                raise RoundError(f"round {server_round}: node {node} answered as {participant!r}, registered as {expected!r}")
+                raise RoundError(
+                    f"round {server_round}: node {node} answered as {participant!r}, registered as {expected!r}"
+                )
             if participant in results:
                 raise RoundError(f"round {server_round}: two replies for participant {participant}")
             results[participant] = result
@@ -202,7 +228,9 @@ class AnchoredDiLoCo(Strategy):
         return params_to_record(new_global), metrics
 
     # -- evaluation: done by the coordinator on the held-out split ---------------------------------
-    def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:
+    def configure_evaluate(
+        self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid
+    ) -> Iterable[Message]:
         return []
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:

@@ -43,7 +43,14 @@ class LatentGoalCost:
         self.calls += 1
         pixels = _first_sample_last_frame(info_dict["pixels"])
         goal = _first_sample_last_frame(info_dict["goal"])
-        cand = np.clip(np.asarray(action_candidates.detach().cpu() if torch.is_tensor(action_candidates) else action_candidates, dtype=np.float32), -1.0, 1.0)
+        cand = np.clip(
+            np.asarray(
+                action_candidates.detach().cpu() if torch.is_tensor(action_candidates) else action_candidates,
+                dtype=np.float32,
+            ),
+            -1.0,
+            1.0,
+        )
         b, s, horizon, _ = cand.shape
         z0, g = self._encode(pixels), self._encode(goal)  # (B, d) each
         z = np.repeat(z0, s, axis=0).astype(np.float32)  # (B·S, d), sample-major within an env

@@ -26,13 +26,24 @@ _FLAGS = {
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("pusht", help="train the four controls on stable-worldmodel PushT and plan closed loop with its CEM (extra 'pusht')")
+    p = subparsers.add_parser(
+        "pusht",
+        help="train the four controls on stable-worldmodel PushT and plan closed loop with its CEM (extra 'pusht')",
+    )
     p.add_argument("--out", type=Path, required=True, help="output directory (must not exist or be empty)")
     p.add_argument("--smoke", action="store_true", help="the CI preset: 1 round, 2 evaluation episodes, tiny data")
-    p.add_argument("--controls", default=None, help="comma-separated subset of the four controls (default: all; 'none': the baselines only)")
+    p.add_argument(
+        "--controls",
+        default=None,
+        help="comma-separated subset of the four controls (default: all; 'none': the baselines only)",
+    )
     for name, kind in _FLAGS.items():
         p.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, help=f"PushTSettings.{name}")
-    p.add_argument("--silo-factor", default=None, help="colour factor the silos are split on (block.color, background.color, agent.color, goal.color)")
+    p.add_argument(
+        "--silo-factor",
+        default=None,
+        help="colour factor the silos are split on (block.color, background.color, agent.color, goal.color)",
+    )
     p.add_argument("--quiet", action="store_true", help="no training progress bars")
     p.set_defaults(func=_run)
 
@@ -57,7 +68,8 @@ def _run(args: argparse.Namespace) -> int:
     if missing:
         raise ConfigError(
             f"lensemble-spec pusht needs {' and '.join(missing)}, not installed here",
-            remediation="pip install 'lensemble-spec[pusht]' in a separate venv (it brings torchvision); see docs/pusht.md.",
+            remediation="pip install 'lensemble-spec[pusht]' in a separate venv (it brings torchvision); see "
+                "docs/pusht.md.",
         )
     from .run import run_pusht
 

@@ -66,7 +66,13 @@ class _MemoryWriter:
 
 
 def collect_episodes(
-    n_episodes: int, *, seed: int, episode_len: int, image_size: int, factor: str = DEFAULT_SILO_FACTOR, num_envs: int = 4
+    n_episodes: int,
+    *,
+    seed: int,
+    episode_len: int,
+    image_size: int,
+    factor: str = DEFAULT_SILO_FACTOR,
+    num_envs: int = 4,
 ) -> Episodes:
     """``n_episodes`` full-length episodes of ``episode_len`` frames (see module docstring).
 
@@ -84,8 +90,16 @@ def collect_episodes(
         world.set_policy(WeakPolicy(seed=seed))
         writer = _MemoryWriter()
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Casting input x", category=UserWarning)  # PushT's list → Box cast
-            world.collect(writer=writer, episodes=n_episodes + max(2, n_episodes // 4), seed=seed, options={"variation": variations(factor)}, progress=False)
+            warnings.filterwarnings(
+                "ignore", message=".*Casting input x", category=UserWarning
+            )  # PushT's list → Box cast
+            world.collect(
+                writer=writer,
+                episodes=n_episodes + max(2, n_episodes // 4),
+                seed=seed,
+                options={"variation": variations(factor)},
+                progress=False,
+            )
     finally:
         world.close()
     full = [ep for ep in writer.episodes if len(ep["pixels"]) == episode_len]
@@ -124,8 +138,14 @@ def split_silos(episodes: Episodes, n_silos: int) -> tuple[dict[str, Silo], dict
     for s, idx in enumerate(parts):
         idx = np.sort(idx)
         name = f"silo-{s}"
-        silos[name] = Silo(name=name, obs=to_obs(episodes.pixels[idx]), actions=episodes.actions[idx], states=episodes.states[idx])
-        bands[name] = {"episodes": [int(i) for i in idx], "luma_min": float(luma[idx].min()), "luma_max": float(luma[idx].max())}
+        silos[name] = Silo(
+            name=name, obs=to_obs(episodes.pixels[idx]), actions=episodes.actions[idx], states=episodes.states[idx]
+        )
+        bands[name] = {
+            "episodes": [int(i) for i in idx],
+            "luma_min": float(luma[idx].min()),
+            "luma_max": float(luma[idx].max()),
+        }
     description = {
         "factor": episodes.factor_name,
         "rule": "episodes sorted by BT.601 luma of the factor colour (stable), cut into equal contiguous parts",

@@ -92,7 +92,9 @@ class PushTSettings:
         from .env import SILO_FACTORS
 
         if self.silo_factor not in SILO_FACTORS:
-            raise ConfigError(f"silo_factor must be one of {', '.join(SILO_FACTORS)}, got {self.silo_factor!r}", field="silo_factor")
+            raise ConfigError(
+                f"silo_factor must be one of {', '.join(SILO_FACTORS)}, got {self.silo_factor!r}", field="silo_factor"
+            )
         unknown = [c for c in self.controls if c not in CONTROLS]
         if unknown:
             raise ConfigError(f"unknown control(s) {unknown}; choose from {', '.join(CONTROLS)}", field="controls")
@@ -100,9 +102,24 @@ class PushTSettings:
 
 
 #: The CI smoke: one round, two evaluation episodes, tiny everything (about a minute on 2 cores).
-SMOKE = PushTSettings(silos=2, episodes_per_silo=3, episode_len=12, image_size=32, rounds=1, inner_steps=3, batch_size=8,
-                      probe_size=16, eval_episodes=2, goal_steps=3, budget=6, horizon=3, receding_horizon=3, samples=16,
-                      iterations=2, topk=4)
+SMOKE = PushTSettings(
+    silos=2,
+    episodes_per_silo=3,
+    episode_len=12,
+    image_size=32,
+    rounds=1,
+    inner_steps=3,
+    batch_size=8,
+    probe_size=16,
+    eval_episodes=2,
+    goal_steps=3,
+    budget=6,
+    horizon=3,
+    receding_horizon=3,
+    samples=16,
+    iterations=2,
+    topk=4,
+)
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -121,11 +138,18 @@ def train_config(settings: PushTSettings) -> Any:
     from lensemble_reference.config import TrainConfig
 
     base = TrainConfig().to_dict()
-    base.update(seed=settings.seed, rounds=settings.rounds, inner_steps=settings.inner_steps, batch_size=settings.batch_size)
+    base.update(
+        seed=settings.seed, rounds=settings.rounds, inner_steps=settings.inner_steps, batch_size=settings.batch_size
+    )
     base["window"] = min(base["window"], settings.episode_len - 1)
     base["model"].update(action_dim=2, image_size=settings.image_size)
-    base["world"].update(seed=settings.seed, horizon=settings.episode_len - 1, image_size=settings.image_size,
-                         probe_size=settings.probe_size, episodes_per_silo=settings.episodes_per_silo)
+    base["world"].update(
+        seed=settings.seed,
+        horizon=settings.episode_len - 1,
+        image_size=settings.image_size,
+        probe_size=settings.probe_size,
+        episodes_per_silo=settings.episodes_per_silo,
+    )
     return TrainConfig.from_dict(base).validate()
 
 
@@ -138,8 +162,13 @@ def build_inputs(settings: PushTSettings) -> tuple[Any, dict[str, Any]]:
     from .env import ENV_ID, variations
 
     n = settings.silos * settings.episodes_per_silo
-    eps = collect_episodes(n, seed=settings.seed, episode_len=settings.episode_len, image_size=settings.image_size,
-                          factor=settings.silo_factor)
+    eps = collect_episodes(
+        n,
+        seed=settings.seed,
+        episode_len=settings.episode_len,
+        image_size=settings.image_size,
+        factor=settings.silo_factor,
+    )
     silos, split = split_silos(eps, settings.silos)
     sources = {name: np.array([[0, e, 0] for e in split["bands"][name]["episodes"]]) for name in silos}
     points, probe = select_probe(silos, sources, k=settings.probe_size, seed=settings.seed, frame_stride=1)
@@ -154,8 +183,13 @@ def build_inputs(settings: PushTSettings) -> tuple[Any, dict[str, Any]]:
         "split": split,
         "probe": probe,
     }
-    inputs = RunInputs(silos=silos, probe_points=points, probe_hash=probe["probe_hash"],
-                       data_roots=[f"swm:{ENV_ID}?seed={settings.seed}&episodes={n}&len={settings.episode_len}"], world=world)
+    inputs = RunInputs(
+        silos=silos,
+        probe_points=points,
+        probe_hash=probe["probe_hash"],
+        data_roots=[f"swm:{ENV_ID}?seed={settings.seed}&episodes={n}&len={settings.episode_len}"],
+        world=world,
+    )
     return inputs, world
 
 
@@ -163,20 +197,33 @@ def evaluate_policy(settings: PushTSettings, policy: Any) -> dict[str, Any]:
     """swm's ``World.evaluate`` of ``policy`` on the settings' fixed episodes (one per env)."""
     from .env import make_world, variations
 
-    world = make_world(num_envs=settings.eval_episodes, image_size=settings.image_size, max_steps=settings.budget,
-                       goal_steps=settings.goal_steps)
+    world = make_world(
+        num_envs=settings.eval_episodes,
+        image_size=settings.image_size,
+        max_steps=settings.budget,
+        goal_steps=settings.goal_steps,
+    )
     try:
         world.set_policy(policy)
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # CEMSolver prints a line per solve
-            warnings.filterwarnings("ignore", message=".*Casting input x", category=UserWarning)  # PushT's list → Box cast
-            out = world.evaluate(episodes=settings.eval_episodes, seed=settings.eval_seed, reset_mode="wait",
-                                 options={"variation": variations(settings.silo_factor)})
+            warnings.filterwarnings(
+                "ignore", message=".*Casting input x", category=UserWarning
+            )  # PushT's list → Box cast
+            out = world.evaluate(
+                episodes=settings.eval_episodes,
+                seed=settings.eval_seed,
+                reset_mode="wait",
+                options={"variation": variations(settings.silo_factor)},
+            )
     finally:
         world.close()
     order = np.argsort(np.asarray(out["seeds"]), kind="stable")
     successes = [bool(x) for x in np.asarray(out["episode_successes"])[order]]
-    return {"seeds": [int(s) for s in np.asarray(out["seeds"])[order]], "successes": successes,
-            "swm_success_rate_percent": float(out["success_rate"])}
+    return {
+        "seeds": [int(s) for s in np.asarray(out["seeds"])[order]],
+        "successes": successes,
+        "swm_success_rate_percent": float(out["success_rate"]),
+    }
 
 
 def planner_policy(settings: PushTSettings, params: Mapping[str, Any]) -> Any:
@@ -190,8 +237,15 @@ def planner_policy(settings: PushTSettings, params: Mapping[str, Any]) -> Any:
     from stable_worldmodel.solver.cem import CEMSolver
 
     cost = LatentGoalCost(ReferenceModel(threads=1), params, running=settings.running_cost)
-    solver = CEMSolver(cost, batch_size=settings.eval_episodes, num_samples=settings.samples, var_scale=settings.var_scale,
-                       n_steps=settings.iterations, topk=settings.topk, seed=settings.eval_seed)
+    solver = CEMSolver(
+        cost,
+        batch_size=settings.eval_episodes,
+        num_samples=settings.samples,
+        var_scale=settings.var_scale,
+        n_steps=settings.iterations,
+        topk=settings.topk,
+        seed=settings.eval_seed,
+    )
     config = swm.policy.PlanConfig(horizon=settings.horizon, receding_horizon=settings.receding_horizon)
     return swm.policy.WorldModelPolicy(solver, config)
 
@@ -228,8 +282,10 @@ def run_pusht(settings: PushTSettings, out: Path, *, show_progress: bool = False
     base = train_config(settings)
     inputs, world = build_inputs(settings)
     collected = time.perf_counter() - started
-    log(f"collected {world['episodes']} PushT episodes of {settings.episode_len} frames into {settings.silos} silos "
-        f"by {world['split']['factor']} in {collected:.1f}s")
+    log(
+        f"collected {world['episodes']} PushT episodes of {settings.episode_len} frames into {settings.silos} silos "
+        f"by {world['split']['factor']} in {collected:.1f}s"
+    )
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, Any] = {}
     for control in settings.controls:
@@ -243,8 +299,13 @@ def run_pusht(settings: PushTSettings, out: Path, *, show_progress: bool = False
         for name, params in sorted(models.items()):
             per_model[name] = evaluate_policy(settings, planner_policy(settings, params))
         pooled = [s for m in per_model.values() for s in m["successes"]]
-        rows[control] = {**score(pooled), "per_model": per_model, "train_s": round(trained, 1),
-                         "eval_s": round(time.perf_counter() - t1, 1), "run_dir": str(result.run_dir)}
+        rows[control] = {
+            **score(pooled),
+            "per_model": per_model,
+            "train_s": round(trained, 1),
+            "eval_s": round(time.perf_counter() - t1, 1),
+            "run_dir": str(result.run_dir),
+        }
         log(_line(control, rows[control]))
     baselines: dict[str, Any] = {}
     from lensemble_reference.federation import initial_global
@@ -254,7 +315,11 @@ def run_pusht(settings: PushTSettings, out: Path, *, show_progress: bool = False
         t1 = time.perf_counter()
         policy = planner_policy(settings, theta0) if name == "untrained-planner" else baseline_policy(name, settings)
         ev = evaluate_policy(settings, policy)
-        baselines[name] = {**score(ev["successes"]), "per_model": {"policy": ev}, "eval_s": round(time.perf_counter() - t1, 1)}
+        baselines[name] = {
+            **score(ev["successes"]),
+            "per_model": {"policy": ev},
+            "eval_s": round(time.perf_counter() - t1, 1),
+        }
         log(_line(f"{name} (baseline)", baselines[name]))
     doc = {
         "schema": "lensemble-spec/pusht-results/v1",
@@ -263,7 +328,8 @@ def run_pusht(settings: PushTSettings, out: Path, *, show_progress: bool = False
         "data": world,
         "controls": rows,
         "baselines": baselines,
-        "success_rule": "stable-worldmodel PushT eval_state on the true state: |goal[:4]-state[:4]| < 20 px and angle error < pi/9",
+        "success_rule": "stable-worldmodel PushT eval_state on the true state: |goal[:4]-state[:4]| < 20 px and angle "
+            "error < pi/9",
         "wall_time_s": round(time.perf_counter() - started, 1),
         "load_average_1m": list(os.getloadavg())[:1],
         "threads": base.threads,
@@ -276,7 +342,10 @@ def run_pusht(settings: PushTSettings, out: Path, *, show_progress: bool = False
 
 def _line(name: str, row: Mapping[str, Any]) -> str:
     lo, hi = row["wilson95"]
-    text = f"{name:>18}: {row['successes']:>3}/{row['trials']:<3} success {row['rate']:.2f}  (95% Wilson {lo:.2f}-{hi:.2f})"
+    text = (
+        f"{name:>18}: {row['successes']:>3}/{row['trials']:<3} success {row['rate']:.2f}"
+        f"  (95% Wilson {lo:.2f}-{hi:.2f})"
+    )
     models = row.get("per_model", {})
     if len(models) > 1:  # local-only: one model per silo, pooled above
         text += "  per silo " + ", ".join(f"{sum(m['successes'])}/{len(m['successes'])}" for m in models.values())

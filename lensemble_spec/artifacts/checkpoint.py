@@ -232,7 +232,9 @@ def _refuse_foreign_files(root: Path, listed: list[str] | None) -> None:
             )
 
 
-def _safetensors_specs(data: bytes, label: str, *, max_header: int = _MAX_ST_HEADER) -> dict[str, tuple[str, tuple[int, ...]]]:
+def _safetensors_specs(
+    data: bytes, label: str, *, max_header: int = _MAX_ST_HEADER
+) -> dict[str, tuple[str, tuple[int, ...]]]:
     """Names, dtypes and shapes from a safetensors file's own header (bounded parse)."""
     if len(data) < 8:
         raise CheckpointIntegrityError(f"{label} is too short to be a safetensors file")
@@ -267,13 +269,16 @@ def check_st_metadata(metadata: Any, label: str) -> None:
     """A safetensors ``__metadata__`` must be absent or a small string-to-string map."""
     if metadata is None:
         return
-    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
         raise CheckpointIntegrityError(f"{label}: __metadata__ is not a string-to-string map")
     size = sum(len(k.encode("utf-8")) + len(v.encode("utf-8")) for k, v in metadata.items())
     if size > MAX_ST_METADATA_BYTES:
         raise CheckpointIntegrityError(
             f"{label}: __metadata__ holds {size} bytes, over the {MAX_ST_METADATA_BYTES}-byte limit",
-            remediation="Write weights without bulky safetensors metadata; the checkpoint header carries the provenance.",
+            remediation="Write weights without bulky safetensors metadata; the checkpoint header carries the "
+                        "provenance.",
         )
 
 

@@ -41,7 +41,9 @@ def confine(root: str | os.PathLike[str], rel: object) -> Path:
         real_root = Path(root).resolve()
         resolved = (real_root / str(rel)).resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a name too long
-        raise ArtifactError(f"artifact path {rel!r} cannot be resolved: {getattr(exc, 'strerror', None) or exc}") from exc
+        raise ArtifactError(
+            f"artifact path {rel!r} cannot be resolved: {getattr(exc, 'strerror', None) or exc}"
+        ) from exc
     if resolved != real_root and real_root not in resolved.parents:
         raise PathEscape(f"artifact path {rel!r} resolves to {resolved}, outside {real_root}")
     return resolved

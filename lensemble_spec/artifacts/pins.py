@@ -171,7 +171,9 @@ def resolve_pin(pin: Any, *, cache_dir: str | os.PathLike[str], verify: bool = T
 
     digest = ""
     if verify:
-        digest = files[0].sha256 if parts.path is not None else snapshot_digest({f.path_in_repo: f.sha256 for f in files})
+        digest = (
+            files[0].sha256 if parts.path is not None else snapshot_digest({f.path_in_repo: f.sha256 for f in files})
+        )
     verified = False
     if verify and pin.sha256 is not None:
         if digest != pin.sha256:
@@ -204,7 +206,9 @@ def _resolve_file(uri: str, parts: PinParts, cache_dir: Path, repo_dir: Path, sn
         parts.repo_id, parts.path, cache_dir=str(cache_dir), revision=parts.revision, repo_type=parts.repo_type
     )
     if hit is _CACHED_NO_EXIST:
-        raise _unresolved(uri, parts, cache_dir, repo_dir, f"the cache records that {parts.path!r} does not exist at this revision")
+        raise _unresolved(
+            uri, parts, cache_dir, repo_dir, f"the cache records that {parts.path!r} does not exist at this revision"
+        )
     if not isinstance(hit, str):
         raise _unresolved(uri, parts, cache_dir, repo_dir, f"file {parts.path!r} is not in the cached snapshot")
     expected = snapshot_dir / parts.path
@@ -214,7 +218,9 @@ def _resolve_file(uri: str, parts: PinParts, cache_dir: Path, repo_dir: Path, sn
     return parts.path, Path(hit)
 
 
-def _resolve_snapshot(uri: str, parts: PinParts, cache_dir: Path, repo_dir: Path, snapshot_dir: Path) -> list[tuple[str, Path]]:
+def _resolve_snapshot(
+    uri: str, parts: PinParts, cache_dir: Path, repo_dir: Path, snapshot_dir: Path
+) -> list[tuple[str, Path]]:
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -246,7 +252,9 @@ def _confined_target(uri: str, repo_dir: Path, local: Path) -> Path:
     real = Path(os.path.realpath(local))
     root = Path(os.path.realpath(repo_dir))
     if root != real and root not in real.parents:
-        raise PathEscape(f"{uri}: cache entry {str(local)!r} resolves outside the repository cache to {str(real)!r}", uri=uri)
+        raise PathEscape(
+            f"{uri}: cache entry {str(local)!r} resolves outside the repository cache to {str(real)!r}", uri=uri
+        )
     if not real.is_file():
         raise PinUnresolved(f"{uri}: cache entry {str(local)!r} is not a regular file (dangling symlink?)", uri=uri)
     return real

@@ -31,7 +31,8 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int, *, label: st
         if not stat.S_ISREG(st.st_mode):
             raise ArtifactError(
                 f"{name} is not a regular file ({_kind(st.st_mode)})",
-                remediation="Replace it with a regular file; devices, pipes, sockets and directories are refused unread.",
+                remediation="Replace it with a regular file; devices, pipes, sockets and directories are refused "
+                            "unread.",
             )
         if st.st_size > max_bytes:
             raise ArtifactError(

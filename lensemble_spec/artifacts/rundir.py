@@ -54,7 +54,9 @@ class RunDirWriter:
     ``{"name", "version"}`` written into checkpoint headers.
     """
 
-    def __init__(self, run_dir: str | Path, *, run_id: str, control: str, config: Mapping[str, Any], producer: Mapping[str, str]) -> None:
+    def __init__(
+        self, run_dir: str | Path, *, run_id: str, control: str, config: Mapping[str, Any], producer: Mapping[str, str]
+    ) -> None:
         self.run_dir = Path(run_dir)
         if self.run_dir.exists() and (not self.run_dir.is_dir() or any(self.run_dir.iterdir())):
             raise ArtifactError(
@@ -79,13 +81,22 @@ class RunDirWriter:
         })
         atomic_write_bytes(self.run_dir / PROBE_FILE, data)
 
-    def commit(self, params: Mapping[str, Any], *, round_index: int, parent_hash: str | None, participant: str | None = None) -> str:
+    def commit(
+        self, params: Mapping[str, Any], *, round_index: int, parent_hash: str | None, participant: str | None = None
+    ) -> str:
         """Write a checkpoint and list it in the manifest-to-be; return its content hash."""
         rel = checkpoint_path(round_index, participant)
         header = save_checkpoint(
-            params, self.run_dir / rel, round_index=round_index, parent_hash=parent_hash, config_hash=self.config_hash, producer=self.producer
+            params,
+            self.run_dir / rel,
+            round_index=round_index,
+            parent_hash=parent_hash,
+            config_hash=self.config_hash,
+            producer=self.producer,
         )
-        self.checkpoints.append({"round_index": round_index, "path": rel, "content_hash": header.content_hash, "participant": participant})
+        self.checkpoints.append(
+            {"round_index": round_index, "path": rel, "content_hash": header.content_hash, "participant": participant}
+        )
         return header.content_hash
 
     def append_record(self, record: Mapping[str, Any]) -> dict[str, Any]:

@@ -50,7 +50,8 @@ def load_claims(source: str | os.PathLike[str] | Mapping[str, Any] | bytes) -> C
         where = ".".join(str(p) for p in first["loc"]) or "<document>"
         raise ArtifactError(
             f"{label}: invalid claim document at {where}: {first['msg']}",
-            remediation="Follow the claim format in lensemble_spec/claims/model.py (numbers as published strings, one claim kind per cell).",
+            remediation="Follow the claim format in lensemble_spec/claims/model.py (numbers as published strings, one "
+                        "claim kind per cell).",
         ) from None
 
 

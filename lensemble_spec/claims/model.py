@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
@@ -132,7 +132,7 @@ class BoundClaim(_Strict):
     upper: float | None = None
 
 
-ClaimValue = Annotated[Union[PointClaim, SeriesClaim, RangeClaim, BoundClaim], Field(discriminator="kind")]
+ClaimValue = Annotated[PointClaim | SeriesClaim | RangeClaim | BoundClaim, Field(discriminator="kind")]
 
 
 class ClaimCell(_Strict):
@@ -171,7 +171,7 @@ class ClaimedPin(_Strict):
 
 # --- relational claims ("in kind" checks on a results table, RFC-0005 §7) ----------------------
 #: A threshold is a number or the name of an RFC harness parameter (e.g. "VAL_PRED_GAP_MIN").
-Threshold = Union[float, Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]]
+Threshold = float | Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
 
 
 class Operand(_Strict):
@@ -224,7 +224,7 @@ class Condition(_Strict):
     is_null: Operand | None = None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> "Condition":
+    def _exactly_one(self) -> Condition:
         set_fields = [k for k in type(self).model_fields if getattr(self, k) is not None]
         if len(set_fields) != 1:
             raise ValueError(f"a condition sets exactly one of {list(type(self).model_fields)}, got {set_fields}")
@@ -241,7 +241,7 @@ class RelationalClaim(_Strict):
     any: list[Condition] | None = None
 
     @model_validator(mode="after")
-    def _one_list(self) -> "RelationalClaim":
+    def _one_list(self) -> RelationalClaim:
         if (self.all is None) == (self.any is None) or not (self.all or self.any):
             raise ValueError(f"claim {self.id}: give a non-empty 'all' or 'any' list, not both")
         return self

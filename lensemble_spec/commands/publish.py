@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "directory as one commit into the local Hugging Face cache (or upload them with --push), "
         "then write full-revision pins with per-file sha256 into DIR/results.json.",
     )
-    p.add_argument("directory", type=Path, metavar="DIR", help="comparison directory (lensemble-spec headline --out DIR)")
+    p.add_argument(
+        "directory", type=Path, metavar="DIR", help="comparison directory (lensemble-spec headline --out DIR)"
+    )
     p.add_argument("--repo-id", required=True, metavar="ORG/NAME", help="Hub repository id")
     p.add_argument("--hub-cache", type=Path, default=None, metavar="CACHE",
                    help="Hugging Face cache to commit into (default: HF_HUB_CACHE, ~/.cache/huggingface/hub)")

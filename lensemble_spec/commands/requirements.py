@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     parser.add_argument(
-        "--tests", action="store_true", help="print each requirement's RFC file:line and the conformance tests that check it"
+        "--tests",
+        action="store_true",
+        help="print each requirement's RFC file:line and the conformance tests that check it",
     )
     parser.add_argument(
         "--rfc-dir", type=Path, default=None, metavar="DIR", help="read RFCs from DIR instead of the packaged ones"
@@ -77,7 +79,11 @@ def format_tests(requirements: tuple[Requirement, ...], tests: dict[str, list[Te
 
 def format_tests_json(requirements: tuple[Requirement, ...], tests: dict[str, list[TestRef]]) -> str:
     rows = [
-        {**asdict(r), "rfc_location": r.rfc_location, "tests": list(dict.fromkeys(ref.nodeid for ref in tests.get(r.id, [])))}
+        {
+            **asdict(r),
+            "rfc_location": r.rfc_location,
+            "tests": list(dict.fromkeys(ref.nodeid for ref in tests.get(r.id, []))),
+        }
         for r in requirements
     ]
     return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"

@@ -29,12 +29,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "behind every finding. Exit 1 on any failure."
         ),
     )
-    parser.add_argument("run_dir", nargs="?", metavar="DIR", help="run directory (manifest.json) or comparison directory (results.json + one run per control)")
-    parser.add_argument("--impl", metavar="MODULE[:ATTR]", help="implementation whose model part re-encodes the checkpoints")
-    parser.add_argument("--hub-cache", metavar="DIR", help="Hugging Face cache directory in which to resolve pins (read offline)")
+    parser.add_argument(
+        "run_dir",
+        nargs="?",
+        metavar="DIR",
+        help="run directory (manifest.json) or comparison directory (results.json + one run per control)",
+    )
+    parser.add_argument(
+        "--impl", metavar="MODULE[:ATTR]", help="implementation whose model part re-encodes the checkpoints"
+    )
+    parser.add_argument(
+        "--hub-cache", metavar="DIR", help="Hugging Face cache directory in which to resolve pins (read offline)"
+    )
     parser.add_argument("--heldout", metavar="FILE", help="safetensors file with the held-out obs/actions/states")
     parser.add_argument("--claims", metavar="seed|FILE", help="claim document to check ('seed' = the seed model card)")
-    parser.add_argument("--claim-values", action="store_true", help="also compare the claim document's numbers with the results table")
+    parser.add_argument(
+        "--claim-values", action="store_true", help="also compare the claim document's numbers with the results table"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--failures-only", action="store_true", help="list only failed and skipped findings")
     parser.set_defaults(func=run)

@@ -40,7 +40,11 @@ def predicted(model_part: Any, params: Any, z: Any, action: Any) -> np.ndarray:
 def bitwise_equal(a: Any, b: Any) -> bool:
     """Same dtype, shape and bytes."""
     a, b = as_array(a), as_array(b)
-    return a.dtype == b.dtype and a.shape == b.shape and np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes()
+    return (
+        a.dtype == b.dtype
+        and a.shape == b.shape
+        and np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes()
+    )
 
 
 def params_bitwise_equal(p: Mapping[str, Any], q: Mapping[str, Any]) -> bool:

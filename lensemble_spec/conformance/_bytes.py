@@ -67,7 +67,12 @@ def content_hash(
         encoded = name.encode("utf-8")
         h.update(struct.pack("<I", len(encoded)) + encoded + _tensor_frame(dtype, shape, data))
     j = canonical_json(
-        {"schema_version": schema_version, "round_index": round_index, "parent_hash": parent_hash or "", "config_hash": config_hash}
+        {
+            "schema_version": schema_version,
+            "round_index": round_index,
+            "parent_hash": parent_hash or "",
+            "config_hash": config_hash,
+        }
     )
     h.update(b"\0header\0" + struct.pack("<I", len(j)) + j)
     return h.hexdigest()
@@ -76,7 +81,9 @@ def content_hash(
 def probe_hash(points: Any) -> str:
     arr = np.ascontiguousarray(np.asarray(points))
     le = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
-    return hashlib.sha256(b"lensemble-spec/probe/v1\0" + _tensor_frame(arr.dtype.name, arr.shape, le.tobytes())).hexdigest()
+    return hashlib.sha256(
+        b"lensemble-spec/probe/v1\0" + _tensor_frame(arr.dtype.name, arr.shape, le.tobytes())
+    ).hexdigest()
 
 
 def read_safetensors_raw(data: bytes) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
@@ -97,7 +104,11 @@ def read_safetensors_raw(data: bytes) -> dict[str, tuple[str, tuple[int, ...], b
         if name == "__metadata__":
             continue
         start, end = info["data_offsets"]
-        out[name] = (_ST_DTYPES.get(info["dtype"], info["dtype"].lower()), tuple(int(s) for s in info["shape"]), body[start:end])
+        out[name] = (
+            _ST_DTYPES.get(info["dtype"], info["dtype"].lower()),
+            tuple(int(s) for s in info["shape"]),
+            body[start:end],
+        )
     return out
 
 
@@ -106,7 +117,9 @@ def numpy_from_raw(dtype: str, shape: Sequence[int], data: bytes) -> np.ndarray:
     if dtype == "bfloat16":
         bits = np.frombuffer(data, dtype="<u2").astype(np.uint32) << 16
         return bits.view(np.float32).reshape(shape)
-    return np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape).astype(dtype)  # native, writable copy
+    return (
+        np.frombuffer(data, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape).astype(dtype)
+    )  # native, writable copy
 
 
 _NAME_TO_ST = {v: k for k, v in _ST_DTYPES.items()}
@@ -119,7 +132,11 @@ def write_safetensors_raw(tensors: Mapping[str, tuple[str, Sequence[int], bytes]
     body = b""
     for name in sorted(tensors):
         dtype, shape, data = tensors[name]
-        header[name] = {"dtype": _NAME_TO_ST.get(dtype, dtype.upper()), "shape": [int(s) for s in shape], "data_offsets": [offset, offset + len(data)]}
+        header[name] = {
+            "dtype": _NAME_TO_ST.get(dtype, dtype.upper()),
+            "shape": [int(s) for s in shape],
+            "data_offsets": [offset, offset + len(data)],
+        }
         offset += len(data)
         body += data
     raw = json.dumps(header, separators=(",", ":")).encode("utf-8")

@@ -8,7 +8,8 @@ committed checkpoint on the harness world's held-out split through the implement
 (:func:`lensemble_spec.verify.recompute.heldout_metrics`) — and writes the comparison's
 ``results.json``: final metrics, per-round series, the verdict that RFC-0005 §5 derives from
 them, and the closed-loop planning record of RFC-0005 §6.2 (every control's final model planned
-with in the held-out appearance, plus the baselines, under :data:`HARNESS_PLANNING`). ``lensemble_spec.verify.verify_run`` then checks the whole directory (EVAL-001…004 on the
+with in the held-out appearance, plus the baselines, under :data:`HARNESS_PLANNING`).
+``lensemble_spec.verify.verify_run`` then checks the whole directory (EVAL-001…004 on the
 controls, EVAL-009…017 on the table), exactly as for a comparison given with ``--run``.
 
 The held-out split never enters a run directory (RFC-0005 §3): it is written beside the comparison
@@ -65,7 +66,12 @@ def _per_round(run_dir: Path, model: Any, split: HeldoutSplit) -> list[dict[str,
     for r in sorted(by_round):
         entries = [c for c in manifest.checkpoints if c.round_index == r]
         paths = [c.path for c in entries if c.participant is None] or [c.path for c in entries]
-        per = [heldout_metrics(model, load_checkpoint(run_dir / p)[0], split, points=probe["points"], targets=probe["targets"]) for p in paths]
+        per = [
+            heldout_metrics(
+                model, load_checkpoint(run_dir / p)[0], split, points=probe["points"], targets=probe["targets"]
+            )
+            for p in paths
+        ]
         rows.append(combine(per))
     return rows
 
@@ -96,11 +102,16 @@ def _planning(comparison: Path, model: Any, rows: list[ControlResult]) -> tuple[
         params = [load_checkpoint(comparison / row.control / p)[0] for p in paths]
         outcomes[row.control] = evaluate_models(model, params, HARNESS_PLANNING, style, size)
     record = planning_record(HARNESS_PLANNING, style, size, outcomes)
-    rows = [r.model_copy(update={"metrics": {**r.metrics, "mpc_success_rate": record["outcomes"][r.control]["rate"]}}) for r in rows]
+    rows = [
+        r.model_copy(update={"metrics": {**r.metrics, "mpc_success_rate": record["outcomes"][r.control]["rate"]}})
+        for r in rows
+    ]
     return rows, record
 
 
-def write_results(comparison: Path, model: Any, heldout: Path, *, split_name: str, seed: int, planning: bool = True) -> ResultsTable:
+def write_results(
+    comparison: Path, model: Any, heldout: Path, *, split_name: str, seed: int, planning: bool = True
+) -> ResultsTable:
     """Evaluate each control's run under ``comparison`` and write its ``results.json`` (with the
     closed-loop planning record unless ``planning`` is false)."""
     from lensemble_spec.verify.heldout import from_file
@@ -120,8 +131,12 @@ def write_results(comparison: Path, model: Any, heldout: Path, *, split_name: st
     record = None
     if planning and rows:
         rows, record = _planning(comparison, model, rows)
-    table = ResultsTable(title="lensemble-spec harness comparison", split=split_name, seeds=[int(seed)], controls=rows, planning=record)
-    atomic_write_bytes(comparison / RESULTS_FILE, (json.dumps(table.model_dump(mode="json"), indent=1, sort_keys=True) + "\n").encode())
+    table = ResultsTable(
+        title="lensemble-spec harness comparison", split=split_name, seeds=[int(seed)], controls=rows, planning=record
+    )
+    atomic_write_bytes(
+        comparison / RESULTS_FILE, (json.dumps(table.model_dump(mode="json"), indent=1, sort_keys=True) + "\n").encode()
+    )
     return table
 
 

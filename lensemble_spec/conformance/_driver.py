@@ -111,7 +111,15 @@ def _pooled(silos: Mapping[str, Silo]) -> Silo:
 class _Run:
     """One harness-driven run in progress (see the module docstring)."""
 
-    def __init__(self, model: Any, federation: Any, config: FederationConfig, silos: Mapping[str, Silo], probe: Probe, out_dir: Path) -> None:
+    def __init__(
+        self,
+        model: Any,
+        federation: Any,
+        config: FederationConfig,
+        silos: Mapping[str, Silo],
+        probe: Probe,
+        out_dir: Path,
+    ) -> None:
         if config.control not in CONTROLS:
             raise ConfigError(f"unknown control {config.control!r}", field="control")
         self.model, self.federation, self.config = model, federation, config
@@ -124,12 +132,22 @@ class _Run:
         self.points = np.ascontiguousarray(np.asarray(probe.points, dtype=np.float32))
         self.probe_hash = probe.probe_hash or library_probe_hash(self.points)
         cfg = dataclasses.asdict(config)
-        self.writer = RunDirWriter(out_dir, run_id=f"harness-{config.control}-{config.seed}", control=config.control, config=cfg, producer=PRODUCER)
+        self.writer = RunDirWriter(
+            out_dir,
+            run_id=f"harness-{config.control}-{config.seed}",
+            control=config.control,
+            config=cfg,
+            producer=PRODUCER,
+        )
         self.started = time.perf_counter()
         self.theta0 = _arrays(model.init(int(config.seed)))
         self.targets = embed(model, self.theta0, self.points)
         self.writer.write_probe(self.points, self.targets)
-        self.anchor = FrameAnchor(points=self.points, targets=self.targets, weight=float(config.lambda_anchor)) if config.lambda_anchor > 0 else None
+        self.anchor = (
+            FrameAnchor(points=self.points, targets=self.targets, weight=float(config.lambda_anchor))
+            if config.lambda_anchor > 0
+            else None
+        )
 
     def record(self, round_index: int, participants: list[str], global_hash: str | None, parent_hash: str | None,
                metrics: Mapping[str, Any], fired: Mapping[str, bool] | None = None) -> dict[str, Any]:  # fmt: skip
@@ -153,18 +171,29 @@ class _Run:
     def round_sketch(self, params: Mapping[str, np.ndarray], round_index: int) -> np.ndarray:
         """``A_t = build_sketch(round_sketch_seed(seed, t), d, SKETCH_DIRECTIONS)`` for the model's ``d``."""
         d = int(self.model.latent_dim)
-        return np.ascontiguousarray(build_sketch(round_sketch_seed(int(self.config.seed), round_index), d, bounds.SKETCH_DIRECTIONS), dtype=np.float32)
+        seed = round_sketch_seed(int(self.config.seed), round_index)
+        return np.ascontiguousarray(build_sketch(seed, d, bounds.SKETCH_DIRECTIONS), dtype=np.float32)
 
-    def local(self, params: Mapping[str, np.ndarray], silo: Silo, round_index: int, anchor: FrameAnchor | None) -> dict[str, np.ndarray]:
+    def local(
+        self, params: Mapping[str, np.ndarray], silo: Silo, round_index: int, anchor: FrameAnchor | None
+    ) -> dict[str, np.ndarray]:
         # RFC-0003 §6: the round's sketch, handed over when local_update takes one (FED-027)
         extra = {"sketch": self.round_sketch(params, round_index)} if local_update_takes_sketch(self.federation) else {}
         delta = self.federation.local_update(
-            params, silo, steps=int(self.config.inner_steps), seed=derive_seed(int(self.config.seed), f"local/{silo.name}/{round_index}"),
-            round_index=round_index, anchor=anchor, config=self.local_config, **extra,
+            params,
+            silo,
+            steps=int(self.config.inner_steps),
+            seed=derive_seed(int(self.config.seed), f"local/{silo.name}/{round_index}"),
+            round_index=round_index,
+            anchor=anchor,
+            config=self.local_config,
+            **extra,
         )  # fmt: skip
         return _add(params, delta)
 
-    def backstop(self, theta: dict[str, np.ndarray], local: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], bool, bool]:
+    def backstop(
+        self, theta: dict[str, np.ndarray], local: dict[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], bool, bool]:
         """(released local model, fired, degenerate) — RFC-0002 §5."""
         angle, degenerate = drift_to_reference(embed(self.model, local, self.points), self.targets)
         if degenerate or angle is None:
@@ -177,14 +206,19 @@ class _Run:
             return local, False, True
         return _arrays(aligned), True, False
 
-    def finish(self, final: Mapping[str, np.ndarray] | None, participants: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> RunResult:
+    def finish(
+        self, final: Mapping[str, np.ndarray] | None, participants: Mapping[str, Mapping[str, np.ndarray]] | None = None
+    ) -> RunResult:
         cfg = self.config
         self.writer.finish(
             root_seed=int(cfg.seed),
             round_sketch_seeds=[round_sketch_seed(int(cfg.seed), r) for r in range(int(cfg.rounds) + 1)],
             probe_hash=self.probe_hash,
             data_roots=[f"harness:{name}" for name in self.silos],
-            split_policy={"training_silos": list(self.silos), "driver": "lensemble-spec conformance harness (primitives)"},
+            split_policy={
+                "training_silos": list(self.silos),
+                "driver": "lensemble-spec conformance harness (primitives)",
+            },
         )
         return RunResult(
             records=list(self.writer.records),
@@ -217,7 +251,9 @@ class _Run:
             metrics = self.metrics({"global": theta}, pairwise=False)
             pair = self.released_drift(released)
             metrics.update(pair)
-            metrics["drift_degenerate"] = bool(metrics.get("drift_degenerate") or pair.pop("degenerate", False) or degenerate)
+            metrics["drift_degenerate"] = bool(
+                metrics.get("drift_degenerate") or pair.pop("degenerate", False) or degenerate
+            )
             metrics.pop("degenerate", None)
             self.record(r, list(self.silos), global_hash, parent, metrics, fired)
             parent = global_hash
@@ -262,7 +298,9 @@ class _Run:
         return self.finish(theta)
 
 
-def drive_run(model: Any, federation: Any, config: FederationConfig, silos: Mapping[str, Silo], probe: Probe, out_dir: Path) -> RunResult:
+def drive_run(
+    model: Any, federation: Any, config: FederationConfig, silos: Mapping[str, Silo], probe: Probe, out_dir: Path
+) -> RunResult:
     """Run ``config`` through the implementation's primitives and write its run directory.
 
     Raises what the implementation raises (e.g. ``ProbeError`` from ``local_update`` for an anchor

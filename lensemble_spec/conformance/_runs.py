@@ -98,10 +98,18 @@ RUN_SPECS: dict[str, RunSpec] = {
     # the comparison (only "anchored" is made at --level quick)
     **{c: RunSpec(config=(lambda lvl, c=c: control_config(base_config(lvl), c))) for c in CONTROLS},
     # behaviour checks
-    "quorum": RunSpec(config=lambda lvl: tiny(base_config(lvl), min_participants=3), silos=_two_silos, expects="QuorumNotMet"),
-    "short-probe": RunSpec(config=lambda lvl: tiny(base_config(lvl)), silos=_two_silos, probe=_short_probe, expects="ProbeError"),
+    "quorum": RunSpec(
+        config=lambda lvl: tiny(base_config(lvl), min_participants=3), silos=_two_silos, expects="QuorumNotMet"
+    ),
+    "short-probe": RunSpec(
+        config=lambda lvl: tiny(base_config(lvl)), silos=_two_silos, probe=_short_probe, expects="ProbeError"
+    ),
     # naive control: a constant probe cannot pin a frame, so no anchored bound applies to this run
-    "degenerate-probe": RunSpec(config=lambda lvl: tiny(control_config(base_config(lvl), "naive-fedavg")), silos=_two_silos, probe=_constant_probe),
+    "degenerate-probe": RunSpec(
+        config=lambda lvl: tiny(control_config(base_config(lvl), "naive-fedavg")),
+        silos=_two_silos,
+        probe=_constant_probe,
+    ),
     "tiny-naive": RunSpec(config=lambda lvl: tiny(control_config(base_config(lvl), "naive-fedavg")), silos=_two_silos),
     "always-fire": RunSpec(config=lambda lvl: tiny(base_config(lvl), backstop_threshold_deg=0.0), silos=_two_silos),
     "twin-a": RunSpec(config=lambda lvl: tiny(base_config(lvl)), silos=_two_silos),
@@ -131,7 +139,11 @@ class HarnessRun:
     @property
     def view(self) -> RunView:
         prefix = "harness" if self.driver == "run" else "harness-driven"
-        return RunView(self.out_dir if self.result is None else Path(self.result.run_dir), label=f"{prefix}:{self.name}", harness=self)
+        return RunView(
+            self.out_dir if self.result is None else Path(self.result.run_dir),
+            label=f"{prefix}:{self.name}",
+            harness=self,
+        )
 
 
 class Runner:
@@ -212,5 +224,7 @@ class Runner:
         runs = [self.make(c, driver) for c in CONTROLS]
         directory = self.root / driver / "comparison"
         if not (directory / RESULTS_FILE).exists() and all(r.error is None and r.result is not None for r in runs):
-            write_results(directory, self.model, self.heldout_path(), split_name=HARNESS_SPLIT, seed=runs[0].config.seed)
+            write_results(
+                directory, self.model, self.heldout_path(), split_name=HARNESS_SPLIT, seed=runs[0].config.seed
+            )
         return directory

@@ -17,6 +17,7 @@ from lensemble_spec.artifacts import confine, load_json_file, loads_bounded
 from . import _assertions as check
 from . import _bytes as byteio
 
+
 class RunReadError(AssertionError):
     """A file of a run directory could not be read as the RFC says it must be."""
 
@@ -150,7 +151,9 @@ class RunView:
         return entries
 
     def global_entry(self, round_index: int) -> dict[str, Any] | None:
-        hits = [e for e in self.checkpoint_entries() if e.get("round_index") == round_index and e.get("participant") is None]
+        hits = [
+            e for e in self.checkpoint_entries() if e.get("round_index") == round_index and e.get("participant") is None
+        ]
         return hits[0] if len(hits) == 1 else None
 
     def participant_entries(self, round_index: int) -> dict[str, dict[str, Any]]:

@@ -30,7 +30,9 @@ class HarnessWorld:
 
 
 @functools.lru_cache(maxsize=4)
-def harness_world(image_size: int = HARNESS_SIZES["image_size"], min_probe: int = HARNESS_SIZES["probe_size"]) -> HarnessWorld:
+def harness_world(
+    image_size: int = HARNESS_SIZES["image_size"], min_probe: int = HARNESS_SIZES["probe_size"]
+) -> HarnessWorld:
     sizes = dict(HARNESS_SIZES, image_size=int(image_size), probe_size=max(int(min_probe), HARNESS_SIZES["probe_size"]))
     w = make_world(WORLD_SEED, **sizes)
     return HarnessWorld(silos=dict(w.silos), heldout=w.heldout, probe=w.probe, image_size=int(image_size))

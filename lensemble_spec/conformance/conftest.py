@@ -22,8 +22,8 @@ import pytest
 from lensemble_spec.errors import CapabilityMissing
 from lensemble_spec.guard import guarded
 from lensemble_spec.metrics import build_sketch
-from lensemble_spec.plugin import skip_not_implemented
 from lensemble_spec.plugin import fixtures as _plugin_fixtures
+from lensemble_spec.plugin import skip_not_implemented
 from lensemble_spec.plugin.fixtures import (  # noqa: F401 - the plugin's fixtures, for this suite's tests only
     artifacts_part,
     federation_part,
@@ -55,16 +55,25 @@ def run_fixture(func: Any) -> Any:
 
 
 #: Marker per implementation part, added when the part's fixture is in a test's closure.
-PART_MARKERS = {"gauge_part": "part_gauge", "model_part": "part_model", "federation_part": "part_federation", "artifacts_part": "part_artifacts"}
+PART_MARKERS = {
+    "gauge_part": "part_gauge",
+    "model_part": "part_model",
+    "federation_part": "part_federation",
+    "artifacts_part": "part_artifacts",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # the design's short marker names, which this suite's modules use (the plugin reads them here)
     config.addinivalue_line("markers", "requirement(*ids): RFC requirement ids this test checks (lensemble-spec)")
     config.addinivalue_line("markers", "level(name): 'quick' (default) or 'full'")
-    config.addinivalue_line("markers", "harness_run: the test reads a federation run (made by the harness or given with --run)")
+    config.addinivalue_line(
+        "markers", "harness_run: the test reads a federation run (made by the harness or given with --run)"
+    )
     for fixture, marker in PART_MARKERS.items():
-        config.addinivalue_line("markers", f"{marker}: the test calls the implementation's {fixture.removesuffix('_part')} part")
+        config.addinivalue_line(
+            "markers", f"{marker}: the test calls the implementation's {fixture.removesuffix('_part')} part"
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -95,7 +104,11 @@ def _optional_part(request: pytest.FixtureRequest, name: str) -> Any:
 def world(impl: Any) -> Any:
     problem = world_problem(impl.model)
     if problem:
-        precondition_not_met(f"the harness world cannot feed this model: {problem}", "declare obs_shape (3, H, H) with H a multiple of 8 and action_dim 5, or adapt the model to them in the adapter")
+        precondition_not_met(
+            f"the harness world cannot feed this model: {problem}",
+            "declare obs_shape (3, H, H) with H a multiple of 8 and action_dim 5, or adapt the model to them in the "
+            "adapter",
+        )
     return world_for(impl.model)
 
 
@@ -137,10 +150,16 @@ def sketch(model_part: Any) -> np.ndarray:
 def runner(federation_part: Any, impl: Any, run_level: str, tmp_path_factory: pytest.TempPathFactory) -> Runner:
     problem = world_problem(impl.model)
     if problem:
-        precondition_not_met(f"the harness world cannot feed this model: {problem}", "declare obs_shape (3, H, H) with H a multiple of 8 and action_dim 5, or adapt the model to them in the adapter")
+        precondition_not_met(
+            f"the harness world cannot feed this model: {problem}",
+            "declare obs_shape (3, H, H) with H a multiple of 8 and action_dim 5, or adapt the model to them in the "
+            "adapter",
+        )
     runner = Runner(federation_part, impl.model, run_level, tmp_path_factory.mktemp("harness-runs"))
     if not runner.sources():
-        skip_not_implemented(f"{impl.name}: the federation part has no `run` and the primitives cannot be driven without a model part")
+        skip_not_implemented(
+            f"{impl.name}: the federation part has no `run` and the primitives cannot be driven without a model part"
+        )
     return runner
 
 
@@ -218,7 +237,9 @@ def anchored_runs(runs_under_test: list[RunView]) -> list[RunView]:
 
 
 @run_fixture
-def comparisons_under_test(request: pytest.FixtureRequest, given_runs: Any, run_level: str) -> list[tuple[str, dict[str, RunView]]]:
+def comparisons_under_test(
+    request: pytest.FixtureRequest, given_runs: Any, run_level: str
+) -> list[tuple[str, dict[str, RunView]]]:
     """Comparisons (control -> run): the harness's at ``--level full`` and ``--run`` comparison dirs."""
     out: list[tuple[str, dict[str, RunView]]] = []
     if run_level == "full":
@@ -277,7 +298,8 @@ def _explained(exc: BaseException, ids: str) -> str | None:
         return f"{ids}: {len(leaves)} distinct failing examples: " + " ".join(parts)
     text = " ".join(str(exc).split())
     if isinstance(exc, pytest.fail.Exception) and text.startswith("DID NOT RAISE"):
-        return f"{ids}: expected the implementation to raise {text.removeprefix('DID NOT RAISE').strip()}; the call returned normally"
+        expected = text.removeprefix("DID NOT RAISE").strip()
+        return f"{ids}: expected the implementation to raise {expected}; the call returned normally"
     if isinstance(exc, (AssertionError, pytest.fail.Exception)) and not text.startswith(ids):
         return f"{ids}: {text or 'assertion failed'}"
     return None

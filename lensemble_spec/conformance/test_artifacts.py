@@ -100,7 +100,11 @@ def read_tensors(directory: Path) -> dict[str, tuple[str, tuple[int, ...], bytes
 def hash_of(directory: Path, **override) -> str:
     h = {**read_header(directory), **override}
     return byteio.content_hash(
-        read_tensors(directory), schema_version=h["schema_version"], round_index=h["round_index"], parent_hash=h["parent_hash"], config_hash=h["config_hash"]
+        read_tensors(directory),
+        schema_version=h["schema_version"],
+        round_index=h["round_index"],
+        parent_hash=h["parent_hash"],
+        config_hash=h["config_hash"],
     )
 
 
@@ -116,7 +120,9 @@ def rewrite_tensors(directory: Path, tensors: dict, *, fix_manifest: bool = True
     (directory / "weights.safetensors").write_bytes(byteio.write_safetensors_raw(tensors))
     header["weight_files"] = ["weights.safetensors"]
     if fix_manifest:
-        header["tensor_manifest"] = [{"name": n, "dtype": tensors[n][0], "shape": list(tensors[n][1])} for n in sorted(tensors)]
+        header["tensor_manifest"] = [
+            {"name": n, "dtype": tensors[n][0], "shape": list(tensors[n][1])} for n in sorted(tensors)
+        ]
     write_header(directory, header)
 
 
@@ -174,9 +180,13 @@ def test_header_validates_and_describes_the_stored_tensors(saved):
     assert header.schema_version == 1
     stored = read_tensors(directory)
     manifest = [(t.name, t.dtype, tuple(t.shape)) for t in header.tensor_manifest]
-    assert [m[0] for m in manifest] == sorted(stored, key=lambda n: n.encode()), "tensor_manifest is not the sorted list of stored tensors"
+    assert [m[0] for m in manifest] == sorted(stored, key=lambda n: n.encode()), (
+        "tensor_manifest is not the sorted list of stored tensors"
+    )
     for name, dtype, shape in manifest:
-        assert (dtype, shape) == stored[name][:2], f"{name}: manifest says {dtype}{shape}, file holds {stored[name][:2]}"
+        assert (dtype, shape) == stored[name][:2], (
+            f"{name}: manifest says {dtype}{shape}, file holds {stored[name][:2]}"
+        )
 
 
 @pytest.mark.requirement("ART-005")
@@ -200,7 +210,9 @@ def test_non_shared_tensor_is_a_residency_violation(artifacts_part, tmp_path, na
 def test_content_hash_recomputes_from_the_files(saved):
     directory, _ = saved
     header = read_header(directory)
-    assert header["round_index"] == ROUND and header["parent_hash"] == PARENT_HASH and header["config_hash"] == CONFIG_HASH
+    assert (
+        header["round_index"] == ROUND and header["parent_hash"] == PARENT_HASH and header["config_hash"] == CONFIG_HASH
+    )
     assert header["content_hash"] == hash_of(directory), "header.content_hash is not the RFC-0010 §3 hash of the files"
 
 
@@ -283,7 +295,9 @@ def test_round_trip_is_exact(artifacts_part, saved):
     assert set(loaded) == set(expected)
     for name, value in expected.items():
         got = check.as_array(loaded[name])
-        assert got.shape == value.shape and got.dtype == value.dtype, f"{name}: {got.dtype}{got.shape} != {value.dtype}{value.shape}"
+        assert got.shape == value.shape and got.dtype == value.dtype, (
+            f"{name}: {got.dtype}{got.shape} != {value.dtype}{value.shape}"
+        )
         assert check.bitwise_equal(got, value), f"{name}: values changed on the round trip"
 
 
@@ -300,7 +314,8 @@ def test_every_allowed_dtype_round_trips_or_is_refused(artifacts_part, tmp_path,
         save(artifacts_part, params, directory)
     except ArtifactError as exc:
         assert declared is not None and dtype not in declared, (
-            f"expected a {dtype} tensor stored (the part declares dtypes {sorted(declared) if declared else 'none: every allowed dtype'}); "
+            f"expected a {dtype} tensor stored (the part declares dtypes "
+            f"{sorted(declared) if declared else 'none: every allowed dtype'}); "
             f"got ArtifactError: {exc}"
         )
         assert not directory.exists(), f"a refused {dtype} save left {directory.name} behind"
@@ -323,7 +338,9 @@ def test_bfloat16_round_trip_is_value_exact(artifacts_part, tmp_path):
     save(artifacts_part, {"encoder.half": values}, directory)
     assert read_tensors(directory)["encoder.half"][0] == "bfloat16"
     got = np.asarray(check.as_array(artifacts_part.load_checkpoint(directory)["encoder.half"]), dtype=np.float64)
-    assert np.array_equal(got, values.float().numpy().astype(np.float64)), f"expected {values.float().tolist()}; got {got.tolist()}"
+    assert np.array_equal(got, values.float().numpy().astype(np.float64)), (
+        f"expected {values.float().tolist()}; got {got.tolist()}"
+    )
 
 
 # --- §4 writing ------------------------------------------------------------------------------------------
@@ -341,10 +358,16 @@ def test_save_leaves_only_the_checkpoint_behind(artifacts_part, tmp_path):
 def test_failed_save_leaves_nothing_behind(artifacts_part, tmp_path, bad):
     parent = tmp_path / "parent"
     parent.mkdir()
-    extra = {"predictor.bad": np.zeros(3, dtype=np.int16)} if bad == "dtype" else {"action_head.w": np.zeros(3, dtype=np.float32)}
+    extra = (
+        {"predictor.bad": np.zeros(3, dtype=np.int16)}
+        if bad == "dtype"
+        else {"action_head.w": np.zeros(3, dtype=np.float32)}
+    )
     with raises(Exception):
         save(artifacts_part, dict(sample_params(), **extra), parent / "ckpt")
-    assert sorted(p.name for p in parent.iterdir()) == [], f"a failed save left {sorted(p.name for p in parent.iterdir())}"
+    assert sorted(p.name for p in parent.iterdir()) == [], (
+        f"a failed save left {sorted(p.name for p in parent.iterdir())}"
+    )
 
 
 @pytest.mark.requirement("ART-012")

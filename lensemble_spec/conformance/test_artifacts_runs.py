@@ -31,7 +31,10 @@ def test_manifest_names_the_run_it_was_asked_to_make(runs_under_test):
     for view in _harness_views(runs_under_test):
         m, cfg = view.manifest(), view.harness.config
         if (m.get("control"), m.get("root_seed")) != (cfg.control, cfg.seed):
-            problems.append(f"{view.label}: manifest names {m.get('control')}/{m.get('root_seed')}, the run was {cfg.control}/{cfg.seed}")
+            problems.append(
+                f"{view.label}: manifest names {m.get('control')}/{m.get('root_seed')}, the run was "
+                f"{cfg.control}/{cfg.seed}"
+            )
     assert_no_problems(problems, "manifest")
 
 
@@ -45,7 +48,9 @@ def test_manifest_config_holds_the_configuration_given(runs_under_test):
         wrong = {k: (cfg.get(k), v) for k, v in given.items() if k != "outer" and cfg.get(k) != v}
         wrong.update({f"outer.{k}": (outer.get(k), v) for k, v in given["outer"].items() if outer.get(k) != v})
         if wrong:
-            problems.append(f"{view.label}: manifest config differs from the run's configuration (recorded, given): {wrong}")
+            problems.append(
+                f"{view.label}: manifest config differs from the run's configuration (recorded, given): {wrong}"
+            )
     assert_no_problems(problems, "manifest config")
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from . import _bytes as byteio
 from . import _assertions as check
+from . import _bytes as byteio
 from .test_artifacts import read_header, read_tensors, sample_params, saved, write_header  # noqa: F401 (fixture)
 
 SHARD_RE = re.compile(r"^weights-(\d{5})-of-(\d{5})\.safetensors$")
@@ -32,7 +32,9 @@ def _loaded_equal(loaded, expected, what: str) -> None:
     assert set(loaded) == set(expected), f"{what}: names {sorted(loaded)} != {sorted(expected)}"
     for name in expected:
         got, want = check.as_array(loaded[name]), check.as_array(expected[name])
-        assert got.shape == want.shape and got.dtype == want.dtype, f"{what}: {name} is {got.dtype}{got.shape}, not {want.dtype}{want.shape}"
+        assert got.shape == want.shape and got.dtype == want.dtype, (
+            f"{what}: {name} is {got.dtype}{got.shape}, not {want.dtype}{want.shape}"
+        )
         assert check.bitwise_equal(got, want), f"{what}: {name} differs"
 
 
@@ -46,7 +48,9 @@ def test_own_shards_follow_the_naming_rule(saved):
     numbers = [SHARD_RE.match(f) for f in files]
     assert all(numbers), f"shards not named weights-{{i:05d}}-of-{{n:05d}}.safetensors: {files}"
     n = len(files)
-    assert sorted(int(m.group(1)) for m in numbers) == list(range(n)) and {int(m.group(2)) for m in numbers} == {n}, files
+    assert sorted(int(m.group(1)) for m in numbers) == list(range(n)) and {int(m.group(2)) for m in numbers} == {n}, (
+        files
+    )
     seen: dict[str, str] = {}
     for f in files:
         for name in byteio.read_safetensors_raw((directory / f).read_bytes()):
@@ -72,11 +76,17 @@ def test_a_resharded_checkpoint_loads_to_the_same_tensors(artifacts_part, saved,
     header["weight_files"] = files
     write_header(sharded, header)
     # the same loader on the single-file original is the yardstick (ART-010 judges the values themselves)
-    _loaded_equal(artifacts_part.load_checkpoint(sharded), artifacts_part.load_checkpoint(directory), f"{n_shards} shards")
+    _loaded_equal(
+        artifacts_part.load_checkpoint(sharded), artifacts_part.load_checkpoint(directory), f"{n_shards} shards"
+    )
 
 
 def _snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
-    return {str(p.relative_to(directory)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.requirement("ART-030")

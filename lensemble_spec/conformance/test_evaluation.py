@@ -59,7 +59,9 @@ def test_local_only_does_not_aggregate(comparisons_under_test):
         if sorted(rec.get("participants") or []) != silos:
             problems.append(f"{label}: local-only round {t} lists {rec.get('participants')}, not every silo {silos}")
         if sorted(view.participant_entries(t)) != silos:
-            problems.append(f"{label}: local-only round {t} lists checkpoints for {sorted(view.participant_entries(t))}")
+            problems.append(
+                f"{label}: local-only round {t} lists checkpoints for {sorted(view.participant_entries(t))}"
+            )
     assert_no_problems(problems, "local-only")
 
 
@@ -129,4 +131,3 @@ def test_published_rows_pin_their_checkpoints(results_tables):
                 if "/" in str(pin.get("uri", "")).split("@", 1)[-1] and not pin.get("sha256"):
                     problems.append(f"{path}:{control}: pin {pin.get('uri')} has no sha256")
     assert_no_problems(problems, "pins")
-

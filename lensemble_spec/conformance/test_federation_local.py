@@ -24,7 +24,9 @@ STEPS = 2  # enough to move every trainable parameter; cheap
 
 
 def _update(federation_part, params, silo, *, steps=STEPS, seed=0, round_index=1, anchor=None):
-    delta = federation_part.local_update(params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=LOCAL_CONFIG)
+    delta = federation_part.local_update(
+        params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=LOCAL_CONFIG
+    )
     return {k: check.as_array(v) for k, v in delta.items()}
 
 
@@ -47,7 +49,12 @@ def test_delta_has_the_global_layout(params0, delta0):
 def test_local_update_does_not_read_ground_truth_states(federation_part, params0, world, delta0):
     silo = world.silos["silo0"]
     rng = np.random.default_rng(4)
-    scrambled = Silo(name=silo.name, obs=silo.obs, actions=silo.actions, states=rng.standard_normal(silo.states.shape).astype(silo.states.dtype))
+    scrambled = Silo(
+        name=silo.name,
+        obs=silo.obs,
+        actions=silo.actions,
+        states=rng.standard_normal(silo.states.shape).astype(silo.states.dtype),
+    )
     again = _update(federation_part, params0, scrambled)
     changed = sorted(k for k in delta0 if not check.bitwise_equal(delta0[k], again[k]))
     assert not changed, f"replacing silo.states changed the delta ({changed[:3]}…): the update read ground truth"
@@ -57,13 +64,28 @@ def test_local_update_does_not_read_ground_truth_states(federation_part, params0
 def test_local_update_leaves_its_inputs_alone(federation_part, model_part, params0, world):
     silo = world.silos["silo1"]
     points = np.ascontiguousarray(world.probe.points, dtype=np.float32)
-    anchor = FrameAnchor(points=points, targets=np.ones((len(points), int(model_part.latent_dim)), dtype=np.float32), weight=1.0)
-    snap = (check.as_params(params0), silo.obs.copy(), silo.actions.copy(), silo.states.copy(), anchor.points.copy(), anchor.targets.copy())
+    anchor = FrameAnchor(
+        points=points, targets=np.ones((len(points), int(model_part.latent_dim)), dtype=np.float32), weight=1.0
+    )
+    snap = (
+        check.as_params(params0),
+        silo.obs.copy(),
+        silo.actions.copy(),
+        silo.states.copy(),
+        anchor.points.copy(),
+        anchor.targets.copy(),
+    )
     _update(federation_part, params0, silo, anchor=anchor)
     assert check.params_bitwise_equal(params0, snap[0]), "local_update modified the global parameters"
-    for arr, before, what in ((silo.obs, snap[1], "obs"), (silo.actions, snap[2], "actions"), (silo.states, snap[3], "states")):
+    for arr, before, what in (
+        (silo.obs, snap[1], "obs"),
+        (silo.actions, snap[2], "actions"),
+        (silo.states, snap[3], "states"),
+    ):
         assert check.bitwise_equal(arr, before), f"local_update modified silo.{what}"
-    assert check.bitwise_equal(anchor.points, snap[4]) and check.bitwise_equal(anchor.targets, snap[5]), "local_update modified the anchor"
+    assert check.bitwise_equal(anchor.points, snap[4]) and check.bitwise_equal(anchor.targets, snap[5]), (
+        "local_update modified the anchor"
+    )
 
 
 @pytest.mark.requirement("FED-007")
@@ -77,12 +99,18 @@ def test_zero_steps_give_an_exactly_zero_delta(federation_part, params0, world):
 def test_delta_points_towards_the_trained_model(federation_part, model_part, params0, world):
     silo = world.silos["silo3"]
     obs, actions, _states = windows(silo, bounds.WINDOW, stride=3)
-    batch = Batch(obs=np.ascontiguousarray(obs, dtype=np.float32), actions=np.ascontiguousarray(actions, dtype=np.float32))
+    batch = Batch(
+        obs=np.ascontiguousarray(obs, dtype=np.float32), actions=np.ascontiguousarray(actions, dtype=np.float32)
+    )
     d = int(model_part.latent_dim)
     sketch = np.asarray(build_sketch(round_sketch_seed(0, 1), d, bounds.SKETCH_DIRECTIONS), dtype=np.float32)
     delta = _update(federation_part, params0, silo, steps=bounds.DEFAULT_INNER_STEPS, seed=3, round_index=1)
-    moved = {k: (check.as_array(v).astype(np.float64) + delta[k]).astype(check.as_array(v).dtype) for k, v in params0.items()}
-    backwards = {k: (check.as_array(v).astype(np.float64) - delta[k]).astype(check.as_array(v).dtype) for k, v in params0.items()}
+    moved = {
+        k: (check.as_array(v).astype(np.float64) + delta[k]).astype(check.as_array(v).dtype) for k, v in params0.items()
+    }
+    backwards = {
+        k: (check.as_array(v).astype(np.float64) - delta[k]).astype(check.as_array(v).dtype) for k, v in params0.items()
+    }
     at_global = float(model_part.loss_terms(params0, batch, sketch=sketch, weights=WEIGHTS)["total"])
     at_local = float(model_part.loss_terms(moved, batch, sketch=sketch, weights=WEIGHTS)["total"])
     at_mirror = float(model_part.loss_terms(backwards, batch, sketch=sketch, weights=WEIGHTS)["total"])
@@ -90,4 +118,3 @@ def test_delta_points_towards_the_trained_model(federation_part, model_part, par
         f"objective at global + delta ({at_local:.6g}) is not below the global's ({at_global:.6g}); "
         f"at global − delta it is {at_mirror:.6g}: the delta points away from the trained model"
     )
-

@@ -26,7 +26,12 @@ from . import _oracle as oracle
 from . import bounds
 from ._expect import raises
 
-SHAPES = {"encoder.conv.weight": (4, 3, 2), "encoder.fc.bias": (6,), "predictor.out.weight": (5, 6), "predictor.out.bias": (5,)}
+SHAPES = {
+    "encoder.conv.weight": (4, 3, 2),
+    "encoder.fc.bias": (6,),
+    "predictor.out.weight": (5, 6),
+    "predictor.out.bias": (5,),
+}
 
 
 def make_params(seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:
@@ -50,7 +55,11 @@ def snapshot(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return ("seq", tuple(snapshot(v) for v in obj))
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return ("dc", type(obj).__name__, tuple((f.name, snapshot(getattr(obj, f.name))) for f in dataclasses.fields(obj)))
+        return (
+            "dc",
+            type(obj).__name__,
+            tuple((f.name, snapshot(getattr(obj, f.name))) for f in dataclasses.fields(obj)),
+        )
     if isinstance(obj, (int, float, str, bool, bytes)) or obj is None:
         return obj
     if hasattr(obj, "__dict__"):
@@ -67,7 +76,9 @@ def assert_matches_reference(got: Mapping[str, Any], expected: Mapping[str, np.n
     assert set(got) == set(expected), f"{what}: names {sorted(got)} != {sorted(expected)}"
     for name in expected:
         err = check.max_rel_error(got[name], expected[name])
-        assert err <= bounds.AGG_RTOL, f"{what}: {name} differs from the §5.1 evaluation by {err:.3g} (AGG_RTOL {bounds.AGG_RTOL})"
+        assert err <= bounds.AGG_RTOL, (
+            f"{what}: {name} differs from the §5.1 evaluation by {err:.3g} (AGG_RTOL {bounds.AGG_RTOL})"
+        )
 
 
 # --- §5.1 the step ---------------------------------------------------------------------------------
@@ -76,7 +87,13 @@ def assert_matches_reference(got: Mapping[str, Any], expected: Mapping[str, np.n
 def test_lr_one_without_momentum_lands_on_the_mean_local_model(federation_part, n):
     theta = make_params(1)
     deltas = make_deltas(2, [f"p{i}" for i in range(n)])
-    new, _ = step(federation_part, theta, deltas, federation_part.outer_init(theta), OuterConfig(lr=1.0, momentum=0.0, nesterov=True))
+    new, _ = step(
+        federation_part,
+        theta,
+        deltas,
+        federation_part.outer_init(theta),
+        OuterConfig(lr=1.0, momentum=0.0, nesterov=True),
+    )
     mean_local = {k: np.mean([theta[k].astype(np.float64) + d[k] for d in deltas.values()], axis=0) for k in theta}
     assert_matches_reference(new, mean_local, "lr=1, momentum=0 (the update must be ADDED)")
 
@@ -85,7 +102,13 @@ def test_lr_one_without_momentum_lands_on_the_mean_local_model(federation_part, 
 def test_fractional_step_moves_toward_the_participants(federation_part):
     theta = make_params(3)
     deltas = make_deltas(4, ["a", "b"])
-    new, _ = step(federation_part, theta, deltas, federation_part.outer_init(theta), OuterConfig(lr=0.5, momentum=0.0, nesterov=True))
+    new, _ = step(
+        federation_part,
+        theta,
+        deltas,
+        federation_part.outer_init(theta),
+        OuterConfig(lr=0.5, momentum=0.0, nesterov=True),
+    )
     expected, _ = oracle.outer_step(theta, deltas, None, lr=0.5, momentum=0.0, nesterov=True)
     assert_matches_reference(new, expected, "θ + 0.5·mean Δ")
 
@@ -103,7 +126,9 @@ def test_multi_round_momentum_matches_the_definition(federation_part, nesterov):
         ids = pool[r % 2 : r % 2 + count] if r % 2 + count <= len(pool) else pool[:count]
         deltas = make_deltas(10 + r, ids)
         theta, state = step(federation_part, theta, deltas, state, config)
-        ref_theta, ref_v = oracle.outer_step(ref_theta, deltas, ref_v, lr=config.lr, momentum=config.momentum, nesterov=nesterov)
+        ref_theta, ref_v = oracle.outer_step(
+            ref_theta, deltas, ref_v, lr=config.lr, momentum=config.momentum, nesterov=nesterov
+        )
         assert_matches_reference(theta, ref_theta, f"round {r + 1} ({count} participants, nesterov={nesterov})")
 
 
@@ -201,7 +226,9 @@ def test_new_global_keeps_names_shapes_and_dtypes(federation_part):
     new, _ = step(federation_part, theta, make_deltas(20, ["a", "b"]), federation_part.outer_init(theta), OuterConfig())
     assert set(new) == set(theta)
     for name, value in theta.items():
-        assert new[name].shape == value.shape and new[name].dtype == value.dtype, f"{name}: {new[name].dtype}{new[name].shape}"
+        assert new[name].shape == value.shape and new[name].dtype == value.dtype, (
+            f"{name}: {new[name].dtype}{new[name].shape}"
+        )
 
 
 # --- validation ---------------------------------------------------------------------------------------
@@ -232,7 +259,10 @@ def test_mismatched_delta_is_an_aggregation_error(federation_part, kind):
     try:
         federation_part.outer_step(theta, deltas, federation_part.outer_init(theta), OuterConfig())
     except ResidencyViolation as exc:
-        pytest.fail(f"expected AggregationError (not ResidencyViolation: every name is encoder.*/predictor.*) for a {kind} delta; got {exc}")
+        pytest.fail(
+            f"expected AggregationError (not ResidencyViolation: every name is encoder.*/predictor.*) for a {kind} "
+            f"delta; got {exc}"
+        )
     except AggregationError:
         return
     except Exception as exc:  # noqa: BLE001
@@ -247,7 +277,9 @@ def test_non_finite_delta_is_an_aggregation_error(federation_part, value):
     bad = make_params(26, 0.05)
     bad["encoder.fc.bias"][2] = value
     with raises(AggregationError):
-        federation_part.outer_step(theta, {"a": make_params(27, 0.05), "b": bad}, federation_part.outer_init(theta), OuterConfig())
+        federation_part.outer_step(
+            theta, {"a": make_params(27, 0.05), "b": bad}, federation_part.outer_init(theta), OuterConfig()
+        )
 
 
 @pytest.mark.requirement("FED-003")
@@ -256,7 +288,9 @@ def test_foreign_parameter_in_a_delta_is_a_residency_violation(federation_part, 
     theta = make_params(28)
     bad = dict(make_params(29, 0.05), **{foreign: np.zeros(2, dtype=np.float32)})
     with raises(ResidencyViolation):
-        federation_part.outer_step(theta, {"a": make_params(30, 0.05), "b": bad}, federation_part.outer_init(theta), OuterConfig())
+        federation_part.outer_step(
+            theta, {"a": make_params(30, 0.05), "b": bad}, federation_part.outer_init(theta), OuterConfig()
+        )
 
 
 # --- §4: a failed step leaves the state alone ------------------------------------------------------------
@@ -282,4 +316,6 @@ def test_failed_outer_step_leaves_the_state_unchanged(federation_part, failure):
     assert snapshot(state) == before, "a failed outer_step changed the state it was given"
     after, _ = step(federation_part, theta, good, state, config)
     expected, _ = step(federation_part, theta, good, pristine, config)
-    assert check.params_bitwise_equal(after, expected), "after a failed call the state no longer gives the committed step"
+    assert check.params_bitwise_equal(after, expected), (
+        "after a failed call the state no longer gives the committed step"
+    )

@@ -74,7 +74,11 @@ def _data_chunks(silos, public: bytes) -> list[tuple[str, bytes]]:
             for i in range(1, 64):
                 start = (len(raw) * i // 64) // 4 * 4
                 chunk = raw[start : start + 128]
-                if len(chunk) == 128 and len({chunk[j : j + 4] for j in range(0, 128, 4)}) >= 24 and chunk not in public:
+                if (
+                    len(chunk) == 128
+                    and len({chunk[j : j + 4] for j in range(0, 128, 4)}) >= 24
+                    and chunk not in public
+                ):
                     chunks.append((f"{silo.name}.{what}", chunk))
                     found += 1
                     if found == 3:
@@ -124,11 +128,15 @@ def test_records_name_the_control_and_sorted_given_silos(runs_under_test):
         for rec in view.records():
             t, parts = rec.get("round_index"), rec.get("participants")
             if rec.get("control") != view.control:
-                problems.append(f"{view.label}: round {t} names control {rec.get('control')!r}, run is {view.control!r}")
+                problems.append(
+                    f"{view.label}: round {t} names control {rec.get('control')!r}, run is {view.control!r}"
+                )
             if not isinstance(parts, list) or parts != sorted(set(parts)):
                 problems.append(f"{view.label}: round {t} participants {parts!r} are not sorted and distinct")
             elif given is not None and not set(parts) <= given:
-                problems.append(f"{view.label}: round {t} lists {sorted(set(parts) - given)}, not silos given to the run")
+                problems.append(
+                    f"{view.label}: round {t} lists {sorted(set(parts) - given)}, not silos given to the run"
+                )
     assert_no_problems(problems, "record participants")
 
 
@@ -141,7 +149,10 @@ def test_committed_rounds_meet_the_quorum(runs_under_test):
         quorum = int(_config_value(view, "min_participants") or 1)
         for rec in view.records():
             if rec.get("round_index", 0) >= 1 and len(rec.get("participants") or []) < quorum:
-                problems.append(f"{view.label}: round {rec.get('round_index')} committed {rec.get('participants')} below quorum {quorum}")
+                problems.append(
+                    f"{view.label}: round {rec.get('round_index')} committed {rec.get('participants')} below quorum "
+                    f"{quorum}"
+                )
     assert_no_problems(problems, "quorum")
 
 
@@ -150,7 +161,8 @@ def test_run_below_quorum_raises_and_commits_nothing(runner):
     run = runner.get("quorum")
     assert len(run.silos) < run.config.min_participants
     assert isinstance(run.error, QuorumNotMet), (
-        f"expected QuorumNotMet, got {'no error' if run.error is None else type(run.error).__name__ + ': ' + str(run.error)}"
+        f"expected QuorumNotMet, got "
+        f"{'no error' if run.error is None else type(run.error).__name__ + ': ' + str(run.error)}"
     )
     out = Path(run.out_dir)
     committed = sorted(p.relative_to(out).as_posix() for p in out.rglob("header.json")) if out.exists() else []

@@ -40,7 +40,9 @@ CONFIG = dataclasses.replace(LOCAL_CONFIG, root_seed=ROOT_SEED)
 
 
 def _round_sketch(d: int, round_index: int) -> np.ndarray:
-    return np.ascontiguousarray(build_sketch(round_sketch_seed(ROOT_SEED, round_index), d, bounds.SKETCH_DIRECTIONS), dtype=np.float32)
+    return np.ascontiguousarray(
+        build_sketch(round_sketch_seed(ROOT_SEED, round_index), d, bounds.SKETCH_DIRECTIONS), dtype=np.float32
+    )
 
 
 def _update(federation_part, params, silo, **sketch) -> dict[str, np.ndarray]:
@@ -57,7 +59,10 @@ def _same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
 @pytest.fixture(scope="module")
 def takes_sketch(federation_part) -> None:
     if not local_update_takes_sketch(federation_part):
-        pytest.skip("local_update declares no `sketch` parameter (optional, RFC-0003 §8): the sketch it trains with is not observable")
+        pytest.skip(
+            "local_update declares no `sketch` parameter (optional, RFC-0003 §8): the sketch it trains with is not "
+            "observable"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +72,9 @@ def with_round_sketch(takes_sketch, federation_part, model_part, params0, world)
 
 
 @pytest.mark.requirement("FED-027")
-def test_local_update_trains_with_the_sketch_it_is_given(federation_part, model_part, params0, world, with_round_sketch):
+def test_local_update_trains_with_the_sketch_it_is_given(
+    federation_part, model_part, params0, world, with_round_sketch
+):
     other = _round_sketch(int(model_part.latent_dim), ROUND + 1)
     with_other = _update(federation_part, params0, world.silos["silo1"], sketch=other)
     assert not _same(with_round_sketch, with_other), (
@@ -79,7 +86,9 @@ def test_local_update_trains_with_the_sketch_it_is_given(federation_part, model_
 @pytest.mark.requirement("FED-027")
 def test_local_update_builds_the_rounds_sketch_when_given_none(federation_part, params0, world, with_round_sketch):
     built = _update(federation_part, params0, world.silos["silo1"], sketch=None)
-    differ = sorted(k for k in with_round_sketch if k not in built or not oracle.bitwise_equal(built[k], with_round_sketch[k]))
+    differ = sorted(
+        k for k in with_round_sketch if k not in built or not oracle.bitwise_equal(built[k], with_round_sketch[k])
+    )
     assert not differ, (
         f"without a sketch, local_update's delta differs from the one it returns when handed "
         f"A_t = build_sketch(round_sketch_seed(root_seed={ROOT_SEED}, {ROUND}), d, {bounds.SKETCH_DIRECTIONS}) "

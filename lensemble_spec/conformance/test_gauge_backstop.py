@@ -81,8 +81,13 @@ def _expected_q(name: str, source: np.ndarray, reference: np.ndarray) -> np.ndar
     expected = oracle.procrustes(source, reference)
     if expected is None or near:
         precondition_not_met(
-            f"{name}: the harness cannot state the expected Q: SᵀT of the model's probe embeddings has rank {rank} of {d}"
-            + (f" with singular-value ratios {near} within ×{RANK_MARGIN:g} of DEGENERATE_RTOL" if near else " (below the rank floor)"),
+            f"{name}: the harness cannot state the expected Q: SᵀT of the model's probe embeddings has rank {rank} of "
+            f"{d}"
+            + (
+                f" with singular-value ratios {near} within ×{RANK_MARGIN:g} of DEGENERATE_RTOL"
+                if near
+                else " (below the rank floor)"
+            ),
             "use a model whose probe embedding at init spans at least MIN_RANK_FRACTION·d directions well clear of "
             "DEGENERATE_RTOL; GAUGE-030 checks that a degenerate embedding is refused",
         )
@@ -98,8 +103,10 @@ def test_align_release_returns_the_procrustes_solution(model_part, cases, releas
         assert q.shape == expected.shape, f"{name}: expected Q of shape {expected.shape}; got {q.shape}"
         assert np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
             f"{name}: expected Q = procrustes_align(encode(local, points), reference) (RFC-0002 §3, over O(d), "
-            f"undetermined directions completed by the minimal rotation) within PROCRUSTES_ATOL {bounds.PROCRUSTES_ATOL}; "
-            f"got a Q differing by {np.max(np.abs(q - expected)):.3g} (det {np.linalg.det(q):+.3f}, expected det {np.linalg.det(expected):+.3f})"
+            f"undetermined directions completed by the minimal rotation) within PROCRUSTES_ATOL "
+            f"{bounds.PROCRUSTES_ATOL}; "
+            f"got a Q differing by {np.max(np.abs(q - expected)):.3g} (det {np.linalg.det(q):+.3f}, expected det "
+            f"{np.linalg.det(expected):+.3f})"
         )
 
 
@@ -109,10 +116,16 @@ def test_aligned_model_is_the_local_model_followed_by_q(model_part, cases, relea
     for name, _glob, local, _reference in cases:
         aligned, q = released[name]
         q = np.asarray(check.as_array(q), dtype=np.float64)
-        _close(check.encoded(model_part, aligned, frames), check.encoded(model_part, local, frames) @ q, f"{name}: encode(aligned) vs encode(local) @ Q")
+        _close(
+            check.encoded(model_part, aligned, frames),
+            check.encoded(model_part, local, frames) @ q,
+            f"{name}: encode(aligned) vs encode(local) @ Q",
+        )
         z = check.encoded(model_part, local, frames[: len(a)])
         _close(
-            check.predicted(model_part, aligned, z @ q, a), check.predicted(model_part, local, z, a) @ q, f"{name}: predictor of aligned vs conjugated local"
+            check.predicted(model_part, aligned, z @ q, a),
+            check.predicted(model_part, local, z, a) @ q,
+            f"{name}: predictor of aligned vs conjugated local",
         )
 
 
@@ -123,9 +136,17 @@ def test_backstop_does_not_depend_on_the_global(model_part, federation_part, cas
     for name, glob, local, reference in cases:
         first, _ = federation_part.align_release(glob, local, points, reference)
         second, _ = federation_part.align_release(other_global, local, points, reference)
-        _close(check.encoded(model_part, second, frames), check.encoded(model_part, first, frames), f"{name}: encoders for two globals")
+        _close(
+            check.encoded(model_part, second, frames),
+            check.encoded(model_part, first, frames),
+            f"{name}: encoders for two globals",
+        )
         z = check.encoded(model_part, first, frames[: len(a)])
-        _close(check.predicted(model_part, second, z, a), check.predicted(model_part, first, z, a), f"{name}: predictors for two globals")
+        _close(
+            check.predicted(model_part, second, z, a),
+            check.predicted(model_part, first, z, a),
+            f"{name}: predictors for two globals",
+        )
 
 
 @pytest.mark.requirement("GAUGE-029")
@@ -139,7 +160,8 @@ def test_a_reflected_local_frame_is_restored(model_part, federation_part, params
     z = check.encoded(model_part, aligned, points)
     residual = float(np.linalg.norm(z - reference) / np.linalg.norm(reference))
     assert residual <= bounds.BACKSTOP_RESIDUAL_MAX, (
-        f"expected the reflected frame restored (normalised residual ≤ BACKSTOP_RESIDUAL_MAX {bounds.BACKSTOP_RESIDUAL_MAX}); got {residual:.3g}"
+        f"expected the reflected frame restored (normalised residual ≤ BACKSTOP_RESIDUAL_MAX "
+        f"{bounds.BACKSTOP_RESIDUAL_MAX}); got {residual:.3g}"
     )
     # The residual alone cannot see an SO(d)-only backstop on a frame that spans fewer than d
     # directions (flipping an unspanned direction turns the reflection into a rotation); the
@@ -147,8 +169,10 @@ def test_a_reflected_local_frame_is_restored(model_part, federation_part, params
     expected = _expected_q(f"reflection {seed}", check.encoded(model_part, local, points), reference)
     q = np.asarray(check.as_array(q), dtype=np.float64)
     assert np.linalg.det(q) < 0 and np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
-        f"expected Q = procrustes_align(encode(local, points), reference), a reflection (det {np.linalg.det(expected):+.3f}: "
-        f"the reflection undone over O(d)); got det {np.linalg.det(q):+.3f}, max |Q − expected| = {np.max(np.abs(q - expected)):.3g} "
+        f"expected Q = procrustes_align(encode(local, points), reference), a reflection (det "
+        f"{np.linalg.det(expected):+.3f}: "
+        f"the reflection undone over O(d)); got det {np.linalg.det(q):+.3f}, max |Q − expected| = "
+        f"{np.max(np.abs(q - expected)):.3g} "
         f"(PROCRUSTES_ATOL {bounds.PROCRUSTES_ATOL})"
     )
 
@@ -162,11 +186,15 @@ def test_align_release_leaves_inputs_alone_and_keeps_the_layout(model_part, fede
     aligned, _q = federation_part.align_release(params1, local, points, reference)
     assert check.params_bitwise_equal(params1, snapshot[0]), "align_release modified the global parameters"
     assert check.params_bitwise_equal(local, snapshot[1]), "align_release modified the local parameters"
-    assert check.bitwise_equal(points, snapshot[2]) and check.bitwise_equal(reference, snapshot[3]), "align_release modified its probe inputs"
+    assert check.bitwise_equal(points, snapshot[2]) and check.bitwise_equal(reference, snapshot[3]), (
+        "align_release modified its probe inputs"
+    )
     assert set(aligned) == set(local)
     for name in local:
         got, want = check.as_array(aligned[name]), check.as_array(local[name])
-        assert got.shape == want.shape and got.dtype == want.dtype, f"{name}: {got.dtype}{got.shape} != {want.dtype}{want.shape}"
+        assert got.shape == want.shape and got.dtype == want.dtype, (
+            f"{name}: {got.dtype}{got.shape} != {want.dtype}{want.shape}"
+        )
 
 
 @pytest.mark.requirement("GAUGE-030")

@@ -33,7 +33,10 @@ from . import bounds
 @pytest.fixture
 def frame_model(model_part):
     if "frame" not in tuple(getattr(model_part, "anchor_variants", ()) or ()):
-        skip_not_applicable("the model part does not list 'frame' in anchor_variants: it does not offer the optional frame-only anchor (RFC-0002 §8.1)")
+        skip_not_applicable(
+            "the model part does not list 'frame' in anchor_variants: it does not offer the optional frame-only anchor "
+            "(RFC-0002 §8.1)"
+        )
     return model_part
 
 
@@ -44,10 +47,16 @@ def _enc(model_part, params, points) -> np.ndarray:
 def _anchor_term(model_part, params, batch, sketch, targets, weight) -> tuple[float, float]:
     """(anchor term, total − total without anchor) of a frame-only anchor."""
     points = np.asarray(targets[0], dtype=np.float32)
-    anchor = FrameAnchor(points=points, targets=np.asarray(targets[1], dtype=np.float32), weight=weight, variant="frame")
+    anchor = FrameAnchor(
+        points=points, targets=np.asarray(targets[1], dtype=np.float32), weight=weight, variant="frame"
+    )
     sk = np.asarray(sketch, dtype=np.float32)
-    with_anchor = {k: float(check.as_array(v)) for k, v in model_part.loss_terms(params, batch, sketch=sk, anchor=anchor).items()}
-    without = {k: float(check.as_array(v)) for k, v in model_part.loss_terms(params, batch, sketch=sk, anchor=None).items()}
+    with_anchor = {
+        k: float(check.as_array(v)) for k, v in model_part.loss_terms(params, batch, sketch=sk, anchor=anchor).items()
+    }
+    without = {
+        k: float(check.as_array(v)) for k, v in model_part.loss_terms(params, batch, sketch=sk, anchor=None).items()
+    }
     return with_anchor["anchor"], with_anchor["total"] - without["total"]
 
 
@@ -58,7 +67,9 @@ def _expected(z: np.ndarray, targets: np.ndarray, weight: float) -> float:
 
 @pytest.mark.requirement("GAUGE-043")
 @pytest.mark.parametrize("weight", [1.0, 3.0])
-def test_frame_anchor_term_is_weighted_rotation_distance_and_in_total(frame_model, params0, params1, world, batch, sketch, weight):
+def test_frame_anchor_term_is_weighted_rotation_distance_and_in_total(
+    frame_model, params0, params1, world, batch, sketch, weight
+):
     points = np.asarray(world.probe.points, dtype=np.float32)
     z = _enc(frame_model, params0, points)
     targets = _enc(frame_model, params1, points)  # another model's frame and content
@@ -66,8 +77,12 @@ def test_frame_anchor_term_is_weighted_rotation_distance_and_in_total(frame_mode
     expected = _expected(z, targets, weight)
     assert expected > 1e-2, "harness precondition: two independent initialisations should be in different frames"
     atol = bounds.ATOL_LOSS * weight
-    assert check.close_scalar(term, expected, rtol=bounds.RTOL_LOSS, atol=atol), f"frame anchor {term} != weight·‖Q*−I‖² = {expected}"
-    assert check.close_scalar(in_total, term, rtol=bounds.RTOL_LOSS, atol=atol), "the frame anchor term is not included in total"
+    assert check.close_scalar(term, expected, rtol=bounds.RTOL_LOSS, atol=atol), (
+        f"frame anchor {term} != weight·‖Q*−I‖² = {expected}"
+    )
+    assert check.close_scalar(in_total, term, rtol=bounds.RTOL_LOSS, atol=atol), (
+        "the frame anchor term is not included in total"
+    )
 
 
 @pytest.mark.requirement("GAUGE-043")
@@ -79,7 +94,9 @@ def test_frame_anchor_reads_an_exact_rotation(frame_model, params0, world, batch
     r = haar_orthogonal(np.random.default_rng(seed), z.shape[1])
     term, _ = _anchor_term(frame_model, params0, batch, sketch, (points, z @ r), 1.0)
     expected = float(np.sum((r - np.eye(r.shape[0])) ** 2))
-    assert check.close_scalar(term, expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS * 10), f"frame anchor {term} != ‖R − I‖² = {expected}"
+    assert check.close_scalar(term, expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS * 10), (
+        f"frame anchor {term} != ‖R − I‖² = {expected}"
+    )
 
 
 @pytest.mark.requirement("GAUGE-044")
@@ -90,7 +107,8 @@ def test_frame_anchor_ignores_target_scale(frame_model, params0, params1, world,
     base, _ = _anchor_term(frame_model, params0, batch, sketch, (points, targets), 1.0)
     scaled, _ = _anchor_term(frame_model, params0, batch, sketch, (points, targets * scale), 1.0)
     assert check.close_scalar(scaled, base, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
-        f"scaling the targets by {scale} changed the frame anchor from {base} to {scaled}: it depends on content, not only the frame"
+        f"scaling the targets by {scale} changed the frame anchor from {base} to {scaled}: it depends on content, not "
+        f"only the frame"
     )
 
 
@@ -102,5 +120,6 @@ def test_frame_anchor_is_zero_in_the_reference_frame_at_any_scale(frame_model, p
     term, _ = _anchor_term(frame_model, params0, batch, sketch, (points, z * scale), 1.0)
     landmark = float(np.mean(np.sum((z - z * scale) ** 2, axis=1)))
     assert abs(term) <= bounds.ATOL_LOSS, (
-        f"frame anchor {term} for targets in the model's own frame (scale {scale}; a landmark term would read {landmark:.4g})"
+        f"frame anchor {term} for targets in the model's own frame (scale {scale}; a landmark term would read "
+        f"{landmark:.4g})"
     )

@@ -34,7 +34,9 @@ MODEL_EXAMPLES = settings(max_examples=6, phases=(Phase.explicit, Phase.reuse, P
 
 
 def _terms(model_part, params, batch, sketch, anchor=None, weights: ObjectiveWeights = WEIGHTS) -> dict[str, float]:
-    terms = model_part.loss_terms(params, batch, sketch=np.asarray(sketch, dtype=np.float32), anchor=anchor, weights=weights)
+    terms = model_part.loss_terms(
+        params, batch, sketch=np.asarray(sketch, dtype=np.float32), anchor=anchor, weights=weights
+    )
     return {k: float(check.as_array(v)) for k, v in terms.items()}
 
 
@@ -80,7 +82,9 @@ def test_rotated_predictor_is_conjugated(model_part, params0, frames, batch, see
     d = int(model_part.latent_dim)
     q = _orthogonal(seed, d, reflect=reflect)
     a = _flat_actions(batch)
-    z = check.encoded(model_part, params0, frames[: len(a)]) + 0.1 * np.random.default_rng(seed).standard_normal((len(a), d))
+    z = check.encoded(model_part, params0, frames[: len(a)]) + 0.1 * np.random.default_rng(seed).standard_normal(
+        (len(a), d)
+    )
     rotated = model_part.rotate(params0, q)
     check.assert_close(
         check.predicted(model_part, rotated, z, a), check.predicted(model_part, params0, z @ q.T, a) @ q,
@@ -98,7 +102,9 @@ def test_rotate_keeps_names_shapes_dtypes_and_leaves_inputs_alone(model_part, pa
     assert set(rotated) == set(params0)
     for name, value in rotated.items():
         got, want = check.as_array(value), check.as_array(params0[name])
-        assert got.shape == want.shape and got.dtype == want.dtype, f"{name}: {got.dtype}{got.shape} != {want.dtype}{want.shape}"
+        assert got.shape == want.shape and got.dtype == want.dtype, (
+            f"{name}: {got.dtype}{got.shape} != {want.dtype}{want.shape}"
+        )
     assert check.params_bitwise_equal(params0, before), "rotate modified the parameters it was given"
     assert np.array_equal(q, q_before), "rotate modified Q"
 
@@ -110,7 +116,8 @@ def test_pred_term_is_the_teacher_forced_prediction_error(model_part, params0, b
     t1 = obs.shape[1]
     z = np.stack([check.encoded(model_part, params0, obs[:, t]) for t in range(t1)], axis=1)  # (B, T+1, d)
     errors = [
-        (check.predicted(model_part, params0, z[:, t], np.asarray(act[:, t], dtype=np.float32)) - z[:, t + 1]) ** 2 for t in range(t1 - 1)
+        (check.predicted(model_part, params0, z[:, t], np.asarray(act[:, t], dtype=np.float32)) - z[:, t + 1]) ** 2
+        for t in range(t1 - 1)
     ]
     expected = float(np.mean(np.stack(errors)))
     got = _terms(model_part, params0, batch, sketch)["pred"]
@@ -163,7 +170,8 @@ def test_sigreg_term_is_the_library_statistic(model_part, params0, batch, sketch
         return
     assert check.close_scalar(got, expected, rtol=SIGREG_QUADRATURE_RTOL, atol=bounds.ATOL_LOSS), (
         f"expected sigreg = lensemble_spec.metrics.sigreg_statistic of the batch's encoded frames = {expected:.6g} "
-        f"(RTOL_LOSS {bounds.RTOL_LOSS}; another quadrature of the same integral within {SIGREG_QUADRATURE_RTOL:.0%}); got {got:.6g}"
+        f"(RTOL_LOSS {bounds.RTOL_LOSS}; another quadrature of the same integral within "
+        f"{SIGREG_QUADRATURE_RTOL:.0%}); got {got:.6g}"
     )
 
 
@@ -188,7 +196,9 @@ def _anchor(model_part, params, points, weight: float) -> FrameAnchor:
 
 @pytest.mark.requirement("GAUGE-021")
 @pytest.mark.parametrize("weight", [1.0, 2.5])
-def test_anchor_term_is_weighted_mean_squared_distance_and_in_total(model_part, params0, params1, world, batch, sketch, weight):
+def test_anchor_term_is_weighted_mean_squared_distance_and_in_total(
+    model_part, params0, params1, world, batch, sketch, weight
+):
     points = np.asarray(world.probe.points, dtype=np.float32)
     anchor = _anchor(model_part, params1, points, weight)  # targets of another model: a non-zero term
     z = check.encoded(model_part, params0, points)
@@ -198,14 +208,17 @@ def test_anchor_term_is_weighted_mean_squared_distance_and_in_total(model_part, 
     assert check.close_scalar(with_anchor["anchor"], expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
         f"anchor {with_anchor['anchor']} != {expected}"
     )
-    assert check.close_scalar(with_anchor["total"] - without["total"], with_anchor["anchor"], rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
-        "the anchor term is not included in total"
-    )
+    assert check.close_scalar(
+        with_anchor["total"] - without["total"], with_anchor["anchor"], rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS
+    ), "the anchor term is not included in total"
     other = ObjectiveWeights(lambda_pred=2.0, lambda_sigreg=0.5)
     weighted = _terms(model_part, params0, batch, sketch, anchor, weights=other)
-    expected_total = other.lambda_pred * weighted["pred"] + other.lambda_sigreg * weighted["sigreg"] + weighted["anchor"]
+    expected_total = (
+        other.lambda_pred * weighted["pred"] + other.lambda_sigreg * weighted["sigreg"] + weighted["anchor"]
+    )
     assert check.close_scalar(weighted["total"], expected_total, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
-        f"expected total = lambda_pred·pred + lambda_sigreg·sigreg + anchor = {expected_total:.6g} with weights {other}; got {weighted['total']:.6g}"
+        f"expected total = lambda_pred·pred + lambda_sigreg·sigreg + anchor = {expected_total:.6g} with weights "
+        f"{other}; got {weighted['total']:.6g}"
     )
 
 
@@ -221,9 +234,12 @@ def test_anchor_breaks_the_gauge_symmetry(model_part, params0, world, batch, ske
     rotated = _terms(model_part, model_part.rotate(params0, q), batch, q.T @ sketch, anchor)["anchor"]
     z = check.encoded(model_part, params0, points)
     expected = float(np.mean(np.sum((z @ q - anchor.targets) ** 2, axis=1)))
-    assert at_reference <= bounds.ATOL_LOSS + bounds.RTOL_LOSS * expected, f"anchor term {at_reference} in the reference frame"
+    assert at_reference <= bounds.ATOL_LOSS + bounds.RTOL_LOSS * expected, (
+        f"anchor term {at_reference} in the reference frame"
+    )
     assert check.close_scalar(rotated, expected, rtol=bounds.RTOL_LOSS, atol=bounds.ATOL_LOSS), (
-        f"anchor term {rotated} after a rotation, expected {expected}: the anchored objective must not be gauge invariant"
+        f"anchor term {rotated} after a rotation, expected {expected}: the anchored objective must not be gauge "
+        f"invariant"
     )
 
 

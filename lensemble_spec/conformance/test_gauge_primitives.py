@@ -69,7 +69,9 @@ def test_procrustes_returns_an_orthogonal_matrix(gauge_part, s, t_seed):
     q = _q(gauge_part, s, t)
     assert q.shape == (6, 6), f"expected a (6, 6) matrix; got shape {q.shape}"
     err = float(np.max(np.abs(q.T @ q - np.eye(6))))
-    assert err <= bounds.ATOL_ORTHO, f"expected an orthogonal Q (max|QᵀQ − I| ≤ ATOL_ORTHO {bounds.ATOL_ORTHO}); got {err:.3g}"
+    assert err <= bounds.ATOL_ORTHO, (
+        f"expected an orthogonal Q (max|QᵀQ − I| ≤ ATOL_ORTHO {bounds.ATOL_ORTHO}); got {err:.3g}"
+    )
 
 
 #: Condition number of ``S`` used for recovery. RFC-0002 states recovery up to
@@ -88,7 +90,8 @@ def test_procrustes_recovers_a_known_rotation_in_the_row_convention(gauge_part, 
     q = _q(gauge_part, s, s @ r)
     err = float(np.max(np.abs(q - r)))
     assert err <= bounds.PROCRUSTES_ATOL, (
-        f"expected Q = R for T = S @ R (row convention) within PROCRUSTES_ATOL {bounds.PROCRUSTES_ATOL}; got max|Q − R| = {err:.3g} "
+        f"expected Q = R for T = S @ R (row convention) within PROCRUSTES_ATOL {bounds.PROCRUSTES_ATOL}; got max|Q − "
+        f"R| = {err:.3g} "
         f"(max|Q − Rᵀ| = {float(np.max(np.abs(q - r.T))):.3g})"
     )
 
@@ -101,9 +104,13 @@ def test_procrustes_recovers_a_reflection(gauge_part, seed, d, cond):
     r = reflection(rng, d)
     q = _q(gauge_part, s, s @ r)
     det = float(np.linalg.det(q))
-    assert abs(det + 1.0) <= 1e-6, f"expected det Q = −1 for a reflected target (alignment over O(d), not SO(d)); got det {det:+.6f}"
+    assert abs(det + 1.0) <= 1e-6, (
+        f"expected det Q = −1 for a reflected target (alignment over O(d), not SO(d)); got det {det:+.6f}"
+    )
     err = float(np.max(np.abs(q - r)))
-    assert err <= bounds.PROCRUSTES_ATOL, f"expected Q = R within PROCRUSTES_ATOL {bounds.PROCRUSTES_ATOL}; got max|Q − R| = {err:.3g}"
+    assert err <= bounds.PROCRUSTES_ATOL, (
+        f"expected Q = R within PROCRUSTES_ATOL {bounds.PROCRUSTES_ATOL}; got max|Q − R| = {err:.3g}"
+    )
 
 
 @pytest.mark.requirement("GAUGE-013")
@@ -119,7 +126,8 @@ def test_procrustes_is_optimal(gauge_part, seed, d):
     for i, other in enumerate(candidates):
         theirs = float(np.linalg.norm(s @ other - t))
         assert ours <= theirs * (1.0 + bounds.RTOL_LOSS), (
-            f"expected an optimal Q: ‖S Q − T‖ = {ours:.6g} exceeds candidate {i}'s {theirs:.6g} by more than RTOL_LOSS {bounds.RTOL_LOSS}"
+            f"expected an optimal Q: ‖S Q − T‖ = {ours:.6g} exceeds candidate {i}'s {theirs:.6g} by more than "
+            f"RTOL_LOSS {bounds.RTOL_LOSS}"
         )
 
 
@@ -240,14 +248,19 @@ def _angle(gauge_part, q) -> float:
 
 def _expect_angle(got: float, expected: float, what: str) -> None:
     assert abs(got - expected) <= bounds.ANGLE_ATOL_DEG, (
-        f"expected rotation_angle_deg = {expected:.6g}° for {what} (ANGLE_ATOL_DEG {bounds.ANGLE_ATOL_DEG}); got {got:.6g}°"
+        f"expected rotation_angle_deg = {expected:.6g}° for {what} (ANGLE_ATOL_DEG {bounds.ANGLE_ATOL_DEG}); got "
+        f"{got:.6g}°"
     )
 
 
 @pytest.mark.requirement("GAUGE-016")
 @given(q=orthogonal_matrices(DIMS))
 def test_rotation_angle_is_the_eigen_angle_formula(gauge_part, q):
-    _expect_angle(_angle(gauge_part, q), oracle.eigen_angle_deg(q), f"(180/π)·sqrt(½ Σ arg(λ)²) of a {q.shape[0]}-d orthogonal Q (det {np.linalg.det(q):+.0f})")
+    _expect_angle(
+        _angle(gauge_part, q),
+        oracle.eigen_angle_deg(q),
+        f"(180/π)·sqrt(½ Σ arg(λ)²) of a {q.shape[0]}-d orthogonal Q (det {np.linalg.det(q):+.0f})",
+    )
 
 
 @pytest.mark.requirement("GAUGE-016")
@@ -255,7 +268,9 @@ def test_rotation_angle_is_the_eigen_angle_formula(gauge_part, q):
 def test_rotation_angle_of_a_reflection(gauge_part, d):
     q = np.eye(d)
     q[0, 0] = -1.0
-    _expect_angle(_angle(gauge_part, q), 180.0 / math.sqrt(2.0), f"a single-axis reflection in d={d} (one eigenvalue −1)")
+    _expect_angle(
+        _angle(gauge_part, q), 180.0 / math.sqrt(2.0), f"a single-axis reflection in d={d} (one eigenvalue −1)"
+    )
 
 
 @pytest.mark.requirement("GAUGE-017")
@@ -285,7 +300,9 @@ def test_rotation_angle_grows_along_a_geodesic(gauge_part, seed, d):
     x = _skew(_rng(seed), d, 0.95 * math.pi)
     ts = np.linspace(0.05, 1.0, 12)
     angles = [_angle(gauge_part, expm(t * x)) for t in ts]
-    assert all(b > a for a, b in zip(angles, angles[1:])), f"expected strictly increasing angles along a geodesic; got {np.round(angles, 3)}"
+    assert all(b > a for a, b in zip(angles, angles[1:])), (
+        f"expected strictly increasing angles along a geodesic; got {np.round(angles, 3)}"
+    )
     _expect_angle(angles[-1], oracle.eigen_angle_deg(expm(x)), "the end of the geodesic")
 
 
@@ -316,11 +333,13 @@ def test_frame_drift_is_the_angle_of_the_alignment(gauge_part, seed, d, noise):
     t = s @ haar_orthogonal(rng, d) + noise * rng.standard_normal(s.shape) / math.sqrt(d)
     q = _q(gauge_part, s, t)
     if q.shape != (d, d) or not np.max(np.abs(q.T @ q - np.eye(d))) <= bounds.ATOL_ORTHO:
-        pytest.skip("not checkable: procrustes_align returned a non-orthogonal matrix (GAUGE-010 fails); GAUGE-019 compares drift with the angle of an orthogonal alignment")
+        pytest.skip("not checkable: procrustes_align returned a non-orthogonal matrix (GAUGE-010 fails); GAUGE-019 "
+            "compares drift with the angle of an orthogonal alignment")
     own = float(gauge_part.rotation_angle_deg(q))
     got = float(gauge_part.frame_drift_deg(s, t))
     assert abs(got - own) <= bounds.ANGLE_ATOL_DEG, (
-        f"frame_drift_deg = {got:.6g}° but rotation_angle_deg(procrustes_align(S, T)) = {own:.6g}° (ANGLE_ATOL_DEG {bounds.ANGLE_ATOL_DEG})"
+        f"frame_drift_deg = {got:.6g}° but rotation_angle_deg(procrustes_align(S, T)) = {own:.6g}° (ANGLE_ATOL_DEG "
+        f"{bounds.ANGLE_ATOL_DEG})"
     )
 
 
@@ -349,7 +368,11 @@ def _low_rank(seed: int, n: int, d: int, rank: int, scale: float, offset: float)
 @given(z=embeddings(st.integers(8, 64), st.integers(2, 12), max_condition=1e3), offset=st.floats(-3, 3))
 def test_effective_rank_is_the_entropy_rank(gauge_part, z, offset):
     z = z + offset
-    _expect_rank(float(gauge_part.effective_rank(z)), oracle.effective_rank(z), f"Gaussian latents {z.shape} + offset {offset:.3g}")
+    _expect_rank(
+        float(gauge_part.effective_rank(z)),
+        oracle.effective_rank(z),
+        f"Gaussian latents {z.shape} + offset {offset:.3g}",
+    )
 
 
 @pytest.mark.requirement("GAUGE-036")
@@ -357,7 +380,11 @@ def test_effective_rank_is_the_entropy_rank(gauge_part, z, offset):
 def test_effective_rank_has_no_eigenvalue_floor(gauge_part, seed, d, rank, tail):
     rng = _rng(seed)
     z = _low_rank(seed, 48, d, min(rank, d - 1), 1.0, 0.0) + tail * rng.standard_normal((48, d))
-    _expect_rank(float(gauge_part.effective_rank(z)), oracle.effective_rank(z), f"rank-{min(rank, d - 1)} latents with a {tail:g} tail in d={d}")
+    _expect_rank(
+        float(gauge_part.effective_rank(z)),
+        oracle.effective_rank(z),
+        f"rank-{min(rank, d - 1)} latents with a {tail:g} tail in d={d}",
+    )
 
 
 @pytest.mark.requirement("GAUGE-037")
@@ -378,7 +405,10 @@ def test_effective_rank_reads_r_at_every_scale(gauge_part, seed, d, rank, scale)
     rank = min(rank, d)
     z = _low_rank(seed, 64, d, rank, scale, 0.0)
     got = float(gauge_part.effective_rank(z))
-    assert abs(got - rank) <= bounds.METRIC_RTOL * rank, f"expected effective rank {rank} for {rank} equal directions at scale {scale:g} (METRIC_RTOL {bounds.METRIC_RTOL}); got {got:.6g}"
+    assert abs(got - rank) <= bounds.METRIC_RTOL * rank, (
+        f"expected effective rank {rank} for {rank} equal directions at scale {scale:g} (METRIC_RTOL "
+        f"{bounds.METRIC_RTOL}); got {got:.6g}"
+    )
 
 
 @pytest.mark.requirement("GAUGE-039")
@@ -387,11 +417,13 @@ def test_latent_std_mean_is_the_population_std(gauge_part, z, offset):
     z = z + offset
     got, expected = float(gauge_part.latent_std_mean(z)), oracle.latent_std_mean(z)
     assert check.close_scalar(got, expected, rtol=bounds.METRIC_RTOL, atol=1e-12), (
-        f"expected the mean population std {expected:.6g} (ddof 0) within METRIC_RTOL {bounds.METRIC_RTOL}; got {got:.6g}"
+        f"expected the mean population std {expected:.6g} (ddof 0) within METRIC_RTOL {bounds.METRIC_RTOL}; got "
+        f"{got:.6g}"
     )
 
 
 def _expect_rank(got: float, expected: float, what: str) -> None:
     assert check.close_scalar(got, expected, rtol=bounds.METRIC_RTOL, atol=0.0), (
-        f"expected effective_rank = {expected:.6g} (RankMe over singular values, no floor) for {what} (METRIC_RTOL {bounds.METRIC_RTOL}); got {got:.6g}"
+        f"expected effective_rank = {expected:.6g} (RankMe over singular values, no floor) for {what} (METRIC_RTOL "
+        f"{bounds.METRIC_RTOL}); got {got:.6g}"
     )

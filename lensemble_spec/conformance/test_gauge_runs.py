@@ -53,7 +53,9 @@ def test_run_rejects_a_probe_with_fewer_points_than_dimensions(runner, model_par
 def test_anchor_is_the_probe_and_the_round0_embedding(anchored_run, model_part):
     anchor = anchored_run.result.anchor
     assert anchor is not None, "an anchored run returned no anchor"
-    assert check.bitwise_equal(np.asarray(anchor.points), np.asarray(anchored_run.probe.points)), "anchor points are not the probe's points"
+    assert check.bitwise_equal(np.asarray(anchor.points), np.asarray(anchored_run.probe.points)), (
+        "anchor points are not the probe's points"
+    )
     view = anchored_run.view
     theta0 = view.params(_round0_path(view))
     expected = check.as_array(model_part.encode(theta0, anchored_run.probe.points))
@@ -73,7 +75,9 @@ def test_returned_anchor_targets_are_never_refreshed(runs_under_test, model_part
     for view in views:
         theta0 = view.params(_round0_path(view))
         expected = check.as_array(model_part.encode(theta0, view.probe_points()))
-        if not check.allclose(check.as_array(view.harness.result.anchor.targets), expected, rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL):
+        if not check.allclose(
+            check.as_array(view.harness.result.anchor.targets), expected, rtol=bounds.EQUIV_RTOL, atol=bounds.EQUIV_ATOL
+        ):
             problems.append(f"{view.label}: the returned anchor's targets were refreshed (≠ encode(θ_0, points))")
     assert_no_problems(problems, "reference targets")
 
@@ -87,7 +91,9 @@ def test_anchor_weight_is_lambda_anchor(runner, anchored_run, run_level):
         if weight == 0 and anchor is not None:
             problems.append(f"{run.name}: lambda_anchor = 0 but the run returned an anchor (weight {anchor.weight})")
         if weight > 0 and run.config.control == "anchored" and (anchor is None or float(anchor.weight) != weight):
-            problems.append(f"{run.name}: anchor weight {None if anchor is None else anchor.weight} != lambda_anchor {weight}")
+            problems.append(
+                f"{run.name}: anchor weight {None if anchor is None else anchor.weight} != lambda_anchor {weight}"
+            )
     assert_no_problems(problems, "anchor weight")
 
 
@@ -108,7 +114,10 @@ def test_enabled_backstop_reports_every_participant(runs_under_test):
             if rec.get("round_index", 0) >= 1:
                 fired = rec.get("backstop_fired") or {}
                 if sorted(fired) != sorted(rec.get("participants") or []):
-                    problems.append(f"{view.label}: round {rec.get('round_index')} flags {sorted(fired)} for participants {rec.get('participants')}")
+                    problems.append(
+                        f"{view.label}: round {rec.get('round_index')} flags {sorted(fired)} for participants "
+                        f"{rec.get('participants')}"
+                    )
     assert_no_problems(problems, "backstop flags")
 
 
@@ -120,7 +129,10 @@ def test_backstop_fires_above_a_zero_threshold(runner):
         if rec.get("round_index", 0) >= 1:
             fired = rec.get("backstop_fired") or {}
             if sorted(fired) != sorted(rec.get("participants") or []) or not all(fired.values()):
-                problems.append(f"round {rec.get('round_index')}: backstop_fired {fired} (threshold 0°: every drifted participant fires)")
+                problems.append(
+                    f"round {rec.get('round_index')}: backstop_fired {fired} (threshold 0°: every drifted participant "
+                    f"fires)"
+                )
     assert_no_problems(problems, "backstop at threshold 0")
 
 
@@ -139,7 +151,8 @@ def test_degenerate_drift_is_null_and_flagged(runner, impl):
     failed = [f"{f.subject}: {f.message}" for f in findings if f.status == "fail"]
     assert not failed, f"{run.view.label}: " + "; ".join(failed)
     assert any(f.status == "pass" and "degenerate" in f.message for f in findings), (
-        f"{run.view.label}: the constant-probe run was not degenerate on recomputation (harness assumption broken): {[f.message for f in findings]}"
+        f"{run.view.label}: the constant-probe run was not degenerate on recomputation (harness assumption broken): "
+        f"{[f.message for f in findings]}"
     )
 
 

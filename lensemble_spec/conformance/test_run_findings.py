@@ -26,7 +26,6 @@ import pytest
 
 from lensemble_spec.plugin import skip_not_applicable, skip_not_implemented
 from lensemble_spec.verify import (
-    RUN_REQUIREMENTS,
     findings_for,
     is_not_checkable,
     verify_run,
@@ -91,7 +90,9 @@ def _targets(request: pytest.FixtureRequest) -> list[tuple[Path, Path | None]]:
     return targets
 
 
-def verify_offline(targets: list[tuple[Path, Path | None]], impl: Any, hub_cache: Path | None) -> tuple[list[Any], list[str]]:
+def verify_offline(
+    targets: list[tuple[Path, Path | None]], impl: Any, hub_cache: Path | None
+) -> tuple[list[Any], list[str]]:
     """``verify_run`` on each (directory, held-out file) with sockets blocked; returns the reports
     and every network access attempted meanwhile (each one fails ART-025)."""
     net = _NetworkAttempt()
@@ -117,7 +118,8 @@ def _req(rid: str, mark: Any) -> Any:
     return pytest.param(rid, id=rid, marks=mark)
 
 
-#: One test per requirement the verifier checks (:data:`RUN_REQUIREMENTS`; ``tests/verify/test_knock_on.py`` asserts they are equal).
+#: One test per requirement the verifier checks (:data:`RUN_REQUIREMENTS`; ``tests/verify/test_knock_on.py``
+#: asserts they are equal).
 #: Written out so the static coverage scan (``tests/catalog``) sees every id as a literal.
 RUN_REQUIREMENT_PARAMS = [
     _req("ART-001", pytest.mark.requirement("ART-001")),

@@ -406,7 +406,8 @@ def _solve_block(block: tuple[int, int, int, int], ops: tuple, ops32: tuple | No
         m = _block_cross(block, *ops32)
         m = m.astype(np.float64) if is_np else m.double()
         pb = polar_batch(m, proper=False, signs=False)
-        redo = np.flatnonzero(np.asarray(pb.via_svd) | (np.asarray(pb.s_min) * FP32_CROSS_MAX_COND < np.asarray(pb.s_max)))
+        ill = np.asarray(pb.s_min) * FP32_CROSS_MAX_COND < np.asarray(pb.s_max)
+        redo = np.flatnonzero(np.asarray(pb.via_svd) | ill)
         if redo.size:
             e, _, refs = ops
             sel = index(redo)
@@ -504,8 +505,11 @@ def frame_drift(
     itself (:mod:`.procrustes`); the angle then agrees to well within
     :data:`~.angles.ANGLE_ATOL_DEG` and the residual to :data:`RESIDUAL_NOISE_FLOOR`.
     """
-    all_f32 = _all_float32([*dict(embeddings).values(), *(r for r in (reference, global_embedding) if r is not None)]) \
-        if isinstance(embeddings, Mapping) else False
+    all_f32 = (
+        _all_float32([*dict(embeddings).values(), *(r for r in (reference, global_embedding) if r is not None)])
+        if isinstance(embeddings, Mapping)
+        else False
+    )
     ids, e = _stack_embeddings(embeddings)
     c, k, d = e.shape
     refs: list[tuple[str, np.ndarray]] = []
@@ -544,11 +548,15 @@ def frame_drift(
     if all_f32:  # float32 embeddings: float32 GEMMs first (exact operands: powers of two only)
         e32, x32 = e.astype(np.float32), x.astype(np.float32)
         r32 = [np.array(r, dtype=np.float32, order="C") for _, r in refs]
-        ops32 = ((torch.from_numpy(e32), torch.from_numpy(x32), [torch.from_numpy(r) for r in r32])
-                 if torch is not None else (e32, x32, r32))
+        ops32 = (
+            (torch.from_numpy(e32), torch.from_numpy(x32), [torch.from_numpy(r) for r in r32])
+            if torch is not None
+            else (e32, x32, r32)
+        )
     out = _Solved.empty(n_problems)
-    _run_blocks(lambda b: _solve_block(b, (e_b, x_b, ref_arrays), ops32, proper, out),
-                _plan_blocks(c, len(refs)), torch)
+    _run_blocks(
+        lambda b: _solve_block(b, (e_b, x_b, ref_arrays), ops32, proper, out), _plan_blocks(c, len(refs)), torch
+    )
 
     bad = degenerate_mask(out.s_max, out.rank, d)
     cond = condition_numbers(out.s_max, out.s_min)
@@ -604,4 +612,3 @@ def drift_to_reference_deg(embedding: Any, reference: Any, *, proper: bool = Fal
     _check_rotation_dim(e.shape[1])
     result = procrustes_align(e, r, proper=proper)
     return float(drift_angle_deg(result.q))
-

@@ -105,7 +105,9 @@ def build_sketch(seed: int, d: int, n_directions: int) -> np.ndarray:
                 remediation="Pass build_sketch(seed >= 0, d >= 1, n_directions >= 1) as integers.",
             )
     if int(seed) > _MASK64:
-        raise InputError(f"seed must be < 2**64, got {seed!r}", remediation="Pass a sketch seed from derive_seed (63 bits).")
+        raise InputError(
+            f"seed must be < 2**64, got {seed!r}", remediation="Pass a sketch seed from derive_seed (63 bits)."
+        )
     d, m = int(d), int(n_directions)
     g = standard_normals(int(seed), d * m).reshape(d, m)
     sq = g * g
@@ -119,4 +121,3 @@ def build_sketch(seed: int, d: int, n_directions: int) -> np.ndarray:
         g[0, zero] = 1.0
         norm[zero] = 1.0
     return (g / norm).astype(np.float32)
-

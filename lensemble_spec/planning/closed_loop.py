@@ -51,15 +51,29 @@ class Conditions:
     def __post_init__(self) -> None:
         check_positive_ints(self, ("episodes", "steps", "replan_every"))
         if self.replan_every > self.planner.horizon:
-            raise ConfigError("replan_every exceeds the planning horizon", remediation="Re-plan at least once per horizon.", field="replan_every")
+            raise ConfigError(
+                "replan_every exceeds the planning horizon",
+                remediation="Re-plan at least once per horizon.",
+                field="replan_every",
+            )
         for name in ("success_radius", "min_separation", "running_weight"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
-                raise ConfigError(f"{name} must be a finite number >= 0, got {v!r}", remediation=f"Pass a non-negative {name}.", field=name)
+                raise ConfigError(
+                    f"{name} must be a finite number >= 0, got {v!r}",
+                    remediation=f"Pass a non-negative {name}.",
+                    field=name,
+                )
         if not self.success_radius > 0:
-            raise ConfigError("success_radius must be > 0", remediation="Pass a positive radius in world units.", field="success_radius")
+            raise ConfigError(
+                "success_radius must be > 0",
+                remediation="Pass a positive radius in world units.",
+                field="success_radius",
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative int, got {self.seed!r}", remediation="Pass an integer seed.", field="seed")
+            raise ConfigError(
+                f"seed must be a non-negative int, got {self.seed!r}", remediation="Pass an integer seed.", field="seed"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -72,7 +86,10 @@ class Conditions:
             d = dict(data)
             return cls(**{**d, "planner": PlannerConfig(**dict(d["planner"]))})
         except (TypeError, KeyError, ValueError) as exc:
-            raise ConfigError(f"not a set of planning conditions: {exc}", remediation="Record the conditions as Conditions.to_dict() writes them.") from None
+            raise ConfigError(
+                f"not a set of planning conditions: {exc}",
+                remediation="Record the conditions as Conditions.to_dict() writes them.",
+            ) from None
 
     def tasks(self) -> Tasks:
         return draw_tasks(self.seed, self.episodes, min_separation=self.min_separation)
@@ -106,7 +123,10 @@ class LatentPlanner:
     def _encode(self, frames: np.ndarray) -> np.ndarray:
         z = np.asarray(self.model.encode(self.params, np.ascontiguousarray(frames, dtype=np.float32)), dtype=np.float64)
         if z.ndim != 2 or z.shape[0] != frames.shape[0]:
-            raise EvaluationError(f"encode returned shape {z.shape} for {frames.shape[0]} frames", remediation="Return one latent row per frame.")
+            raise EvaluationError(
+                f"encode returned shape {z.shape} for {frames.shape[0]} frames",
+                remediation="Return one latent row per frame.",
+            )
         return z
 
     def reset(self, goal_frames: np.ndarray) -> None:
@@ -170,7 +190,9 @@ class ZeroPolicy:
 
 
 # --- the loop -----------------------------------------------------------------------------------
-def run_episodes(policy: Any, conditions: Conditions, style: Style, image_size: int, tasks: Tasks | None = None) -> Outcome:
+def run_episodes(
+    policy: Any, conditions: Conditions, style: Style, image_size: int, tasks: Tasks | None = None
+) -> Outcome:
     """Run every episode of ``conditions`` with ``policy`` in the environment (module docstring)."""
     image_size = check_image_size(image_size)
     tasks = conditions.tasks() if tasks is None else tasks
@@ -183,18 +205,30 @@ def run_episodes(policy: Any, conditions: Conditions, style: Style, image_size: 
     policy.reset(tasks.goals if policy.oracle else render(tasks.goals))
     for step in range(0, c.steps, c.replan_every):
         chunk = np.asarray(policy.act(states.copy() if policy.oracle else render(states)), dtype=np.float64)
-        if chunk.ndim != 3 or chunk.shape[0] != tasks.episodes or chunk.shape[1] < min(c.replan_every, c.steps - step) or chunk.shape[2] != arm.ACTION_DIM:
-            raise EvaluationError(f"the policy returned actions of shape {chunk.shape}", remediation="Return (episodes, >= replan_every, action_dim) actions.")
+        if (
+            chunk.ndim != 3
+            or chunk.shape[0] != tasks.episodes
+            or chunk.shape[1] < min(c.replan_every, c.steps - step)
+            or chunk.shape[2] != arm.ACTION_DIM
+        ):
+            raise EvaluationError(
+                f"the policy returned actions of shape {chunk.shape}",
+                remediation="Return (episodes, >= replan_every, action_dim) actions.",
+            )
         for j in range(min(c.replan_every, c.steps - step)):
             states = arm.step(states, chunk[:, j])
     distance = end_effector_distance(states, tasks.goals)
     return Outcome(final_distance=distance, success=distance < c.success_radius, tasks_digest=tasks.digest())
 
 
-def evaluate_models(model: Any, params_list: list[Any], conditions: Conditions, style: Style, image_size: int) -> Outcome:
+def evaluate_models(
+    model: Any, params_list: list[Any], conditions: Conditions, style: Style, image_size: int
+) -> Outcome:
     """The latent planner with each of several models (local-only: one per silo), episodes concatenated."""
     tasks = conditions.tasks()
-    outs = [run_episodes(LatentPlanner(model, p, conditions), conditions, style, image_size, tasks) for p in params_list]
+    outs = [
+        run_episodes(LatentPlanner(model, p, conditions), conditions, style, image_size, tasks) for p in params_list
+    ]
     if not outs:
         raise EvaluationError("no model to evaluate", remediation="Pass at least one parameter set.")
     return Outcome(
@@ -207,7 +241,11 @@ def evaluate_models(model: Any, params_list: list[Any], conditions: Conditions, 
 def evaluate_baselines(conditions: Conditions, style: Style, image_size: int) -> dict[str, Outcome]:
     """The three baselines of RFC-0005 §6.2 under ``conditions``."""
     tasks = conditions.tasks()
-    policies = {"random": RandomPolicy(conditions), "zero": ZeroPolicy(conditions), "true-dynamics": TrueDynamicsPlanner(conditions)}
+    policies = {
+        "random": RandomPolicy(conditions),
+        "zero": ZeroPolicy(conditions),
+        "true-dynamics": TrueDynamicsPlanner(conditions),
+    }
     return {name: run_episodes(p, conditions, style, image_size, tasks) for name, p in policies.items()}
 
 

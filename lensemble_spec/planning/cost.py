@@ -27,7 +27,10 @@ from ..worlds.goals import end_effector
 def _finite_latents(z: Any, rows: int, what: str) -> np.ndarray:
     arr = np.asarray(z, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] != rows:
-        raise EvaluationError(f"the model's {what} returned shape {arr.shape}, expected ({rows}, d)", remediation="Return one latent row per input row.")
+        raise EvaluationError(
+            f"the model's {what} returned shape {arr.shape}, expected ({rows}, d)",
+            remediation="Return one latent row per input row.",
+        )
     return arr
 
 

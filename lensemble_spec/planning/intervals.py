@@ -23,10 +23,15 @@ METHOD = "two-sided 95% Wilson score interval over episodes (z = 1.959964)"
 def wilson_interval(successes: int, n: int, z: float = Z_975) -> tuple[float, float]:
     """``(low, high)`` of the Wilson score interval; raises InputError for ``n < 1`` or ``k ∉ [0, n]``."""
     if isinstance(n, bool) or isinstance(successes, bool) or int(n) != n or int(successes) != successes:
-        raise InputError(f"successes and n must be integers, got {successes!r}, {n!r}", remediation="Count episodes and successes as integers.")
+        raise InputError(
+            f"successes and n must be integers, got {successes!r}, {n!r}",
+            remediation="Count episodes and successes as integers.",
+        )
     n, k = int(n), int(successes)
     if n < 1 or not 0 <= k <= n:
-        raise InputError(f"need n >= 1 and 0 <= successes <= n, got {k} of {n}", remediation="Evaluate at least one episode.")
+        raise InputError(
+            f"need n >= 1 and 0 <= successes <= n, got {k} of {n}", remediation="Evaluate at least one episode."
+        )
     p = k / n
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom

@@ -34,7 +34,9 @@ def check_positive_ints(obj: object, names: tuple[str, ...]) -> None:
     for name in names:
         v = getattr(obj, name)
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ConfigError(f"{name} must be a positive int, got {v!r}", remediation=f"Pass {name} as an integer >= 1.", field=name)
+            raise ConfigError(
+                f"{name} must be a positive int, got {v!r}", remediation=f"Pass {name} as an integer >= 1.", field=name
+            )
 
 
 @dataclass(frozen=True)
@@ -52,20 +54,31 @@ class PlannerConfig:
 
     def __post_init__(self) -> None:
         if self.method not in PLANNERS:
-            raise ConfigError(f"unknown planner {self.method!r}", remediation=f"Use one of {', '.join(PLANNERS)}.", field="method")
+            raise ConfigError(
+                f"unknown planner {self.method!r}", remediation=f"Use one of {', '.join(PLANNERS)}.", field="method"
+            )
         check_positive_ints(self, ("horizon", "samples", "iterations", "elites"))
         if self.elites > self.samples:
-            raise ConfigError(f"elites ({self.elites}) exceed samples ({self.samples})", remediation="Keep elites <= samples.", field="elites")
+            raise ConfigError(
+                f"elites ({self.elites}) exceed samples ({self.samples})",
+                remediation="Keep elites <= samples.",
+                field="elites",
+            )
         for name in ("temperature", "init_std_fraction"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
-                raise ConfigError(f"{name} must be a finite number > 0, got {v!r}", remediation=f"Pass a positive {name}.", field=name)
+                raise ConfigError(
+                    f"{name} must be a finite number > 0, got {v!r}", remediation=f"Pass a positive {name}.", field=name
+                )
 
 
 def _check_limits(limit: np.ndarray) -> np.ndarray:
     lim = np.asarray(limit, dtype=np.float64)
     if lim.ndim != 1 or not np.all(np.isfinite(lim)) or np.any(lim <= 0):
-        raise InputError(f"action limits must be a 1-D array of positive numbers, got {lim!r}", remediation="Pass the per-dimension action bound, e.g. worlds.ACTION_LIMIT.")
+        raise InputError(
+            f"action limits must be a 1-D array of positive numbers, got {lim!r}",
+            remediation="Pass the per-dimension action bound, e.g. worlds.ACTION_LIMIT.",
+        )
     return lim
 
 
@@ -73,7 +86,10 @@ def _costs(cost_fn: CostFn, actions: np.ndarray) -> np.ndarray:
     b, n = actions.shape[:2]
     c = np.asarray(cost_fn(actions), dtype=np.float64)
     if c.shape != (b, n):
-        raise InputError(f"the cost function returned shape {c.shape}, expected {(b, n)}", remediation="Return one cost per candidate sequence.")
+        raise InputError(
+            f"the cost function returned shape {c.shape}, expected {(b, n)}",
+            remediation="Return one cost per candidate sequence.",
+        )
     # a non-finite cost (a model that blew up) ranks last instead of poisoning the update
     return np.where(np.isfinite(c), c, np.inf)
 
@@ -90,13 +106,19 @@ def plan(
     lim = _check_limits(action_limit)
     a_dim, h = lim.shape[0], config.horizon
     if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise InputError(f"batch must be a positive int, got {batch!r}", remediation="Pass the number of problems (episodes) to plan for.")
+        raise InputError(
+            f"batch must be a positive int, got {batch!r}",
+            remediation="Pass the number of problems (episodes) to plan for.",
+        )
     if init_mean is None:
         mean = np.zeros((batch, h, a_dim))
     else:
         mean = np.asarray(init_mean, dtype=np.float64)
         if mean.shape != (batch, h, a_dim) or not np.all(np.isfinite(mean)):
-            raise InputError(f"init_mean must be finite with shape {(batch, h, a_dim)}, got {mean.shape}", remediation="Warm-start with the previous plan shifted by the executed steps.")
+            raise InputError(
+                f"init_mean must be finite with shape {(batch, h, a_dim)}, got {mean.shape}",
+                remediation="Warm-start with the previous plan shifted by the executed steps.",
+            )
         mean = np.clip(mean, -lim, lim)
     std = np.broadcast_to(config.init_std_fraction * lim, (batch, h, a_dim)).copy()
     best = mean.copy()

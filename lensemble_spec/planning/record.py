@@ -53,7 +53,10 @@ def style_from_dict(data: Any) -> Style:
     try:
         return Style(**{k: tuple(v) if isinstance(v, list) else v for k, v in dict(data).items()})
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"not a recorded appearance: {exc}", remediation="Record the environment's style as Style.to_dict() writes it.") from None
+        raise ConfigError(
+            f"not a recorded appearance: {exc}",
+            remediation="Record the environment's style as Style.to_dict() writes it.",
+        ) from None
 
 
 def outcome_doc(outcome: Outcome) -> dict[str, Any]:
@@ -70,7 +73,9 @@ def outcome_doc(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-def planning_record(conditions: Conditions, style: Style, image_size: int, controls: Mapping[str, Outcome]) -> dict[str, Any]:
+def planning_record(
+    conditions: Conditions, style: Style, image_size: int, controls: Mapping[str, Outcome]
+) -> dict[str, Any]:
     """The ``planning`` object: the controls' outcomes plus the baselines evaluated here, same conditions."""
     outcomes = {name: outcome_doc(o) for name, o in controls.items()}
     for name, o in evaluate_baselines(conditions, style, image_size).items():

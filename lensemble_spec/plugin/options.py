@@ -157,7 +157,8 @@ def read_options(config: pytest.Config, state: State) -> None:
         if not state.hub_cache.is_dir():
             raise pytest.UsageError(
                 f"lensemble-spec: --lensemble-hub-cache {hub_cache!r} is not a directory\n"
-                "  fix: pass a Hugging Face cache directory (e.g. ~/.cache/huggingface/hub) that holds the pinned files."
+                "  fix: pass a Hugging Face cache directory (e.g. ~/.cache/huggingface/hub) that holds the pinned "
+                "files."
             )
     json_opt = _value(opt, "lensemble_json")
     state.json_explicit = bool(json_opt)

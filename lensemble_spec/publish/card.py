@@ -122,7 +122,8 @@ def compliance_section(compliance: Any | None, *, comparison_hint: str) -> str:
         f"**Verdict: {v.overall}** (lensemble-spec {compliance.run_info.lensemble_spec_version}, "
         f"implementation {who}, level {compliance.run_info.level}, finished {compliance.run_info.finished_at}).\n\n"
         f"MUST requirements: {must.total} — {must.passed} passed, {must.failed} failed, "
-        f"{must.not_implemented} not implemented, {must.skipped} skipped, {must.not_applicable} not applicable, {must.not_tested} not tested. "
+        f"{must.not_implemented} not implemented, {must.skipped} skipped, {must.not_applicable} not applicable, "
+        f"{must.not_tested} not tested. "
         f"Tests: {compliance.counts.passed} passed, {compliance.counts.failed} failed, "
         f"{compliance.counts.skipped} skipped of {compliance.counts.collected} collected.\n"
     )
@@ -148,7 +149,9 @@ def render_card(
     files = "\n".join(
         f"- `{c.control}/`: final round {c.round_index}: "
         + ", ".join(f"`{p}`" for p in c.checkpoints)
-        + " (content hash " + ", ".join(f"`{h[:12]}…`" for h in c.content_hashes) + ")"
+        + " (content hash "
+        + ", ".join(f"`{h[:12]}…`" for h in c.content_hashes)
+        + ")"
         for c in controls
     )
     roots = ", ".join(f"`{r}`" for r in data_roots) or "not recorded"
@@ -182,9 +185,13 @@ def reproduce_section(
 ) -> str:
     """Commands that rebuild the comparison from ``train_config.json`` and how to compare."""
     hashes = "\n".join(f"- {c.control}: " + ", ".join(f"`{h}`" for h in c.content_hashes) for c in controls)
-    data = "" if synthetic else (
-        "The data were local LeRobot roots (`config.json` names them with their metadata fingerprints): "
-        "add the same `--lerobot-root` flags.\n\n"
+    data = (
+        ""
+        if synthetic
+        else (
+            "The data were local LeRobot roots (`config.json` names them with their metadata fingerprints): "
+            "add the same `--lerobot-root` flags.\n\n"
+        )
     )
     return (
         "Always name the full 40-hex commit id of this repository (`REVISION`; every pin in the "

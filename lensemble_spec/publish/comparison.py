@@ -108,7 +108,9 @@ def _control_files(comparison: Path, control: str) -> tuple[Any, cards.ControlFi
         folder = confine(run_dir, ref.path)
         _, header = load_checkpoint(folder)  # re-checks the content hash; raises if damaged
         if header.content_hash != ref.content_hash:
-            raise ArtifactError(f"{folder}: content hash {header.content_hash} is not the manifest's {ref.content_hash}")
+            raise ArtifactError(
+                f"{folder}: content hash {header.content_hash} is not the manifest's {ref.content_hash}"
+            )
         prefix = f"{control}/{ref.path}"
         folders.append(prefix)
         hashes.append(header.content_hash)
@@ -136,13 +138,18 @@ def _load_compliance(path: Path, comparison: Path) -> Any:
     from ..schemas.compliance import ComplianceReport
 
     if not path.is_file():
-        raise ArtifactError(f"no compliance results at {path}", remediation="Run the conformance suite with --run on this directory first.")
+        raise ArtifactError(
+            f"no compliance results at {path}",
+            remediation="Run the conformance suite with --run on this directory first.",
+        )
     report = load_document(ComplianceReport, path)
     mine = os.path.realpath(comparison)
     if not any(os.path.realpath(d) == mine for d in report.run_info.run_dirs):
         raise ArtifactError(
-            f"{path} is the result of a conformance run on {report.run_info.run_dirs or 'no run directory'}, not on {comparison}",
-            remediation=f"Run `pytest conformance/ --impl MODULE --run {comparison} --hub-cache CACHE` and pass its results.",
+            f"{path} is the result of a conformance run on {report.run_info.run_dirs or 'no run directory'}, not on "
+            f"{comparison}",
+            remediation=f"Run `pytest conformance/ --impl MODULE --run {comparison} --hub-cache CACHE` and pass its "
+                        f"results.",
         )
     return report
 
@@ -193,7 +200,9 @@ def build_repository(
             repo_id=repo_id, table=table, manifests=manifests, controls=list(listings.values()), version=__version__
         )
     ).encode("utf-8")
-    metadata = cards.card_metadata(repo_id=repo_id, table=table, data_name=data_name, license=license, datasets=datasets)
+    metadata = cards.card_metadata(
+        repo_id=repo_id, table=table, data_name=data_name, license=license, datasets=datasets
+    )
     files["README.md"] = cards.render_card(
         repo_id=repo_id,
         table=table,

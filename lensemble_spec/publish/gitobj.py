@@ -85,7 +85,7 @@ def commit_id(tree: str, *, timestamp: int, message: str, author: str = AUTHOR) 
         f"author {author} {int(timestamp)} +0000\n"
         f"committer {author} {int(timestamp)} +0000\n"
         f"\n{message}"
-    ).encode("utf-8")
+    ).encode()
     return _object_id(b"commit", body)
 
 

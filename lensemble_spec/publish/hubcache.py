@@ -105,7 +105,8 @@ def commit_to_cache(
             if _snapshot_entries(snapshot) != targets:
                 raise ArtifactError(
                     f"snapshot {revision} of {repo_id} is already cached with other files",
-                    remediation="A commit id names one tree: delete the stale snapshot folder or publish to another repository.",
+                    remediation="A commit id names one tree: delete the stale snapshot folder or publish to another "
+                                "repository.",
                 )
         else:
             staging = Path(tempfile.mkdtemp(dir=repo_dir / "snapshots", prefix=f".{revision}.", suffix=".tmp"))

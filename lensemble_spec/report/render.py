@@ -50,14 +50,20 @@ def verdict_summary(report: ComplianceReport) -> str:
     m, v = report.verdicts.must, report.verdicts.overall
     na = f" ({m.not_applicable} not applicable)" if m.not_applicable else ""
     if v == "conformant":
-        return f"all {m.total - m.not_applicable} applicable MUST requirements passed{na}" if na else f"all {m.total} MUST requirements passed"
+        return (
+            f"all {m.total - m.not_applicable} applicable MUST requirements passed{na}"
+            if na
+            else f"all {m.total} MUST requirements passed"
+        )
     if v == "non-conformant":
         n = m.failed + m.expected_failure
         return f"{n} of {m.total} MUST requirement(s) failed"
     if v == "partial":
         return f"not conformant: no MUST requirement failed, but {m.not_implemented} of {m.total} are not implemented"
     if v == "incomplete":
-        return f"not conformant: no MUST requirement failed, but {m.skipped + m.not_tested} of {m.total} were not checked"
+        return (
+            f"not conformant: no MUST requirement failed, but {m.skipped + m.not_tested} of {m.total} were not checked"
+        )
     return "no MUST requirement in scope"
 
 
@@ -106,10 +112,24 @@ def part_verdicts(report: Any) -> list[tuple[str, str, Any]]:
             if isinstance(statuses, dict):
                 from types import SimpleNamespace
 
-                statuses = SimpleNamespace(**{k: statuses.get(k, 0) for k in (
-                    "total", "passed", "failed", "expected_failure", "not_implemented", "skipped", "not_applicable", "not_tested")})
+                statuses = SimpleNamespace(
+                    **{
+                        k: statuses.get(k, 0)
+                        for k in (
+                            "total",
+                            "passed",
+                            "failed",
+                            "expected_failure",
+                            "not_implemented",
+                            "skipped",
+                            "not_applicable",
+                            "not_tested",
+                        )
+                    }
+                )
             out.append((str(name), str(verdict), statuses))
     return out
+
 
 VERDICT_RULE = (
     "Conformant iff every MUST requirement in scope has at least one test that ran and passed, and "
@@ -145,8 +165,11 @@ _COUNT_CAVEATS = (
     ("deselected", "{n} of {collected} collected tests were deselected."),
     ("not_implemented", "{n} test(s) need a capability the implementation does not provide."),
     ("skipped", "{n} test(s) were skipped."),
-    ("not_applicable", "{n} test(s) had nothing to apply to (an optional feature not offered, "
-                       "a document the inputs cannot contain); their requirements are left out of the verdict."),
+    (
+        "not_applicable",
+        "{n} test(s) had nothing to apply to (an optional feature not offered, "
+        "a document the inputs cannot contain); their requirements are left out of the verdict.",
+    ),
     ("errors", "{n} test(s) errored in setup or teardown."),
     ("xfailed", "{n} test(s) failed as the expectations file predicted."),
     ("xpassed", "{n} test(s) expected to fail passed: remove their expectations."),
@@ -195,6 +218,7 @@ def _env(autoescape: bool) -> Any:
 def md_text(value: Any) -> str:
     """Requirement text for a Markdown cell: its code spans kept as code spans, the rest escaped (:func:`md_escape`)."""
     text = " ".join(("" if value is None else str(value)).split())
+
     def plain(part: str) -> str:  # md_escape trims; keep the spaces around code spans
         lead, trail = " " if part.startswith(" ") else "", " " if part.endswith(" ") and part.strip() else ""
         return lead + md_escape(part) + trail
@@ -253,9 +277,7 @@ def render_markdown(
     report: ComplianceReport, *, plot_files: Mapping[str, str] | None = None, links: Mapping[str, str] | None = None
 ) -> str:
     """The report as Markdown; ``plot_files`` maps a plot title to a relative SVG path."""
-    return _env(False).get_template("report.md.j2").render(
-        **_context(report, links, plot_files=dict(plot_files or {}))
-    )
+    return _env(False).get_template("report.md.j2").render(**_context(report, links, plot_files=dict(plot_files or {})))
 
 
 def write_report(report: ComplianceReport, out_dir: str | Path) -> dict[str, Path]:
@@ -283,6 +305,8 @@ def write_report(report: ComplianceReport, out_dir: str | Path) -> dict[str, Pat
     if links:
         written.update(write_rfc_pages(out))
     written["report.html"] = atomic_write_text(out / "report.html", render_html(report, plots=plots, links=links))
-    written["report.md"] = atomic_write_text(out / "report.md", render_markdown(report, plot_files=plot_files, links=links))
+    written["report.md"] = atomic_write_text(
+        out / "report.md", render_markdown(report, plot_files=plot_files, links=links)
+    )
     written["results.json"] = atomic_write_json(out / "results.json", report)
     return written

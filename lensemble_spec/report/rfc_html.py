@@ -152,7 +152,8 @@ PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; color: #222; line-height: 1.45; }}
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; color: #222;
+       line-height: 1.45; }}
 table {{ border-collapse: collapse; }} th, td {{ border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }}
 pre {{ background: #f6f6f6; padding: 0.6em; overflow-x: auto; }}
 li.requirement {{ margin: 0.4em 0; }}

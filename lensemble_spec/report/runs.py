@@ -139,7 +139,9 @@ def load_runs(directory: str | Path) -> list[RunRecords]:
     controls: list[str] = []
     try:
         doc = json.loads((d / RESULTS).read_text(encoding="utf-8"))
-        controls = [r["control"] for r in doc.get("controls", []) if isinstance(r, dict) and isinstance(r.get("control"), str)]
+        controls = [
+            r["control"] for r in doc.get("controls", []) if isinstance(r, dict) and isinstance(r.get("control"), str)
+        ]
     except (OSError, ValueError, AttributeError):
         pass
     subdirs = [d / c for c in controls if "/" not in c and (d / c / MANIFEST).is_file()]

@@ -58,7 +58,9 @@ class CheckpointHeader(VersionedDocument):
     round_index: NonNegInt = Field(description="Round this checkpoint was committed in (0 = initial global).")
     config_hash: Hash64 = Field(description="The run manifest's `config_hash` (RFC-0010 §4).")
     tensor_manifest: list[TensorSpec] = Field(min_length=1, description="One entry per stored tensor.")
-    weight_files: list[RelPath] = Field(min_length=1, description="The safetensors files, relative to the checkpoint directory.")
+    weight_files: list[RelPath] = Field(
+        min_length=1, description="The safetensors files, relative to the checkpoint directory."
+    )
     producer: Producer = Field(description="Software that wrote the checkpoint (not hashed).")
     created_at: Timestamp = Field(description="Write time, e.g. `2026-11-25T08:00:00Z` (not hashed).")
 

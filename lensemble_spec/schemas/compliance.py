@@ -124,7 +124,9 @@ class RunInfo(_Strict):
     level: RunLevel = "full"
     rfc_filter: list[str] = Field(default_factory=list)
     parts: list[str] = Field(default_factory=list, description="`--lensemble-parts` scope; empty means every part.")
-    require: Literal["conformant", "partial"] | None = Field(default=None, description="`--lensemble-require` gate the exit code followed, if any.")
+    require: Literal["conformant", "partial"] | None = Field(
+        default=None, description="`--lensemble-require` gate the exit code followed, if any."
+    )
     run_dirs: list[str] = Field(default_factory=list)
     expectations_file: str | None = None
     strict_expectations: bool = False
@@ -152,7 +154,12 @@ class Counts(_Strict):
     xfailed: int = Field(ge=0)
     xpassed: int = Field(ge=0)
     not_implemented: int = Field(ge=0)
-    not_applicable: int = Field(ge=0, default=0, description="Tests the suite found nothing to apply to (an optional feature the implementation declares it does not offer, a document the inputs cannot contain).")
+    not_applicable: int = Field(
+        ge=0,
+        default=0,
+        description="Tests the suite found nothing to apply to (an optional feature the implementation declares it "
+            "does not offer, a document the inputs cannot contain).",
+    )
     collection_errors: int = Field(ge=0, default=0)
     unmapped: int = Field(ge=0, default=0)  # selected tests naming no requirement
 
@@ -162,10 +169,16 @@ class ItemResult(_Strict):
     outcome: ItemOutcome
     requirements: list[str] = Field(default_factory=list)
     level: RunLevel = "quick"
-    parts: list[str] = Field(default_factory=list, description="Implementation parts the test calls (`gauge`, `model`, `federation`, `artifacts`).")
+    parts: list[str] = Field(
+        default_factory=list,
+        description="Implementation parts the test calls (`gauge`, `model`, `federation`, `artifacts`).",
+    )
     duration_s: float = Field(ge=0, default=0.0)
     message: str | None = None  # short failure message or skip/xfail reason
-    details: str | None = Field(default=None, description="Full failure text (traceback, Hypothesis falsifying example), at most 20 000 characters.")
+    details: str | None = Field(
+        default=None,
+        description="Full failure text (traceback, Hypothesis falsifying example), at most 20 000 characters.",
+    )
     expectation: Literal["xfail", "skip"] | None = None
     expectation_reason: str | None = None
 
@@ -174,7 +187,9 @@ class RequirementResult(_Strict):
     id: str
     rfc: str
     section: str
-    rfc_location: str | None = Field(default=None, description="Where the RFC states the requirement: `rfcs/RFC-NNNN-….md:line`.")
+    rfc_location: str | None = Field(
+        default=None, description="Where the RFC states the requirement: `rfcs/RFC-NNNN-….md:line`."
+    )
     level: RequirementLevel
     text: str
     status: RequirementStatus
@@ -191,7 +206,11 @@ class StatusCounts(_Strict):
     expected_failure: int = Field(ge=0, default=0)
     not_implemented: int = Field(ge=0, default=0)
     skipped: int = Field(ge=0, default=0)
-    not_applicable: int = Field(ge=0, default=0, description="Requirements every test of which found nothing to apply to; left out of the verdict.")
+    not_applicable: int = Field(
+        ge=0,
+        default=0,
+        description="Requirements every test of which found nothing to apply to; left out of the verdict.",
+    )
     not_tested: int = Field(ge=0, default=0)
 
 
@@ -209,7 +228,10 @@ class Verdicts(_Strict):
     by_rfc: dict[str, ScopeVerdict] = Field(default_factory=dict)
     by_level: dict[str, ScopeVerdict] = Field(default_factory=dict)
     #: per implementation part: the MUST requirements its tests check, judged on those tests only
-    by_part: dict[str, ScopeVerdict] = Field(default_factory=dict, description="Verdict per implementation part over the mandatory requirements its tests check.")
+    by_part: dict[str, ScopeVerdict] = Field(
+        default_factory=dict,
+        description="Verdict per implementation part over the mandatory requirements its tests check.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Verdicts:
@@ -232,7 +254,9 @@ class RunRecords(_Strict):
     run_dir: str
     control: str | None = None
     source: str | None = None  # which file the records were read from
-    latent_dim: int | None = Field(default=None, ge=1, description="d, from the shape (k, d) of `probe.safetensors`' targets.")
+    latent_dim: int | None = Field(
+        default=None, ge=1, description="d, from the shape (k, d) of `probe.safetensors`' targets."
+    )
     records: list[RoundRecord] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)
 
@@ -243,7 +267,8 @@ class ComplianceReport(VersionedDocument):
     SCHEMA_VERSION = COMPLIANCE_SCHEMA_VERSION
     RFC_RULES: ClassVar[tuple[str, ...]] = (
         "`requirements` names each requirement id once; its `status` follows the precedence failed, "
-        "expected-failure, not-implemented, passed, skipped, not-applicable, not-tested over the outcomes of the tests naming it.",
+        "expected-failure, not-implemented, passed, skipped, not-applicable, not-tested over the outcomes of the tests "
+        "naming it.",
         "`verdicts.conformant` is true exactly when `verdicts.overall` is `conformant`; verdicts are computed over "
         "the `MUST` requirements only (`by_level` applies the same rule to each level).",
         "Every verdict (overall, `by_rfc`, `by_part`, `by_level`) is the same function of the `status` of the "

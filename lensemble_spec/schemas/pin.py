@@ -76,7 +76,8 @@ class ArtifactPin(StrictModel):
 
     uri: str = Field(json_schema_extra={"pattern": PIN_URI_PATTERN}, description="The pinned artifact.")
     sha256: Hash64 | None = Field(
-        default=None, description="SHA-256 of the file at the pin's path (required by ART-024 for a file pin); null = not recorded."
+        default=None,
+        description="SHA-256 of the file at the pin's path (required by ART-024 for a file pin); null = not recorded.",
     )
 
     @model_validator(mode="before")

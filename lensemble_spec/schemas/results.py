@@ -29,9 +29,12 @@ class ControlResult(StrictModel):
     """One row of a results table: one control's final metrics, per-round series and verdict."""
 
     control: Control = Field(description="The control of this row.")
-    metrics: dict[Key, FiniteFloat | None] = Field(description="Final values by metric name (RFC-0005 §6 EVAL-016 lists the keys).")
+    metrics: dict[Key, FiniteFloat | None] = Field(
+        description="Final values by metric name (RFC-0005 §6 EVAL-016 lists the keys)."
+    )
     series: dict[Key, list[FiniteFloat | None]] = Field(
-        default_factory=dict, description="Per-round values by metric name: entry `t` is round `t`, null = not measured."
+        default_factory=dict,
+        description="Per-round values by metric name: entry `t` is round `t`, null = not measured.",
     )
     verdict: Text = Field(description="RFC-0005 §5 verdict: `diverged`, `collapsed`, `drifted` or `gauge-held`.")
     pins: list[ArtifactPin] = Field(default_factory=list, description="Published artifacts the row was computed from.")
@@ -75,7 +78,9 @@ class PlanningOutcome(StrictModel):
     """One control's (or baseline's) closed-loop episodes (RFC-0005 §6.2)."""
 
     tasks_digest: Text = Field(description="sha256 of the task set (starts, goals, cubes) the episodes ran.")
-    final_distance: list[FiniteFloat] = Field(description="True end-effector distance to the goal after the last step, per episode (local-only: silo-major).")
+    final_distance: list[FiniteFloat] = Field(
+        description="True end-effector distance to the goal after the last step, per episode (local-only: silo-major)."
+    )
     success: list[bool] = Field(description="Per episode: `final_distance < success_radius`.")
     rate: FiniteFloat = Field(ge=0.0, le=1.0, description="Fraction of successful episodes.")
     low: FiniteFloat = Field(ge=0.0, le=1.0, description="Lower end of the Wilson interval of `rate`.")
@@ -91,10 +96,16 @@ class PlanningOutcome(StrictModel):
 class PlanningRecord(StrictModel):
     """Closed-loop planning of a comparison: its conditions and one outcome per control and baseline."""
 
-    conditions: dict[Key, Any] = Field(description="The evaluation conditions by name (RFC-0005 §6.2 and §8; `planner` nested).")
-    environment: dict[Key, Any] = Field(description="The world the episodes ran in: `style` (the held-out appearance) and `image_size`.")
+    conditions: dict[Key, Any] = Field(
+        description="The evaluation conditions by name (RFC-0005 §6.2 and §8; `planner` nested)."
+    )
+    environment: dict[Key, Any] = Field(
+        description="The world the episodes ran in: `style` (the held-out appearance) and `image_size`."
+    )
     interval_method: Text = Field(description="How `low`/`high` were computed.")
-    outcomes: dict[Key, PlanningOutcome] = Field(description="Per control name and per baseline (`baseline/random`, `baseline/zero`, `baseline/true-dynamics`).")
+    outcomes: dict[Key, PlanningOutcome] = Field(
+        description="Per control name and per baseline (`baseline/random`, `baseline/zero`, `baseline/true-dynamics`)."
+    )
 
 
 class ResultsTable(VersionedDocument):
@@ -107,17 +118,29 @@ class ResultsTable(VersionedDocument):
     )
     SCHEMA_VERSION: ClassVar[int] = 2
 
-    schema_version: Literal[1, 2] = Field(default=1, description="Document layout version: 1 one seed, 2 several seeds (RFC-0005 §6.1).")
+    schema_version: Literal[1, 2] = Field(
+        default=1, description="Document layout version: 1 one seed, 2 several seeds (RFC-0005 §6.1)."
+    )
     title: Text = Field(description="Human-readable title.")
     split: Text = Field(description="The held-out split policy, in words (RFC-0005 §3).")
     seeds: list[Seed] = Field(description="Root seeds of the runs the rows average over.")
-    controls: list[ControlResult] = Field(description="One row per control (version 2: the mean over seeds, worst verdict).")
+    controls: list[ControlResult] = Field(
+        description="One row per control (version 2: the mean over seeds, worst verdict)."
+    )
     per_seed: list[SeedRows] | None = Field(default=None, description="Version 2: every seed's own rows.")
-    variants: list[VariantResult] | None = Field(default=None, description="Version 2: aggregate rows of configuration variants.")
+    variants: list[VariantResult] | None = Field(
+        default=None, description="Version 2: aggregate rows of configuration variants."
+    )
     interval_method: Text | None = Field(default=None, description="Version 2: how the intervals were computed.")
-    intervals: dict[Key, dict[Key, Interval]] | None = Field(default=None, description="Version 2: interval per row and metric.")
-    differences: dict[Key, Difference] | None = Field(default=None, description="Version 2: paired per-seed differences by name.")
-    planning: PlanningRecord | None = Field(default=None, description="Closed-loop planning outcomes (RFC-0005 §6.2), when measured.")
+    intervals: dict[Key, dict[Key, Interval]] | None = Field(
+        default=None, description="Version 2: interval per row and metric."
+    )
+    differences: dict[Key, Difference] | None = Field(
+        default=None, description="Version 2: paired per-seed differences by name."
+    )
+    planning: PlanningRecord | None = Field(
+        default=None, description="Closed-loop planning outcomes (RFC-0005 §6.2), when measured."
+    )
 
     @model_validator(mode="before")
     @classmethod

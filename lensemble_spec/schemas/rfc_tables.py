@@ -159,7 +159,13 @@ def _table(name: str, schema: Mapping[str, Any], *, versioned: bool) -> str:
             "| "
             + " | ".join(
                 _cell(c)
-                for c in (f"`{field}`", type_text, presence, "; ".join(constraints) or "—", node.get("description", "—"))
+                for c in (
+                    f"`{field}`",
+                    type_text,
+                    presence,
+                    "; ".join(constraints) or "—",
+                    node.get("description", "—"),
+                )
             )
             + " |"
         )
@@ -175,7 +181,11 @@ def render_block(name: str, models: Mapping[str, type[BaseModel]] | None = None)
     schema = json_schema(model)
     defs = schema.get("$defs", {})
     classes = _model_classes(model)
-    lines = [f"**`{name}`** — {_first_line(model)}", "", _table(name, schema, versioned=issubclass(model, VersionedDocument))]
+    lines = [
+        f"**`{name}`** — {_first_line(model)}",
+        "",
+        _table(name, schema, versioned=issubclass(model, VersionedDocument)),
+    ]
     lines += _rules(model)
     # nested objects, breadth-first from the document; other documents are referenced, not repeated
     queue, seen = _refs(schema.get("properties", {})), set()

@@ -26,21 +26,44 @@ class RoundMetrics(StrictModel):
     )
 
     effective_rank: NonNegFloat | None = Field(default=None, description="RankMe of the probe embedding (RFC-0002 §7).")
-    effective_dim: NonNegFloat | None = Field(default=None, description="Participation ratio of the probe embedding (RFC-0002 §7).")
-    latent_std_mean: NonNegFloat | None = Field(default=None, description="Mean population std per latent dimension (RFC-0002 §7).")
-    latent_rms: NonNegFloat | None = Field(default=None, description="Uncentred RMS of the probe embedding (RFC-0002 §7).")
-    val_pred: NonNegFloat | None = Field(default=None, description="Held-out only: null in records a run writes (RFC-0005 §4).")
-    val_pred_identity: NonNegFloat | None = Field(default=None, description="Held-out only: null in records a run writes.")
-    skill_vs_identity: NonNegFloat | None = Field(default=None, description="Held-out only: null in records a run writes.")
-    state_probe_r2: FiniteFloat | None = Field(default=None, le=1.0, description="Held-out only: null in records a run writes.")
-    sigreg: FiniteFloat | None = Field(default=None, description="The implementation's own training figure (not recomputed).")
-    drift_to_reference_deg: Degrees | None = Field(
-        default=None, description="Drift of the round's global to the round-0 targets (RFC-0002 §6); null when degenerate."
+    effective_dim: NonNegFloat | None = Field(
+        default=None, description="Participation ratio of the probe embedding (RFC-0002 §7)."
     )
-    drift_pairwise_mean_deg: Degrees | None = Field(default=None, description="Mean drift over participant pairs (RFC-0002 §6).")
+    latent_std_mean: NonNegFloat | None = Field(
+        default=None, description="Mean population std per latent dimension (RFC-0002 §7)."
+    )
+    latent_rms: NonNegFloat | None = Field(
+        default=None, description="Uncentred RMS of the probe embedding (RFC-0002 §7)."
+    )
+    val_pred: NonNegFloat | None = Field(
+        default=None, description="Held-out only: null in records a run writes (RFC-0005 §4)."
+    )
+    val_pred_identity: NonNegFloat | None = Field(
+        default=None, description="Held-out only: null in records a run writes."
+    )
+    skill_vs_identity: NonNegFloat | None = Field(
+        default=None, description="Held-out only: null in records a run writes."
+    )
+    state_probe_r2: FiniteFloat | None = Field(
+        default=None, le=1.0, description="Held-out only: null in records a run writes."
+    )
+    sigreg: FiniteFloat | None = Field(
+        default=None, description="The implementation's own training figure (not recomputed)."
+    )
+    drift_to_reference_deg: Degrees | None = Field(
+        default=None,
+        description="Drift of the round's global to the round-0 targets (RFC-0002 §6); null when degenerate.",
+    )
+    drift_pairwise_mean_deg: Degrees | None = Field(
+        default=None, description="Mean drift over participant pairs (RFC-0002 §6)."
+    )
     drift_pairwise_max_deg: Degrees | None = Field(default=None, description="Largest drift over participant pairs.")
-    drift_degenerate: StrictBool = Field(default=False, description="True when any drift of the round was degenerate (RFC-0002 §6).")
-    train_loss: FiniteFloat | None = Field(default=None, description="The implementation's own training figure (not recomputed).")
+    drift_degenerate: StrictBool = Field(
+        default=False, description="True when any drift of the round was degenerate (RFC-0002 §6)."
+    )
+    train_loss: FiniteFloat | None = Field(
+        default=None, description="The implementation's own training figure (not recomputed)."
+    )
 
     @model_validator(mode="after")
     def _mean_not_above_max(self) -> RoundMetrics:

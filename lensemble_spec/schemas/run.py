@@ -21,7 +21,9 @@ from ._types import Control, Hash64, Name, NonNegInt, Seed, Text, Timestamp
 from .checkpoint import RelPath
 
 #: ``<40 hex>``, ``<40 hex>-dirty`` (uncommitted changes) or ``unknown`` (not run from git).
-GitSha = Annotated[str, Field(strict=True), StringConstraints(pattern=rf"^({REVISION40_PATTERN[1:-1]}(-dirty)?|unknown)$")]
+GitSha = Annotated[
+    str, Field(strict=True), StringConstraints(pattern=rf"^({REVISION40_PATTERN[1:-1]}(-dirty)?|unknown)$")
+]
 
 
 class CheckpointRef(StrictModel):
@@ -32,7 +34,9 @@ class CheckpointRef(StrictModel):
     """
 
     round_index: NonNegInt = Field(description="Round the checkpoint belongs to; equals its header's `round_index`.")
-    path: RelPath = Field(description="Checkpoint directory, a relative POSIX path inside the run directory (RFC-0010 §7).")
+    path: RelPath = Field(
+        description="Checkpoint directory, a relative POSIX path inside the run directory (RFC-0010 §7)."
+    )
     content_hash: Hash64 = Field(description="The `content_hash` in that checkpoint's header.")
     participant: Name | None = Field(
         default=None, description="null for a global model; the silo name for a participant's own model (local-only)."
@@ -64,7 +68,9 @@ class RunManifest(VersionedDocument):
     round_sketch_seeds: list[Seed] = Field(description="Sketch seed of each round `0 … R` (RFC-0003 §6).")
     probe_hash: Hash64 = Field(description="Probe hash of `probe.safetensors`'s `points` (RFC-0010 §3).")
     data_roots: list[Text] = Field(description="Where the training data came from (free text, one entry per source).")
-    split_policy: dict[str, Any] | None = Field(default=None, description="How the held-out split was chosen (RFC-0005 §3).")
+    split_policy: dict[str, Any] | None = Field(
+        default=None, description="How the held-out split was chosen (RFC-0005 §3)."
+    )
     git_sha: GitSha = Field(description="Commit of the producing code, `<40 hex>-dirty`, or `unknown`.")
     versions: dict[str, Text] = Field(description="Versions of the software used, by name (e.g. `python`, `torch`).")
     created_at: Timestamp = Field(description="Write time.")
@@ -100,6 +106,7 @@ class RunManifest(VersionedDocument):
         if recomputed != self.config_hash:
             raise ArtifactError(
                 f"RunManifest: config_hash {self.config_hash} does not match the recomputed {recomputed}",
-                remediation="Regenerate the manifest from the run's configuration; it was edited or written by a non-conforming tool.",
+                remediation="Regenerate the manifest from the run's configuration; it was edited or written by a "
+                            "non-conforming tool.",
             )
         return self

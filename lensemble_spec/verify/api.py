@@ -5,8 +5,8 @@
   the control (RFC-0010 §5, RFC-0005 §2): every run is verified (subjects prefixed
   ``<control>/``; a run directory that is a symlink or escapes the root is not read), then the
   comparison (EVAL-001 the root holds only results.json, the runs and reports; one run per
-  control agreeing on seed, probe and split; EVAL-002 identical round-0 tensors; EVAL-003 shared settings; EVAL-004 the naive control
-  differs from the anchored one only where it must) and its results table
+  control agreeing on seed, probe and split; EVAL-002 identical round-0 tensors; EVAL-003 shared
+  settings; EVAL-004 the naive control differs from the anchored one only where it must) and its results table
   (:class:`~.results.ResultsVerifier`).
 
 A results table found in a run directory (which ART-015 does not allow) is still checked against
@@ -58,10 +58,13 @@ def resolve_impl(spec: str) -> Any:
     except (LensembleError, KeyboardInterrupt):
         raise
     except BaseException as exc:  # noqa: BLE001 — foreign code: SystemExit, GeneratorExit … too; Ctrl-C still propagates
-        what = f"exited with status {exc.code!r}" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
+        what = (
+            f"exited with status {exc.code!r}" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
+        )
         raise ProtocolError(
             f"implementation {spec!r} could not be loaded: it {what}",
-            remediation="Import the module in Python to see the error; fix it, then pass --impl module[:attribute] again.",
+            remediation="Import the module in Python to see the error; fix it, then pass --impl module[:attribute] "
+                        "again.",
         ) from exc
 
 
@@ -84,15 +87,21 @@ def verify_run(
     root = Path(path)
     if not is_directory(root):
         partial = root.parent / (root.name + files.PARTIAL_SUFFIX)
-        hint = f" (an incomplete run is at {partial}: verify it, or resume with --resume {root})" if is_directory(partial) else ""
+        hint = (
+            f" (an incomplete run is at {partial}: verify it, or resume with --resume {root})"
+            if is_directory(partial)
+            else ""
+        )
         raise ArtifactError(
             f"{root} is not a directory{hint}",
-            remediation="Pass a run directory (with manifest.json) or a comparison directory (with results.json and one run per control).",
+            remediation="Pass a run directory (with manifest.json) or a comparison directory (with results.json and "
+                        "one run per control).",
         )
     if heldout is not None and impl is None:
         raise InputError(
             "--heldout needs --impl: the held-out split is only used to recompute metrics with an implementation",
-            remediation="Add --impl MODULE[:ATTR] (the implementation whose model re-encodes the checkpoints), or drop --heldout.",
+            remediation="Add --impl MODULE[:ATTR] (the implementation whose model re-encodes the checkpoints), or "
+                        "drop --heldout.",
         )
     if heldout is not None and not is_regular_file(heldout):
         raise InputError(

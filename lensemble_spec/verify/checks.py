@@ -37,8 +37,17 @@ class Checker:
         check_pin(value, subject, hub_cache=self.hub_cache, ok=self.ok, fail=self.fail, skip=self.skip)
 
     def compare(
-        self, req: str, check: str, subject: str, stated: float | None, actual: float | None, key: str,
-        *, verb: str = "recorded", both_null: str = "null in the record and on recomputation", source: str | None = None,
+        self,
+        req: str,
+        check: str,
+        subject: str,
+        stated: float | None,
+        actual: float | None,
+        key: str,
+        *,
+        verb: str = "recorded",
+        both_null: str = "null in the record and on recomputation",
+        source: str | None = None,
     ) -> None:
         """Pass when ``stated`` (what a file says) equals ``actual`` (recomputed) within the RFC
         tolerance of metric ``key``, or both are null; fail otherwise. ``verb`` words the stated

@@ -83,16 +83,23 @@ def evaluate_condition(c: Condition, t: _Table) -> tuple[str, str]:
         row = t.rows.get(v.control)
         if row is None:
             return NOT_CHECKABLE, f"no {v.control} row"
-        return (HELD if row.verdict in v.verdicts else NOT_HELD), f"{v.control} verdict '{row.verdict}' (needs one of {v.verdicts})"
+        return (
+            HELD if row.verdict in v.verdicts else NOT_HELD
+        ), f"{v.control} verdict '{row.verdict}' (needs one of {v.verdicts})"
     if c.compare is not None:
         cmp: Compare = c.compare
         (_, lv), (_, rv) = t.value(cmp.left), t.value(cmp.right)
         if lv is None or rv is None:
-            return NOT_CHECKABLE, f"{cmp.left.control}.{cmp.left.metric} = {lv}, {cmp.right.control}.{cmp.right.metric} = {rv}"
+            return (
+                NOT_CHECKABLE,
+                f"{cmp.left.control}.{cmp.left.metric} = {lv}, {cmp.right.control}.{cmp.right.metric} = {rv}",
+            )
         factor, offset = _threshold(cmp.factor), _threshold(cmp.offset)
         rhs = factor * rv + offset
         ok = _OPS[cmp.op](lv, rhs)
-        return (HELD if ok else NOT_HELD), f"{cmp.left.control}.{cmp.left.metric} {lv:.6g} {cmp.op} {rhs:.6g} (= {factor:g}·{rv:.6g} + {offset:g})"
+        return (
+            HELD if ok else NOT_HELD
+        ), f"{cmp.left.control}.{cmp.left.metric} {lv:.6g} {cmp.op} {rhs:.6g} (= {factor:g}·{rv:.6g} + {offset:g})"
     if c.series_monotone is not None:
         s: SeriesMonotone = c.series_monotone
         values = t.series(s.control, s.metric)
@@ -172,16 +179,24 @@ def evaluate_cell(cell: ClaimCell, row: ControlResult) -> tuple[str, str]:
         if len(series) < 2:
             return "skip", f"'{cell.field}' has {len(series)} entries; a start → end claim needs 2"
         ok = claim.start.matches(series[0]) and claim.end.matches(series[-1])
-        return ("pass" if ok else "fail"), f"claims {show(claim.start)} → {show(claim.end)}, table has {series[0]:.6g} → {series[-1]:.6g}"
+        return (
+            "pass" if ok else "fail"
+        ), f"claims {show(claim.start)} → {show(claim.end)}, table has {series[0]:.6g} → {series[-1]:.6g}"
     if isinstance(claim, RangeClaim):
         if not series:
             return "skip", f"no per-round series of '{cell.field}'"
         lo, hi = min(series), max(series)
         ok = claim.low.matches(lo) and claim.high.matches(hi)
-        return ("pass" if ok else "fail"), f"claims observed range {show(claim.low)}–{show(claim.high)}, table spans {lo:.6g}–{hi:.6g}"
+        return (
+            "pass" if ok else "fail"
+        ), f"claims observed range {show(claim.low)}–{show(claim.high)}, table spans {lo:.6g}–{hi:.6g}"
     assert isinstance(claim, BoundClaim)
     values = series or ([final] if final is not None else [])
-    bad = [x for x in values if (claim.lower is not None and x < claim.lower) or (claim.upper is not None and x > claim.upper)]
+    bad = [
+        x
+        for x in values
+        if (claim.lower is not None and x < claim.lower) or (claim.upper is not None and x > claim.upper)
+    ]
     msg = f"claims every value in [{claim.lower}, {claim.upper}]"
     return ("fail", f"{msg}; {bad[0]:.6g} is outside") if bad else ("pass", f"{msg}; {len(values)} inside")
 
@@ -206,8 +221,14 @@ def check_claims(
     """Append the findings of :func:`verify_claims` to ``report``."""
     cache = Path(hub_cache) if hub_cache is not None else None
     for pin in doc.pins:
-        check_pin({"uri": pin.uri, "sha256": pin.sha256}, f"claims:pins.{pin.control} ({pin.published})", hub_cache=cache,
-                  ok=report.passed, fail=report.failed, skip=report.skipped)
+        check_pin(
+            {"uri": pin.uri, "sha256": pin.sha256},
+            f"claims:pins.{pin.control} ({pin.published})",
+            hub_cache=cache,
+            ok=report.passed,
+            fail=report.failed,
+            skip=report.skipped,
+        )
     for claim in doc.checks:
         subject = f"claims:{claim.id}"
         if table is None:
@@ -251,4 +272,11 @@ def verify_claims(
     return report
 
 
-__all__ = ["CLAIM_REQUIREMENT", "check_claims", "evaluate_cell", "evaluate_claim", "evaluate_condition", "verify_claims"]
+__all__ = [
+    "CLAIM_REQUIREMENT",
+    "check_claims",
+    "evaluate_cell",
+    "evaluate_claim",
+    "evaluate_condition",
+    "verify_claims",
+]

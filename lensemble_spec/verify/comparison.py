@@ -45,7 +45,11 @@ def _incomplete_comparison(root: Path, report: VerificationReport) -> bool:
     rounds = []
     for c in pending:
         t = (files.resume_state(root / (c + files.PARTIAL_SUFFIX)) or {}).get("round_index")
-        rounds.append(f"{c} (last committed round {t})" if isinstance(t, int) and not isinstance(t, bool) else f"{c} (no round committed)")
+        rounds.append(
+            f"{c} (last committed round {t})"
+            if isinstance(t, int) and not isinstance(t, bool)
+            else f"{c} (no round committed)"
+        )
     name = root.resolve().name
     target = root.resolve().parent / name.removesuffix(files.PARTIAL_SUFFIX)
     message = (
@@ -57,10 +61,24 @@ def _incomplete_comparison(root: Path, report: VerificationReport) -> bool:
 
 
 def _verify_results(
-    root: Path, report: VerificationReport, runs: dict[str, RunData], model: Any, cache: Path | None, heldout: Any, subject: str,
+    root: Path,
+    report: VerificationReport,
+    runs: dict[str, RunData],
+    model: Any,
+    cache: Path | None,
+    heldout: Any,
+    subject: str,
     expected_controls: tuple[str, ...] | None = None,
 ) -> None:
-    verifier = ResultsVerifier(report, runs, model=model, heldout=heldout, hub_cache=cache, subject=subject, expected_controls=expected_controls)
+    verifier = ResultsVerifier(
+        report,
+        runs,
+        model=model,
+        heldout=heldout,
+        hub_cache=cache,
+        subject=subject,
+        expected_controls=expected_controls,
+    )
     try:
         raw = files.read_json(root, files.RESULTS_FILE)
     except LensembleError as exc:
@@ -71,7 +89,9 @@ def _verify_results(
         verifier.check_table(table)
 
 
-def _verify_comparison(root: Path, report: VerificationReport, model: Any, cache: Path | None, heldout: Any, prefix: str = "") -> dict[str, RunData]:
+def _verify_comparison(
+    root: Path, report: VerificationReport, model: Any, cache: Path | None, heldout: Any, prefix: str = ""
+) -> dict[str, RunData]:
     """Verify a comparison directory; ``prefix`` (e.g. ``seed-0/``) starts every subject."""
     runs: dict[str, RunData] = {}
     for control in CONTROLS:
@@ -83,7 +103,12 @@ def _verify_comparison(root: Path, report: VerificationReport, model: Any, cache
             report.failed("ART-026", "path-confinement", f"{prefix}{control}/", exc.message)
             continue
         if os.path.islink(root / control):
-            report.failed("EVAL-001", "comparison-layout", f"{prefix}{control}/", "the run directory is a symlink; a comparison holds its runs")
+            report.failed(
+                "EVAL-001",
+                "comparison-layout",
+                f"{prefix}{control}/",
+                "the run directory is a symlink; a comparison holds its runs",
+            )
             continue
         if _is_run_dir(root / control) or files.is_partial(root / control):
             verifier = RunVerifier(root / control, report, model, cache)
@@ -92,15 +117,29 @@ def _verify_comparison(root: Path, report: VerificationReport, model: Any, cache
     extra = files.comparison_unexpected(root, CONTROLS, extra_dirs=("variants",) if prefix else ())
     if extra:
         shown = ", ".join(extra[:8]) + (" …" if len(extra) > 8 else "")
-        report.failed("EVAL-001", "comparison-layout", f"{prefix}.", f"unexpected entries {shown} (a comparison holds results.json, one run per control and reports)")
+        report.failed(
+            "EVAL-001",
+            "comparison-layout",
+            f"{prefix}.",
+            f"unexpected entries {shown} (a comparison holds results.json, one run per control and reports)",
+        )
     else:
-        report.passed("EVAL-001", "comparison-layout", f"{prefix}.", "results.json, the runs named by their controls and reports only")
+        report.passed(
+            "EVAL-001",
+            "comparison-layout",
+            f"{prefix}.",
+            "results.json, the runs named by their controls and reports only",
+        )
     runs = {c: r for c, r in runs.items() if r.manifest is not None or files.exists(r.root, files.MANIFEST_FILE)}
     _check_comparison(report, runs, subject=f"{prefix}comparison")
     if files.exists(root, files.RESULTS_FILE):
-        _verify_results(root, report, runs, model, cache, heldout, f"{prefix}{files.RESULTS_FILE}", expected_controls=CONTROLS)
+        _verify_results(
+            root, report, runs, model, cache, heldout, f"{prefix}{files.RESULTS_FILE}", expected_controls=CONTROLS
+        )
     else:
-        report.failed("EVAL-015", "results-schema", f"{prefix}{files.RESULTS_FILE}", "the comparison has no results.json")
+        report.failed(
+            "EVAL-015", "results-schema", f"{prefix}{files.RESULTS_FILE}", "the comparison has no results.json"
+        )
     return runs
 
 
@@ -125,11 +164,19 @@ def _check_comparison(report: VerificationReport, runs: dict[str, RunData], subj
         report.skipped("EVAL-002", "comparison-theta0", subject, "fewer than two verified round-0 checkpoints")
     else:
         first_c, first = next(iter(round0.items()))
-        differ = [c for c, t in round0.items() if set(t) != set(first) or any(not np.array_equal(t[k], first[k]) for k in first)]
+        differ = [
+            c
+            for c, t in round0.items()
+            if set(t) != set(first) or any(not np.array_equal(t[k], first[k]) for k in first)
+        ]
         if differ:
-            report.failed("EVAL-002", "comparison-theta0", subject, f"round-0 tensors of {differ} differ from {first_c}'s")
+            report.failed(
+                "EVAL-002", "comparison-theta0", subject, f"round-0 tensors of {differ} differ from {first_c}'s"
+            )
         else:
-            report.passed("EVAL-002", "comparison-theta0", subject, f"{len(round0)} runs start from bitwise identical θ_0")
+            report.passed(
+                "EVAL-002", "comparison-theta0", subject, f"{len(round0)} runs start from bitwise identical θ_0"
+            )
     configs = {c: strip_sink_paths(m.config) for c, m in manifests.items()}  # where outputs went is not configuration
     if len(configs) >= 2:
         diff = [k for k in SHARED_KEYS if len({repr(cfg.get(k)) for cfg in configs.values()}) > 1]
@@ -143,6 +190,13 @@ def _check_comparison(report: VerificationReport, runs: dict[str, RunData], subj
         extra = [k for k in keys if k not in NAIVE_DIFFERS_IN and anchored.get(k) != naive.get(k)]
         wrong = [k for k, want in (("lambda_anchor", 0), ("backstop", False)) if naive.get(k) != want]
         if extra or wrong:
-            report.failed("EVAL-004", "naive-config", subject, f"naive differs from anchored in {extra}; settings not as required: {wrong}")
+            report.failed(
+                "EVAL-004",
+                "naive-config",
+                subject,
+                f"naive differs from anchored in {extra}; settings not as required: {wrong}",
+            )
         else:
-            report.passed("EVAL-004", "naive-config", subject, "naive = anchored with lambda_anchor 0 and the backstop off")
+            report.passed(
+                "EVAL-004", "naive-config", subject, "naive = anchored with lambda_anchor 0 and the backstop off"
+            )

@@ -104,7 +104,9 @@ def comparison_unexpected(root: Path, controls: tuple[str, ...], extra_dirs: tup
         if (name in controls or name in extra_dirs) and not link and os.path.isdir(full):
             continue
         regular = not link and os.path.isfile(full)
-        if regular and (name == RESULTS_FILE or name in COMPARISON_REPORT_FILES or name.endswith(COMPARISON_REPORT_SUFFIXES)):
+        if regular and (
+            name == RESULTS_FILE or name in COMPARISON_REPORT_FILES or name.endswith(COMPARISON_REPORT_SUFFIXES)
+        ):
             continue
         found.append(name + ("/" if os.path.isdir(full) and not link else ""))
     return found
@@ -145,7 +147,9 @@ def unexpected_entries(root: Path, checkpoint_dirs: list[str]) -> list[str]:
         dirnames[:] = keep
         for f in sorted(filenames):
             rel = f"{rel_dir}/{f}" if rel_dir else f
-            in_logs = rel.startswith(LOGS_DIR + "/") and rel.endswith(LOG_SUFFIXES) and not (Path(dirpath) / f).is_symlink()
+            in_logs = (
+                rel.startswith(LOGS_DIR + "/") and rel.endswith(LOG_SUFFIXES) and not (Path(dirpath) / f).is_symlink()
+            )
             if rel not in allowed_files and not in_logs:
                 found.append(rel)
     return sorted(found)

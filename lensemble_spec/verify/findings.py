@@ -87,7 +87,11 @@ def add_knock_on(report: VerificationReport) -> list[Finding]:
             present = {f.requirement for f in report.findings if _in_scope(f.subject, scope)}
             for req in dependents:
                 if req not in present:
-                    added.append(report.skipped(req, "not-checkable", f"{scope}{document}", not_checkable_message(document, cause)))
+                    added.append(
+                        report.skipped(
+                            req, "not-checkable", f"{scope}{document}", not_checkable_message(document, cause)
+                        )
+                    )
                     present.add(req)
     return added
 
@@ -117,10 +121,28 @@ def downgrade_knock_on_failures(report: VerificationReport) -> list[Finding]:
         loaded = any(f.requirement in ("ART-001", "ART-004") and _in_scope(f.subject, scope) for f in report.findings)
         if loaded:
             continue  # the manifest was read (it failed on content): its checkpoint list is usable
-        for f in [f for f in report.findings if f.requirement == "ART-015" and f.status == "fail" and _in_scope(f.subject, scope)]:
-            changed.append(_replace(report, f, f"{not_checkable_message('manifest.json', 'ART-016')}; without its checkpoint list: {f.message}"))
-    for f in [f for f in report.findings if f.requirement == "EVAL-014" and f.status == "fail" and f.message.startswith("no latent_dim")]:
-        changed.append(_replace(report, f, f"{NOT_CHECKABLE} the row has no `latent_dim` (EVAL-016), so its verdict cannot be derived"))
+        for f in [
+            f
+            for f in report.findings
+            if f.requirement == "ART-015" and f.status == "fail" and _in_scope(f.subject, scope)
+        ]:
+            changed.append(
+                _replace(
+                    report,
+                    f,
+                    f"{not_checkable_message('manifest.json', 'ART-016')}; without its checkpoint list: {f.message}",
+                )
+            )
+    for f in [
+        f
+        for f in report.findings
+        if f.requirement == "EVAL-014" and f.status == "fail" and f.message.startswith("no latent_dim")
+    ]:
+        changed.append(
+            _replace(
+                report, f, f"{NOT_CHECKABLE} the row has no `latent_dim` (EVAL-016), so its verdict cannot be derived"
+            )
+        )
     return changed
 
 
@@ -131,7 +153,11 @@ def add_tier1_verdicts(report: VerificationReport) -> list[Finding]:
     added = []
     for f in list(report.findings):
         if f.requirement == "EVAL-014" and f.check == "verdict" and f.status in ("pass", "fail"):
-            message = f"the verdict is the tier-1 rule's: {f.message}" if f.status == "pass" else f"the verdict is not the tier-1 rule's: {f.message}"
+            message = (
+                f"the verdict is the tier-1 rule's: {f.message}"
+                if f.status == "pass"
+                else f"the verdict is not the tier-1 rule's: {f.message}"
+            )
             added.append(report.add("EVAL-013", f.status, "verdict-tier1", f.subject, message))
     return added
 
@@ -151,4 +177,13 @@ def findings_for(reports: Iterable[VerificationReport], requirement: str) -> lis
     return [f for r in reports for f in r.findings if f.requirement == requirement]
 
 
-__all__ = ["DEPENDENTS", "NOT_CHECKABLE", "RUN_REQUIREMENTS", "add_knock_on", "add_tier1_verdicts", "findings_for", "is_not_checkable", "not_checkable_message"]
+__all__ = [
+    "DEPENDENTS",
+    "NOT_CHECKABLE",
+    "RUN_REQUIREMENTS",
+    "add_knock_on",
+    "add_tier1_verdicts",
+    "findings_for",
+    "is_not_checkable",
+    "not_checkable_message",
+]

@@ -95,12 +95,17 @@ def from_world_spec(spec: Any, *, probe_hash: str) -> HeldoutSplit:
     except (KeyError, TypeError, LensembleError) as exc:
         raise HeldoutUnavailable(f"the recorded world spec cannot be rebuilt: {exc}") from exc
     if canonical_json(rebuilt.to_dict()) != canonical_json(dict(spec)):
-        raise HeldoutUnavailable("the recorded world spec differs from the one this version of lensemble_spec.worlds builds")
+        raise HeldoutUnavailable(
+            "the recorded world spec differs from the one this version of lensemble_spec.worlds builds"
+        )
     world = world_from_spec(rebuilt)
     if world.probe.probe_hash != probe_hash:
         raise HeldoutUnavailable("the regenerated world's probe does not hash to the manifest's probe_hash")
     h = world.heldout
-    return _split({"obs": h.obs, "actions": h.actions, "states": h.states}, f"synthetic world (seed {spec['root_seed']}, regenerated)")
+    return _split(
+        {"obs": h.obs, "actions": h.actions, "states": h.states},
+        f"synthetic world (seed {spec['root_seed']}, regenerated)",
+    )
 
 
 def resolve_heldout(

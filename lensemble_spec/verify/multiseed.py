@@ -45,7 +45,12 @@ def _close(a: Any, b: Any) -> bool:
         return set(a) == set(b) and all(_close(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, (int, float))
+        and isinstance(b, (int, float))
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return math.isclose(float(a), float(b), rel_tol=AGGREGATE_RTOL, abs_tol=AGGREGATE_RTOL)
     return a == b
 
@@ -61,7 +66,12 @@ def verify_multiseed(root: Path, report: VerificationReport, model: Any, cache: 
     if table is None:
         return
     if table.schema_version != 2 or table.per_seed is None:
-        report.failed("EVAL-015", "multiseed-table", files.RESULTS_FILE, "a directory of seed-* comparisons needs a schema_version 2 table with per_seed rows")
+        report.failed(
+            "EVAL-015",
+            "multiseed-table",
+            files.RESULTS_FILE,
+            "a directory of seed-* comparisons needs a schema_version 2 table with per_seed rows",
+        )
         return
     per_seed = [entry.model_dump(mode="json") for entry in table.per_seed]
     for entry, dumped in zip(table.per_seed, per_seed):
@@ -78,9 +88,19 @@ def verify_multiseed(root: Path, report: VerificationReport, model: Any, cache: 
         else:
             theirs = seed_raw.get("controls") if isinstance(seed_raw, dict) else None
             if _close(theirs, dumped["controls"]):
-                report.passed("EVAL-015", "multiseed-rows", f"{files.RESULTS_FILE}:per_seed[{entry.seed}]", f"rows equal {prefix}{files.RESULTS_FILE}")
+                report.passed(
+                    "EVAL-015",
+                    "multiseed-rows",
+                    f"{files.RESULTS_FILE}:per_seed[{entry.seed}]",
+                    f"rows equal {prefix}{files.RESULTS_FILE}",
+                )
             else:
-                report.failed("EVAL-015", "multiseed-rows", f"{files.RESULTS_FILE}:per_seed[{entry.seed}]", f"rows differ from {prefix}{files.RESULTS_FILE}")
+                report.failed(
+                    "EVAL-015",
+                    "multiseed-rows",
+                    f"{files.RESULTS_FILE}:per_seed[{entry.seed}]",
+                    f"rows differ from {prefix}{files.RESULTS_FILE}",
+                )
         for row in entry.variants:
             run_dir = seed_dir / "variants" / row.variant
             subject = f"{prefix}variants/{row.variant}/"
@@ -90,7 +110,9 @@ def verify_multiseed(root: Path, report: VerificationReport, model: Any, cache: 
             verifier = RunVerifier(run_dir, report, model, cache)
             verifier.prefix = subject
             data = verifier.run()
-            ResultsVerifier(report, {row.control: data}, model=model, heldout=heldout, hub_cache=cache, subject=f"{subject}row").check_row(row)
+            ResultsVerifier(
+                report, {row.control: data}, model=model, heldout=heldout, hub_cache=cache, subject=f"{subject}row"
+            ).check_row(row)
     _check_aggregates(report, raw, per_seed)
 
 
@@ -98,31 +120,58 @@ def _check_aggregates(report: VerificationReport, raw: dict[str, Any], per_seed:
     try:
         want = aggregate(per_seed)
     except (KeyError, ValueError, TypeError) as exc:
-        report.failed("EVAL-015", "multiseed-aggregate", files.RESULTS_FILE, f"aggregates cannot be recomputed from per_seed: {exc}")
+        report.failed(
+            "EVAL-015",
+            "multiseed-aggregate",
+            files.RESULTS_FILE,
+            f"aggregates cannot be recomputed from per_seed: {exc}",
+        )
         return
     for group in ("controls", "variants"):
         claimed = {row_label(r): r for r in raw.get(group) or []}
         expected = {row_label(r): r for r in want[group]}
         if set(claimed) != set(expected):
-            report.failed("EVAL-015", "multiseed-aggregate", f"{files.RESULTS_FILE}:{group}", f"rows {sorted(claimed)} but per_seed gives {sorted(expected)}")
+            report.failed(
+                "EVAL-015",
+                "multiseed-aggregate",
+                f"{files.RESULTS_FILE}:{group}",
+                f"rows {sorted(claimed)} but per_seed gives {sorted(expected)}",
+            )
             continue
         for label, row in expected.items():
             got = claimed[label]
             subject = f"{files.RESULTS_FILE}:{group}.{label}"
             if got.get("verdict") == row["verdict"]:
-                report.passed("EVAL-014", "multiseed-verdict", subject, f"'{row['verdict']}' is the worst per-seed verdict")
+                report.passed(
+                    "EVAL-014", "multiseed-verdict", subject, f"'{row['verdict']}' is the worst per-seed verdict"
+                )
             else:
-                report.failed("EVAL-014", "multiseed-verdict", subject, f"claims '{got.get('verdict')}', the worst per-seed verdict is '{row['verdict']}'")
+                report.failed(
+                    "EVAL-014",
+                    "multiseed-verdict",
+                    subject,
+                    f"claims '{got.get('verdict')}', the worst per-seed verdict is '{row['verdict']}'",
+                )
             same = _close(got.get("metrics"), row["metrics"]) and _close(got.get("series"), row["series"])
             if same:
                 report.passed("EVAL-015", "multiseed-mean", subject, "metrics and series are the means over seeds")
             else:
-                report.failed("EVAL-015", "multiseed-mean", subject, "metrics or series differ from the means over the per-seed rows")
+                report.failed(
+                    "EVAL-015",
+                    "multiseed-mean",
+                    subject,
+                    "metrics or series differ from the means over the per-seed rows",
+                )
     for key in ("interval_method", "intervals", "differences"):
         if _close(raw.get(key), want[key]):
             report.passed("EVAL-015", "multiseed-intervals", f"{files.RESULTS_FILE}:{key}", "recomputed from per_seed")
         else:
-            report.failed("EVAL-015", "multiseed-intervals", f"{files.RESULTS_FILE}:{key}", "differs from the value recomputed from per_seed")
+            report.failed(
+                "EVAL-015",
+                "multiseed-intervals",
+                f"{files.RESULTS_FILE}:{key}",
+                "differs from the value recomputed from per_seed",
+            )
 
 
 __all__ = ["AGGREGATE_RTOL", "is_multiseed", "verify_multiseed"]

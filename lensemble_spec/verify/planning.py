@@ -51,7 +51,12 @@ def check_planning(v: Any, table: ResultsTable) -> None:
     reporting = [r.control for r in table.controls if METRIC in r.metrics]
     if rec is None:
         if reporting:
-            v.fail("EVAL-019", "planning-conditions", subject, f"rows {reporting} report {METRIC} but the table has no planning record")
+            v.fail(
+                "EVAL-019",
+                "planning-conditions",
+                subject,
+                f"rows {reporting} report {METRIC} but the table has no planning record",
+            )
         return
     try:
         cond = Conditions.from_dict(rec.conditions)
@@ -59,12 +64,18 @@ def check_planning(v: Any, table: ResultsTable) -> None:
         size = int(rec.environment["image_size"])
         tasks = cond.tasks()
     except (LensembleError, KeyError, TypeError, ValueError) as exc:
-        v.fail("EVAL-019", "planning-conditions", subject, f"the recorded conditions or environment are unusable: {exc}")
+        v.fail(
+            "EVAL-019", "planning-conditions", subject, f"the recorded conditions or environment are unusable: {exc}"
+        )
         return
     digest = tasks.digest()
     problems: list[str] = []
     for control, run in sorted(v.runs.items()):
-        world = (run.manifest.split_policy or {}).get("world") if run.manifest is not None and isinstance(run.manifest.split_policy, dict) else None
+        world = (
+            (run.manifest.split_policy or {}).get("world")
+            if run.manifest is not None and isinstance(run.manifest.split_policy, dict)
+            else None
+        )
         if isinstance(world, dict) and world.get("heldout", {}).get("style") != rec.environment.get("style"):
             problems.append(f"environment is not the held-out appearance of {control}'s world")
     expected = [*reporting, *(BASELINE_PREFIX + b for b in BASELINES)]
@@ -81,14 +92,21 @@ def check_planning(v: Any, table: ResultsTable) -> None:
                 models[label] = [found[0][k] for k in sorted(found[0])]
                 n_models = len(models[label])
         if out.tasks_digest != digest:
-            problems.append(f"{label} ran other tasks (digest {out.tasks_digest[:12]}…, the conditions draw {digest[:12]}…)")
+            problems.append(
+                f"{label} ran other tasks (digest {out.tasks_digest[:12]}…, the conditions draw {digest[:12]}…)"
+            )
         n = len(out.success)
         if (n_models is not None and n != cond.episodes * n_models) or n % cond.episodes:
             problems.append(f"{label} has {n} episodes, the conditions give {cond.episodes} × {n_models or 'k'} models")
     if problems:
         v.fail("EVAL-019", "planning-conditions", subject, "; ".join(problems))
     else:
-        v.ok("EVAL-019", "planning-conditions", subject, f"{len(rec.outcomes)} outcomes under one set of conditions ({cond.episodes} tasks)")
+        v.ok(
+            "EVAL-019",
+            "planning-conditions",
+            subject,
+            f"{len(rec.outcomes)} outcomes under one set of conditions ({cond.episodes} tasks)",
+        )
 
     for label, out in sorted(rec.outcomes.items()):
         _check_outcome(v, f"{subject}.{label}", out, cond.success_radius, table, label)
@@ -107,7 +125,12 @@ def check_planning(v: Any, table: ResultsTable) -> None:
         if label not in rec.outcomes:
             continue
         if v.model is None:
-            v.skip("EVAL-021", "planning-recompute", f"{subject}.{label}", "no implementation given: planning not recomputed (pass --impl)")
+            v.skip(
+                "EVAL-021",
+                "planning-recompute",
+                f"{subject}.{label}",
+                "no implementation given: planning not recomputed (pass --impl)",
+            )
             continue
         if label not in models:
             v.skip("EVAL-021", "planning-recompute", f"{subject}.{label}", "no verified final checkpoint to plan with")
@@ -115,7 +138,12 @@ def check_planning(v: Any, table: ResultsTable) -> None:
         try:
             got = evaluate_models(v.model, models[label], cond, style, size)
         except Exception as exc:  # noqa: BLE001 — the implementation's failure is a finding
-            v.fail("EVAL-021", "planning-recompute", f"{subject}.{label}", f"the implementation failed while planning: {type(exc).__name__}: {exc}")
+            v.fail(
+                "EVAL-021",
+                "planning-recompute",
+                f"{subject}.{label}",
+                f"the implementation failed while planning: {type(exc).__name__}: {exc}",
+            )
             continue
         _compare(v, f"{subject}.{label}", rec.outcomes[label], got)
 
@@ -132,7 +160,11 @@ def _check_outcome(v: Any, where: str, out: PlanningOutcome, radius: float, tabl
     if not (math.isclose(out.low, low, abs_tol=1e-9) and math.isclose(out.high, high, abs_tol=1e-9)):
         problems.append(f"interval [{out.low}, {out.high}] is not the Wilson interval [{low:.6f}, {high:.6f}]")
     row = next((r for r in table.controls if r.control == label), None)
-    if row is not None and METRIC in row.metrics and not (row.metrics[METRIC] is not None and math.isclose(row.metrics[METRIC], out.rate, abs_tol=1e-12)):
+    if (
+        row is not None
+        and METRIC in row.metrics
+        and not (row.metrics[METRIC] is not None and math.isclose(row.metrics[METRIC], out.rate, abs_tol=1e-12))
+    ):
         problems.append(f"the row's {METRIC} {row.metrics[METRIC]} is not its outcome's rate {out.rate}")
     if problems:
         v.fail("EVAL-020", "planning-success", where, "; ".join(problems))
@@ -144,12 +176,24 @@ def _compare(v: Any, where: str, claimed: PlanningOutcome, got: Any) -> None:
     tol = v.tol.metric
     dist = np.asarray(got.final_distance, dtype=np.float64)
     if got.tasks_digest != claimed.tasks_digest or dist.shape[0] != len(claimed.final_distance):
-        v.fail("EVAL-021", "planning-recompute", where, f"recomputed {dist.shape[0]} episodes on tasks {got.tasks_digest[:12]}…, the table records {len(claimed.final_distance)} on {claimed.tasks_digest[:12]}…")
+        v.fail(
+            "EVAL-021",
+            "planning-recompute",
+            where,
+            f"recomputed {dist.shape[0]} episodes on tasks {got.tasks_digest[:12]}…, the table records "
+            f"{len(claimed.final_distance)} on {claimed.tasks_digest[:12]}…",
+        )
         return
     flags = [bool(x) for x in got.success]
     far = [i for i, (a, b) in enumerate(zip(dist, claimed.final_distance)) if not tol.close(float(a), float(b))]
     if flags != list(claimed.success) or far:
-        v.fail("EVAL-021", "planning-recompute", where, f"claims {sum(claimed.success)}/{len(flags)} successes, recomputed {sum(flags)}/{len(flags)}; distances differ in episodes {far[:5]} ({tol.describe()})")
+        v.fail(
+            "EVAL-021",
+            "planning-recompute",
+            where,
+            f"claims {sum(claimed.success)}/{len(flags)} successes, recomputed {sum(flags)}/{len(flags)}; distances "
+            f"differ in episodes {far[:5]} ({tol.describe()})",
+        )
     else:
         v.ok("EVAL-021", "planning-recompute", where, f"{sum(flags)}/{len(flags)} successes recomputed")
 

@@ -41,7 +41,14 @@ from .heldout import HeldoutSplit
 #: Observations encoded per call (bounds memory; the result does not depend on it beyond float noise).
 ENCODE_CHUNK = 256
 COLLAPSE_KEYS = ("effective_rank", "effective_dim", "latent_std_mean", "latent_rms")
-HELDOUT_KEYS = (*COLLAPSE_KEYS, "val_pred", "val_pred_identity", "skill_vs_identity", "state_probe_r2", "drift_to_reference_deg")
+HELDOUT_KEYS = (
+    *COLLAPSE_KEYS,
+    "val_pred",
+    "val_pred_identity",
+    "skill_vs_identity",
+    "state_probe_r2",
+    "drift_to_reference_deg",
+)
 
 
 def finite_or_none(x: Any) -> float | None:
@@ -154,7 +161,10 @@ def heldout_metrics(
     if split.actions is not None:
         a = split.actions.reshape(-1, split.actions.shape[-1])
         predicted = np.concatenate(
-            [to_numpy(model.predict(params, current[i : i + ENCODE_CHUNK], a[i : i + ENCODE_CHUNK])) for i in range(0, len(a), ENCODE_CHUNK)]
+            [
+                to_numpy(model.predict(params, current[i : i + ENCODE_CHUNK], a[i : i + ENCODE_CHUNK]))
+                for i in range(0, len(a), ENCODE_CHUNK)
+            ]
         ).astype(np.float32, copy=False)
         out["val_pred"] = _safe(val_pred, predicted, target)
         out["skill_vs_identity"] = _safe(skill_vs_identity, predicted, target, current)

@@ -54,7 +54,8 @@ class Finding:
     def line(self) -> str:
         """One line of text; subject and message come from files, so control characters are escaped."""
         req = printable(self.requirement or "-")
-        return f"{self.status.upper():4} {req:10} {printable(self.check):18} {printable(self.subject)}: {printable(self.message)}"
+        check, subject, message = printable(self.check), printable(self.subject), printable(self.message)
+        return f"{self.status.upper():4} {req:10} {check:18} {subject}: {message}"
 
 
 @dataclass

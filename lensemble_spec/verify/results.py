@@ -68,7 +68,11 @@ def expected_verdict(row: ControlResult, tol: Tolerances | None = None) -> str:
         raise KeyError("latent_dim")
     if any(m.get(k) is None for k in ("effective_rank", "latent_std_mean", "latent_rms", "state_probe_r2")):
         return "diverged"
-    if m["effective_rank"] < tol.min_rank_fraction * d or m["latent_std_mean"] < tol.min_latent_std or m.get("drift_to_reference_deg") is None:  # type: ignore[operator]
+    if (
+        m["effective_rank"] < tol.min_rank_fraction * d
+        or m["latent_std_mean"] < tol.min_latent_std
+        or m.get("drift_to_reference_deg") is None
+    ):  # type: ignore[operator]
         return "collapsed"
     if any(x is not None and x > tol.max_drift_deg for x in row.series.get("drift_to_reference_deg", [])):
         return "drifted"
@@ -113,9 +117,19 @@ class ResultsVerifier(Checker):
             return None
         missing = [c for c in self.expected_controls if c not in {row.control for row in table.controls}]
         if missing:
-            self.fail("EVAL-015", "results-schema", self.subject, f"no row for control(s) {missing}: a results table has one row per control")
+            self.fail(
+                "EVAL-015",
+                "results-schema",
+                self.subject,
+                f"no row for control(s) {missing}: a results table has one row per control",
+            )
         else:
-            self.ok("EVAL-015", "results-schema", self.subject, f"ResultsTable v{table.schema_version} with {len(table.controls)} row(s)")
+            self.ok(
+                "EVAL-015",
+                "results-schema",
+                self.subject,
+                f"ResultsTable v{table.schema_version} with {len(table.controls)} row(s)",
+            )
         return table
 
     # --- rows ---------------------------------------------------------------------------------
@@ -135,19 +149,40 @@ class ResultsVerifier(Checker):
         if missing:
             self.fail("EVAL-016", "results-keys", where, f"metrics lack {missing}")
         elif unknown:
-            self.fail("EVAL-016", "results-keys", where, f"unknown metric key(s) {', '.join(repr(k) for k in unknown[:5])}")
+            self.fail(
+                "EVAL-016", "results-keys", where, f"unknown metric key(s) {', '.join(repr(k) for k in unknown[:5])}"
+            )
         elif d is not None and row.metrics["latent_dim"] != d:
-            self.fail("EVAL-016", "results-keys", where, f"latent_dim {row.metrics['latent_dim']} but the run's probe targets have d = {d}")
+            self.fail(
+                "EVAL-016",
+                "results-keys",
+                where,
+                f"latent_dim {row.metrics['latent_dim']} but the run's probe targets have d = {d}",
+            )
         else:
             self.ok("EVAL-016", "results-keys", where, "every required metric present")
         rounds = (run.final_round + 1) if run is not None and run.final_round is not None else None
-        bad = [k for k in REQUIRED_SERIES if k not in row.series or (rounds is not None and len(row.series[k]) != rounds)]
+        bad = [
+            k for k in REQUIRED_SERIES if k not in row.series or (rounds is not None and len(row.series[k]) != rounds)
+        ]
         if bad:
-            self.fail("EVAL-017", "results-series", where, f"series {bad} missing or not one entry per round 0…{(rounds or 0) - 1}")
+            self.fail(
+                "EVAL-017",
+                "results-series",
+                where,
+                f"series {bad} missing or not one entry per round 0…{(rounds or 0) - 1}",
+            )
         else:
-            self.ok("EVAL-017", "results-series", where, "required series, one entry per round" + (f" ({rounds})" if rounds else ""))
+            self.ok(
+                "EVAL-017",
+                "results-series",
+                where,
+                "required series, one entry per round" + (f" ({rounds})" if rounds else ""),
+            )
         m = row.metrics
-        if (m.get("effective_rank") is not None or m.get("effective_dim") is not None) and (m.get("latent_std_mean") is None or m.get("latent_rms") is None):
+        if (m.get("effective_rank") is not None or m.get("effective_dim") is not None) and (
+            m.get("latent_std_mean") is None or m.get("latent_rms") is None
+        ):
             self.fail("EVAL-009", "rank-with-scale", where, "reports a rank without latent_std_mean and latent_rms")
         try:
             verdict = expected_verdict(row, self.tol)
@@ -157,7 +192,9 @@ class ResultsVerifier(Checker):
             if row.verdict == verdict:
                 self.ok("EVAL-014", "verdict", where, f"'{verdict}' follows from the row's metrics")
             else:
-                self.fail("EVAL-014", "verdict", where, f"claims '{row.verdict}', the row's own numbers give '{verdict}'")
+                self.fail(
+                    "EVAL-014", "verdict", where, f"claims '{row.verdict}', the row's own numbers give '{verdict}'"
+                )
         if run is None:
             self.skip("EVAL-010", "results-recompute", where, f"no run of control {row.control!r} to recompute from")
             return
@@ -177,7 +214,12 @@ class ResultsVerifier(Checker):
 
     def recompute(self, row: ControlResult, run: RunData, where: str) -> None:
         if self.model is None:
-            self.skip("EVAL-010", "results-recompute", where, "no implementation given: held-out metrics not recomputed (pass --impl)")
+            self.skip(
+                "EVAL-010",
+                "results-recompute",
+                where,
+                "no implementation given: held-out metrics not recomputed (pass --impl)",
+            )
             return
         if run.probe is None or run.records is None:
             self.skip("EVAL-010", "results-recompute", where, "the run's probe or rounds did not verify")
@@ -195,7 +237,10 @@ class ResultsVerifier(Checker):
                     cache[r] = None
                 else:
                     models, _ = found
-                    per = [heldout_metrics(self.model, p, split, points=run.probe["points"], targets=run.probe["targets"]) for p in models.values()]  # type: ignore[index]
+                    per = [
+                        heldout_metrics(self.model, p, split, points=run.probe["points"], targets=run.probe["targets"])
+                        for p in models.values()
+                    ]  # type: ignore[index]
                     cache[r] = combine(per)
             return cache[r]
 
@@ -204,14 +249,29 @@ class ResultsVerifier(Checker):
         try:
             final = at(final_round)
         except Exception as exc:  # noqa: BLE001 — the implementation's failure is a finding
-            self.fail("EVAL-010", "results-recompute", where, f"the implementation failed on the final checkpoint: {type(exc).__name__}: {exc}")
+            self.fail(
+                "EVAL-010",
+                "results-recompute",
+                where,
+                f"the implementation failed on the final checkpoint: {type(exc).__name__}: {exc}",
+            )
             return
         if final is None:
-            self.skip("EVAL-010", "results-recompute", where, f"no verified checkpoint for the final round {final_round}")
+            self.skip(
+                "EVAL-010", "results-recompute", where, f"no verified checkpoint for the final round {final_round}"
+            )
         else:
             for key in HELDOUT_KEYS:
                 if key in row.metrics:
-                    self.compare_claim("EVAL-010", "results-recompute", f"{where}.metrics.{key}", row.metrics[key], final, key, split.source)
+                    self.compare_claim(
+                        "EVAL-010",
+                        "results-recompute",
+                        f"{where}.metrics.{key}",
+                        row.metrics[key],
+                        final,
+                        key,
+                        split.source,
+                    )
         for key, series in sorted(row.series.items()):
             if key not in HELDOUT_KEYS:
                 continue
@@ -219,18 +279,36 @@ class ResultsVerifier(Checker):
                 try:
                     got = at(t)
                 except Exception as exc:  # noqa: BLE001
-                    self.fail("EVAL-011", "series-recompute", f"{where}.series.{key}[{t}]", f"the implementation failed: {type(exc).__name__}: {exc}")
+                    self.fail(
+                        "EVAL-011",
+                        "series-recompute",
+                        f"{where}.series.{key}[{t}]",
+                        f"the implementation failed: {type(exc).__name__}: {exc}",
+                    )
                     continue
                 if got is None:
-                    self.skip("EVAL-011", "series-recompute", f"{where}.series.{key}[{t}]", f"no verified checkpoint for round {t}")
+                    self.skip(
+                        "EVAL-011",
+                        "series-recompute",
+                        f"{where}.series.{key}[{t}]",
+                        f"no verified checkpoint for round {t}",
+                    )
                     continue
-                self.compare_claim("EVAL-011", "series-recompute", f"{where}.series.{key}[{t}]", value, got, key, split.source)
+                self.compare_claim(
+                    "EVAL-011", "series-recompute", f"{where}.series.{key}[{t}]", value, got, key, split.source
+                )
 
-    def compare_claim(self, req: str, check: str, subject: str, claimed: float | None, got: Mapping[str, Any], key: str, source: str) -> None:
+    def compare_claim(
+        self, req: str, check: str, subject: str, claimed: float | None, got: Mapping[str, Any], key: str, source: str
+    ) -> None:
         if key not in got:
-            self.skip(req, check, subject, f"not recomputable from the held-out split ({source} lacks actions or states)")
+            self.skip(
+                req, check, subject, f"not recomputable from the held-out split ({source} lacks actions or states)"
+            )
             return
-        self.compare(req, check, subject, claimed, got[key], key, verb="claims", both_null="null as claimed", source=source)
+        self.compare(
+            req, check, subject, claimed, got[key], key, verb="claims", both_null="null as claimed", source=source
+        )
 
 
 __all__ = ["REQUIRED_METRICS", "REQUIRED_SERIES", "VERDICTS", "ResultsVerifier", "expected_verdict"]

@@ -73,7 +73,9 @@ def _is_literal(exc: LensembleError) -> bool:
 
 
 class RunVerifier(RecordChecks, RecomputeChecks):
-    def __init__(self, root: Path, report: VerificationReport, model: Any = None, hub_cache: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, report: VerificationReport, model: Any = None, hub_cache: Path | None = None
+    ) -> None:
         self.root = root
         self.report = report
         self.model = model
@@ -100,7 +102,9 @@ class RunVerifier(RecordChecks, RecomputeChecks):
 
     # --- 1. layout ----------------------------------------------------------------------------
     def check_layout(self) -> None:
-        missing = [n for n in (files.MANIFEST_FILE, files.ROUNDS_FILE, files.PROBE_FILE) if not files.exists(self.root, n)]
+        missing = [
+            n for n in (files.MANIFEST_FILE, files.ROUNDS_FILE, files.PROBE_FILE) if not files.exists(self.root, n)
+        ]
         listed = [c.path for c in self.data.checkpoints]
         extra = files.unexpected_entries(self.root, listed)
         problems = []
@@ -139,8 +143,17 @@ class RunVerifier(RecordChecks, RecomputeChecks):
                     from ..artifacts.canonical import legacy_config_hash
 
                     legacy = raw.get("config_hash") == legacy_config_hash(config)
-                    why = " (the lensemble-spec 0.1 scheme: re-run the configuration for RFC 8785 hashes, RFC-0010 §4.3)" if legacy else ""
-                    self.fail("ART-013", "config-hash", subject, f"config_hash {raw.get('config_hash')!r} != recomputed {recomputed}{why}")
+                    why = (
+                        " (the lensemble-spec 0.1 scheme: re-run the configuration for RFC 8785 hashes, RFC-0010 §4.3)"
+                        if legacy
+                        else ""
+                    )
+                    self.fail(
+                        "ART-013",
+                        "config-hash",
+                        subject,
+                        f"config_hash {raw.get('config_hash')!r} != recomputed {recomputed}{why}",
+                    )
                     doc["config_hash"] = recomputed  # keep validating the rest of the manifest
         roots = raw.get("data_roots")
         for i, entry in enumerate(roots if isinstance(roots, list) else []):
@@ -160,18 +173,29 @@ class RunVerifier(RecordChecks, RecomputeChecks):
         ]
         empty = [name for name in REQUIRED_NONEMPTY if not getattr(manifest, name)]
         if mismatch:
-            self.fail("ART-016", "manifest-schema", subject, "manifest disagrees with its config: " + "; ".join(mismatch))
+            self.fail(
+                "ART-016", "manifest-schema", subject, "manifest disagrees with its config: " + "; ".join(mismatch)
+            )
         elif empty:
             self.fail("ART-016", "manifest-schema", subject, f"RFC-required field(s) empty or null: {', '.join(empty)}")
         else:
-            self.ok("ART-016", "manifest-schema", subject, f"RunManifest v{manifest.schema_version}, {len(manifest.checkpoints)} checkpoints")
+            self.ok(
+                "ART-016",
+                "manifest-schema",
+                subject,
+                f"RunManifest v{manifest.schema_version}, {len(manifest.checkpoints)} checkpoints",
+            )
         need = [f.name for f in dataclasses.fields(FederationConfig)]
         missing = [k for k in need if k not in cfg]
         outer = cfg.get("outer")
-        if "outer" in cfg and not (isinstance(outer, dict) and all(f.name in outer for f in dataclasses.fields(OuterConfig))):
+        if "outer" in cfg and not (
+            isinstance(outer, dict) and all(f.name in outer for f in dataclasses.fields(OuterConfig))
+        ):
             missing.append("outer.{lr,momentum,nesterov} (as a nested object)")
         if missing:
-            self.fail("ART-017", "manifest-config", subject, f"config lacks FederationConfig fields: {', '.join(missing)}")
+            self.fail(
+                "ART-017", "manifest-config", subject, f"config lacks FederationConfig fields: {', '.join(missing)}"
+            )
         else:
             self.ok("ART-017", "manifest-config", subject, "config holds every FederationConfig field")
 
@@ -199,7 +223,9 @@ class RunVerifier(RecordChecks, RecomputeChecks):
         try:
             entries = sorted(os.listdir(directory))
         except OSError as exc:
-            self.fail("ART-001", "checkpoint-layout", subject, f"cannot list the checkpoint directory: {exc.strerror or exc}")
+            self.fail(
+                "ART-001", "checkpoint-layout", subject, f"cannot list the checkpoint directory: {exc.strerror or exc}"
+            )
             return
         pickles = [e for e in entries if os.path.splitext(e)[1].lower() in PICKLE_LIKE_SUFFIXES]
         if pickles:
@@ -221,14 +247,31 @@ class RunVerifier(RecordChecks, RecomputeChecks):
             self.fail_load(exc, "ART-004", "header-schema", subject)
             return
         ck.header, ck.tensors = header, tensors
-        self.ok("ART-001", "checkpoint-layout", subject, f"header.json + {len(header.weight_files)} safetensors file(s)")
-        self.ok("ART-004", "header-schema", subject, f"CheckpointHeader v{header.schema_version}, {len(tensors)} tensors as listed")
+        self.ok(
+            "ART-001", "checkpoint-layout", subject, f"header.json + {len(header.weight_files)} safetensors file(s)"
+        )
+        self.ok(
+            "ART-004",
+            "header-schema",
+            subject,
+            f"CheckpointHeader v{header.schema_version}, {len(tensors)} tensors as listed",
+        )
         self.ok("ART-007", "content-hash", subject, f"recomputed {header.content_hash[:12]}… from the tensors")
         if header.content_hash != ck.listed_hash:
-            self.fail("ART-018", "manifest-checkpoints", subject, f"manifest lists {ck.listed_hash}, the checkpoint is {header.content_hash}")
+            self.fail(
+                "ART-018",
+                "manifest-checkpoints",
+                subject,
+                f"manifest lists {ck.listed_hash}, the checkpoint is {header.content_hash}",
+            )
         claimed = self.data.raw_manifest.get("config_hash") if self.data.raw_manifest else None
         if header.config_hash != claimed:
-            self.fail("ART-014", "checkpoint-config", subject, f"header config_hash {header.config_hash} != manifest's {claimed}")
+            self.fail(
+                "ART-014",
+                "checkpoint-config",
+                subject,
+                f"header config_hash {header.config_hash} != manifest's {claimed}",
+            )
         else:
             self.ok("ART-014", "checkpoint-config", subject, "carries the manifest's config_hash")
 
@@ -274,7 +317,9 @@ class RunVerifier(RecordChecks, RecomputeChecks):
         if has_round0:
             self.ok("ART-018", "manifest-checkpoints", files.MANIFEST_FILE, "lists the round-0 global θ_0")
         else:
-            self.fail("ART-018", "manifest-checkpoints", files.MANIFEST_FILE, "does not list a round-0 global checkpoint")
+            self.fail(
+                "ART-018", "manifest-checkpoints", files.MANIFEST_FILE, "does not list a round-0 global checkpoint"
+            )
 
     # --- 5. probe -----------------------------------------------------------------------------
     def check_probe(self) -> None:
@@ -291,7 +336,12 @@ class RunVerifier(RecordChecks, RecomputeChecks):
             self.fail("ART-022", "probe", subject, f"needs 'points' and 'targets' (has {sorted(tensors)[:8]})")
             return
         if points.ndim < 1 or points.shape[0] < 1 or targets.ndim != 2:
-            self.fail("ART-022", "probe", subject, f"points {list(points.shape)} / targets {list(targets.shape)}: need (k, …) points and (k, d) targets")
+            self.fail(
+                "ART-022",
+                "probe",
+                subject,
+                f"points {list(points.shape)} / targets {list(targets.shape)}: need (k, …) points and (k, d) targets",
+            )
             return
         try:
             got = probe_hash(points)
@@ -299,13 +349,20 @@ class RunVerifier(RecordChecks, RecomputeChecks):
             self.fail("ART-022", "probe", subject, f"points cannot be hashed: {exc.message}")
             return
         if got != manifest.probe_hash:
-            self.fail("ART-022", "probe", subject, f"probe_hash(points) = {got}, the manifest pins {manifest.probe_hash}")
+            self.fail(
+                "ART-022", "probe", subject, f"probe_hash(points) = {got}, the manifest pins {manifest.probe_hash}"
+            )
             return
         if targets.ndim != 2 or targets.shape[0] != points.shape[0]:
             self.fail("ART-022", "probe", subject, f"targets {list(targets.shape)} are not (k={points.shape[0]}, d)")
             return
         self.data.probe = tensors
-        self.ok("ART-022", "probe", subject, f"points {list(points.shape)} hash to the manifest's probe_hash; targets {list(targets.shape)}")
+        self.ok(
+            "ART-022",
+            "probe",
+            subject,
+            f"points {list(points.shape)} hash to the manifest's probe_hash; targets {list(targets.shape)}",
+        )
 
     # --- driver -------------------------------------------------------------------------------
     def check_incomplete(self) -> bool:
@@ -319,9 +376,14 @@ class RunVerifier(RecordChecks, RecomputeChecks):
         run_dir = self.root.resolve() if command == "train" else self.root.resolve().parent  # headline: the comparison
         where = str(run_dir.parent / _unpartial(run_dir.name))
         if isinstance(t, int) and not isinstance(t, bool) and t >= 0:
-            message = f"incomplete run: last committed round {t}; resume with `lensemble-spec {command} --resume {where}`"
+            message = (
+                f"incomplete run: last committed round {t}; resume with `lensemble-spec {command} --resume {where}`"
+            )
         else:
-            message = f"incomplete run: no round committed yet; resume (it starts over) with `lensemble-spec {command} --resume {where}`"
+            message = (
+                "incomplete run: no round committed yet; resume (it starts over) with "
+                f"`lensemble-spec {command} --resume {where}`"
+            )
         self.fail("ART-015", "run-layout", ".", message)
         return True
 

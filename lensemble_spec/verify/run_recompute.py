@@ -1,4 +1,7 @@
-"""Run verification, part 6: recorded metrics recomputed with an implementation (see :mod:`lensemble_spec.verify.run`)."""
+"""Run verification, part 6: recorded metrics recomputed with an implementation.
+
+See :mod:`lensemble_spec.verify.run` for the order of the checks.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,12 @@ class RecomputeChecks(Checker):
         if data.probe is None or data.records is None:
             return
         if self.model is None:
-            self.skip("EVAL-007", "record-recompute", "rounds", "no implementation given: recorded metrics not recomputed (pass --impl)")
+            self.skip(
+                "EVAL-007",
+                "record-recompute",
+                "rounds",
+                "no implementation given: recorded metrics not recomputed (pass --impl)",
+            )
             return
         points, targets = data.probe["points"], data.probe["targets"]
         self._check_targets(points, targets)
@@ -37,7 +45,12 @@ class RecomputeChecks(Checker):
             try:
                 got = record_metrics(self.model, models, points=points, targets=targets, pairwise=are_participants)
             except Exception as exc:  # noqa: BLE001 — the implementation's own failure is a finding
-                self.fail("EVAL-007", "record-recompute", where, f"the implementation failed to encode: {type(exc).__name__}: {exc}")
+                self.fail(
+                    "EVAL-007",
+                    "record-recompute",
+                    where,
+                    f"the implementation failed to encode: {type(exc).__name__}: {exc}",
+                )
                 continue
             self._compare_record(where, rec, got, are_participants)
 
@@ -64,31 +77,66 @@ class RecomputeChecks(Checker):
             if m.drift_degenerate and m.drift_to_reference_deg is None:
                 self.ok("GAUGE-035", "degenerate-drift", where, "degenerate frame recorded as null with the flag set")
             else:
-                self.fail("GAUGE-035", "degenerate-drift", where, "the recomputed frame is degenerate but the record carries a drift or no flag")
+                self.fail(
+                    "GAUGE-035",
+                    "degenerate-drift",
+                    where,
+                    "the recomputed frame is degenerate but the record carries a drift or no flag",
+                )
         elif got.get("drift_degenerate"):
             if m.drift_degenerate:
                 self.ok("GAUGE-035", "degenerate-drift", where, "a degenerate participant pair is flagged")
             else:
-                self.fail("GAUGE-035", "degenerate-drift", where, "a participant pair is degenerate on recomputation but the record sets no flag")
+                self.fail(
+                    "GAUGE-035",
+                    "degenerate-drift",
+                    where,
+                    "a participant pair is degenerate on recomputation but the record sets no flag",
+                )
         elif m.drift_degenerate and are_participants:
-            self.fail("GAUGE-035", "degenerate-drift", where, "record flags a degenerate frame the recomputation of its committed models does not find")
+            self.fail(
+                "GAUGE-035",
+                "degenerate-drift",
+                where,
+                "record flags a degenerate frame the recomputation of its committed models does not find",
+            )
         elif m.drift_degenerate:
-            self.ok("GAUGE-035", "degenerate-drift", where, "flag concerns released models the run does not commit (not recomputable)")
+            self.ok(
+                "GAUGE-035",
+                "degenerate-drift",
+                where,
+                "flag concerns released models the run does not commit (not recomputable)",
+            )
 
     def _check_targets(self, points: np.ndarray, targets: np.ndarray) -> None:
         from .recompute import embed
 
         g0 = self.data.global_at(0)
         if g0 is None or g0.tensors is None:
-            self.skip("GAUGE-024", "probe-targets", files.PROBE_FILE, "no verified round-0 global to re-encode the targets with")
+            self.skip(
+                "GAUGE-024",
+                "probe-targets",
+                files.PROBE_FILE,
+                "no verified round-0 global to re-encode the targets with",
+            )
             return
         try:
             z = embed(self.model, g0.tensors, points)
         except Exception as exc:  # noqa: BLE001
-            self.fail("GAUGE-024", "probe-targets", files.PROBE_FILE, f"the implementation failed to encode the probe: {type(exc).__name__}: {exc}")
+            self.fail(
+                "GAUGE-024",
+                "probe-targets",
+                files.PROBE_FILE,
+                f"the implementation failed to encode the probe: {type(exc).__name__}: {exc}",
+            )
             return
         if z.shape == targets.shape and self.tol.equiv.allclose(z, targets):
-            self.ok("GAUGE-024", "probe-targets", files.PROBE_FILE, f"targets = encode(θ_0, points) (max |Δ| {float(np.max(np.abs(z - targets))):.2e})")
+            self.ok(
+                "GAUGE-024",
+                "probe-targets",
+                files.PROBE_FILE,
+                f"targets = encode(θ_0, points) (max |Δ| {float(np.max(np.abs(z - targets))):.2e})",
+            )
         else:
             err = float(np.max(np.abs(z - targets))) if z.shape == targets.shape else float("nan")
             msg = f"targets differ from encode(θ_0, points): max |Δ| {err:.3g} ({self.tol.equiv.describe()})"

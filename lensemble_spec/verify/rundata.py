@@ -44,7 +44,11 @@ class RunData:
         return None
 
     def participants_at(self, r: int) -> dict[str, LoadedCheckpoint]:
-        return {c.participant: c for c in self.checkpoints if c.participant is not None and c.round_index == r and c.tensors is not None}
+        return {
+            c.participant: c
+            for c in self.checkpoints
+            if c.participant is not None and c.round_index == r and c.tensors is not None
+        }
 
     def models_at(self, r: int) -> tuple[dict[str, Mapping[str, Any]], bool] | None:
         """The round-``r`` model(s) and whether they are participants (local-only) — None if missing."""

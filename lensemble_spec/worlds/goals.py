@@ -61,9 +61,16 @@ def end_effector_distance(states: np.ndarray, goals: np.ndarray) -> np.ndarray:
 def draw_tasks(seed: int, episodes: int, *, min_separation: float) -> Tasks:
     """``episodes`` start/goal pairs from the held-out region (module docstring)."""
     if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
-        raise ConfigError(f"episodes must be a positive int, got {episodes!r}", remediation="Pass at least one episode.", field="episodes")
+        raise ConfigError(
+            f"episodes must be a positive int, got {episodes!r}",
+            remediation="Pass at least one episode.",
+            field="episodes",
+        )
     if not (isinstance(min_separation, (int, float)) and np.isfinite(min_separation) and min_separation >= 0):
-        raise ConfigError(f"min_separation must be a finite number >= 0, got {min_separation!r}", remediation="Pass a non-negative distance in world units.")
+        raise ConfigError(
+            f"min_separation must be a finite number >= 0, got {min_separation!r}",
+            remediation="Pass a non-negative distance in world units.",
+        )
     rng = _generator(derive_world_seed(int(seed), "planning/tasks"))
     lo = np.maximum(np.subtract(HUB, HELDOUT_HALF), arm.LIMITS_LO.astype(np.float64))
     hi = np.minimum(np.add(HUB, HELDOUT_HALF), arm.LIMITS_HI.astype(np.float64))

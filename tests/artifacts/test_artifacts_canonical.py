@@ -58,7 +58,10 @@ def test_canonical_json_examples():
     # RFC 8785: UTF-8 output, no escaping beyond the mandatory ones, integral doubles without ".0"
     assert canonical_json({"b": [1, 2.5, None], "a": "é"}) == '{"a":"é","b":[1,2.5,null]}'.encode()
     assert canonical_json({"x": (1, 2)}) == b'{"x":[1,2]}'
-    assert canonical_json({"lr": 1.0, "eps": 1e-5, "big": 1e21, "neg0": -0.0}) == b'{"big":1e+21,"eps":0.00001,"lr":1,"neg0":0}'
+    assert (
+        canonical_json({"lr": 1.0, "eps": 1e-5, "big": 1e21, "neg0": -0.0})
+        == b'{"big":1e+21,"eps":0.00001,"lr":1,"neg0":0}'
+    )
     assert canonical_json("\u2028\x7f\x1f") == '"\u2028\x7f\\u001f"'.encode()
     # U+1F600 (UTF-16 D83D DE00) sorts before U+FB33 although its code point is larger
     assert canonical_json({"\ufb33": 1, "\U0001f600": 2}) == '{"\U0001f600":2,"\ufb33":1}'.encode()
@@ -73,7 +76,11 @@ def test_integers_beyond_ijson_are_written_exactly(n):
 
 
 ijson_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=6),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=12,
 )
@@ -180,4 +187,7 @@ def test_config_hash_golden():
     cfg = {"rounds": 3, "outer": {"lr": 1.0, "momentum": 0.0}, "inner_lr": 1e-3, "out_dir": "x"}
     canonical = b'{"inner_lr":0.001,"outer":{"lr":1,"momentum":0},"rounds":3}'
     assert config_hash(cfg) == hashlib.sha256(canonical).hexdigest()
-    assert legacy_config_hash(cfg) == hashlib.sha256(b'{"inner_lr":0.001,"outer":{"lr":1.0,"momentum":0.0},"rounds":3}').hexdigest()
+    assert (
+        legacy_config_hash(cfg)
+        == hashlib.sha256(b'{"inner_lr":0.001,"outer":{"lr":1.0,"momentum":0.0},"rounds":3}').hexdigest()
+    )

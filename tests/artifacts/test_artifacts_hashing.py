@@ -45,7 +45,7 @@ def _ref_content_hash(tensors: dict, *, schema_version: int, round_index: int, p
         dtype, shape, values = tensors[name]
         nb = name.encode("utf-8")
         h.update(struct.pack("<I", len(nb)) + nb + _ref_frame(dtype, shape, _ref_payload(dtype, values)))
-    j = '{"config_hash":"%s","parent_hash":"%s","round_index":%d,"schema_version":%d}' % (
+    j = '{"config_hash":"%s","parent_hash":"%s","round_index":%d,"schema_version":%d}' % (  # noqa: UP031 (by hand, not as the library writes it)
         cfg,
         parent or "",
         round_index,

@@ -28,11 +28,18 @@ def _write(run_dir, *, rounds: int = 2) -> RunDirWriter:
         theta = {"encoder.w": rng.standard_normal((4, 4)).astype(np.float32)}
         h = w.commit(theta, round_index=r, parent_hash=parent)
         w.append_record({
-            "run_id": w.run_id, "control": "naive-fedavg", "round_index": r, "participants": [] if r == 0 else ["a", "b"],
-            "global_hash": h, "parent_hash": parent, "metrics": {"drift_degenerate": False}, "wall_time_s": 0.0,
+            "run_id": w.run_id, "control": "naive-fedavg", "round_index": r,
+            "participants": [] if r == 0 else ["a", "b"], "global_hash": h, "parent_hash": parent,
+            "metrics": {"drift_degenerate": False}, "wall_time_s": 0.0,
         })  # fmt: skip
         parent = h
-    w.finish(root_seed=0, round_sketch_seeds=[round_sketch_seed(0, r) for r in range(rounds + 1)], probe_hash=probe_hash(points), data_roots=["test:a", "test:b"], split_policy={"rule": "one silo per test root"})
+    w.finish(
+        root_seed=0,
+        round_sketch_seeds=[round_sketch_seed(0, r) for r in range(rounds + 1)],
+        probe_hash=probe_hash(points),
+        data_roots=["test:a", "test:b"],
+        split_policy={"rule": "one silo per test root"},
+    )
     return w
 
 
@@ -40,7 +47,12 @@ def test_written_run_directory_verifies(tmp_path):
     _write(tmp_path / "run")
     report = verify_run(tmp_path / "run")
     assert report.ok, report.render_text(show_passed=False)
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoints", "manifest.json", "probe.safetensors", "rounds.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "checkpoints",
+        "manifest.json",
+        "probe.safetensors",
+        "rounds.jsonl",
+    ]
 
 
 def test_refuses_a_non_empty_directory(tmp_path):

@@ -66,7 +66,10 @@ def test_scanner_finds_every_marker_form(tmp_path):
     assert sorted(found) == ["ART-001", "EVAL-001", "FED-001", "GAUGE-001", "GAUGE-002"]
     assert found["GAUGE-001"] == ["conformance/sub/test_b.py:4", "conformance/test_a.py:7"]
     refs, _ = scan_requirement_tests(root)
-    assert [r.nodeid for r in refs["GAUGE-001"]] == ["conformance/sub/test_b.py::test_three", "conformance/test_a.py::test_one"]
+    assert [r.nodeid for r in refs["GAUGE-001"]] == [
+        "conformance/sub/test_b.py::test_three",
+        "conformance/test_a.py::test_one",
+    ]
     assert [r.nodeid for r in refs["ART-001"]] == ["conformance/test_a.py"]  # module-wide pytestmark
     assert [r.nodeid for r in refs["FED-001"]] == ["conformance/test_a.py::TestGroup"]
     assert [r.nodeid for r in refs["EVAL-001"]] == ["conformance/test_a.py::TestGroup::test_two"]

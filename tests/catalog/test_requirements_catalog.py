@@ -46,7 +46,12 @@ def test_default_catalog_is_cached_and_an_explicit_dir_is_not():
 def test_the_catalog_is_every_requirement_block_of_the_rfcs_in_order():
     """Read without the parser: each line of the packaged RFCs opening a requirement block
     (``- **ID** (``) is one catalog entry, in file order; none dropped, none invented."""
-    opened = [m[1] for path in RFC_FILES for line in path.read_text().splitlines() if (m := re.match(r"- \*\*([A-Z]+-\d{3})\*\* \(", line))]
+    opened = [
+        m[1]
+        for path in RFC_FILES
+        for line in path.read_text().splitlines()
+        if (m := re.match(r"- \*\*([A-Z]+-\d{3})\*\* \(", line))
+    ]
     assert opened == list(CATALOG.ids)
 
 
@@ -122,11 +127,7 @@ def test_harness_parameters_are_defined_once_and_cited_ones_exist():
     assert (CATALOG.param("OUTER_LR_DEFAULT"), CATALOG.param("OUTER_MOMENTUM_DEFAULT")) == (1.0, 0.0)
     with pytest.raises(RequirementError, match="unknown harness parameter"):
         CATALOG.param("NOT_A_PARAMETER")
-    cited = {
-        token
-        for req in CATALOG
-        for token in re.findall(r"`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`", req.text)
-    }
+    cited = {token for req in CATALOG for token in re.findall(r"`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`", req.text)}
     assert cited, "requirements should cite their tolerances by name"
     assert cited <= set(params), sorted(cited - set(params))
 

@@ -173,7 +173,11 @@ def test_tests_listing_as_text(run_cli):
 def test_tests_listing_fails_on_a_marker_it_cannot_read(run_cli, monkeypatch):
     from lensemble_spec.commands import requirements as command
 
-    monkeypatch.setattr(command, "scan_requirement_tests", lambda: ({}, ["conformance/test_x.py:3: requirement id is not a string literal (ID)"]))
+    monkeypatch.setattr(
+        command,
+        "scan_requirement_tests",
+        lambda: ({}, ["conformance/test_x.py:3: requirement id is not a string literal (ID)"]),
+    )
     rc, out, err = run_cli("requirements", "--tests", "--rfc", "0002")
     assert rc == 1
     assert "test_x.py:3" in err

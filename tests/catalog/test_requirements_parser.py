@@ -25,7 +25,8 @@ from lensemble_spec.requirements import (
 FILE = "RFC-0002-test-doc.md"
 
 # --- round trip ----------------------------------------------------------------------------------
-_WORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_()<>=+/,;:'"  # no backticks: a code span could hide the keyword
+# no backticks: a code span could hide the keyword
+_WORD_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_()<>=+/,;:'"
 _words = st.text(alphabet=_WORD_CHARS, min_size=1, max_size=14).filter(
     lambda w: w[0].isalnum() and w not in LEVELS
 )
@@ -61,7 +62,9 @@ def _documents(draw):
                     st.text(alphabet="abcdef xyz_-", max_size=10),
                 )
             )
-            params.append((section, value, f"P{len(params)}_NAME", " ".join(draw(st.lists(_words, min_size=1, max_size=20)))))
+            params.append(
+                (section, value, f"P{len(params)}_NAME", " ".join(draw(st.lists(_words, min_size=1, max_size=20))))
+            )
     return sections, reqs, params
 
 
@@ -71,7 +74,10 @@ def _render_document(sections, reqs, params, width):
     expected_params: list[Parameter] = []
     n = 0
     for section in sections:
-        lines += [f"{'##' if '.' not in section else '###'} {section}{'.' if '.' not in section else ''} Title {section}", ""]
+        lines += [
+            f"{'##' if '.' not in section else '###'} {section}{'.' if '.' not in section else ''} Title {section}",
+            "",
+        ]
         for sec, level, text in reqs:
             if sec != section:
                 continue
@@ -228,7 +234,9 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize(("body", "offset", "fragment"), MALFORMED, ids=[m[2] + f"-{i}" for i, m in enumerate(MALFORMED)])
+@pytest.mark.parametrize(
+    ("body", "offset", "fragment"), MALFORMED, ids=[m[2] + f"-{i}" for i, m in enumerate(MALFORMED)]
+)
 def test_malformed_block_is_refused_naming_file_and_line(make_doc, body_line, body, offset, fragment):
     with pytest.raises(RequirementError) as info:
         parse_rfc_text(make_doc(*body), FILE)
@@ -300,7 +308,9 @@ def test_load_catalog_of_a_directory(write_rfc, make_doc):
 
 def test_error_in_one_file_names_that_file(write_rfc, make_doc, body_line):
     write_rfc("RFC-0098-a.md", make_doc("- **TSTA-001** (MUST): A MUST hold.", rfc="0098", prefix="TSTA"))
-    directory = write_rfc("RFC-0099-b.md", make_doc("", "- **TSTB-001** (MUST): no period MUST", rfc="0099", prefix="TSTB"))
+    directory = write_rfc(
+        "RFC-0099-b.md", make_doc("", "- **TSTB-001** (MUST): no period MUST", rfc="0099", prefix="TSTB")
+    )
     with pytest.raises(RequirementError) as info:
         load_catalog(directory)
     bad = str(directory / "RFC-0099-b.md")

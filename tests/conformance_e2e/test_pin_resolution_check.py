@@ -52,12 +52,18 @@ def comparison(tmp_path: Path, pins: list[dict]) -> list[tuple[Path, dict]]:
     """A comparison directory holding only ``results.json`` with the pins on the anchored row."""
     root = tmp_path / "comparison"
     root.mkdir()
-    table = {"schema_version": 1, "controls": [{"control": "anchored", "pins": pins}, {"control": "naive-fedavg", "pins": []}]}
+    table = {
+        "schema_version": 1,
+        "controls": [{"control": "anchored", "pins": pins}, {"control": "naive-fedavg", "pins": []}],
+    }
     (root / "results.json").write_text(json.dumps(table))
     return [(root, {})]
 
 
-GOOD_PINS = [{"uri": uri("weights.safetensors"), "sha256": sha(WEIGHTS)}, {"uri": uri("config.json"), "sha256": sha(CONFIG)}]
+GOOD_PINS = [
+    {"uri": uri("weights.safetensors"), "sha256": sha(WEIGHTS)},
+    {"uri": uri("config.json"), "sha256": sha(CONFIG)},
+]
 
 
 @pytest.fixture
@@ -102,7 +108,9 @@ def test_uncached_revision_fails(tmp_path, hub, monkeypatch):
 def test_different_bytes_fail_naming_the_pin(tmp_path, monkeypatch):
     cache = tmp_path / "hub"
     forged = WEIGHTS[:-1] + b"!"
-    add_snapshot(cache, REPO, REV, {"weights.safetensors": forged, "config.json": CONFIG})  # a consistent cache, other bytes
+    add_snapshot(
+        cache, REPO, REV, {"weights.safetensors": forged, "config.json": CONFIG}
+    )  # a consistent cache, other bytes
     msg = failure(comparison(tmp_path, GOOD_PINS), cache, monkeypatch)
     assert uri("weights.safetensors") in msg and sha(forged) in msg
     assert uri("config.json") not in msg

@@ -132,7 +132,9 @@ def test_report_require_conformant_passes_and_renders(reference_session: dict, t
 
 
 @pytest.mark.slow
-def test_the_cards_reproduce_recipe_rebuilds_every_checkpoint_bit_for_bit(reference_session: dict, tmp_path: Path) -> None:
+def test_the_cards_reproduce_recipe_rebuilds_every_checkpoint_bit_for_bit(
+    reference_session: dict, tmp_path: Path
+) -> None:
     """The card's "How to reproduce": headline --config train_config.json gives the published content hashes."""
     from huggingface_hub import hf_hub_download
 
@@ -148,7 +150,9 @@ def test_the_cards_reproduce_recipe_rebuilds_every_checkpoint_bit_for_bit(refere
     for control, info in published.items():
         manifest = json.loads((tmp_path / "repro" / control / "manifest.json").read_text())
         last = max(c["round_index"] for c in manifest["checkpoints"])
-        assert [c["content_hash"] for c in manifest["checkpoints"] if c["round_index"] == last] == info["content_hashes"], control
+        assert [c["content_hash"] for c in manifest["checkpoints"] if c["round_index"] == last] == info[
+            "content_hashes"
+        ], control
 
 
 #: SHOULD/MAY requirements the reference's full-level session may leave unpassed, and why. Every
@@ -167,7 +171,11 @@ def test_no_requirement_is_only_ever_skipped(reference_session: dict) -> None:
     status = {r["id"]: r for r in report["requirements"]}
     musts = {rid: r["status"] for rid, r in status.items() if r["level"] == "MUST" and r["status"] != "passed"}
     assert not musts, f"MUST requirements with no passing test at --level full with --run: {musts}"
-    others = {rid: (r["status"], r["reasons"][:1]) for rid, r in status.items() if r["level"] != "MUST" and r["status"] != "passed"}
+    others = {
+        rid: (r["status"], r["reasons"][:1])
+        for rid, r in status.items()
+        if r["level"] != "MUST" and r["status"] != "passed"
+    }
     assert set(others) == set(NOT_PASSED_ALLOWED), (
         f"SHOULD/MAY not passed: {others}; documented: {sorted(NOT_PASSED_ALLOWED)}"
     )

@@ -111,10 +111,14 @@ class Deployment:
         return path.read_text(errors="replace") if path.is_file() else ""
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}" for p in sorted(self.workdir.glob("*.log")))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}" for p in sorted(self.workdir.glob("*.log"))
+        )
 
     def flwr(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "flwr"), *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [str(BIN / "flwr"), *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
+        )
 
     def terminate(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
         """Stop one process and everything it spawned (a site going down); never raises."""
@@ -145,9 +149,18 @@ class Deployment:
         self.start(
             "superlink",
             [
-                str(BIN / "flower-superlink"), "--host", "127.0.0.1", "--port", str(port),
-                "--ssl-ca-certfile", str(creds / "ca.crt"), "--ssl-certfile", str(creds / "server.pem"),
-                "--ssl-keyfile", str(creds / "server.key"), "--enable-supernode-auth",
+                str(BIN / "flower-superlink"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--ssl-ca-certfile",
+                str(creds / "ca.crt"),
+                "--ssl-certfile",
+                str(creds / "server.pem"),
+                "--ssl-keyfile",
+                str(creds / "server.key"),
+                "--enable-supernode-auth",
                 "--disable-runtime-dependency-installation",
             ],
         )
@@ -159,7 +172,13 @@ class Deployment:
             if self.procs["superlink"].poll() is not None:
                 raise AssertionError("the SuperLink exited\n" + self.logs())
             try:
-                out = self.flwr("supernode", "register", str(public_key), connection, timeout=max(10.0, min(90.0, deadline - time.monotonic())))
+                out = self.flwr(
+                    "supernode",
+                    "register",
+                    str(public_key),
+                    connection,
+                    timeout=max(10.0, min(90.0, deadline - time.monotonic())),
+                )
             except subprocess.TimeoutExpired as exc:  # the CLI itself is slow under load: retry
                 text = f"timed out: {exc}"
             else:
@@ -174,15 +193,27 @@ class Deployment:
         """Wait (bounded) until SuperNode ``name`` logs that the SuperLink refused it, stop it, and
         return its log. (Its process may linger after the refusal while its SuperExec child
         starts, so the log, not the exit, is the signal.)"""
-        if not wait_until(lambda: "Failed to initialize the connection to the SuperLink" in self.log(name), timeout, 0.5):
+        if not wait_until(
+            lambda: "Failed to initialize the connection to the SuperLink" in self.log(name), timeout, 0.5
+        ):
             raise AssertionError(f"SuperNode {name} was not refused within {timeout:.0f} s\n{self.log(name)[-3000:]}")
         self.terminate(name)
         return self.log(name)
 
-    def start_supernode(self, name: str, superlink_port: int, creds: Path, key: str | None, node_config: str, *, insecure: bool = False) -> subprocess.Popen:
+    def start_supernode(
+        self, name: str, superlink_port: int, creds: Path, key: str | None, node_config: str, *, insecure: bool = False
+    ) -> subprocess.Popen:
         """A SuperNode over TLS with key ``<creds>/<key>.key`` (``insecure``: plaintext, and no key,
         since Flower's own CLI refuses a key without TLS before it ever connects)."""
-        args = [str(BIN / "flower-supernode"), "--superlink", f"127.0.0.1:{superlink_port}", "--host", "127.0.0.1", "--port", str(free_port())]
+        args = [
+            str(BIN / "flower-supernode"),
+            "--superlink",
+            f"127.0.0.1:{superlink_port}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+        ]
         args += ["--insecure"] if insecure else ["--root-certificates", str(creds / "ca.crt")]
         if key is not None:
             args += ["--auth-supernode-private-key", str(creds / f"{key}.key")]

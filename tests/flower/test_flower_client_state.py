@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from flwr.app import RecordDict
 
-from lensemble_spec.errors import RoundError
-from lensemble_spec.metrics import derive_seed
 from lensemble_reference.controls import world_inputs
 from lensemble_reference.participant import Participant, deterministic_torch
+from lensemble_spec.errors import RoundError
+from lensemble_spec.metrics import derive_seed
 
 from ._helpers import needs_seam, tiny_config
 

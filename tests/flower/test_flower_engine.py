@@ -12,7 +12,6 @@ import sys
 
 import pytest
 
-from lensemble_spec.errors import ArtifactError, CapabilityMissing, ConfigError
 from lensemble_reference.flower import require_flwr, require_seam
 from lensemble_reference.flower.deploy import (
     CLIENT_COMPONENT,
@@ -21,6 +20,7 @@ from lensemble_reference.flower.deploy import (
     write_app,
     write_connection,
 )
+from lensemble_spec.errors import ArtifactError, CapabilityMissing, ConfigError
 
 from ._helpers import needs_seam, tiny_config
 
@@ -62,7 +62,9 @@ def test_local_only_runs_in_process_without_ray(tmp_path, monkeypatch):
 def test_app_pyproject_passes_flowers_own_validation(tmp_path):
     from flwr.cli.config_utils import load_and_validate
 
-    app = write_app(tmp_path / "app", out_dir=tmp_path / "run", config=tmp_path / "cfg.json", control="naive-fedavg", timeout=99.0)
+    app = write_app(
+        tmp_path / "app", out_dir=tmp_path / "run", config=tmp_path / "cfg.json", control="naive-fedavg", timeout=99.0
+    )
     config, warnings = load_and_validate(app / "pyproject.toml", check_module=True)  # imports resolve here
     assert warnings == []
     flwr_app = config["tool"]["flwr"]["app"]
@@ -141,7 +143,8 @@ def test_keys_cli_writes_a_ca_signed_certificate_and_openssh_node_keys(tmp_path,
     from cryptography.hazmat.primitives.serialization import load_ssh_private_key, load_ssh_public_key
     from flwr.cli.supernode.register import try_load_public_key
 
-    assert main(["keys", str(tmp_path / "creds"), "--nodes", "2", "--host", "127.0.0.1", "--host", "coord.example"]) == 0
+    args = ["keys", str(tmp_path / "creds"), "--nodes", "2", "--host", "127.0.0.1", "--host", "coord.example"]
+    assert main(args) == 0
     creds = tmp_path / "creds"
     ca = x509.load_pem_x509_certificate((creds / "ca.crt").read_bytes())
     cert = x509.load_pem_x509_certificate((creds / "server.pem").read_bytes())

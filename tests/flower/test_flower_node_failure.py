@@ -50,10 +50,19 @@ def test_node_killed_mid_round_quorum_then_rejoin(tmp_path, deployment):
     cfg_file = tmp_path / "config.json"
     cfg_file.write_text(json.dumps(cfg.to_dict()))
     out = tmp_path / "run"
-    app = write_app(tmp_path / "app", out_dir=out, config=cfg_file, control="anchored", timeout=400, node_wait=300, sites=4, rejoin_wait=300)
+    app = write_app(
+        tmp_path / "app",
+        out_dir=out,
+        config=cfg_file,
+        control="anchored",
+        timeout=400,
+        node_wait=300,
+        sites=4,
+        rejoin_wait=300,
+    )
     dep = deployment
     dep.start_superlink(dep.port, dep.creds)
-    for i, silo in enumerate(SILOS):
+    for i in range(len(SILOS)):
         dep.register(dep.creds / f"node{i}.pub", "local")
     for i, silo in enumerate(SILOS):
         dep.start_supernode(silo, dep.port, dep.creds, f"node{i}", f'synthetic-silo="{silo}"')
@@ -80,5 +89,7 @@ def test_node_killed_mid_round_quorum_then_rejoin(tmp_path, deployment):
     for r in records[1:]:
         assert set(r["backstop_fired"]) == set(r["participants"])
 
-    verify = subprocess.run([str(BIN / "lensemble-spec"), "verify", str(out)], capture_output=True, text=True, timeout=300, check=False)
+    verify = subprocess.run(
+        [str(BIN / "lensemble-spec"), "verify", str(out)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]

@@ -13,8 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from lensemble_spec.artifacts import config_hash
-from lensemble_spec.errors import InputError, RoundError
 from lensemble_reference.flower.records import (
     config_from_json,
     config_to_json,
@@ -23,6 +21,8 @@ from lensemble_reference.flower.records import (
     params_to_record,
     record_to_params,
 )
+from lensemble_spec.artifacts import config_hash
+from lensemble_spec.errors import InputError, RoundError
 
 from ._helpers import needs_seam, tiny_config
 
@@ -69,7 +69,9 @@ def test_non_contiguous_input_keeps_values():
     assert back.shape == view.shape and np.array_equal(back, view) and back.dtype == view.dtype
 
 
-@pytest.mark.parametrize("bad", [{"x": np.array([object()], dtype=object)}, {"x": np.array(["s"])}, {1: np.zeros(2)}, {"": np.zeros(2)}])
+@pytest.mark.parametrize(
+    "bad", [{"x": np.array([object()], dtype=object)}, {"x": np.array(["s"])}, {1: np.zeros(2)}, {"": np.zeros(2)}]
+)
 def test_refuses_what_it_cannot_send_exactly(bad):
     with pytest.raises(InputError):
         params_to_record(bad)
@@ -90,7 +92,10 @@ def test_local_result_round_trip(fired):
 
     rng = np.random.default_rng(3)
     result = LocalResult(
-        delta={"encoder.w": rng.standard_normal((3, 2)).astype(np.float32), "predictor.b": rng.standard_normal(2).astype(np.float32)},
+        delta={
+            "encoder.w": rng.standard_normal((3, 2)).astype(np.float32),
+            "predictor.b": rng.standard_normal(2).astype(np.float32),
+        },
         loss=LossSummary(pred=0.1 + 0.2, sigreg=1 / 3, anchor=0.0, total=2.0 / 7, steps=3),
         raw_embedding=rng.standard_normal((8, 4)).astype(np.float32),
         released_embedding=rng.standard_normal((8, 4)).astype(np.float32),

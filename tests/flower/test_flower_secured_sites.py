@@ -64,7 +64,12 @@ def hf_env(tmp_path, monkeypatch):
     import datasets
 
     home = tmp_path / "hf"
-    env = {"HF_HOME": str(home), "HF_DATASETS_CACHE": str(home / "datasets"), "HF_LEROBOT_HOME": str(home / "lerobot"), "HF_HUB_OFFLINE": "1"}
+    env = {
+        "HF_HOME": str(home),
+        "HF_DATASETS_CACHE": str(home / "datasets"),
+        "HF_LEROBOT_HOME": str(home / "lerobot"),
+        "HF_HUB_OFFLINE": "1",
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", Path(env["HF_DATASETS_CACHE"]))
@@ -102,15 +107,24 @@ def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, dep
     # quorum = every site: this is the no-failure run whose bits must equal in-process (a site lost to
     # the machine's load aborts the run with QuorumNotMet instead of committing a different global)
     cfg = tiny_config(
-        "anchored", min_participants=len(SITES),
-        model=TINY_MODEL.__class__(**{**TINY_MODEL.__dict__, "action_dim": 6}), data=DataConfig(source="lerobot", split="site"),
+        "anchored",
+        min_participants=len(SITES),
+        model=TINY_MODEL.__class__(**{**TINY_MODEL.__dict__, "action_dim": 6}),
+        data=DataConfig(source="lerobot", split="site"),
     )
     cfg_file = tmp_path / "config.json"
     cfg_file.write_text(json.dumps(cfg.to_dict()))
     probe_path, probe_hash = probe_file(public, tmp_path / "probe.safetensors", cfg)
     app = write_app(
-        tmp_path / "app", out_dir=tmp_path / "run", config=cfg_file, control="anchored", timeout=400, node_wait=300,
-        sites=len(SITES), probe=probe_path, probe_hash=probe_hash,
+        tmp_path / "app",
+        out_dir=tmp_path / "run",
+        config=cfg_file,
+        control="anchored",
+        timeout=400,
+        node_wait=300,
+        sites=len(SITES),
+        probe=probe_path,
+        probe_hash=probe_hash,
     )
 
     dep = deployment
@@ -147,19 +161,32 @@ def test_tls_authenticated_sites_on_their_own_lerobot_data(tmp_path, hf_env, dep
     # each site's report is in the manifest and matches what its root yields
     silos = {site: load_site_silo(roots[site], site, cfg) for site in SITES}
     assert manifest["data_roots"] == [site_data_root(s, silos[s].description) for s in SITES]
-    assert manifest["config"]["data"] == {"source": "lerobot", "frame_stride": 1, "max_frames_per_episode": 0, "split": "site", "image_key": ""}
+    assert manifest["config"]["data"] == {
+        "source": "lerobot",
+        "frame_stride": 1,
+        "max_frames_per_episode": 0,
+        "split": "site",
+        "image_key": "",
+    }
     assert manifest["split_policy"]["world"]["sites"] == {s: silos[s].description for s in SITES}
     assert manifest["probe_hash"] == probe_hash
 
     # the same bits as in-process and as the simulation
     points = load_file(str(probe_path))["points"]
-    inputs = RunInputs(silos={s: silos[s].silo for s in SITES}, probe_points=points, probe_hash=probe_hash, data_roots=list(manifest["data_roots"]))
+    inputs = RunInputs(
+        silos={s: silos[s].silo for s in SITES},
+        probe_points=points,
+        probe_hash=probe_hash,
+        data_roots=list(manifest["data_roots"]),
+    )
     deployed = _checkpoints(out)
     assert [c[0] for c in deployed] == [0, 1, 2]
     assert deployed == _checkpoints(run_control(cfg, inputs, tmp_path / "inprocess").run_dir)
     assert deployed == _checkpoints(run_flower(cfg, inputs, tmp_path / "simulation").run_dir)
 
-    verify = subprocess.run([str(BIN / "lensemble-spec"), "verify", str(out)], capture_output=True, text=True, timeout=300, check=False)
+    verify = subprocess.run(
+        [str(BIN / "lensemble-spec"), "verify", str(out)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]
 
     # held-out evaluation on the held-out site, from the public run directory alone (the CLI)

@@ -12,8 +12,6 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from lensemble_spec.errors import DataError
-from lensemble_spec.protocol import Silo
 from lensemble_reference.controls import world_inputs
 from lensemble_reference.flower.silo_files import (
     read_silo,
@@ -21,6 +19,8 @@ from lensemble_reference.flower.silo_files import (
     write_silo,
     write_silo_dir,
 )
+from lensemble_spec.errors import DataError
+from lensemble_spec.protocol import Silo
 
 from ._helpers import tiny_config
 
@@ -62,7 +62,9 @@ def test_silo_file_node_config_wins(tmp_path):
     write_silo_dir(tmp_path / "dir", {"silo0": _silo("silo0", 0)})
     own = _silo("hospital-7", 7)
     write_silo(tmp_path / "own.safetensors", own)
-    pid, silo = resolve_silo({"silo-file": str(tmp_path / "own.safetensors"), "partition-id": 0}, tiny_config(), str(tmp_path / "dir"))
+    pid, silo = resolve_silo(
+        {"silo-file": str(tmp_path / "own.safetensors"), "partition-id": 0}, tiny_config(), str(tmp_path / "dir")
+    )
     assert pid == "hospital-7" and _same(silo, own)
 
 

@@ -17,8 +17,8 @@ import json
 
 import pytest
 
-from lensemble_spec.artifacts.checkpoint import WEIGHTS_FILE
 from lensemble_reference.controls import run_control, world_inputs
+from lensemble_spec.artifacts.checkpoint import WEIGHTS_FILE
 
 from ._helpers import needs_seam, tiny_config
 

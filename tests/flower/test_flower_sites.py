@@ -44,7 +44,9 @@ def test_fingerprint_follows_every_training_tensor_bit():
         assert silo_fingerprint(changed) != fp, field
     reshaped = Silo(name="s", obs=np.asarray(base.obs).reshape(1, 6, 3, 4, 4), actions=base.actions, states=base.states)
     assert silo_fingerprint(reshaped) != fp  # same bytes, other shape
-    assert silo_fingerprint(Silo(name="other", obs=base.obs, actions=base.actions, states=base.states)) == fp  # name is not data
+    assert (
+        silo_fingerprint(Silo(name="other", obs=base.obs, actions=base.actions, states=base.states)) == fp
+    )  # name is not data
 
 
 def test_synthetic_site_is_the_in_process_silo_and_reports_its_fingerprint():
@@ -62,7 +64,10 @@ def test_synthetic_site_is_the_in_process_silo_and_reports_its_fingerprint():
         assert np.asarray(getattr(site.silo, f)).tobytes() == np.asarray(getattr(silos["silo2"], f)).tobytes()
     assert site.description["fingerprint"] == silo_fingerprint(silos["silo2"])
     assert site.description["source"] == "synthetic" and site.description["rows"] == 3
-    assert site_data_root("silo2", site.description) == f"site:silo2?source=synthetic&fingerprint={silo_fingerprint(silos['silo2'])}"
+    assert (
+        site_data_root("silo2", site.description)
+        == f"site:silo2?source=synthetic&fingerprint={silo_fingerprint(silos['silo2'])}"
+    )
     # the older node configs still resolve (partition-id → sorted silo names)
     assert resolve_site({"partition-id": 1, "num-partitions": 4}, cfg).participant == "silo1"
 
@@ -120,7 +125,12 @@ def test_loader_options_enter_config_hash_and_synthetic_hashes_do_not_move():
     assert "data" not in base.to_dict()  # synthetic: the document (and its hash) as before the section
     lerobot = base.replace(data=DataConfig(source="lerobot"))
     hashes = {config_hash(base.to_dict()), config_hash(lerobot.to_dict())}
-    for change in ({"frame_stride": 2}, {"max_frames_per_episode": 100}, {"split": "pooled"}, {"image_key": "observation.images.wrist"}):
+    for change in (
+        {"frame_stride": 2},
+        {"max_frames_per_episode": 100},
+        {"split": "pooled"},
+        {"image_key": "observation.images.wrist"},
+    ):
         hashes.add(config_hash(base.replace(data=DataConfig(source="lerobot", **change)).to_dict()))
     assert len(hashes) == 6
     assert TrainConfig.from_dict(lerobot.to_dict()) == lerobot
@@ -140,8 +150,12 @@ def test_config_file_may_set_loader_options(tmp_path):
 def test_cli_loader_options_become_the_data_section():
     from lensemble_reference.real_data import LeRobotOptions, data_config
 
-    opts = LeRobotOptions(roots=("/a", "/b"), frame_stride=2, max_frames_per_episode=50, split="by_root", image_key="cam")
-    assert data_config(opts) == DataConfig(source="lerobot", frame_stride=2, max_frames_per_episode=50, split="by_root", image_key="cam")
+    opts = LeRobotOptions(
+        roots=("/a", "/b"), frame_stride=2, max_frames_per_episode=50, split="by_root", image_key="cam"
+    )
+    assert data_config(opts) == DataConfig(
+        source="lerobot", frame_stride=2, max_frames_per_episode=50, split="by_root", image_key="cam"
+    )
     assert data_config(LeRobotOptions(roots=("/a",))) == DataConfig(source="lerobot")
 
 
@@ -159,24 +173,43 @@ def test_lerobot_site_trains_on_its_whole_root_with_its_own_standardisation(tmp_
     )
 
     home = tmp_path / "hf"
-    for key, value in {"HF_HOME": home, "HF_LEROBOT_HOME": home / "lerobot", "HF_DATASETS_CACHE": home / "ds", "HF_HUB_OFFLINE": "1"}.items():
+    for key, value in {
+        "HF_HOME": home,
+        "HF_LEROBOT_HOME": home / "lerobot",
+        "HF_DATASETS_CACHE": home / "ds",
+        "HF_HUB_OFFLINE": "1",
+    }.items():
         monkeypatch.setenv(key, str(value))
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", home / "ds")
-    spec = importlib.util.spec_from_file_location("flower_so100_unit", Path(__file__).resolve().parents[1] / "lerobot" / "so100_data.py")
+    spec = importlib.util.spec_from_file_location(
+        "flower_so100_unit", Path(__file__).resolve().parents[1] / "lerobot" / "so100_data.py"
+    )
     so100 = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(so100)
     root = so100.write_so100(tmp_path / "site", [9, 13, 3], image_shape=(16, 16, 3))  # episode 2 too short for a chunk
 
     from ._helpers import TINY_MODEL
 
-    cfg = tiny_config("anchored", model=TINY_MODEL.__class__(**{**TINY_MODEL.__dict__, "action_dim": 6}), data=DataConfig(source="lerobot", split="site"))
+    cfg = tiny_config(
+        "anchored",
+        model=TINY_MODEL.__class__(**{**TINY_MODEL.__dict__, "action_dim": 6}),
+        data=DataConfig(source="lerobot", split="site"),
+    )
     site = load_site_silo(root, "clinic-a", cfg)
-    assert np.asarray(site.silo.obs).shape == (2 + 3, 5, 3, 16, 16)  # 9 frames → 2 chunks of T=4, 13 → 3; nothing held out
+    assert np.asarray(site.silo.obs).shape == (
+        2 + 3,
+        5,
+        3,
+        16,
+        16,
+    )  # 9 frames → 2 chunks of T=4, 13 → 3; nothing held out
     states = np.asarray(site.silo.states)
     assert abs(float(states.mean())) < 0.5  # standardised with the site's own statistics
     assert site.description["fingerprint"] == silo_fingerprint(site.silo) and site.description["episodes"] == 2
     assert resolve_site({"lerobot-root": str(root), "site": "clinic-a"}, cfg).description == site.description
-    strided = load_site_silo(root, "clinic-a", cfg.replace(data=DataConfig(source="lerobot", split="site", frame_stride=2)))
+    strided = load_site_silo(
+        root, "clinic-a", cfg.replace(data=DataConfig(source="lerobot", split="site", frame_stride=2))
+    )
     assert strided.description["fingerprint"] != site.description["fingerprint"]  # loader options change the data
     with pytest.raises(DataError, match="action_dim"):
         load_site_silo(root, "clinic-a", tiny_config("anchored", data=DataConfig(source="lerobot", split="site")))

@@ -46,9 +46,13 @@ def _result(rng, theta, steps):
     from lensemble_reference.federation import LocalResult
     from lensemble_reference.participant import LossSummary
 
-    delta = {k: (rng.standard_normal(v.shape) * 10.0 ** rng.integers(-6, 1)).astype(np.float32) for k, v in theta.items()}
+    delta = {
+        k: (rng.standard_normal(v.shape) * 10.0 ** rng.integers(-6, 1)).astype(np.float32) for k, v in theta.items()
+    }
     emb = rng.standard_normal((6, 3)).astype(np.float32)
-    return LocalResult(delta, LossSummary(1.0, 2.0, 0.5, float(rng.random()), steps), emb, emb, bool(rng.random() < 0.5), 20.0)
+    return LocalResult(
+        delta, LossSummary(1.0, 2.0, 0.5, float(rng.random()), steps), emb, emb, bool(rng.random() < 0.5), 20.0
+    )
 
 
 def _replies(messages, results):
@@ -71,7 +75,9 @@ def _strategy(lr, momentum, nesterov, min_participants=None):
     return strategy
 
 
-@pytest.mark.parametrize("lr,momentum,nesterov", [(0.5, 0.0, True), (1.0, 0.0, True), (0.7, 0.9, True), (0.7, 0.9, False)])
+@pytest.mark.parametrize(
+    "lr,momentum,nesterov", [(0.5, 0.0, True), (1.0, 0.0, True), (0.7, 0.9, True), (0.7, 0.9, False)]
+)
 def test_aggregate_train_equals_pure_outer_step_over_rounds(lr, momentum, nesterov):
     from lensemble_reference.flower.records import params_to_record, record_to_params
 
@@ -80,7 +86,9 @@ def test_aggregate_train_equals_pure_outer_step_over_rounds(lr, momentum, nester
     ref_theta, ref_state = theta, outer_init(theta)
     strategy = _strategy(lr, momentum, nesterov)
     for rnd in (1, 2, 3):  # several rounds: the velocity must carry over inside the strategy
-        messages = list(strategy.configure_train(rnd, params_to_record(ref_theta), ConfigRecord({"train-config": "{}"}), None))
+        messages = list(
+            strategy.configure_train(rnd, params_to_record(ref_theta), ConfigRecord({"train-config": "{}"}), None)
+        )
         # different step counts: FedAvg-style num-examples weighting would change the result
         results = {pid: _result(rng, ref_theta, steps=3 + i) for i, pid in enumerate(sorted(NODES.values()))}
         arrays, metrics = strategy.aggregate_train(rnd, _replies(messages, results))
@@ -148,15 +156,20 @@ def test_error_reply_drops_the_participant_and_the_quorum_decides():
     assert strategy.last_dropped == {crashed: "node went away"}
     survivors = sorted(p for p in results if p != crashed)
     assert list(strategy.last_results) == survivors
-    ref, _ = outer_step(theta, {p: results[p].delta for p in survivors}, outer_init(theta), lr=0.5, momentum=0.0, nesterov=True)
+    deltas = {p: results[p].delta for p in survivors}
+    ref, _ = outer_step(theta, deltas, outer_init(theta), lr=0.5, momentum=0.0, nesterov=True)
     got = record_to_params(arrays)
     assert all(got[k].tobytes() == ref[k].tobytes() for k in ref)  # the mean over the three survivors
     # next round: the dropped participant is told to rejoin (fresh state), the others are not
     nxt = list(strategy.configure_train(2, arrays, ConfigRecord({"train-config": "{}"}), None))
-    assert {m.content["config"]["participant"]: m.content["config"]["rejoin"] for m in nxt} == {p: p == crashed for p in results}
+    assert {m.content["config"]["participant"]: m.content["config"]["rejoin"] for m in nxt} == {
+        p: p == crashed for p in results
+    }
     # below the quorum of 3 the round aborts
     messages, results = _one_round(strategy, rng)
-    two = _replies(messages[2:], results) + [Message(Error(code=ErrorCode.CLIENT_APP_CRASHED, reason="gone"), reply_to=m) for m in messages[:2]]
+    two = _replies(messages[2:], results) + [
+        Message(Error(code=ErrorCode.CLIENT_APP_CRASHED, reason="gone"), reply_to=m) for m in messages[:2]
+    ]
     with pytest.raises(QuorumNotMet, match="fewer than the quorum of 3"):
         strategy.aggregate_train(1, two)
     assert strategy.state.steps == 1
@@ -165,7 +178,9 @@ def test_error_reply_drops_the_participant_and_the_quorum_decides():
 def test_a_clientapp_that_raised_aborts_the_round_even_above_quorum():
     strategy = _strategy(0.5, 0.0, True, min_participants=1)
     messages, results = _one_round(strategy, np.random.default_rng(6))
-    raised = Message(Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason="[data_invalid] bad silo"), reply_to=messages[0])
+    raised = Message(
+        Error(code=ErrorCode.CLIENT_APP_RAISED_EXCEPTION, reason="[data_invalid] bad silo"), reply_to=messages[0]
+    )
     with pytest.raises(RoundError, match="data_invalid"):
         strategy.aggregate_train(1, _replies(messages[1:], results) + [raised])
 
@@ -174,7 +189,11 @@ def test_first_round_never_asks_to_rejoin():
     from lensemble_reference.flower.records import params_to_record
 
     strategy = _strategy(0.5, 0.0, True, min_participants=1)
-    messages = list(strategy.configure_train(1, params_to_record(_theta(np.random.default_rng(5))), ConfigRecord({"train-config": "{}"}), None))
+    messages = list(
+        strategy.configure_train(
+            1, params_to_record(_theta(np.random.default_rng(5))), ConfigRecord({"train-config": "{}"}), None
+        )
+    )
     assert [m.content["config"]["rejoin"] for m in messages] == [False] * len(NODES)
 
 
@@ -203,7 +222,7 @@ def test_remote_traceback_is_reduced_to_the_typed_error_line():
 
     reason = (
         "<class 'ray.exceptions.RayTaskError(ClientAppException)'>:<'ray::ClientAppActor.run()\n"
-        "  File \"x.py\", line 1\n"
+        '  File "x.py", line 1\n'
         "lensemble_spec.errors.DataError: [data_invalid] silo s: bad (remediation: Fix it.)\n\n"
         "Exception ClientAppException occurred. Message: [data_invalid] silo s: bad (remediation: Fix it.)'>"
     )

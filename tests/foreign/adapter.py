@@ -82,10 +82,22 @@ class Model:
 
     def predict(self, params: Mapping[str, Any], z: Any, action: Any) -> np.ndarray:
         with torch.no_grad():
-            out = net.step(net.tensors(params), torch.tensor(np.array(z, dtype=np.float32)), torch.tensor(np.array(action, dtype=np.float32)))
+            out = net.step(
+                net.tensors(params),
+                torch.tensor(np.array(z, dtype=np.float32)),
+                torch.tensor(np.array(action, dtype=np.float32)),
+            )
         return out.numpy()
 
-    def loss_terms(self, params, batch: Batch, *, sketch: Any, anchor: FrameAnchor | None = None, weights: ObjectiveWeights | None = None) -> dict[str, float]:
+    def loss_terms(
+        self,
+        params,
+        batch: Batch,
+        *,
+        sketch: Any,
+        anchor: FrameAnchor | None = None,
+        weights: ObjectiveWeights | None = None,
+    ) -> dict[str, float]:
         w = weights or ObjectiveWeights()
         anc = train.anchor_tuple(anchor, SHAPE.d) if anchor is not None else None
         if anchor is not None and anc is None:  # weight 0: the term is zero but present
@@ -113,7 +125,15 @@ class Federation:
         self.model = model
 
     def local_update(
-        self, global_params, silo: Silo, *, steps: int, seed: int, round_index: int, anchor: FrameAnchor | None = None, config: LocalConfig | None = None
+        self,
+        global_params,
+        silo: Silo,
+        *,
+        steps: int,
+        seed: int,
+        round_index: int,
+        anchor: FrameAnchor | None = None,
+        config: LocalConfig | None = None,
     ) -> dict[str, np.ndarray]:
         config = config or LocalConfig()
         recipe = train.Recipe(
@@ -125,15 +145,33 @@ class Federation:
             root_seed=int(config.root_seed),
         )
         local = train.train(
-            global_params, np.asarray(silo.obs), np.asarray(silo.actions), steps=int(steps), seed=int(seed), round_index=int(round_index), anchor=anchor, recipe=recipe, d=SHAPE.d
+            global_params,
+            np.asarray(silo.obs),
+            np.asarray(silo.actions),
+            steps=int(steps),
+            seed=int(seed),
+            round_index=int(round_index),
+            anchor=anchor,
+            recipe=recipe,
+            d=SHAPE.d,
         )
-        return {k: (local[k] - np.asarray(global_params[k])).astype(np.asarray(global_params[k]).dtype) for k in global_params}
+        return {
+            k: (local[k] - np.asarray(global_params[k])).astype(np.asarray(global_params[k]).dtype)
+            for k in global_params
+        }
 
     def outer_init(self, params) -> merge.Velocity:
         return merge.fresh(params)
 
     def outer_step(self, global_params, deltas, state: merge.Velocity, config: OuterConfig):
-        return merge.outer(global_params, deltas, state, lr=float(config.lr), momentum=float(config.momentum), nesterov=bool(config.nesterov))
+        return merge.outer(
+            global_params,
+            deltas,
+            state,
+            lr=float(config.lr),
+            momentum=float(config.momentum),
+            nesterov=bool(config.nesterov),
+        )
 
     def align_release(self, global_params, local_params, probe_points: Any, reference: Any):
         q = frames.align(self.model.encode(local_params, probe_points), reference)
@@ -143,8 +181,12 @@ class Federation:
 class Artifacts:
     dtypes = ("float32",)
 
-    def save_checkpoint(self, params, directory: Path, *, round_index: int, parent_hash: str | None, config_hash: str) -> str:
-        return store.save(params, Path(directory), round_index=round_index, parent_hash=parent_hash, config_hash=config_hash)
+    def save_checkpoint(
+        self, params, directory: Path, *, round_index: int, parent_hash: str | None, config_hash: str
+    ) -> str:
+        return store.save(
+            params, Path(directory), round_index=round_index, parent_hash=parent_hash, config_hash=config_hash
+        )
 
     def load_checkpoint(self, directory: Path) -> dict[str, np.ndarray]:
         return store.load(Path(directory))

@@ -62,7 +62,10 @@ def test_not_implemented_becomes_capability_missing_or_the_callback():
 
 @pytest.mark.parametrize(
     "error_map, fragment",
-    [({"not a class": spec.InputError}, "not an exception class"), ({ValueError: KeyError}, "not a lensemble_spec.errors class")],
+    [
+        ({"not a class": spec.InputError}, "not an exception class"),
+        ({ValueError: KeyError}, "not a lensemble_spec.errors class"),
+    ],
 )
 def test_a_malformed_error_map_is_a_protocol_error(error_map, fragment):
     impl = dataclasses.replace(adapter.build(), error_map=error_map)

@@ -44,7 +44,10 @@ EXPECTED: dict[str, tuple[list[str], frozenset[str]]] = {
     "trace_angle": (files("test_gauge_primitives.py"), frozenset({"GAUGE-016", "GAUGE-018", "GAUGE-020"})),
     "degenerate_zero": (files("test_gauge_primitives.py"), frozenset({"GAUGE-020"})),
     "rank_floor": (files("test_gauge_primitives.py"), frozenset({"GAUGE-036", "GAUGE-037", "GAUGE-038"})),
-    "frame_only_rotate": (files("test_gauge_model.py", "test_gauge_backstop.py"), frozenset({"GAUGE-003", "GAUGE-006", "GAUGE-009", "GAUGE-027"})),
+    "frame_only_rotate": (
+        files("test_gauge_model.py", "test_gauge_backstop.py"),
+        frozenset({"GAUGE-003", "GAUGE-006", "GAUGE-009", "GAUGE-027"}),
+    ),
     # Exceptions of the right meaning but unmapped classes: every typed-error check of the outer step.
     "no_error_map": (files("test_federation_outer.py"), frozenset({"FED-003", "FED-022", "FED-023", "FED-024"})),
     # The optional frame-only anchor, declared: it applies, so a wrong one fails ...
@@ -72,7 +75,9 @@ def _job(root: Path, name: str, args: list[str]) -> dict:
 def _run(batch: list[dict], root: Path) -> None:
     spec = root / f"batch-{batch[0]['name']}.json"
     spec.write_text(json.dumps(batch))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO), os.environ.get("PYTHONPATH", "")])
+    )
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", LENSEMBLE_THREADS="1")
     subprocess.run([sys.executable, "-m", "mutants.worker", str(spec)], cwd=REPO, env=env, check=False, timeout=900)
 
@@ -80,12 +85,35 @@ def _run(batch: list[dict], root: Path) -> None:
 @pytest.fixture(scope="module")
 def sessions(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     root = tmp_path_factory.mktemp("foreign")
-    full = _job(root, "foreign", ["conformance", "--impl", "tests.foreign.adapter", "--basetemp", str(root / "foreign-tmp")])
+    full = _job(
+        root, "foreign", ["conformance", "--impl", "tests.foreign.adapter", "--basetemp", str(root / "foreign-tmp")]
+    )
     full["args"][full["args"].index("quick")] = "full"
-    variants = [_job(root, name, [*paths, "--impl", f"tests.foreign.variants:{name}"]) for name, (paths, _ids) in EXPECTED.items()]
-    variants.append(_job(root, "without_frame_drift", [*files("test_gauge_primitives.py"), "--impl", "tests.foreign.variants:without_frame_drift"]))
-    variants.append(_job(root, "six_action_model", [*files("test_gauge_model.py"), "--impl", "tests.foreign.variants:six_action_model"]))
-    variants.append(_job(root, "frame_anchor_not_implemented", [*files("test_gauge_frame_anchor.py"), "--impl", "tests.foreign.variants:frame_anchor_not_implemented"]))
+    variants = [
+        _job(root, name, [*paths, "--impl", f"tests.foreign.variants:{name}"])
+        for name, (paths, _ids) in EXPECTED.items()
+    ]
+    variants.append(
+        _job(
+            root,
+            "without_frame_drift",
+            [*files("test_gauge_primitives.py"), "--impl", "tests.foreign.variants:without_frame_drift"],
+        )
+    )
+    variants.append(
+        _job(
+            root,
+            "six_action_model",
+            [*files("test_gauge_model.py"), "--impl", "tests.foreign.variants:six_action_model"],
+        )
+    )
+    variants.append(
+        _job(
+            root,
+            "frame_anchor_not_implemented",
+            [*files("test_gauge_frame_anchor.py"), "--impl", "tests.foreign.variants:frame_anchor_not_implemented"],
+        )
+    )
     start = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda b: _run(b, root), [[full], variants]))
@@ -110,13 +138,19 @@ def test_the_foreign_implementation_is_conformant(sessions):
     result = sessions["foreign"]
     assert result, "the foreign session wrote no compliance JSON (see its .log next to the JSON)"
     broken = [(t["nodeid"], t["message"]) for t in result["tests"] if t["outcome"] in FAILED]
-    assert not broken, f"expected 0 failed and 0 errors for the correct foreign implementation; got {len(broken)}: {broken[:4]}"
+    assert not broken, (
+        f"expected 0 failed and 0 errors for the correct foreign implementation; got {len(broken)}: {broken[:4]}"
+    )
     assert result["counts"]["collection_errors"] == 0
     assert result["run_info"]["level"] == "full"
     verdicts = result["verdicts"]
     not_passed = {k: v for k, v in _status(result).items() if v != "passed"}
-    assert verdicts["overall"] == "conformant", f"expected conformant; got {verdicts['overall']}; not passed: {not_passed}"
-    assert {p: v["verdict"] for p, v in verdicts["by_part"].items()} == dict.fromkeys(("gauge", "model", "federation", "artifacts"), "conformant")
+    assert verdicts["overall"] == "conformant", (
+        f"expected conformant; got {verdicts['overall']}; not passed: {not_passed}"
+    )
+    assert {p: v["verdict"] for p, v in verdicts["by_part"].items()} == dict.fromkeys(
+        ("gauge", "model", "federation", "artifacts"), "conformant"
+    )
 
 
 @pytest.mark.slow
@@ -162,7 +196,10 @@ def test_variant_fails_exactly_its_ids(sessions, name):
     assert result, f"{name}: the session wrote no compliance JSON"
     got, want = _failed_ids(result), set(EXPECTED[name][1])
     messages = {r["id"]: r["messages"][:1] for r in result["requirements"] if r["id"] in got ^ want}
-    assert got == want, f"{name}: expected failed ids {sorted(want)}; got {sorted(got)} (missed {sorted(want - got)}, unexpected {sorted(got - want)}); {messages}"
+    assert got == want, (
+        f"{name}: expected failed ids {sorted(want)}; got {sorted(got)} (missed {sorted(want - got)}, unexpected "
+        f"{sorted(got - want)}); {messages}"
+    )
     assert result["counts"]["errors"] == 0, f"{name}: {result['counts']['errors']} setup/teardown errors"
 
 
@@ -178,7 +215,9 @@ def test_variants_are_at_least_six_and_resolve():
 def test_the_foreign_code_never_imports_the_reference():
     import re
 
-    pattern = re.compile(r"^\s*(from|import)\s+(lensemble_reference|reference_impl|tests\.mutants|mutants)\b", re.MULTILINE)
+    pattern = re.compile(
+        r"^\s*(from|import)\s+(lensemble_reference|reference_impl|tests\.mutants|mutants)\b", re.MULTILINE
+    )
     for path in sorted((REPO / "tests" / "foreign").rglob("*.py")):
         if path.name == "test_foreign.py":
             continue  # the meta-test itself only drives sessions
@@ -191,7 +230,9 @@ def test_a_method_raising_not_implemented_reads_not_implemented(sessions):
     result = sessions["without_frame_drift"]
     assert result, "the session wrote no compliance JSON"
     status = {r["id"]: r["status"] for r in result["requirements"]}
-    assert status["GAUGE-019"] == "not-implemented" and status["GAUGE-020"] == "not-implemented", {k: status[k] for k in ("GAUGE-019", "GAUGE-020")}
+    assert status["GAUGE-019"] == "not-implemented" and status["GAUGE-020"] == "not-implemented", {
+        k: status[k] for k in ("GAUGE-019", "GAUGE-020")
+    }
     assert status["GAUGE-016"] == "passed" and status["GAUGE-014"] == "passed"
     assert not _failed_ids(result) and result["counts"]["errors"] == 0
 

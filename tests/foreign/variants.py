@@ -71,7 +71,14 @@ def _size_only_outer(params, updates, state, *, lr, momentum, nesterov):
 
 class _SizeOnlyFederation(adapter.Federation):
     def outer_step(self, global_params, deltas, state, config):
-        return _size_only_outer(global_params, deltas, state, lr=float(config.lr), momentum=float(config.momentum), nesterov=bool(config.nesterov))
+        return _size_only_outer(
+            global_params,
+            deltas,
+            state,
+            lr=float(config.lr),
+            momentum=float(config.momentum),
+            nesterov=bool(config.nesterov),
+        )
 
 
 def size_only_merge() -> Implementation:
@@ -133,7 +140,9 @@ def rank_floor() -> Implementation:
 def _frame_only(params, q):
     """Rotates the frame layer only: the encoder emits zQ, but the predictor is not conjugated."""
     out = {k: np.array(v, copy=True) for k, v in params.items()}
-    out["encoder.frame"] = (np.asarray(params["encoder.frame"], dtype=np.float64) @ np.asarray(q, dtype=np.float64)).astype(np.float32)
+    out["encoder.frame"] = (
+        np.asarray(params["encoder.frame"], dtype=np.float64) @ np.asarray(q, dtype=np.float64)
+    ).astype(np.float32)
     return out
 
 

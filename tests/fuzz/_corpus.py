@@ -216,15 +216,40 @@ OVERSIZE = 16 * 1024 * 1024 + 1
 def cases() -> list[Case]:
     out: list[Case] = []
 
-    def add(name: str, family: str, target: str, apply: Callable[[Path], None], protected: bool = True, expect: tuple[str, ...] = ()) -> None:
+    def add(
+        name: str,
+        family: str,
+        target: str,
+        apply: Callable[[Path], None],
+        protected: bool = True,
+        expect: tuple[str, ...] = (),
+    ) -> None:
         out.append(Case(name, family, target, apply, protected, frozenset(expect)))
 
     # rounds-lines: a deleted line must never hide a round (the first false OK)
     for control in RUNS:
         for i in range(3):
-            add(f"{control}:rounds-line-{i}-deleted", "rounds-lines", control, edit_records(lambda r, i=i: r[:i] + r[i + 1 :]), expect=("FED-009",))
-        add(f"{control}:rounds-line-duplicated", "rounds-lines", control, edit_records(lambda r: r + r[-1:]), expect=("ART-020",))
-        add(f"{control}:rounds-lines-swapped", "rounds-lines", control, edit_records(lambda r: [r[0], r[2], r[1]]), expect=("ART-020",))
+            add(
+                f"{control}:rounds-line-{i}-deleted",
+                "rounds-lines",
+                control,
+                edit_records(lambda r, i=i: r[:i] + r[i + 1 :]),
+                expect=("FED-009",),
+            )
+        add(
+            f"{control}:rounds-line-duplicated",
+            "rounds-lines",
+            control,
+            edit_records(lambda r: r + r[-1:]),
+            expect=("ART-020",),
+        )
+        add(
+            f"{control}:rounds-lines-swapped",
+            "rounds-lines",
+            control,
+            edit_records(lambda r: [r[0], r[2], r[1]]),
+            expect=("ART-020",),
+        )
         add(f"{control}:rounds-all-deleted", "rounds-lines", control, edit_records(lambda r: []), expect=("ART-020",))
 
     # record-fields
@@ -263,7 +288,9 @@ def cases() -> list[Case]:
         "root-seed-changed": lambda m: m.__setitem__("root_seed", m["root_seed"] + 1),
         "probe-hash-garbage": lambda m: m.__setitem__("probe_hash", GARBAGE_HASH),
         "run-id-changed": lambda m: m.__setitem__("run_id", "someone-else"),
-        "control-changed": lambda m: m.__setitem__("control", "naive-fedavg" if m["control"] != "naive-fedavg" else "anchored"),
+        "control-changed": lambda m: m.__setitem__(
+            "control", "naive-fedavg" if m["control"] != "naive-fedavg" else "anchored"
+        ),
         "checkpoint-first-dropped": lambda m: m.__setitem__("checkpoints", m["checkpoints"][1:]),
         "checkpoint-last-dropped": lambda m: m.__setitem__("checkpoints", m["checkpoints"][:-1]),
         "checkpoint-hash-garbage": lambda m: m["checkpoints"][1].__setitem__("content_hash", GARBAGE_HASH),
@@ -317,11 +344,20 @@ def cases() -> list[Case]:
         add(f"{control}:weights-fifo", "special-files", control, fifo(w))
         add(f"{control}:weights-dev-zero", "special-files", control, symlink_to(w, "/dev/zero"))
         add(f"{control}:weights-symlink-loop", "special-files", control, symlink_loop(w))
-        add(f"{control}:checkpoint-evil-pt", "weights", control, add_file(f"{first_checkpoint_of_round(control, 1)}/evil.pt", b"\x80\x04"))
+        add(
+            f"{control}:checkpoint-evil-pt",
+            "weights",
+            control,
+            add_file(f"{first_checkpoint_of_round(control, 1)}/evil.pt", b"\x80\x04"),
+        )
 
     # json-bombs: every JSON input of a run and of a comparison
-    json_files = [("anchored", "manifest.json"), ("anchored", "checkpoints/round-0001/header.json"), ("anchored", "rounds.jsonl"),
-                  ("comparison", "results.json")]
+    json_files = [
+        ("anchored", "manifest.json"),
+        ("anchored", "checkpoints/round-0001/header.json"),
+        ("anchored", "rounds.jsonl"),
+        ("comparison", "results.json"),
+    ]
     for target, rel in json_files:
         for bomb, data in JSON_BOMBS.items():
             add(f"{target}:{rel}:{bomb}", "json-bombs", target if target != "comparison" else "comparison",
@@ -331,7 +367,9 @@ def cases() -> list[Case]:
     # probe
     for control in ("anchored", "centralized"):
         probe_edits: dict[str, Callable[[Path], None]] = {
-            "points-0d": _probe_edit(lambda t: {"points": t["points"].reshape(-1)[:1].reshape(()), "targets": t["targets"]}),
+            "points-0d": _probe_edit(
+                lambda t: {"points": t["points"].reshape(-1)[:1].reshape(()), "targets": t["targets"]}
+            ),
             "targets-missing": _probe_edit(lambda t: {"points": t["points"]}),
             "points-changed": _probe_edit(lambda t: {"points": t["points"] + 1, "targets": t["targets"]}),
             "targets-1d": _probe_edit(lambda t: {"points": t["points"], "targets": t["targets"].reshape(-1)}),
@@ -363,34 +401,112 @@ def cases() -> list[Case]:
         "stray-dir-file": "extra/file",
     }.items():
         add(f"anchored:layout-{name}", "layout", "anchored", add_file(rel, b"{}"))
-    add("anchored:layout-symlink-in-logs", "layout", "anchored", lambda root: (root / "logs").mkdir() or os.symlink("/etc/passwd", root / "logs" / "x.log"))
+    add(
+        "anchored:layout-symlink-in-logs",
+        "layout",
+        "anchored",
+        lambda root: (root / "logs").mkdir() or os.symlink("/etc/passwd", root / "logs" / "x.log"),
+    )
 
     # comparison
-    add("comparison:controls-empty", "comparison", "comparison", edit_json("results.json", lambda d: d.__setitem__("controls", [])), expect=("EVAL-015",))
-    add("comparison:unknown-metric-key-ansi", "comparison", "comparison",
-        edit_json("results.json", lambda d: d["controls"][0]["metrics"].__setitem__("\x1b[31m../x\n", 1.0)), expect=("EVAL-016",))
-    add("comparison:unknown-series-key", "comparison", "comparison",
-        edit_json("results.json", lambda d: d["controls"][0]["series"].__setitem__("made_up", [1.0])), expect=("EVAL-016",))
+    add(
+        "comparison:controls-empty",
+        "comparison",
+        "comparison",
+        edit_json("results.json", lambda d: d.__setitem__("controls", [])),
+        expect=("EVAL-015",),
+    )
+    add(
+        "comparison:unknown-metric-key-ansi",
+        "comparison",
+        "comparison",
+        edit_json("results.json", lambda d: d["controls"][0]["metrics"].__setitem__("\x1b[31m../x\n", 1.0)),
+        expect=("EVAL-016",),
+    )
+    add(
+        "comparison:unknown-series-key",
+        "comparison",
+        "comparison",
+        edit_json("results.json", lambda d: d["controls"][0]["series"].__setitem__("made_up", [1.0])),
+        expect=("EVAL-016",),
+    )
     add("comparison:control-symlinked-outside", "comparison", "comparison", symlink_out("naive-fedavg"))
     add("comparison:evil-pt", "comparison", "comparison", add_file("evil.pt", b"\x80\x04"), expect=("EVAL-001",))
-    add("comparison:extra-run-copy", "comparison", "comparison", lambda root: shutil.copytree(root / "anchored", root / "anchored2"), expect=("EVAL-001",))
+    add(
+        "comparison:extra-run-copy",
+        "comparison",
+        "comparison",
+        lambda root: shutil.copytree(root / "anchored", root / "anchored2"),
+        expect=("EVAL-001",),
+    )
     add("comparison:results-fifo", "comparison", "comparison", fifo("results.json"))
     add("comparison:results-deleted", "comparison", "comparison", delete("results.json"))
     add("comparison:control-deleted", "comparison", "comparison", delete("centralized"))
-    add("comparison:verdict-changed", "comparison", "comparison",
-        edit_json("results.json", lambda d: d["controls"][0].__setitem__("verdict", "collapsed" if d["controls"][0]["verdict"] != "collapsed" else "gauge-held")))
-    add("comparison:row-dropped", "comparison", "comparison", edit_json("results.json", lambda d: d["controls"].pop()), expect=("EVAL-015",))
-    add("comparison:metric-key-dropped", "comparison", "comparison", edit_json("results.json", lambda d: d["controls"][0]["metrics"].pop("latent_dim")))
+    add(
+        "comparison:verdict-changed",
+        "comparison",
+        "comparison",
+        edit_json(
+            "results.json",
+            lambda d: d["controls"][0].__setitem__(
+                "verdict", "collapsed" if d["controls"][0]["verdict"] != "collapsed" else "gauge-held"
+            ),
+        ),
+    )
+    add(
+        "comparison:row-dropped",
+        "comparison",
+        "comparison",
+        edit_json("results.json", lambda d: d["controls"].pop()),
+        expect=("EVAL-015",),
+    )
+    add(
+        "comparison:metric-key-dropped",
+        "comparison",
+        "comparison",
+        edit_json("results.json", lambda d: d["controls"][0]["metrics"].pop("latent_dim")),
+    )
     add("comparison:forged-ok-file", "comparison", "comparison", add_file("x" + FORGED_OK, b""))
-    add("comparison:run-deleted-line", "comparison", "comparison", lambda root: edit_records(lambda r: r[:1] + r[2:])(root / "anchored"), expect=("FED-009",))
+    add(
+        "comparison:run-deleted-line",
+        "comparison",
+        "comparison",
+        lambda root: edit_records(lambda r: r[:1] + r[2:])(root / "anchored"),
+        expect=("FED-009",),
+    )
 
     # benign: must stay OK (false-positive guard)
     add("anchored:benign-log-file", "benign", "anchored", add_file("logs/train.log", b"round 1 ok\n"), protected=False)
-    add("anchored:benign-created-at", "benign", "anchored", edit_json("manifest.json", lambda m: m.__setitem__("created_at", "2030-01-01T00:00:00Z")), protected=False)
-    add("anchored:benign-manifest-reformatted", "benign", "anchored", edit_json("manifest.json", lambda m: None), protected=False)
-    add("anchored:benign-header-producer", "benign", "anchored",
-        edit_json("checkpoints/round-0001/header.json", lambda d: d.__setitem__("producer", {"name": "other", "version": "9"})), protected=False)
-    add("anchored:benign-wall-time", "benign", "anchored", edit_records(lambda r: r[1].__setitem__("wall_time_s", 99.0)), protected=False)
+    add(
+        "anchored:benign-created-at",
+        "benign",
+        "anchored",
+        edit_json("manifest.json", lambda m: m.__setitem__("created_at", "2030-01-01T00:00:00Z")),
+        protected=False,
+    )
+    add(
+        "anchored:benign-manifest-reformatted",
+        "benign",
+        "anchored",
+        edit_json("manifest.json", lambda m: None),
+        protected=False,
+    )
+    add(
+        "anchored:benign-header-producer",
+        "benign",
+        "anchored",
+        edit_json(
+            "checkpoints/round-0001/header.json", lambda d: d.__setitem__("producer", {"name": "other", "version": "9"})
+        ),
+        protected=False,
+    )
+    add(
+        "anchored:benign-wall-time",
+        "benign",
+        "anchored",
+        edit_records(lambda r: r[1].__setitem__("wall_time_s", 99.0)),
+        protected=False,
+    )
     add("comparison:benign-report-file", "benign", "comparison", add_file("notes.md", b"# notes\n"), protected=False)
     return out
 

@@ -29,7 +29,9 @@ def pristine_comparison(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from lensemble_reference.config import TrainConfig
     from lensemble_reference.headline import run_headline
 
-    base = TrainConfig.from_dict({**TrainConfig().to_dict(), **{k: v for k, v in TINY_HEADLINE.items() if not isinstance(v, dict)}})
+    base = TrainConfig.from_dict(
+        {**TrainConfig().to_dict(), **{k: v for k, v in TINY_HEADLINE.items() if not isinstance(v, dict)}}
+    )
     data = base.to_dict()
     for key in ("model", "world"):
         data[key].update(TINY_HEADLINE[key])

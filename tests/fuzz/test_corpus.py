@@ -24,8 +24,19 @@ from lensemble_spec.verify import verify_run
 
 CASE_TIMEOUT_S = 10.0
 CORPUS = cases()
-FAMILIES = {"rounds-lines", "record-fields", "manifest-fields", "header", "weights", "json-bombs", "probe", "special-files",
-            "layout", "comparison", "benign"}
+FAMILIES = {
+    "rounds-lines",
+    "record-fields",
+    "manifest-fields",
+    "header",
+    "weights",
+    "json-bombs",
+    "probe",
+    "special-files",
+    "layout",
+    "comparison",
+    "benign",
+}
 VERDICT = re.compile(r"^(OK|FAILED|NOTHING VERIFIED): ")
 
 
@@ -64,7 +75,9 @@ def check_text(text: str) -> None:
     assert not any(c in text for c in "\x1b\r\x00\u202e\u2028"), "raw control characters in the text report"
     verdicts = [ln for ln in lines if VERDICT.match(ln)]
     assert len(verdicts) == 1, f"{len(verdicts)} verdict lines: {verdicts}"
-    assert all(ln.startswith(("verification of ", "  ", "failed requirements: ")) or VERDICT.match(ln) for ln in lines), text[:2000]
+    assert all(
+        ln.startswith(("verification of ", "  ", "failed requirements: ")) or VERDICT.match(ln) for ln in lines
+    ), text[:2000]
 
 
 def test_corpus_is_large_and_covers_every_family() -> None:

@@ -23,14 +23,39 @@ from test_corpus import check_text, verify_bounded
 
 #: document -> (relative path, top-level keys a change of which must be detected)
 DOCUMENTS = {
-    "manifest": ("manifest.json", {"schema_version", "run_id", "control", "config", "config_hash", "root_seed", "round_sketch_seeds",
-                                   "probe_hash", "checkpoints"}),
+    "manifest": (
+        "manifest.json",
+        {
+            "schema_version",
+            "run_id",
+            "control",
+            "config",
+            "config_hash",
+            "root_seed",
+            "round_sketch_seeds",
+            "probe_hash",
+            "checkpoints",
+        },
+    ),
     "record": ("rounds.jsonl", {"schema_version", "run_id", "control", "round_index", "global_hash", "parent_hash"}),
-    "header": ("checkpoints/round-0001/header.json", {"schema_version", "content_hash", "parent_hash", "round_index", "config_hash",
-                                                     "tensor_manifest", "weight_files"}),
+    "header": (
+        "checkpoints/round-0001/header.json",
+        {
+            "schema_version",
+            "content_hash",
+            "parent_hash",
+            "round_index",
+            "config_hash",
+            "tensor_manifest",
+            "weight_files",
+        },
+    ),
 }
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=6,
@@ -59,9 +84,16 @@ def pristine_run(pristine_comparison: Path) -> Path:
     return pristine_comparison / "anchored"
 
 
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
-def test_mutated_documents_never_fool_or_crash_verify(data: st.DataObject, pristine_run: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_mutated_documents_never_fool_or_crash_verify(
+    data: st.DataObject, pristine_run: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     kind = data.draw(st.sampled_from(sorted(DOCUMENTS)), label="document")
     rel, protected = DOCUMENTS[kind]
     root = tmp_path_factory.mktemp("mut") / "anchored"

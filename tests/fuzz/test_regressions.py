@@ -75,8 +75,13 @@ IMPL_MODULES = {
 
 
 @pytest.mark.parametrize("name", sorted(IMPL_MODULES))
-def test_impl_that_fails_to_load_is_a_typed_error(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pristine_comparison: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_impl_that_fails_to_load_is_a_typed_error(
+    name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    pristine_comparison: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     module = f"fuzz_impl_{name.replace('-', '_')}"
     (tmp_path / f"{module}.py").write_text(IMPL_MODULES[name])
     monkeypatch.syspath_prepend(str(tmp_path))

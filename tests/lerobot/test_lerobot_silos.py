@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 from so100_data import JOINTS, ep_red, frame_green, raw_action, raw_state
 
-from lensemble_spec.errors import ConfigError, DataError, ErrorCode
 from lensemble_reference.lerobot_data import (
     HELDOUT,
     _to_model_frames,
     compute_split_hash,
     load_lerobot_silos,
 )
+from lensemble_spec.errors import ConfigError, DataError, ErrorCode
 
 # 11 episodes; episode 3 is too short for one chunk at horizon 3 (it must be excluded, not split).
 LENGTHS = [9, 10, 11, 3, 12, 13, 9, 10, 11, 12, 13]

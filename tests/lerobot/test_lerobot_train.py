@@ -25,7 +25,9 @@ def _so100_parts():
 
     if int(IMPLEMENTATION.model.action_dim) == SO100_ACTION_DIM:
         return IMPLEMENTATION.model, IMPLEMENTATION.federation
-    model = implementation.ReferenceModel(dataclasses.replace(implementation.HARNESS_MODEL, action_dim=SO100_ACTION_DIM))
+    model = implementation.ReferenceModel(
+        dataclasses.replace(implementation.HARNESS_MODEL, action_dim=SO100_ACTION_DIM)
+    )
     return model, implementation.ReferenceFederation(model)
 
 

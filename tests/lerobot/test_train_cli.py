@@ -106,10 +106,10 @@ def test_manifest_names_the_dataset_and_its_split(run_dir: Path, root: Path) -> 
 
 
 def test_model_is_sized_by_the_data_and_the_config_hash_covers_it(run_dir: Path, root: Path) -> None:
-    from lensemble_spec.artifacts import config_hash
-    from lensemble_spec.artifacts.checkpoint import load_checkpoint
     from lensemble_reference.config import ModelConfig
     from lensemble_reference.model import infer_model_config
+    from lensemble_spec.artifacts import config_hash
+    from lensemble_spec.artifacts.checkpoint import load_checkpoint
 
     info = json.loads((root / "meta" / "info.json").read_text())
     action_dim = info["features"]["action"]["shape"][0]
@@ -137,11 +137,11 @@ def test_probe_is_recorded_drawn_from_training_frames_only(run_dir: Path) -> Non
     heldout = {tuple(k) for k in data["split"]["assignment"]["heldout"]}
     sources = data["probe"]["sources"]
     assert len(sources) == len(points) and len({tuple(s) for s in sources}) == len(points)
-    for silo, root_pos, episode, frame in sources:
+    for silo, root_pos, episode, _frame in sources:
         assert silo in manifest.split_policy["training_silos"] and (root_pos, episode) not in heldout
         assert [root_pos, episode] in data["split"]["assignment"][silo]
     # each point is the recorded source frame: the helper's colour code survives resizing
-    for (silo, _, episode, frame), point in zip(sources, points):
+    for (_silo, _, episode, frame), point in zip(sources, points):
         red, green = (float(np.median(point[c])) * 255 for c in (0, 1))
         assert abs(red - so100_data.ep_red(episode)) < 2 and abs(green - so100_data.frame_green(frame)) < 2
 
@@ -151,24 +151,50 @@ def test_missing_or_malformed_root_exits_1_and_writes_nothing(tmp_path: Path, co
     not_a_dataset.mkdir()
     for bad in (tmp_path / "no_such_root", not_a_dataset):
         out = tmp_path / f"out_{bad.name}"
-        argv = ["train", "--control", "anchored", "--out", str(out), "--config", str(config_file), *BUDGET, "--lerobot-root", str(bad)]
+        argv = [
+            "train",
+            "--control",
+            "anchored",
+            "--out",
+            str(out),
+            "--config",
+            str(config_file),
+            *BUDGET,
+            "--lerobot-root",
+            str(bad),
+        ]
         assert main(argv) == 1
         err = capsys.readouterr().err
         assert f"code: {DataError.default_code.value}" in err and "fix: " in err and str(bad) in err
         assert not out.exists()
 
 
-def test_a_heldout_split_too_small_to_evaluate_is_refused_before_training(so100_writer, tmp_path: Path, config_file: Path, capsys) -> None:
+def test_a_heldout_split_too_small_to_evaluate_is_refused_before_training(
+    so100_writer, tmp_path: Path, config_file: Path, capsys
+) -> None:
     short = so100_writer("so100_short", [5] * 6)  # one chunk per episode: the pooled split holds out 1 chunk
     out = tmp_path / "out"
-    argv = ["train", "--control", "anchored", "--out", str(out), "--config", str(config_file), *BUDGET, "--lerobot-root", str(short)]
+    argv = [
+        "train",
+        "--control",
+        "anchored",
+        "--out",
+        str(out),
+        "--config",
+        str(config_file),
+        *BUDGET,
+        "--lerobot-root",
+        str(short),
+    ]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "held-out split has 1 chunk(s)" in err and "code: data_invalid" in err
     assert not out.exists()
 
 
-def test_lerobot_options_are_checked_before_any_data_is_read(tmp_path: Path, config_file: Path, root: Path, capsys) -> None:
+def test_lerobot_options_are_checked_before_any_data_is_read(
+    tmp_path: Path, config_file: Path, root: Path, capsys
+) -> None:
     out = tmp_path / "out"
     base = ["train", "--control", "anchored", "--out", str(out), "--config", str(config_file), *BUDGET]
     assert main([*base, "--lerobot-horizon", "4"]) == 1  # a loader option without a root
@@ -182,7 +208,18 @@ def test_lerobot_options_are_checked_before_any_data_is_read(tmp_path: Path, con
     taken = tmp_path / "taken"  # a non-empty --out is refused before the data is loaded, and kept
     taken.mkdir()
     (taken / "keep.txt").write_text("mine")
-    argv = ["train", "--control", "anchored", "--out", str(taken), "--config", str(config_file), *BUDGET, "--lerobot-root", str(root)]
+    argv = [
+        "train",
+        "--control",
+        "anchored",
+        "--out",
+        str(taken),
+        "--config",
+        str(config_file),
+        *BUDGET,
+        "--lerobot-root",
+        str(root),
+    ]
     assert main(argv) == 1
     assert "artifact_invalid" in capsys.readouterr().err
     assert [f.name for f in taken.iterdir()] == ["keep.txt"] and (taken / "keep.txt").read_text() == "mine"
@@ -195,7 +232,12 @@ def _silos(rows: int = 2, horizon: int = 3) -> tuple[dict[str, Silo], dict[str, 
     for i, name in enumerate(("silo1", "silo0")):  # unsorted on purpose
         ids = np.arange(rows * (horizon + 1), dtype=np.float32).reshape(rows, horizon + 1) + 100 * i
         obs = np.broadcast_to(ids[:, :, None, None, None], (rows, horizon + 1, 3, 2, 2)).copy()
-        silos[name] = Silo(name=name, obs=obs, actions=np.zeros((rows, horizon, 6), np.float32), states=np.zeros((rows, horizon + 1, 2), np.float32))
+        silos[name] = Silo(
+            name=name,
+            obs=obs,
+            actions=np.zeros((rows, horizon, 6), np.float32),
+            states=np.zeros((rows, horizon + 1, 2), np.float32),
+        )
         sources[name] = np.array([[0, 10 * i + r, 3 * r] for r in range(rows)], dtype=np.int64)
     return silos, sources
 
@@ -213,8 +255,15 @@ def test_probe_rule_is_seeded_distinct_and_skips_shared_chunk_boundaries() -> No
     assert len(set(ids.tolist())) == 5 and not any(v % 4 == 3 for v in ids % 100)  # distinct, never t = T
     for (silo, root, episode, frame), v in zip(desc_a["sources"], ids):
         row, t = divmod(int(v) % 100, 4)
-        assert (silo, root, episode, frame) == ({0: "silo1", 1: "silo0"}[int(v) // 100], 0, sources[silo][row, 1], 3 * row + 2 * t)
-    assert len({select_probe(silos, sources, k=5, seed=s, frame_stride=2)[1]["probe_hash"] for s in range(4)}) > 1  # seeded
+        assert (silo, root, episode, frame) == (
+            {0: "silo1", 1: "silo0"}[int(v) // 100],
+            0,
+            sources[silo][row, 1],
+            3 * row + 2 * t,
+        )
+    assert (
+        len({select_probe(silos, sources, k=5, seed=s, frame_stride=2)[1]["probe_hash"] for s in range(4)}) > 1
+    )  # seeded
     with pytest.raises(DataError, match="fewer than probe_size"):
         select_probe(silos, sources, k=13, seed=0, frame_stride=1)
 
@@ -223,22 +272,45 @@ def test_probe_rule_is_seeded_distinct_and_skips_shared_chunk_boundaries() -> No
 # checkpoint: measured 0.6 s after the other tests/lerobot modules had warmed torch up, 6.2 s when
 # this file ran alone (load average 7-8 on 2 cores). The only check of headline's --lerobot-* path.
 @pytest.mark.slow
-def test_headline_on_a_lerobot_root_shares_data_across_controls(root: Path, config_file: Path, tmp_path: Path, capsys) -> None:
+def test_headline_on_a_lerobot_root_shares_data_across_controls(
+    root: Path, config_file: Path, tmp_path: Path, capsys
+) -> None:
     from lensemble_spec.schemas import ResultsTable
 
     out = tmp_path / "headline"
-    argv = ["headline", "--out", str(out), "--config", str(config_file), *BUDGET, "--lerobot-root", str(root), "--lerobot-horizon", "4"]
+    argv = [
+        "headline",
+        "--out",
+        str(out),
+        "--config",
+        str(config_file),
+        *BUDGET,
+        "--lerobot-root",
+        str(root),
+        "--lerobot-horizon",
+        "4",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "data: 1 LeRobot root(s)" in printed and "action_dim 6" in printed
     table = load_document(ResultsTable, out / "results.json")
     assert "LeRobot" in table.split
-    manifests = [load_document(RunManifest, out / c / "manifest.json") for c in ("local-only", "naive-fedavg", "anchored", "centralized")]
-    assert len({(m.probe_hash, json.dumps(m.split_policy, sort_keys=True), tuple(m.data_roots)) for m in manifests}) == 1
+    manifests = [
+        load_document(RunManifest, out / c / "manifest.json")
+        for c in ("local-only", "naive-fedavg", "anchored", "centralized")
+    ]
+    assert (
+        len({(m.probe_hash, json.dumps(m.split_policy, sort_keys=True), tuple(m.data_roots)) for m in manifests}) == 1
+    )
     assert all(m.config["model"]["action_dim"] == 6 for m in manifests)
     import lensemble_reference
     from lensemble_spec.verify import verify_run
 
     report = verify_run(out, impl=lensemble_reference.IMPLEMENTATION)  # EVAL-001…004 on real data
     assert not report.failures, report.render_text(show_passed=False)
-    assert {f.requirement for f in report.findings if f.status == "pass"} >= {"EVAL-001", "EVAL-002", "EVAL-003", "EVAL-004"}
+    assert {f.requirement for f in report.findings if f.status == "pass"} >= {
+        "EVAL-001",
+        "EVAL-002",
+        "EVAL-003",
+        "EVAL-004",
+    }

@@ -190,8 +190,8 @@ from scipy.linalg import expm  # noqa: E402
 from lensemble_spec.metrics import drift as drift_module  # noqa: E402
 from lensemble_spec.metrics.angles import drift_from_orthogonal  # noqa: E402
 from lensemble_spec.metrics.procrustes import (  # noqa: E402
-    EIGH_POLAR_MIN_RATIO,
     DEGENERATE_RTOL,
+    EIGH_POLAR_MIN_RATIO,
     polar_batch,
     polar_from_cross,
 )
@@ -372,7 +372,7 @@ def test_torch_workers_match_numpy_and_restore_threads(monkeypatch):
             got[threads] = frame_drift(emb, reference=ref, proper=True)
             assert torch.get_num_threads() == threads
             seen = []  # a thread started afterwards inherits the caller's count, not the workers' 1
-            probe = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+            probe = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))  # noqa: B023 (joined below)
             probe.start()
             probe.join()
             assert seen == [threads]

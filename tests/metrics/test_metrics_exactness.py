@@ -76,7 +76,9 @@ def test_spectrum_metrics_at_extreme_scales(scale):
     for fn in (effective_rank, effective_dim):
         assert fn(scale * z) == pytest.approx(fn(z), rel=1e-12)
     assert latent_std_mean(scale * z) == pytest.approx(scale * latent_std_mean(z), rel=1e-12)
-    assert collapse_metrics(scale * z)["latent_rms"] == pytest.approx(scale * collapse_metrics(z)["latent_rms"], rel=1e-12)
+    assert collapse_metrics(scale * z)["latent_rms"] == pytest.approx(
+        scale * collapse_metrics(z)["latent_rms"], rel=1e-12
+    )
 
 
 # Catches: the float32 fast paths (no scaling, or scaling in float32) overflowing, underflowing or

@@ -59,7 +59,9 @@ class _UnpicklesWeights(Wrapped):
             return extra
         with tempfile.TemporaryDirectory() as tmp:
             clean = Path(tmp) / "ckpt"
-            shutil.copytree(directory, clean, symlinks=True, ignore=shutil.ignore_patterns(*(f"*{s}" for s in PICKLE_SUFFIXES)))
+            shutil.copytree(
+                directory, clean, symlinks=True, ignore=shutil.ignore_patterns(*(f"*{s}" for s in PICKLE_SUFFIXES))
+            )
             params = dict(self._inner.load_checkpoint(clean))
         params.update(extra)
         return params
@@ -84,7 +86,9 @@ class _ExtraFile(Wrapped):
 
     def load_checkpoint(self, directory):
         with tempfile.TemporaryDirectory() as tmp:
-            return self._inner.load_checkpoint(_sanitised_copy(Path(directory), tmp, lambda c: (c / "README.txt").unlink(missing_ok=True)))
+            return self._inner.load_checkpoint(
+                _sanitised_copy(Path(directory), tmp, lambda c: (c / "README.txt").unlink(missing_ok=True))
+            )
 
 
 def _header(path: Path) -> dict:
@@ -130,7 +134,11 @@ class _CastsDtypes(Wrapped):
         for k, v in params.items():
             arr = v if not hasattr(v, "numpy") else v
             dtype = str(getattr(arr, "dtype", ""))
-            fixed[k] = np.asarray(arr, dtype=np.float32) if dtype and "bfloat16" not in dtype and np.dtype(dtype).name not in allowed else arr
+            fixed[k] = (
+                np.asarray(arr, dtype=np.float32)
+                if dtype and "bfloat16" not in dtype and np.dtype(dtype).name not in allowed
+                else arr
+            )
         return self._inner.save_checkpoint(fixed, directory, **kwargs)
 
 
@@ -141,8 +149,8 @@ class _NoResidencyOnSave(Wrapped):
     def save_checkpoint(self, params, directory, *, round_index, parent_hash, config_hash):
         from lensemble_spec.artifacts.checkpoint import save_checkpoint
 
-        header = save_checkpoint(params, directory, round_index=round_index, parent_hash=parent_hash, config_hash=config_hash,
-                                 producer={"name": "mutant", "version": "0"})  # fmt: skip
+        header = save_checkpoint(params, directory, round_index=round_index, parent_hash=parent_hash,
+                                 config_hash=config_hash, producer={"name": "mutant", "version": "0"})  # fmt: skip
         return header.content_hash
 
 
@@ -215,7 +223,9 @@ class _FollowsPaths(Wrapped):
             return self._inner.load_checkpoint(_sanitised_copy(directory, tmp, pull_in))
 
 
-@register("unbounded-json", ARTIFACTS, {"ART-027", "ART-028"}, "header parsed without size/depth limits", part="artifacts")
+@register(
+    "unbounded-json", ARTIFACTS, {"ART-027", "ART-028"}, "header parsed without size/depth limits", part="artifacts"
+)
 class _UnboundedJson(Wrapped):
     """Parses ``header.json`` with plain ``json.loads`` (no size or depth limit, last duplicate wins)."""
 
@@ -282,5 +292,3 @@ class _RewritesHeaderOnLoad(Wrapped):
         path = Path(directory) / "header.json"
         path.write_text(json.dumps(_header(Path(directory)), indent=2, sort_keys=True))
         return params
-
-

@@ -13,7 +13,13 @@ from ._base import Wrapped, reference
 from ._registry import BACKSTOP, EVERYTHING, LOCAL, OUTER, register
 
 
-@register("flipped-sign", OUTER, {"FED-015", "FED-016", "FED-017"}, "outer step subtracts the local−global delta", part="federation")
+@register(
+    "flipped-sign",
+    OUTER,
+    {"FED-015", "FED-016", "FED-017"},
+    "outer step subtracts the local−global delta",
+    part="federation",
+)
 class _FlippedSign(Wrapped):
     """Upstream's pre-fix step: ``θ − η·u`` with ``Δ = local − global`` (moves away from the participants)."""
 
@@ -26,7 +32,9 @@ class _FlippedSign(Wrapped):
         return out, new_state
 
 
-@register("plain-momentum", OUTER, {"FED-016", "FED-017"}, "heavy-ball momentum where Nesterov is declared", part="federation")
+@register(
+    "plain-momentum", OUTER, {"FED-016", "FED-017"}, "heavy-ball momentum where Nesterov is declared", part="federation"
+)
 class _PlainMomentum(Wrapped):
     """Heavy-ball momentum even when ``config.nesterov`` is true."""
 
@@ -54,7 +62,9 @@ class _ArrivalOrder(Wrapped):
         return out, new_state
 
 
-@register("mutating-state", OUTER, {"FED-014", "FED-018"}, "outer_step decays the given state in place", part="federation")
+@register(
+    "mutating-state", OUTER, {"FED-014", "FED-018"}, "outer_step decays the given state in place", part="federation"
+)
 class _MutatingState(Wrapped):
     """Decays the velocity of the state it is given in place before stepping (the caller's state
     changes, also when the step then fails)."""
@@ -66,28 +76,49 @@ class _MutatingState(Wrapped):
         return self._inner.outer_step(global_params, deltas, pristine, config)
 
 
-@register("reads-states", LOCAL, {"FED-004"}, "local_update's sampler seed depends on ground-truth states", part="federation")
+@register(
+    "reads-states", LOCAL, {"FED-004"}, "local_update's sampler seed depends on ground-truth states", part="federation"
+)
 class _ReadsStates(Wrapped):
     """The batch sampler's seed depends on the silo's ground-truth states."""
 
     def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None, config=None):
         salt = int(abs(float(np.asarray(silo.states, dtype=np.float64).sum())) * 1e3) % 9973
-        return self._inner.local_update(global_params, silo, steps=steps, seed=seed + salt, round_index=round_index, anchor=anchor, config=config)
+        return self._inner.local_update(
+            global_params, silo, steps=steps, seed=seed + salt, round_index=round_index, anchor=anchor, config=config
+        )
 
 
-@register("delta-only-backstop", BACKSTOP, {"GAUGE-027", "GAUGE-028", "GAUGE-029"}, "backstop rotates only the delta", part="federation")
+@register(
+    "delta-only-backstop",
+    BACKSTOP,
+    {"GAUGE-027", "GAUGE-028", "GAUGE-029"},
+    "backstop rotates only the delta",
+    part="federation",
+)
 class _DeltaOnlyBackstop(Wrapped):
     """Upstream's pre-fix backstop: rotates only the delta, so the global part stays in the old frame."""
 
     def align_release(self, global_params, local_params, probe_points, reference_targets):
         _aligned, q = self._inner.align_release(global_params, local_params, probe_points, reference_targets)
         model = reference().model
-        delta = {k: np.asarray(local_params[k], dtype=np.float32) - np.asarray(global_params[k], dtype=np.float32) for k in local_params}
+        delta = {
+            k: np.asarray(local_params[k], dtype=np.float32) - np.asarray(global_params[k], dtype=np.float32)
+            for k in local_params
+        }
         turned = model.rotate(delta, q)
-        return {k: (np.asarray(global_params[k], dtype=np.float32) + turned[k]).astype(np.float32) for k in local_params}, q
+        return {
+            k: (np.asarray(global_params[k], dtype=np.float32) + turned[k]).astype(np.float32) for k in local_params
+        }, q
 
 
-@register("kabsch-backstop", BACKSTOP, {"GAUGE-026", "GAUGE-029"}, "backstop aligns over SO(d) (reflections not undone)", part="federation")
+@register(
+    "kabsch-backstop",
+    BACKSTOP,
+    {"GAUGE-026", "GAUGE-029"},
+    "backstop aligns over SO(d) (reflections not undone)",
+    part="federation",
+)
 class _KabschBackstop(Wrapped):
     """Alignment restricted to SO(d): a reflected participant cannot be restored."""
 
@@ -103,15 +134,22 @@ class _Float64Delta(Wrapped):
     """Returns the delta in float64 (the global is float32)."""
 
     def local_update(self, global_params, silo, **kwargs):
-        return {k: np.asarray(v, dtype=np.float64) for k, v in self._inner.local_update(global_params, silo, **kwargs).items()}
+        return {
+            k: np.asarray(v, dtype=np.float64)
+            for k, v in self._inner.local_update(global_params, silo, **kwargs).items()
+        }
 
 
-@register("no-residency-check", OUTER, {"FED-003", "FED-014"}, "outer step drops foreign names silently", part="federation")
+@register(
+    "no-residency-check", OUTER, {"FED-003", "FED-014"}, "outer step drops foreign names silently", part="federation"
+)
 class _NoResidencyCheck(Wrapped):
     """Drops non-shared names from the deltas instead of refusing them."""
 
     def outer_step(self, global_params, deltas, state, config):
-        shared = {p: {k: v for k, v in d.items() if str(k).startswith(("encoder.", "predictor."))} for p, d in deltas.items()}
+        shared = {
+            p: {k: v for k, v in d.items() if str(k).startswith(("encoder.", "predictor."))} for p, d in deltas.items()
+        }
         return self._inner.outer_step(global_params, shared, state, config)
 
 
@@ -141,7 +179,13 @@ class _NegatedDelta(Wrapped):
         return {k: -np.asarray(v) for k, v in self._inner.local_update(global_params, silo, **kwargs).items()}
 
 
-@register("noisy-outer", OUTER, {"FED-014", "FED-018", "FED-019", "FED-020"}, "one-ulp random jitter in the outer step", part="federation")
+@register(
+    "noisy-outer",
+    OUTER,
+    {"FED-014", "FED-018", "FED-019", "FED-020"},
+    "one-ulp random jitter in the outer step",
+    part="federation",
+)
 class _NoisyOuter(Wrapped):
     """Adds a one-ulp jitter from the global RNG to the new global (not bitwise reproducible)."""
 
@@ -181,22 +225,35 @@ class _MismatchIsValueError(Wrapped):
     def outer_step(self, global_params, deltas, state, config):
         for d in deltas.values():
             shared = {k for k in d if str(k).startswith(("encoder.", "predictor."))}
-            if shared != set(global_params) or any(np.shape(d[k]) != np.shape(global_params[k]) for k in shared & set(global_params)):
+            if shared != set(global_params) or any(
+                np.shape(d[k]) != np.shape(global_params[k]) for k in shared & set(global_params)
+            ):
                 if shared == set(d):
                     raise ValueError("delta does not match the global")
         return self._inner.outer_step(global_params, deltas, state, config)
 
 
-@register("nan-to-zero", OUTER, {"FED-014", "FED-024"}, "non-finite updates zeroed instead of refused", part="federation")
+@register(
+    "nan-to-zero", OUTER, {"FED-014", "FED-024"}, "non-finite updates zeroed instead of refused", part="federation"
+)
 class _NanToZero(Wrapped):
     """Replaces non-finite update entries by 0 instead of refusing the update."""
 
     def outer_step(self, global_params, deltas, state, config):
-        clean = {p: {k: np.nan_to_num(np.asarray(v), nan=0.0, posinf=0.0, neginf=0.0) for k, v in d.items()} for p, d in deltas.items()}
+        clean = {
+            p: {k: np.nan_to_num(np.asarray(v), nan=0.0, posinf=0.0, neginf=0.0) for k, v in d.items()}
+            for p, d in deltas.items()
+        }
         return self._inner.outer_step(global_params, clean, state, config)
 
 
-@register("nan-aligned", BACKSTOP, {"GAUGE-027", "GAUGE-028", "GAUGE-029"}, "released model's parameters NaN (its encoder outputs NaN)", part="federation")
+@register(
+    "nan-aligned",
+    BACKSTOP,
+    {"GAUGE-027", "GAUGE-028", "GAUGE-029"},
+    "released model's parameters NaN (its encoder outputs NaN)",
+    part="federation",
+)
 class _NanAligned(Wrapped):
     """Returns the right ``Q`` with an aligned model whose floating parameters are NaN: every
     output of it is NaN, which a tolerance written as "no element exceeds it" cannot see."""
@@ -210,7 +267,13 @@ class _NanAligned(Wrapped):
         return out, q
 
 
-@register("align-swallows-degenerate", BACKSTOP, {"GAUGE-030"}, "degenerate probe embedding released unaligned", part="federation")
+@register(
+    "align-swallows-degenerate",
+    BACKSTOP,
+    {"GAUGE-030"},
+    "degenerate probe embedding released unaligned",
+    part="federation",
+)
 class _AlignSwallowsDegenerate(Wrapped):
     """A degenerate probe embedding releases the local model unaligned (identity) instead of raising."""
 
@@ -224,7 +287,14 @@ class _AlignSwallowsDegenerate(Wrapped):
             return {k: np.array(v, copy=True) for k, v in local_params.items()}, np.eye(d)
 
 
-@register("diloco-default-outer", EVERYTHING, {"FED-025"}, "default outer lr 0.7, momentum 0.9", part="federation", keyword="test_default_outer_configuration")
+@register(
+    "diloco-default-outer",
+    EVERYTHING,
+    {"FED-025"},
+    "default outer lr 0.7, momentum 0.9",
+    part="federation",
+    keyword="test_default_outer_configuration",
+)
 class _DilocoDefaultOuter(Wrapped):
     """Exposes DiLoCo's usual outer defaults (lr 0.7, momentum 0.9) as its default configuration."""
 
@@ -235,7 +305,13 @@ class _DilocoDefaultOuter(Wrapped):
         return OuterConfig(lr=0.7, momentum=0.9, nesterov=True)
 
 
-@register("sketch-from-participant-seed", LOCAL, {"FED-027"}, "own sketch from the participant seed, not the root seed", part="federation")
+@register(
+    "sketch-from-participant-seed",
+    LOCAL,
+    {"FED-027"},
+    "own sketch from the participant seed, not the root seed",
+    part="federation",
+)
 class _SketchFromParticipantSeed(Wrapped):
     """Builds its own sketch from the participant's seed instead of the run's root seed (honours a given one)."""
 
@@ -245,7 +321,14 @@ class _SketchFromParticipantSeed(Wrapped):
 
             sketch = build_sketch(round_sketch_seed(seed, round_index), int(reference().model.latent_dim), 64)
         return self._inner.local_update(
-            global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=config, sketch=sketch
+            global_params,
+            silo,
+            steps=steps,
+            seed=seed,
+            round_index=round_index,
+            anchor=anchor,
+            config=config,
+            sketch=sketch,
         )
 
 
@@ -254,4 +337,6 @@ class _IgnoresGivenSketch(Wrapped):
     """Declares ``sketch`` but always trains with the round's sketch it builds itself."""
 
     def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None, config=None, sketch=None):
-        return self._inner.local_update(global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=config)
+        return self._inner.local_update(
+            global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=config
+        )

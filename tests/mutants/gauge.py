@@ -12,7 +12,13 @@ from ._base import Wrapped
 from ._registry import PRIMITIVES, register
 
 
-@register("procrustes-transpose", PRIMITIVES, {"GAUGE-011", "GAUGE-012", "GAUGE-013", "GAUGE-014"}, "procrustes_align returns Qᵀ", part="gauge")
+@register(
+    "procrustes-transpose",
+    PRIMITIVES,
+    {"GAUGE-011", "GAUGE-012", "GAUGE-013", "GAUGE-014"},
+    "procrustes_align returns Qᵀ",
+    part="gauge",
+)
 class _ProcrustesTranspose(Wrapped):
     """Returns ``Qᵀ`` (the column convention): ``S @ Qᵀ`` is not ``T``."""
 
@@ -20,7 +26,13 @@ class _ProcrustesTranspose(Wrapped):
         return np.asarray(self._inner.procrustes_align(source, target)).T
 
 
-@register("trace-angle", PRIMITIVES, {"GAUGE-016", "GAUGE-018", "GAUGE-020"}, "saturating arccos((tr Q − (d−2))/2) angle (self-consistent: not charged to GAUGE-019)", part="gauge")
+@register(
+    "trace-angle",
+    PRIMITIVES,
+    {"GAUGE-016", "GAUGE-018", "GAUGE-020"},
+    "saturating arccos((tr Q − (d−2))/2) angle (self-consistent: not charged to GAUGE-019)",
+    part="gauge",
+)
 class _TraceAngle(Wrapped):
     """Upstream's single-plane formula ``arccos((tr Q − (d − 2)) / 2)``: saturates at 180°."""
 
@@ -44,7 +56,13 @@ class _DegenerateZero(Wrapped):
             return 0.0
 
 
-@register("rank-floor", PRIMITIVES, {"GAUGE-037", "GAUGE-038"}, "eigenvalues floored at 1e-12: a constant latent reads full rank, a tiny-scale rank-r spectrum reads high", part="gauge")
+@register(
+    "rank-floor",
+    PRIMITIVES,
+    {"GAUGE-037", "GAUGE-038"},
+    "eigenvalues floored at 1e-12: a constant latent reads full rank, a tiny-scale rank-r spectrum reads high",
+    part="gauge",
+)
 class _RankFloor(Wrapped):
     """Upstream's eigenvalue floor alone: ``λ`` clamped at 1e-12 before RankMe over ``σ = sqrt(λ)``
     (no constant check). The other upstream defect, entropy over ``λ``, is ``eigen-entropy-rank``."""
@@ -58,7 +76,13 @@ class _RankFloor(Wrapped):
         return float(np.exp(-np.sum(p * np.log(p))))
 
 
-@register("procrustes-lstsq", PRIMITIVES, {"GAUGE-010", "GAUGE-014", "GAUGE-015"}, "least-squares map instead of an orthogonal one", part="gauge")
+@register(
+    "procrustes-lstsq",
+    PRIMITIVES,
+    {"GAUGE-010", "GAUGE-014", "GAUGE-015"},
+    "least-squares map instead of an orthogonal one",
+    part="gauge",
+)
 class _ProcrustesLeastSquares(Wrapped):
     """Unconstrained least squares ``pinv(S) T``: not orthogonal, and never refuses a degenerate frame."""
 
@@ -66,7 +90,9 @@ class _ProcrustesLeastSquares(Wrapped):
         return np.linalg.pinv(np.asarray(source, dtype=np.float64)) @ np.asarray(target, dtype=np.float64)
 
 
-@register("no-degenerate-check", PRIMITIVES, {"GAUGE-014", "GAUGE-015"}, "rank-deficient SᵀT aligned anyway", part="gauge")
+@register(
+    "no-degenerate-check", PRIMITIVES, {"GAUGE-014", "GAUGE-015"}, "rank-deficient SᵀT aligned anyway", part="gauge"
+)
 class _NoDegenerateCheck(Wrapped):
     """``U Vᵀ`` of whatever SVD comes out, however rank-deficient ``SᵀT`` is."""
 
@@ -110,7 +136,13 @@ class _EigenEntropyRank(Wrapped):
         return float(np.exp(-np.sum(p * np.log(p))))
 
 
-@register("drift-over-sod", PRIMITIVES, {"GAUGE-019"}, "frame_drift_deg over SO(d) while procrustes_align is over O(d)", part="gauge")
+@register(
+    "drift-over-sod",
+    PRIMITIVES,
+    {"GAUGE-019"},
+    "frame_drift_deg over SO(d) while procrustes_align is over O(d)",
+    part="gauge",
+)
 class _DriftOverSOd(Wrapped):
     """``frame_drift_deg`` measures the SO(d)-restricted alignment while ``procrustes_align`` ranges
     over O(d): the two disagree whenever the best alignment is a reflection (GAUGE-019 is a
@@ -122,14 +154,21 @@ class _DriftOverSOd(Wrapped):
         return self._inner.rotation_angle_deg(procrustes_align(source, target, proper=True).q)
 
 
-@register("full-rank-only", PRIMITIVES, {"GAUGE-014", "GAUGE-020"}, "a rank d − 1 (LayerNorm) frame refused as degenerate", part="gauge")
+@register(
+    "full-rank-only",
+    PRIMITIVES,
+    {"GAUGE-014", "GAUGE-020"},
+    "a rank d − 1 (LayerNorm) frame refused as degenerate",
+    part="gauge",
+)
 class _FullRankOnly(Wrapped):
     """The pre-amendment rule: any ``σ_min <= DEGENERATE_RTOL·σ_max`` is degenerate, so every
     LayerNorm-terminated frame (rank d − 1 by design) is refused and its drift is null."""
 
     def _check(self, source, target):
-        sv = np.linalg.svd(np.asarray(source, dtype=np.float64).T @ np.asarray(target, dtype=np.float64),
-                           compute_uv=False)
+        sv = np.linalg.svd(
+            np.asarray(source, dtype=np.float64).T @ np.asarray(target, dtype=np.float64), compute_uv=False
+        )
         if not sv[0] > 0 or sv[-1] <= 1e-6 * sv[0]:
             raise DegenerateProcrustes("σ_min/σ_max of SᵀT at or below 1e-6")
 
@@ -142,5 +181,3 @@ class _FullRankOnly(Wrapped):
         value = self._inner.frame_drift_deg(source, target)
         self._check(source, target)
         return value
-
-

@@ -10,7 +10,9 @@ from ._base import Wrapped, mutant
 from ._registry import LOSS, MODEL_AND_RUNS, ROTATE, register
 
 
-@register("rotate-transpose", ROTATE, {"GAUGE-002", "GAUGE-003", "GAUGE-007", "GAUGE-009"}, "rotate applies Qᵀ", part="model")
+@register(
+    "rotate-transpose", ROTATE, {"GAUGE-002", "GAUGE-003", "GAUGE-007", "GAUGE-009"}, "rotate applies Qᵀ", part="model"
+)
 class _RotateTranspose(Wrapped):
     """``rotate(p, Q)`` applies ``Qᵀ``: the encoder emits ``z Qᵀ`` instead of ``z Q``."""
 
@@ -18,7 +20,13 @@ class _RotateTranspose(Wrapped):
         return self._inner.rotate(params, np.asarray(q, dtype=np.float64).T)
 
 
-@register("fixed-sketch", LOSS, {"GAUGE-007", "GAUGE-009"}, "loss_terms ignores the given sketch (not co-rotatable)", part="model")
+@register(
+    "fixed-sketch",
+    LOSS,
+    {"GAUGE-007", "GAUGE-009"},
+    "loss_terms ignores the given sketch (not co-rotatable)",
+    part="model",
+)
 class _FixedSketch(Wrapped):
     """SIGReg with the model's own fixed sketch (the caller's sketch is ignored): the statistic
     cannot be co-rotated, so it is not gauge invariant value by value."""
@@ -28,7 +36,13 @@ class _FixedSketch(Wrapped):
         return self._inner.loss_terms(params, batch, sketch=own, anchor=anchor, weights=weights)
 
 
-@register("sigreg-summed", LOSS, {"GAUGE-008", "FED-008"}, "SIGReg summed over the sketch's directions, not averaged", part="model")
+@register(
+    "sigreg-summed",
+    LOSS,
+    {"GAUGE-008", "FED-008"},
+    "SIGReg summed over the sketch's directions, not averaged",
+    part="model",
+)
 class _SigregSummed(Wrapped):
     """The SIGReg term summed over the m directions instead of averaged (×m, consistently in
     ``total``): still gauge invariant, but not RFC-0002's statistic; and ``local_update`` trains
@@ -88,7 +102,13 @@ class _NoisyPredict(Wrapped):
         return out + (1e-6 * np.random.standard_normal(out.shape)).astype(out.dtype)
 
 
-@register("rotate-in-place", ROTATE, {"GAUGE-002", "GAUGE-003", "GAUGE-004", "GAUGE-021"}, "rotate overwrites the parameters it was given", part="model")
+@register(
+    "rotate-in-place",
+    ROTATE,
+    {"GAUGE-002", "GAUGE-003", "GAUGE-004", "GAUGE-021"},
+    "rotate overwrites the parameters it was given",
+    part="model",
+)
 class _RotateInPlace(Wrapped):
     """``rotate`` writes the rotated arrays back into the mapping it was given."""
 
@@ -111,17 +131,32 @@ class _PredDoubled(Wrapped):
         return terms
 
 
-@register("frame-weighted-pred", LOSS, {"GAUGE-005", "GAUGE-006", "GAUGE-009"}, "pred weights latent coordinates unequally", part="model")
+@register(
+    "frame-weighted-pred",
+    LOSS,
+    {"GAUGE-005", "GAUGE-006", "GAUGE-009"},
+    "pred weights latent coordinates unequally",
+    part="model",
+)
 class _FrameWeightedPred(Wrapped):
     """The ``pred`` term weights latent coordinates unequally: it depends on the frame."""
 
     def loss_terms(self, params, batch, *, sketch, anchor=None, weights=None):
         terms = dict(self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights))
         obs, act = np.asarray(batch.obs), np.asarray(batch.actions)
-        z = np.stack([np.asarray(self._inner.encode(params, obs[:, t]), dtype=np.float64) for t in range(obs.shape[1])], axis=1)
+        z = np.stack(
+            [np.asarray(self._inner.encode(params, obs[:, t]), dtype=np.float64) for t in range(obs.shape[1])], axis=1
+        )
         d = z.shape[-1]
         w = np.linspace(0.5, 1.5, d)
-        err = [(np.asarray(self._inner.predict(params, z[:, t].astype(np.float32), act[:, t]), dtype=np.float64) - z[:, t + 1]) ** 2 for t in range(obs.shape[1] - 1)]
+        err = [
+            (
+                np.asarray(self._inner.predict(params, z[:, t].astype(np.float32), act[:, t]), dtype=np.float64)
+                - z[:, t + 1]
+            )
+            ** 2
+            for t in range(obs.shape[1] - 1)
+        ]
         pred = float(np.mean(np.stack(err) * w))
         lam = float(weights.lambda_pred) if weights is not None else float(getattr(self._inner, "lambda_pred", 1.0))
         terms["total"] = terms["total"] + lam * (pred - terms["pred"])
@@ -162,7 +197,13 @@ class _NoProbeCheck(Wrapped):
         return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
 
 
-@register("frame-as-landmark", LOSS, {"GAUGE-043", "GAUGE-044"}, "a frame-only anchor computed as the landmark anchor (pins content)", part="model")
+@register(
+    "frame-as-landmark",
+    LOSS,
+    {"GAUGE-043", "GAUGE-044"},
+    "a frame-only anchor computed as the landmark anchor (pins content)",
+    part="model",
+)
 class _FrameAsLandmark(Wrapped):
     """Declares the frame-only anchor but computes the landmark term for it (content pinned)."""
 
@@ -172,5 +213,3 @@ class _FrameAsLandmark(Wrapped):
         if anchor is not None and getattr(anchor, "variant", "landmark") == "frame":
             anchor = dataclasses.replace(anchor, variant="landmark")
         return self._inner.loss_terms(params, batch, sketch=sketch, anchor=anchor, weights=weights)
-
-

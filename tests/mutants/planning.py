@@ -106,6 +106,9 @@ def _conditions_differ(comparison: Path) -> None:
 
 PLANNING_TAMPERS = {
     "planning-peeks-at-state": ("the anchored planning outcome is the true-state planner's", _peeks_at_state),
-    "planning-success-from-latents": ("anchored episodes all flagged successes, whatever their true distance", _success_from_latents),
+    "planning-success-from-latents": (
+        "anchored episodes all flagged successes, whatever their true distance",
+        _success_from_latents,
+    ),
     "planning-conditions-differ": ("the anchored outcome was planned on another seed's tasks", _conditions_differ),
 }

@@ -46,11 +46,19 @@ class _CollapsedFederation(NoRun):
 
     def local_update(self, global_params, silo, *, steps, seed, round_index, anchor=None, config=None):
         if anchor is not None:
-            anchor = FrameAnchor(points=anchor.points, targets=np.asarray(anchor.targets) / np.float32(COLLAPSE_SCALE), weight=anchor.weight)
-        return self._inner.local_update(global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=config)
+            anchor = FrameAnchor(
+                points=anchor.points,
+                targets=np.asarray(anchor.targets) / np.float32(COLLAPSE_SCALE),
+                weight=anchor.weight,
+            )
+        return self._inner.local_update(
+            global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, config=config
+        )
 
     def align_release(self, global_params, local_params, probe_points, reference):
-        return self._inner.align_release(global_params, local_params, probe_points, np.asarray(reference) / np.float32(COLLAPSE_SCALE))
+        return self._inner.align_release(
+            global_params, local_params, probe_points, np.asarray(reference) / np.float32(COLLAPSE_SCALE)
+        )
 
 
 def _primitives_only(name: str, model: Any = None, federation: Any = None) -> Implementation:
@@ -69,7 +77,11 @@ def reference_without_run() -> Implementation:
     return _primitives_only("reference-without-run")
 
 
-@register("magnitude-collapse-primitives", RUNS, {"GAUGE-042"}, "primitives only; encoder latents 1e-3 of the reference's")
+@register(
+    "magnitude-collapse-primitives", RUNS, {"GAUGE-042"}, "primitives only; encoder latents 1e-3 of the reference's"
+)
 def magnitude_collapse_primitives() -> Implementation:
     base = reference()
-    return _primitives_only("mutant:magnitude-collapse-primitives", _CollapsedEncoder(base.model), _CollapsedFederation(base.federation))
+    return _primitives_only(
+        "mutant:magnitude-collapse-primitives", _CollapsedEncoder(base.model), _CollapsedFederation(base.federation)
+    )

@@ -67,10 +67,18 @@ def build_pristine(root: Path) -> tuple[Path, Path]:
         result = impl.federation.run(_config(control), silos, world.probe, comparison / control)
         assert Path(result.run_dir) == comparison / control
     # the same evaluation the suite writes for its own comparisons (held-out split outside the runs)
-    write_results(comparison, impl.model, heldout_file(world.heldout, root / "heldout.safetensors"), split_name=HARNESS_SPLIT, seed=0)
+    write_results(
+        comparison,
+        impl.model,
+        heldout_file(world.heldout, root / "heldout.safetensors"),
+        split_name=HARNESS_SPLIT,
+        seed=0,
+    )
     spec = RUN_SPECS["degenerate-probe"]
     degenerate = root / "degenerate"
-    impl.federation.run(spec.config("quick"), spec.silos(world), spec.probe(world, int(impl.model.latent_dim)), degenerate)
+    impl.federation.run(
+        spec.config("quick"), spec.silos(world), spec.probe(world, int(impl.model.latent_dim)), degenerate
+    )
     return comparison, degenerate
 
 
@@ -139,7 +147,9 @@ def edit_tensors(run: Path, rel: str, fn: Callable[[dict], None]) -> None:
         (ckpt / wf).unlink()
     (ckpt / "weights.safetensors").write_bytes(byteio.write_safetensors_raw(tensors))
     header["weight_files"] = ["weights.safetensors"]
-    header["tensor_manifest"] = [{"name": n, "dtype": tensors[n][0], "shape": list(tensors[n][1])} for n in sorted(tensors)]
+    header["tensor_manifest"] = [
+        {"name": n, "dtype": tensors[n][0], "shape": list(tensors[n][1])} for n in sorted(tensors)
+    ]
     write_json(ckpt / "header.json", header)
 
 
@@ -226,7 +236,11 @@ def _encode_final_targets(cmp: Path) -> None:
 
 def _add_foreign_tensor(cmp: Path) -> None:
     run = cmp / "anchored"
-    edit_tensors(run, global_path(run, ROUNDS), lambda t: t.__setitem__("action_head.weight", ("float32", (2,), np.zeros(2, np.float32).tobytes())))
+    edit_tensors(
+        run,
+        global_path(run, ROUNDS),
+        lambda t: t.__setitem__("action_head.weight", ("float32", (2,), np.zeros(2, np.float32).tobytes())),
+    )
     rechain(run)
 
 
@@ -313,7 +327,9 @@ def _nonfinite_text(cmp: Path) -> None:
 
 def _pin(uri_rev: str, sha: str | None) -> Callable[[dict], None]:
     def edit(doc: dict) -> None:
-        row(doc, "anchored")["pins"] = [{"uri": f"hf://models/lensemble/mutant@{uri_rev}/weights.safetensors", "sha256": sha}]
+        row(doc, "anchored")["pins"] = [
+            {"uri": f"hf://models/lensemble/mutant@{uri_rev}/weights.safetensors", "sha256": sha}
+        ]
 
     return edit
 
@@ -369,55 +385,159 @@ def hub_cache_args(dest: Path) -> list[str]:
 TAMPERS: dict[str, tuple[str, Callable[[Path], None]]] = {
     # RFC-0002
     "targets-refreshed": ("probe targets re-encoded from the final global", _encode_final_targets),
-    "backstop-fired-when-disabled": ("naive records claim the backstop fired", lambda c: edit_records(c / N, lambda r: _record(r, 1)["backstop_fired"].update({p: True for p in _record(r, 1)["participants"]}))),
-    "backstop-flags-missing": ("anchored records omit backstop flags", lambda c: edit_records(c / A, lambda r: _record(r, 1).__setitem__("backstop_fired", {}))),
-    "drift-misrecorded": ("a recorded drift 5° off its recomputation", lambda c: edit_records(c / A, lambda r: _record(r, 1)["metrics"].__setitem__("drift_to_reference_deg", _record(r, 1)["metrics"]["drift_to_reference_deg"] + 5.0))),
-    "pairwise-without-pairs": ("pairwise drift recorded for round 0 (no participants)", lambda c: edit_records(c / A, lambda r: _record(r, 0)["metrics"].update(drift_pairwise_mean_deg=1.0, drift_pairwise_max_deg=2.0))),
+    "backstop-fired-when-disabled": (
+        "naive records claim the backstop fired",
+        lambda c: edit_records(
+            c / N, lambda r: _record(r, 1)["backstop_fired"].update({p: True for p in _record(r, 1)["participants"]})
+        ),
+    ),
+    "backstop-flags-missing": (
+        "anchored records omit backstop flags",
+        lambda c: edit_records(c / A, lambda r: _record(r, 1).__setitem__("backstop_fired", {})),
+    ),
+    "drift-misrecorded": (
+        "a recorded drift 5° off its recomputation",
+        lambda c: edit_records(
+            c / A,
+            lambda r: _record(r, 1)["metrics"].__setitem__(
+                "drift_to_reference_deg", _record(r, 1)["metrics"]["drift_to_reference_deg"] + 5.0
+            ),
+        ),
+    ),
+    "pairwise-without-pairs": (
+        "pairwise drift recorded for round 0 (no participants)",
+        lambda c: edit_records(
+            c / A, lambda r: _record(r, 0)["metrics"].update(drift_pairwise_mean_deg=1.0, drift_pairwise_max_deg=2.0)
+        ),
+    ),
     "degenerate-as-zero": ("a degenerate frame recorded as 0° drift", None),  # applied to the degenerate run
-    "anchored-drift-large": ("an anchored round records 45° drift", lambda c: edit_records(c / A, _set_metric(2, "drift_to_reference_deg", 45.0))),
-    "rank-collapsed": ("an anchored round records effective rank 1", lambda c: edit_records(c / A, _set_metric(1, "effective_rank", 1.0))),
-    "scale-collapsed": ("an anchored round records latent_std_mean 1e-5", lambda c: edit_records(c / A, _set_metric(1, "latent_std_mean", 1e-5))),
+    "anchored-drift-large": (
+        "an anchored round records 45° drift",
+        lambda c: edit_records(c / A, _set_metric(2, "drift_to_reference_deg", 45.0)),
+    ),
+    "rank-collapsed": (
+        "an anchored round records effective rank 1",
+        lambda c: edit_records(c / A, _set_metric(1, "effective_rank", 1.0)),
+    ),
+    "scale-collapsed": (
+        "an anchored round records latent_std_mean 1e-5",
+        lambda c: edit_records(c / A, _set_metric(1, "latent_std_mean", 1e-5)),
+    ),
     # RFC-0003
     "foreign-tensor": ("the final global carries an action_head tensor", _add_foreign_tensor),
-    "raw-data-file": ("the run keeps a copy of the observations", lambda c: (c / A / "cache").mkdir() or np.save(c / A / "cache" / "silo0.npy", np.zeros(4))),
+    "raw-data-file": (
+        "the run keeps a copy of the observations",
+        lambda c: (c / A / "cache").mkdir() or np.save(c / A / "cache" / "silo0.npy", np.zeros(4)),
+    ),
     "round-missing": ("the last round's record is missing", lambda c: edit_records(c / A, lambda r: r.pop())),
-    "below-quorum": ("a committed round lists fewer participants than the quorum", lambda c: edit_records(c / A, _below_quorum)),
-    "record-chain-broken": ("a record's parent_hash skips a round", lambda c: edit_records(c / A, lambda r: _record(r, 2).__setitem__("parent_hash", _record(r, 0)["global_hash"]))),
-    "record-wrong-control": ("a record names another control", lambda c: edit_records(c / A, lambda r: _record(r, 1).__setitem__("control", C))),
-    "sketch-seeds-wrong": ("a sketch seed that is not derive_seed(root, 'sketch:t')", lambda c: edit_manifest(c / A, lambda m: m["round_sketch_seeds"].__setitem__(1, 12345))),
+    "below-quorum": (
+        "a committed round lists fewer participants than the quorum",
+        lambda c: edit_records(c / A, _below_quorum),
+    ),
+    "record-chain-broken": (
+        "a record's parent_hash skips a round",
+        lambda c: edit_records(c / A, lambda r: _record(r, 2).__setitem__("parent_hash", _record(r, 0)["global_hash"])),
+    ),
+    "record-wrong-control": (
+        "a record names another control",
+        lambda c: edit_records(c / A, lambda r: _record(r, 1).__setitem__("control", C)),
+    ),
+    "sketch-seeds-wrong": (
+        "a sketch seed that is not derive_seed(root, 'sketch:t')",
+        lambda c: edit_manifest(c / A, lambda m: m["round_sketch_seeds"].__setitem__(1, 12345)),
+    ),
     # RFC-0010
-    "config-hash-not-canonical": ("config_hash of non-canonical JSON", lambda c: edit_manifest(c / A, lambda m: m.__setitem__("config_hash", hashlib.sha256(json.dumps(m["config"], indent=2).encode()).hexdigest()))),
-    "config-hash-legacy": ("config_hash of the lensemble-spec 0.1 scheme (Python json.dumps, not RFC 8785)", lambda c: edit_manifest(c / A, lambda m: m.__setitem__("config_hash", legacy_config_hash(m["config"])))),
+    "config-hash-not-canonical": (
+        "config_hash of non-canonical JSON",
+        lambda c: edit_manifest(
+            c / A,
+            lambda m: m.__setitem__(
+                "config_hash", hashlib.sha256(json.dumps(m["config"], indent=2).encode()).hexdigest()
+            ),
+        ),
+    ),
+    "config-hash-legacy": (
+        "config_hash of the lensemble-spec 0.1 scheme (Python json.dumps, not RFC 8785)",
+        lambda c: edit_manifest(c / A, lambda m: m.__setitem__("config_hash", legacy_config_hash(m["config"]))),
+    ),
     "checkpoint-config-hash": ("a checkpoint carries another config_hash", _checkpoint_config_hash),
     "stray-file": ("an unexpected file in the run directory", lambda c: (c / A / "notes.md").write_text("hello")),
-    "manifest-extra-field": ("manifest.json has an unknown field", lambda c: edit_manifest(c / A, lambda m: m.__setitem__("extra", 1))),
+    "manifest-extra-field": (
+        "manifest.json has an unknown field",
+        lambda c: edit_manifest(c / A, lambda m: m.__setitem__("extra", 1)),
+    ),
     "config-field-missing": ("the manifest config lacks inner_lr", lambda c: set_config(c / A, "inner_lr", _DELETE)),
     "manifest-entry-missing": ("the manifest omits a committed global", _drop_manifest_entry),
     "checkpoint-parent-broken": ("a checkpoint's parent_hash is not the previous global", _break_parent),
     "records-out-of-order": ("rounds.jsonl lines out of order", lambda c: edit_records(c / A, _swap_records)),
-    "record-global-hash-wrong": ("a record names another checkpoint as its global", lambda c: edit_records(c / A, lambda r: (_record(r, 1).__setitem__("global_hash", OTHER_HASH), _record(r, 2).__setitem__("parent_hash", OTHER_HASH)))),
-    "probe-hash-wrong": ("the manifest's probe_hash is not the probe file's", lambda c: edit_manifest(c / A, lambda m: m.__setitem__("probe_hash", OTHER_HASH))),
+    "record-global-hash-wrong": (
+        "a record names another checkpoint as its global",
+        lambda c: edit_records(
+            c / A,
+            lambda r: (
+                _record(r, 1).__setitem__("global_hash", OTHER_HASH),
+                _record(r, 2).__setitem__("parent_hash", OTHER_HASH),
+            ),
+        ),
+    ),
+    "probe-hash-wrong": (
+        "the manifest's probe_hash is not the probe file's",
+        lambda c: edit_manifest(c / A, lambda m: m.__setitem__("probe_hash", OTHER_HASH)),
+    ),
     "pin-branch": ("a results pin names the branch `main`", lambda c: edit_results(c, _pin("main", OTHER_HASH))),
     "pin-without-sha": ("a file pin without its sha256", lambda c: edit_results(c, _pin(REV, None))),
     "pin-cache-tampered": ("the hub cache holds other bytes under the pinned file", _publish_final_weights(_forged)),
-    "pin-not-cached": ("the pinned file is absent from the hub cache's snapshot", _publish_final_weights(_without_the_file)),
+    "pin-not-cached": (
+        "the pinned file is absent from the hub cache's snapshot",
+        _publish_final_weights(_without_the_file),
+    ),
     # RFC-0005
     "control-missing": ("the comparison has no local-only run", lambda c: shutil.rmtree(c / L)),
     "round0-differs": ("naive-fedavg starts from another θ_0", _flip_round0),
     "budget-differs": ("naive-fedavg trains more inner steps", lambda c: set_config(c / N, "inner_steps", 3)),
     "naive-changes-more": ("naive-fedavg also changes weight_decay", lambda c: set_config(c / N, "weight_decay", 0.5)),
-    "local-only-aggregates": ("a local-only round names a global", lambda c: edit_records(c / L, lambda r: _record(r, 1).__setitem__("global_hash", OTHER_HASH))),
-    "centralized-partial": ("a centralized round lists one silo", lambda c: edit_records(c / C, lambda r: _record(r, 1).__setitem__("participants", ["silo0"]))),
-    "effective-dim-misrecorded": ("a recorded effective_dim off its recomputation", lambda c: edit_records(c / A, _set_metric(1, "effective_dim", 1.5))),
-    "heldout-in-record": ("a round record carries val_pred", lambda c: edit_records(c / A, _set_metric(1, "val_pred", 0.5))),
-    "rank-without-scale": ("a record reports rank without latent_rms", lambda c: edit_records(c / A, lambda r: _record(r, 1)["metrics"].pop("latent_rms"))),
-    "results-metric-wrong": ("a results row's val_pred is doubled", lambda c: edit_results(c, _results_metric(N, "val_pred", lambda v: 2 * v))),
-    "results-series-wrong": ("a results series entry is off", lambda c: edit_results(c, _results_series(A, "effective_rank", lambda s: s[:1] + [s[1] * 0.5] + s[2:]))),
+    "local-only-aggregates": (
+        "a local-only round names a global",
+        lambda c: edit_records(c / L, lambda r: _record(r, 1).__setitem__("global_hash", OTHER_HASH)),
+    ),
+    "centralized-partial": (
+        "a centralized round lists one silo",
+        lambda c: edit_records(c / C, lambda r: _record(r, 1).__setitem__("participants", ["silo0"])),
+    ),
+    "effective-dim-misrecorded": (
+        "a recorded effective_dim off its recomputation",
+        lambda c: edit_records(c / A, _set_metric(1, "effective_dim", 1.5)),
+    ),
+    "heldout-in-record": (
+        "a round record carries val_pred",
+        lambda c: edit_records(c / A, _set_metric(1, "val_pred", 0.5)),
+    ),
+    "rank-without-scale": (
+        "a record reports rank without latent_rms",
+        lambda c: edit_records(c / A, lambda r: _record(r, 1)["metrics"].pop("latent_rms")),
+    ),
+    "results-metric-wrong": (
+        "a results row's val_pred is doubled",
+        lambda c: edit_results(c, _results_metric(N, "val_pred", lambda v: 2 * v)),
+    ),
+    "results-series-wrong": (
+        "a results series entry is off",
+        lambda c: edit_results(c, _results_series(A, "effective_rank", lambda s: s[:1] + [s[1] * 0.5] + s[2:])),
+    ),
     "results-non-finite": ("a results value written as 1e999 (infinity)", _nonfinite_text),
     "verdict-asserted": ("a verdict that is not the RFC-0005 §5 rule's", lambda c: edit_results(c, _other_verdict)),
-    "results-schema-version": ("results.json schema_version 2", lambda c: edit_results(c, lambda d: d.__setitem__("schema_version", 2))),
-    "results-key-missing": ("a row's metrics lack latent_dim", lambda c: edit_results(c, lambda d: row(d, C)["metrics"].pop("latent_dim"))),
-    "results-series-short": ("a series with one entry too few", lambda c: edit_results(c, _results_series(L, "drift_to_reference_deg", lambda s: s[:-1]))),
+    "results-schema-version": (
+        "results.json schema_version 2",
+        lambda c: edit_results(c, lambda d: d.__setitem__("schema_version", 2)),
+    ),
+    "results-key-missing": (
+        "a row's metrics lack latent_dim",
+        lambda c: edit_results(c, lambda d: row(d, C)["metrics"].pop("latent_dim")),
+    ),
+    "results-series-short": (
+        "a series with one entry too few",
+        lambda c: edit_results(c, _results_series(L, "drift_to_reference_deg", lambda s: s[:-1])),
+    ),
 }
 
 from .planning import PLANNING_TAMPERS  # noqa: E402 — the planning record's tampers (RFC-0005 §6.2)

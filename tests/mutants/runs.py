@@ -17,7 +17,13 @@ from ._base import Wrapped, patched
 from ._registry import RUNS, register
 
 
-@register("resnapshot-targets", RUNS, {"GAUGE-023", "GAUGE-024"}, "anchor targets re-snapshotted every round", part="federation")
+@register(
+    "resnapshot-targets",
+    RUNS,
+    {"GAUGE-023", "GAUGE-024"},
+    "anchor targets re-snapshotted every round",
+    part="federation",
+)
 class _ResnapshotTargets(Wrapped):
     """Upstream before #264: the anchor targets are re-encoded from the current global every round
     (and the run reports the anchor it last trained with)."""
@@ -46,14 +52,21 @@ class _NoAnchor(Wrapped):
     """Trains without the frame anchor whatever ``lambda_anchor`` says."""
 
     def run(self, config, silos, probe, out_dir):
-        none = lambda *args, **kwargs: None
-        with patched("lensemble_reference.federation", "anchor_tensors", none), patched("lensemble_reference.controls", "anchor_tensors", none):
+        def none(*args, **kwargs):
+            return None
+
+        with (
+            patched("lensemble_reference.federation", "anchor_tensors", none),
+            patched("lensemble_reference.controls", "anchor_tensors", none),
+        ):
             result = self._inner.run(config, silos, probe, out_dir)
         result.anchor = None
         return result
 
 
-@register("writes-raw-data", RUNS, {"FED-005", "ART-015"}, "run directory caches raw silo observations", part="federation")
+@register(
+    "writes-raw-data", RUNS, {"FED-005", "ART-015"}, "run directory caches raw silo observations", part="federation"
+)
 class _WritesRawData(Wrapped):
     """Leaves a cache of the participants' observations in the run directory."""
 
@@ -66,7 +79,14 @@ class _WritesRawData(Wrapped):
         return result
 
 
-@register("ignores-quorum", RUNS, {"FED-012"}, "run below quorum trains anyway", part="federation", keyword="test_run_below_quorum")
+@register(
+    "ignores-quorum",
+    RUNS,
+    {"FED-012"},
+    "run below quorum trains anyway",
+    part="federation",
+    keyword="test_run_below_quorum",
+)
 class _IgnoresQuorum(Wrapped):
     """Below quorum, trains with the silos it has instead of raising QuorumNotMet (only runs with
     fewer silos than ``min_participants`` behave differently)."""
@@ -79,7 +99,14 @@ class _IgnoresQuorum(Wrapped):
         return self._inner.run(config, silos, probe, out_dir)
 
 
-@register("no-probe-check-in-run", RUNS, {"GAUGE-022"}, "run accepts a k < d probe", part="federation", keyword="test_run_rejects_a_probe")
+@register(
+    "no-probe-check-in-run",
+    RUNS,
+    {"GAUGE-022"},
+    "run accepts a k < d probe",
+    part="federation",
+    keyword="test_run_rejects_a_probe",
+)
 class _NoProbeCheckInRun(Wrapped):
     """The run accepts a probe with fewer points than latent dimensions (only such runs differ)."""
 
@@ -104,5 +131,3 @@ class _IgnoresBatchSize(Wrapped):
 
         with patched("lensemble_reference.federation", "Participant", FixedBatch):
             return self._inner.run(config, silos, probe, out_dir)
-
-

@@ -59,7 +59,10 @@ def _jobs(root: Path) -> dict[str, Job]:
         jobs[name] = Job(name, [*args, *QUICK, "--compliance-json", str(out)], **kw)
 
     add("reference", ["conformance", "--impl", "lensemble_reference"], isolated=True)
-    add("reference-primitives", ["conformance", "--impl", "mutants.primitives:reference_without_run", "-m", "harness_run"])
+    add(
+        "reference-primitives",
+        ["conformance", "--impl", "mutants.primitives:reference_without_run", "-m", "harness_run"],
+    )
     add("partial", ["conformance", "--impl", "mutants.partial:gauge_only"])
     for name, m in MUTANTS.items():
         baseline = "reference-primitives" if m.impl.startswith("mutants.primitives:") else "reference"
@@ -68,8 +71,17 @@ def _jobs(root: Path) -> dict[str, Job]:
     for name in ("pristine", "pristine-degenerate", *TAMPERS):
         dirs = materialise(name, pristine, root / "dirs" / name)
         runs = [a for d in dirs for a in ("--run", str(d))] + hub_cache_args(root / "dirs" / name)
-        baseline = None if name.startswith("pristine") else ("pristine-degenerate" if name == "degenerate-as-zero" else "pristine")
-        add(f"dir:{name}" if not name.startswith("pristine") else name, [*rundir_args, *runs], expected=TAMPER_EXPECTED.get(name, frozenset()), baseline=baseline)
+        baseline = (
+            None
+            if name.startswith("pristine")
+            else ("pristine-degenerate" if name == "degenerate-as-zero" else "pristine")
+        )
+        add(
+            f"dir:{name}" if not name.startswith("pristine") else name,
+            [*rundir_args, *runs],
+            expected=TAMPER_EXPECTED.get(name, frozenset()),
+            baseline=baseline,
+        )
     (root / "json").mkdir(exist_ok=True)
     return jobs
 
@@ -100,7 +112,9 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Job]:
     batches = isolated + [rest[i : i + per] for i in range(0, len(rest), per)]
     with ThreadPoolExecutor(WORKERS) as pool:
         list(pool.map(lambda b: _run_batch(b, root), batches))
-    print(f"\nmutation jobs: {len(jobs)} sessions in {time.perf_counter() - start:.1f}s (incl. the pristine comparison)")
+    print(
+        f"\nmutation jobs: {len(jobs)} sessions in {time.perf_counter() - start:.1f}s (incl. the pristine comparison)"
+    )
     return jobs
 
 
@@ -239,11 +253,17 @@ def test_expected_ids_are_known_requirements():
 #: may still leave out the tests using the helper.
 HELPER_CALLS = {
     **{
-        (method, "_driver.py"): "harness-driven runs (the federation through the primitives): reached only by run tests (-m harness_run)"
+        (
+            method,
+            "_driver.py",
+        ): "harness-driven runs (the federation through the primitives): reached only by run tests (-m harness_run)"
         for method in ("init", "local_update", "outer_init", "outer_step", "align_release")
     },
     ("encode", "_assertions.py"): "wrapped by encoded(): a test file calling it is taken as calling encode (WRAPPERS)",
-    ("predict", "_assertions.py"): "wrapped by predicted(): a test file calling it is taken as calling predict (WRAPPERS)",
+    (
+        "predict",
+        "_assertions.py",
+    ): "wrapped by predicted(): a test file calling it is taken as calling predict (WRAPPERS)",
 }
 #: Suite helpers that call one protocol method for a test: a call of the helper counts as a call of the method.
 WRAPPERS = {"encode": ("encoded",), "predict": ("predicted",)}
@@ -282,6 +302,8 @@ def test_unit_selection_is_sound(name):
             if not re.search(rf"\.(?:{'|'.join((method, *WRAPPERS.get(method, ())))})\(", text):
                 continue
             if path.name.startswith("test_"):
-                assert path.name in selected, f"{name} replaces {method}, called in {path.name}, which its session leaves out"
+                assert path.name in selected, (
+                    f"{name} replaces {method}, called in {path.name}, which its session leaves out"
+                )
             else:
                 assert (method, path.name) in HELPER_CALLS, f"{name} replaces {method}, called by helper {path.name}"

@@ -41,4 +41,11 @@ def hub_cache(tmp_path: Path) -> dict:
     snap_a = add_snapshot(cache, REPO, REV_A, files_a, ref=None)
     snap_b = add_snapshot(cache, REPO, REV_B, files_b, ref="main")
     snap_d = add_snapshot(cache, "acme/probe-set", REV_A, {"probe.safetensors": b"probe" * 10}, repo_type="dataset")
-    return {"cache": cache, "files_a": files_a, "files_b": files_b, "snap_a": snap_a, "snap_b": snap_b, "snap_d": snap_d}
+    return {
+        "cache": cache,
+        "files_a": files_a,
+        "files_b": files_b,
+        "snap_a": snap_a,
+        "snap_b": snap_b,
+        "snap_d": snap_d,
+    }

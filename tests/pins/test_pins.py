@@ -37,7 +37,9 @@ def test_test_cache_has_the_real_layout(hub_cache: dict) -> None:
 
     hit = try_to_load_from_cache(REPO, "config.json", cache_dir=hub_cache["cache"], revision=REV_A)
     assert hit == str(hub_cache["snap_a"] / "config.json")
-    got = hf_hub_download(REPO, "eval/results.json", revision=REV_A, cache_dir=hub_cache["cache"], local_files_only=True)
+    got = hf_hub_download(
+        REPO, "eval/results.json", revision=REV_A, cache_dir=hub_cache["cache"], local_files_only=True
+    )
     assert Path(got).read_bytes() == hub_cache["files_a"]["eval/results.json"]
 
 
@@ -85,9 +87,17 @@ def test_malformed_uris_are_pin_errors(bad: str) -> None:
 def test_json_form_and_exploded_form_normalise_to_the_same_pin() -> None:
     digest = "ab" * 32
     a = parse_pin({"uri": uri(), "sha256": digest})
-    b = parse_pin({"repo_type": "models", "repo_id": REPO, "revision": REV_A, "path": "weights.safetensors", "sha256": digest})
+    b = parse_pin(
+        {"repo_type": "models", "repo_id": REPO, "revision": REV_A, "path": "weights.safetensors", "sha256": digest}
+    )
     assert a == b
-    assert (a.repo_type, a.repo_id, a.revision, a.path, a.sha256) == ("model", REPO, REV_A, "weights.safetensors", digest)
+    assert (a.repo_type, a.repo_id, a.revision, a.path, a.sha256) == (
+        "model",
+        REPO,
+        REV_A,
+        "weights.safetensors",
+        digest,
+    )
     assert a.model_dump(mode="json") == {"uri": uri(), "sha256": digest}
 
 
@@ -144,7 +154,9 @@ def test_file_pin_resolves_and_verifies(hub_cache: dict) -> None:
 
 def test_nested_path_and_dataset_pins_resolve(hub_cache: dict) -> None:
     body = hub_cache["files_a"]["eval/results.json"]
-    assert resolve_pin({"uri": uri(path="eval/results.json"), "sha256": sha256(body)}, cache_dir=hub_cache["cache"]).verified
+    assert resolve_pin(
+        {"uri": uri(path="eval/results.json"), "sha256": sha256(body)}, cache_dir=hub_cache["cache"]
+    ).verified
     d = resolve_pin(uri(repo="acme/probe-set", kind="datasets", path="probe.safetensors"), cache_dir=hub_cache["cache"])
     assert d.files[0].sha256 == sha256(b"probe" * 10) and not d.verified
 

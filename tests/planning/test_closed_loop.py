@@ -33,7 +33,9 @@ def test_tasks_are_held_out_states_apart_and_reproducible():
         assert s.shape == (40, arm.STATE_DIM) and s.dtype == np.float32
         assert np.all(s >= lo - 1e-6) and np.all(s <= hi + 1e-6)
     assert np.all(end_effector_distance(t.starts, t.goals) >= 0.3)
-    assert draw_tasks(3, 40, min_separation=0.3).digest() == t.digest() != draw_tasks(4, 40, min_separation=0.3).digest()
+    assert (
+        draw_tasks(3, 40, min_separation=0.3).digest() == t.digest() != draw_tasks(4, 40, min_separation=0.3).digest()
+    )
 
 
 def test_true_dynamics_planner_reaches_the_goals_and_doing_nothing_does_not():
@@ -141,7 +143,13 @@ def test_bad_model_outputs_and_conditions_raise_typed_errors():
         evaluate_models(Broken(), [None], SMALL, STYLE, SIZE)
     with pytest.raises(EvaluationError):
         evaluate_models(Broken(), [], SMALL, STYLE, SIZE)
-    for bad in ({"episodes": 0}, {"replan_every": 9}, {"success_radius": 0.0}, {"seed": -1}, {"running_weight": float("inf")}):
+    for bad in (
+        {"episodes": 0},
+        {"replan_every": 9},
+        {"success_radius": 0.0},
+        {"seed": -1},
+        {"running_weight": float("inf")},
+    ):
         with pytest.raises(ConfigError):
             Conditions(**bad)
     with pytest.raises(ConfigError):

@@ -35,7 +35,15 @@ def test_single_seed_headline_plans_every_control_and_verify_recomputes_it(tmp_p
     result = run_headline(_tiny(), out, show_progress=False, planning=SMALL)
     doc = json.loads((out / "results.json").read_text())
     rec = doc["planning"]
-    assert set(rec["outcomes"]) == {"local-only", "naive-fedavg", "anchored", "centralized", "baseline/random", "baseline/zero", "baseline/true-dynamics"}
+    assert set(rec["outcomes"]) == {
+        "local-only",
+        "naive-fedavg",
+        "anchored",
+        "centralized",
+        "baseline/random",
+        "baseline/zero",
+        "baseline/true-dynamics",
+    }
     assert len(rec["outcomes"]["local-only"]["success"]) == 4 * SMALL.episodes  # every silo's model
     assert rec["outcomes"]["baseline/true-dynamics"]["rate"] == 1.0 and rec["outcomes"]["baseline/zero"]["rate"] == 0.0
     for row in doc["controls"]:
@@ -69,15 +77,26 @@ def test_render_planning_prints_rates_intervals_and_baselines_once():
 
     def outcome(success):
         n, k = len(success), sum(success)
-        return {"tasks_digest": "d", "final_distance": [0.0] * n, "success": success, "rate": k / n, "low": 0.0, "high": 1.0}
+        return {
+            "tasks_digest": "d",
+            "final_distance": [0.0] * n,
+            "success": success,
+            "rate": k / n,
+            "low": 0.0,
+            "high": 1.0,
+        }
 
     records = [
         {"conditions": SMALL.to_dict(), "outcomes": {
             "anchored": outcome([True, False]), "local-only": outcome([False, False]),
-            "baseline/random": outcome([False, False]), "baseline/zero": outcome([False, False]), "baseline/true-dynamics": outcome([True, True])}}
+            "baseline/random": outcome([False, False]), "baseline/zero": outcome([False, False]),
+            "baseline/true-dynamics": outcome([True, True])}}
         for _ in range(2)
     ]  # fmt: skip
-    table = {"controls": [{"control": "local-only"}, {"control": "anchored"}], "intervals": {"anchored": {"mpc_success_rate": {"mean": 0.5, "low": 0.5, "high": 0.5}}}}
+    table = {
+        "controls": [{"control": "local-only"}, {"control": "anchored"}],
+        "intervals": {"anchored": {"mpc_success_rate": {"mean": 0.5, "low": 0.5, "high": 0.5}}},
+    }
     text = render_planning(table, records, [0, 1])
     assert "50.0 [50.0, 50.0]" in text and "2/4" in text  # anchored: mean over seeds, pooled episodes
     assert "same every seed" in text and "(2/2)" in text  # the true-dynamics baseline shown once
@@ -90,6 +109,11 @@ def test_negative_planning_episodes_is_a_typed_error(tmp_path):
     import sys
 
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "lensemble_spec.cli", "headline", "--out", str(out), "--planning-episodes", "-1"], check=False, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lensemble_spec.cli", "headline", "--out", str(out), "--planning-episodes", "-1"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0 and "config_invalid" in proc.stderr, proc.stderr
     assert not out.exists()

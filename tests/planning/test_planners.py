@@ -92,7 +92,14 @@ def test_shift_drops_executed_steps_and_pads_zeros():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"method": "mpc"}, {"horizon": 0}, {"samples": 2, "elites": 3}, {"iterations": True}, {"temperature": 0.0}, {"init_std_fraction": float("nan")}],
+    [
+        {"method": "mpc"},
+        {"horizon": 0},
+        {"samples": 2, "elites": 3},
+        {"iterations": True},
+        {"temperature": 0.0},
+        {"init_std_fraction": float("nan")},
+    ],
 )
 def test_bad_settings_raise_config_error(kwargs):
     with pytest.raises(ConfigError):

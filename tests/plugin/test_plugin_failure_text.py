@@ -31,6 +31,8 @@ def test_failed_test_keeps_its_full_text_and_falsifying_example(suite):
     assert "n=7" in failed["details"] and "x" * 600 in failed["details"]  # ... the whole text does not
     from lensemble_spec.report.render import falsifying_example
 
-    example = falsifying_example(failed["details"])  # "Failing test case:" (Hypothesis >= 6.1xx) or "Falsifying example:"
+    example = falsifying_example(
+        failed["details"]
+    )  # "Failing test case:" (Hypothesis >= 6.1xx) or "Falsifying example:"
     assert example is not None and example.splitlines()[0].endswith("test_prop(") and "n=7," in example
     assert run.test("test_ok").get("details") is None

@@ -28,7 +28,18 @@ REPO_ID = "acme/tiny-comparison"
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("made") / "cmp"
-    argv = ["headline", "--out", str(out), "--rounds", "1", "--inner-steps", "2", "--controls", "anchored,naive-fedavg", "--quiet"]
+    argv = [
+        "headline",
+        "--out",
+        str(out),
+        "--rounds",
+        "1",
+        "--inner-steps",
+        "2",
+        "--controls",
+        "anchored,naive-fedavg",
+        "--quiet",
+    ]
     assert cli.main(argv) == 0
     return out
 
@@ -71,7 +82,10 @@ def test_publish_pins_every_row_and_the_files_verify(comparison, tmp_path, capsy
         _, header = load_checkpoint(local)  # as `huggingface-cli download --local-dir` leaves it
         assert header.content_hash == local_header["content_hash"]
         meta = read_metadata((snap / row["control"] / "checkpoints/round-0001/weights.safetensors").read_bytes())
-        assert meta["lensemble_spec.control"] == row["control"] and meta["lensemble_spec.content_hash"] == header.content_hash
+        assert (
+            meta["lensemble_spec.control"] == row["control"]
+            and meta["lensemble_spec.content_hash"] == header.content_hash
+        )
         assert meta["format"] == "pt" and meta["lensemble_spec.round_index"] == "1"
     config = json.loads((snap / "config.json").read_text())
     assert config["latent_dim"] == 16 and set(config["controls"]) == {"anchored", "naive-fedavg"}

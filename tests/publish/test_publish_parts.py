@@ -37,7 +37,11 @@ LFS = {p for p in FILES if p.endswith(".safetensors")}
 
 
 def git(*args: str, cwd, env=None, data: bytes | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, env=env, input=data, capture_output=True, check=True).stdout.decode().strip()
+    return (
+        subprocess.run(["git", *args], cwd=cwd, env=env, input=data, capture_output=True, check=True)
+        .stdout.decode()
+        .strip()
+    )
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
@@ -52,9 +56,15 @@ def test_offline_revision_is_the_commit_id_git_computes(tmp_path):
         assert git("hash-object", path, cwd=repo) == git_blob_id(data)
     git("add", "-A", cwd=repo)
     assert git("write-tree", cwd=repo) == tree_id(committed)
-    env = {**os.environ, "GIT_AUTHOR_NAME": "lensemble-spec publish", "GIT_AUTHOR_EMAIL": "publish@lensemble-spec.invalid",
-           "GIT_AUTHOR_DATE": "1764000000 +0000", "GIT_COMMITTER_NAME": "lensemble-spec publish",
-           "GIT_COMMITTER_EMAIL": "publish@lensemble-spec.invalid", "GIT_COMMITTER_DATE": "1764000000 +0000"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "lensemble-spec publish",
+        "GIT_AUTHOR_EMAIL": "publish@lensemble-spec.invalid",
+        "GIT_AUTHOR_DATE": "1764000000 +0000",
+        "GIT_COMMITTER_NAME": "lensemble-spec publish",
+        "GIT_COMMITTER_EMAIL": "publish@lensemble-spec.invalid",
+        "GIT_COMMITTER_DATE": "1764000000 +0000",
+    }
     ours = commit_id(tree_id(committed), timestamp=1764000000, message="lensemble-spec publish: t")
     assert git("commit-tree", tree_id(committed), "-m", "lensemble-spec publish: t", cwd=repo, env=env) == ours
 
@@ -73,7 +83,10 @@ def test_tree_refuses_a_path_that_is_both_file_and_directory():
 
 
 def test_metadata_keeps_every_tensor_byte_and_alignment():
-    tensors = {"encoder.w": np.arange(12, dtype=np.float32).reshape(3, 4), "predictor.b": np.array([1, 2], dtype=np.int64)}
+    tensors = {
+        "encoder.w": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "predictor.b": np.array([1, 2], dtype=np.int64),
+    }
     raw = st_save(tensors)
     out = with_metadata(raw, {"format": "pt", "lensemble_spec.control": "anchored"})
     assert read_metadata(out) == {"format": "pt", "lensemble_spec.control": "anchored"}
@@ -96,7 +109,10 @@ def test_commit_is_read_back_by_huggingface_hub_offline(tmp_path, monkeypatch):
         got = hf_hub_download("acme/model", path, revision=REV, cache_dir=cache, local_files_only=True)
         assert open(got, "rb").read() == data
     blob = os.path.realpath(snap / "anchored/checkpoints/round-0001/weights.safetensors")
-    assert os.path.basename(blob) == hashlib.sha256(FILES["anchored/checkpoints/round-0001/weights.safetensors"]).hexdigest()
+    assert (
+        os.path.basename(blob)
+        == hashlib.sha256(FILES["anchored/checkpoints/round-0001/weights.safetensors"]).hexdigest()
+    )
     assert os.path.basename(os.path.realpath(snap / "config.json")) == git_blob_id(FILES["config.json"])
     assert os.stat(blob).st_mode & 0o444 == 0o444
     assert snapshot_download("acme/model", revision=REV, cache_dir=cache, local_files_only=True) == str(snap)
@@ -133,5 +149,8 @@ def test_card_shows_no_local_paths_of_data_roots():
     from lensemble_spec.publish.card import public_root
 
     assert public_root("lerobot:/home/me/data/so100_siteA?fingerprint=ab12") == "lerobot:so100_siteA?fingerprint=ab12"
-    assert public_root("synthetic:lensemble-spec/synthetic-arm/v1?seed=0") == "synthetic:lensemble-spec/synthetic-arm/v1?seed=0"
+    assert (
+        public_root("synthetic:lensemble-spec/synthetic-arm/v1?seed=0")
+        == "synthetic:lensemble-spec/synthetic-arm/v1?seed=0"
+    )
     assert public_root("/srv/x/y/") == "y"

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from lensemble_reference.pusht.adapter import LatentGoalCost
+from lensemble_reference.pusht.adapter import LatentGoalCost  # noqa: E402 - only once torch is known to be there
 
 
 class PositionModel:

@@ -102,7 +102,9 @@ def test_the_command_without_the_extra_is_a_typed_error_naming_it(tmp_path, monk
     from lensemble_reference.pusht import cli
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "stable_worldmodel" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "stable_worldmodel" else real(name, *a)
+    )
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())
     args = parser.parse_args(["pusht", "--smoke", "--out", str(tmp_path / "out")])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lensemble_spec.protocol import Silo
 from lensemble_reference.config import ModelConfig, TrainConfig, WorldConfig
+from lensemble_spec.protocol import Silo
 
 #: A model small enough that a forward/backward pass on a few 16×16 frames costs milliseconds.
 TINY_MODEL = ModelConfig(latent_dim=4, channels=(4, 8, 8), pred_hidden=16, pred_depth=1, action_dim=2, image_size=16)

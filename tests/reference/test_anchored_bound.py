@@ -25,7 +25,9 @@ MAX_DRIFT = 30.0  # RFC-0002 §9 MAX_DRIFT_TO_REFERENCE_DEG
 
 
 def reference_config(h: int) -> TrainConfig:
-    return TrainConfig(rounds=2, inner_steps=h, threads=1, world=WorldConfig(episodes_per_silo=6)).for_control("anchored")
+    return TrainConfig(rounds=2, inner_steps=h, threads=1, world=WorldConfig(episodes_per_silo=6)).for_control(
+        "anchored"
+    )
 
 
 def _check(run_dir, records):

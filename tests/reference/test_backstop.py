@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lensemble_spec.metrics import drift_to_reference_deg
 from lensemble_reference.backstop import align_to_reference, encode_numpy, redifference, should_fire
 from lensemble_reference.implementation import ReferenceFederation, ReferenceModel
 from lensemble_reference.model import GAUGE_PARAMS, init_params, rotate_params
+from lensemble_spec.metrics import drift_to_reference_deg
 
 from ._tiny import TINY_MODEL, haar_orthogonal, tiny_silo
 
@@ -53,12 +53,16 @@ def test_aligned_participant_is_the_same_function_up_to_q(setting, det):
     model = ReferenceModel(TINY_MODEL, threads=1)
     a = np.random.default_rng(3).standard_normal((z.shape[0], TINY_MODEL.action_dim)).astype(np.float32)
     out = model.predict(drifted, z.astype(np.float32), a).astype(np.float64)
-    np.testing.assert_allclose(model.predict(aligned, (z @ q).astype(np.float32), a), out @ q, atol=2e-5 * np.abs(out).max())
+    np.testing.assert_allclose(
+        model.predict(aligned, (z @ q).astype(np.float32), a), out @ q, atol=2e-5 * np.abs(out).max()
+    )
     # ... and its frame moved onto the reference (the drift was a pure gauge transform here)
     before = drift_to_reference_deg(encode_numpy(TINY_MODEL, drifted, points), reference)
     after = drift_to_reference_deg(encode_numpy(TINY_MODEL, aligned, points), reference)
     assert before > 20.0 and after < 0.05
-    np.testing.assert_allclose(encode_numpy(TINY_MODEL, aligned, points), reference, atol=1e-4 * np.abs(reference).max())
+    np.testing.assert_allclose(
+        encode_numpy(TINY_MODEL, aligned, points), reference, atol=1e-4 * np.abs(reference).max()
+    )
     assert np.sign(np.linalg.det(q)) == det  # O(d) search: a reflection is undone by a reflection
 
 

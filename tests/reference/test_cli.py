@@ -35,7 +35,9 @@ def config_file(tmp_path):
 
 def test_train_writes_a_complete_run(tmp_path, config_file, capsys):
     out = tmp_path / "run"
-    code = main(["train", "--control", "anchored", "--out", str(out), "--config", str(config_file), "--rounds", "2", "--quiet"])
+    code = main(
+        ["train", "--control", "anchored", "--out", str(out), "--config", str(config_file), "--rounds", "2", "--quiet"]
+    )
     assert code == 0
     manifest = load_document(RunManifest, out / "manifest.json")
     assert manifest.control == "anchored"
@@ -50,14 +52,21 @@ def test_train_writes_a_complete_run(tmp_path, config_file, capsys):
 def test_train_rejects_bad_input_with_a_typed_error(tmp_path, config_file, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**TINY, "no_such_key": 1}))
-    assert main(["train", "--control", "naive-fedavg", "--out", str(tmp_path / "x"), "--config", str(bad), "--quiet"]) == 1
+    assert (
+        main(["train", "--control", "naive-fedavg", "--out", str(tmp_path / "x"), "--config", str(bad), "--quiet"]) == 1
+    )
     err = capsys.readouterr().err
     assert "config_invalid" in err and "no_such_key" in err
     assert not (tmp_path / "x").exists()
     # an existing non-empty output directory is refused, never overwritten
     (tmp_path / "y").mkdir()
     (tmp_path / "y" / "keep.txt").write_text("mine")
-    assert main(["train", "--control", "centralized", "--out", str(tmp_path / "y"), "--config", str(config_file), "--quiet"]) == 1
+    assert (
+        main(
+            ["train", "--control", "centralized", "--out", str(tmp_path / "y"), "--config", str(config_file), "--quiet"]
+        )
+        == 1
+    )
     assert (tmp_path / "y" / "keep.txt").read_text() == "mine"
     with pytest.raises(SystemExit):  # usage error from argparse (exit 2)
         main(["train", "--control", "sideways", "--out", str(tmp_path / "z")])

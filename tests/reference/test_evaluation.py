@@ -11,9 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lensemble_spec.artifacts import probe_hash
-from lensemble_spec.verify.heldout import HeldoutSplit
-from lensemble_spec.verify.recompute import heldout_metrics as verifier_heldout_metrics
 from lensemble_reference.artifacts import load_probe
 from lensemble_reference.controls import run_control
 from lensemble_reference.evaluate import evaluate_run, heldout_metrics
@@ -21,6 +18,9 @@ from lensemble_reference.federation import RunInputs
 from lensemble_reference.headline import rfc_verdict
 from lensemble_reference.implementation import ReferenceModel
 from lensemble_reference.model import infer_model_config, init_params
+from lensemble_spec.artifacts import probe_hash
+from lensemble_spec.verify.heldout import HeldoutSplit
+from lensemble_spec.verify.recompute import heldout_metrics as verifier_heldout_metrics
 
 from ._tiny import TINY_MODEL, tiny_silo, tiny_train_config
 
@@ -45,7 +45,9 @@ def test_evaluator_matches_the_verifier_recomputation(tmp_path, heldout):
     points, targets = load_probe(result.run_dir)
     mine = heldout_metrics(result.final_params, heldout, points, targets)
     split = HeldoutSplit(obs=heldout.obs, actions=heldout.actions, states=heldout.states, source="test")
-    theirs = verifier_heldout_metrics(ReferenceModel(threads=1), result.final_params, split, points=points, targets=targets)
+    theirs = verifier_heldout_metrics(
+        ReferenceModel(threads=1), result.final_params, split, points=points, targets=targets
+    )
     for key, value in theirs.items():
         if key == "drift_degenerate":
             assert mine[key] == value
@@ -74,8 +76,16 @@ def test_local_only_rows_take_the_mean_except_the_drift(tmp_path, heldout):
 
 
 def _metrics(**changes):
-    base = {"latent_dim": 16.0, "effective_rank": 10.0, "latent_std_mean": 0.5, "latent_rms": 0.6, "state_probe_r2": 0.4,
-            "drift_to_reference_deg": 5.0, "val_pred": 0.1, "skill_vs_identity": 0.9}
+    base = {
+        "latent_dim": 16.0,
+        "effective_rank": 10.0,
+        "latent_std_mean": 0.5,
+        "latent_rms": 0.6,
+        "state_probe_r2": 0.4,
+        "drift_to_reference_deg": 5.0,
+        "val_pred": 0.1,
+        "skill_vs_identity": 0.9,
+    }
     return {**base, **changes}
 
 

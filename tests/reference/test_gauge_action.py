@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from lensemble_reference.implementation import ReferenceModel
+from lensemble_reference.model import GAUGE_PARAMS, calibrate_init, init_params, rotate_params
 from lensemble_spec.errors import InputError
 from lensemble_spec.metrics import build_sketch
 from lensemble_spec.protocol import Batch, FrameAnchor
-from lensemble_reference.implementation import ReferenceModel
-from lensemble_reference.model import GAUGE_PARAMS, calibrate_init, init_params, rotate_params
 
 from ._tiny import TINY_MODEL, haar_orthogonal, tiny_silo
 
@@ -96,7 +96,9 @@ def test_loss_terms_not_invariant_with_anchor(model, params, silo):
     targets = model.encode(params, points)  # the model's own frame: anchor = 0 before rotating
     anchor = FrameAnchor(points=points, targets=targets, weight=1.0)
     base = model.loss_terms(params, _batch(silo), sketch=sketch, anchor=anchor)
-    rot = model.loss_terms(model.rotate(params, q), _batch(silo), sketch=(q.T @ sketch).astype(np.float32), anchor=anchor)
+    rot = model.loss_terms(
+        model.rotate(params, q), _batch(silo), sketch=(q.T @ sketch).astype(np.float32), anchor=anchor
+    )
     assert base["anchor"] == pytest.approx(0.0, abs=1e-10)
     assert rot["anchor"] > 1e-3
     assert rot["total"] - base["total"] == pytest.approx(rot["anchor"], rel=1e-3)
@@ -130,7 +132,9 @@ def test_stop_gradient_keeps_target_gradients_out(params, silo):
     grads = {}
     for sg in (True, False):
         m = module_from_params(TINY_MODEL, params)
-        terms = loss_terms(m, obs, act, sketch, anchor=None, lambda_pred=1.0, lambda_sigreg=0.0, target_stop_gradient=sg)
+        terms = loss_terms(
+            m, obs, act, sketch, anchor=None, lambda_pred=1.0, lambda_sigreg=0.0, target_stop_gradient=sg
+        )
         terms["total"].backward()
         grads[sg] = m.encoder.frame_proj.weight.grad.clone()
     assert not torch.allclose(grads[True], grads[False])  # the target side contributes iff sg is off

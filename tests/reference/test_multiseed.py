@@ -9,11 +9,11 @@ import math
 
 import pytest
 
+from lensemble_reference.config import ModelConfig, TrainConfig, WorldConfig
+from lensemble_reference.multiseed import parse_seeds, run_multiseed
 from lensemble_spec.aggregate import aggregate, interval, worst_verdict
 from lensemble_spec.errors import ConfigError
 from lensemble_spec.verify import verify_run
-from lensemble_reference.config import ModelConfig, TrainConfig, WorldConfig
-from lensemble_reference.multiseed import parse_seeds, run_multiseed
 
 
 def test_parse_seeds_ranges_and_lists():
@@ -40,12 +40,25 @@ def test_worst_verdict_order():
 
 
 def _row(control, r2, verdict="gauge-held", **extra):
-    return {"control": control, "metrics": {"state_probe_r2": r2, **extra}, "series": {"drift_to_reference_deg": [0.0, r2]}, "verdict": verdict}
+    return {
+        "control": control,
+        "metrics": {"state_probe_r2": r2, **extra},
+        "series": {"drift_to_reference_deg": [0.0, r2]},
+        "verdict": verdict,
+    }
 
 
 def test_paired_differences_are_per_seed():
     per_seed = [
-        {"seed": s, "controls": [_row("anchored", a), _row("naive-fedavg", n, "drifted"), _row("local-only", l, state_probe_r2_best_silo=b)], "variants": []}
+        {
+            "seed": s,
+            "controls": [
+                _row("anchored", a),
+                _row("naive-fedavg", n, "drifted"),
+                _row("local-only", l, state_probe_r2_best_silo=b),
+            ],
+            "variants": [],
+        }
         for s, (a, n, l, b) in enumerate([(0.4, 0.3, 0.2, 0.5), (0.5, 0.3, 0.3, 0.45), (0.45, 0.35, 0.2, 0.5)])
     ]
     agg = aggregate(per_seed)
@@ -94,13 +107,19 @@ def test_two_seeds_in_workers_verify_and_tampering_is_caught(tmp_path):
     assert {"multiseed-mean", "multiseed-verdict", "multiseed-intervals"} <= bad
 
 
-@pytest.mark.parametrize("argv", [["--seeds", "3-1"], ["--seeds", "0-1", "--seed", "2"], ["--seeds", "0-1", "--workers", "0"]])
+@pytest.mark.parametrize(
+    "argv", [["--seeds", "3-1"], ["--seeds", "0-1", "--seed", "2"], ["--seeds", "0-1", "--workers", "0"]]
+)
 def test_headline_seeds_bad_input_is_a_typed_error_and_writes_nothing(tmp_path, argv):
     import subprocess
     import sys
 
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "lensemble_spec.cli", "headline", "--out", str(out), *argv], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lensemble_spec.cli", "headline", "--out", str(out), *argv],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0
     assert "config_invalid" in proc.stderr, proc.stderr
     assert not out.exists()

@@ -11,8 +11,8 @@ import copy
 import numpy as np
 import pytest
 
-from lensemble_spec.errors import AggregationError, QuorumNotMet, ResidencyViolation
 from lensemble_reference.outer import checked_outer_step, outer_init, outer_step, params_digest
+from lensemble_spec.errors import AggregationError, QuorumNotMet, ResidencyViolation
 
 
 def _params(seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:
@@ -27,7 +27,10 @@ def _params(seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:
 def _local(global_params, seed, step=0.05):
     """A realistic local model: the global plus a few small optimiser steps."""
     rng = np.random.default_rng(seed)
-    return {k: (v + step * rng.standard_normal(v.shape).astype(np.float32)).astype(np.float32) for k, v in global_params.items()}
+    return {
+        k: (v + step * rng.standard_normal(v.shape).astype(np.float32)).astype(np.float32)
+        for k, v in global_params.items()
+    }
 
 
 def _delta(local, global_params):

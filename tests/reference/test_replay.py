@@ -44,7 +44,9 @@ def test_pre_fix_step_moves_the_global_away_from_its_participant(tmp_path):
 def test_the_pre_fix_step_is_not_reachable_from_train():
     keys = json.dumps(TrainConfig().to_dict())
     assert "sign" not in keys and "pre_fix" not in keys and "prefix" not in keys
-    help_text = subprocess.run([sys.executable, "-m", "lensemble_spec.cli", "train", "--help"], capture_output=True, text=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "lensemble_spec.cli", "train", "--help"], capture_output=True, text=True
+    ).stdout
     assert "pre-fix" not in help_text and "engine" in help_text
 
 
@@ -54,8 +56,13 @@ def test_replay_reports_both_tables_and_claims(tmp_path):
     assert set(doc["claims"]) == {"correct", "pre-fix"}
     for side in ("correct", "pre-fix"):
         assert set(CLAIMS) <= set(doc["claims"][side])
-    rows = {side: {r["control"]: r for r in doc[key]["controls"]} for side, key in (("correct", "correct"), ("pre-fix", "pre_fix"))}
+    rows = {
+        side: {r["control"]: r for r in doc[key]["controls"]}
+        for side, key in (("correct", "correct"), ("pre-fix", "pre_fix"))
+    }
     assert rows["correct"]["local-only"] == rows["pre-fix"]["local-only"]  # no outer step, same run
     assert rows["correct"]["anchored"]["metrics"] != rows["pre-fix"]["anchored"]["metrics"]
-    assert (tmp_path / "r" / "correct" / "results.json").is_file() and (tmp_path / "r" / "pre-fix" / "anchored" / "manifest.json").is_file()
+    assert (tmp_path / "r" / "correct" / "results.json").is_file() and (
+        tmp_path / "r" / "pre-fix" / "anchored" / "manifest.json"
+    ).is_file()
     assert "pre-fix step" in doc["text"]

@@ -12,4 +12,6 @@ from lensemble_reference.flower import SEAM_NAMES, has_seam
 
 def test_the_bundled_reference_has_the_round_engine_seam() -> None:
     missing = [name for name in SEAM_NAMES if not hasattr(federation, name)]
-    assert has_seam() and not missing, f"lensemble_reference.federation lacks {missing}: every needs_seam Flower test would skip"
+    assert has_seam() and not missing, (
+        f"lensemble_reference.federation lacks {missing}: every needs_seam Flower test would skip"
+    )

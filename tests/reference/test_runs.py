@@ -13,16 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lensemble_spec.artifacts import probe_hash
-
-from lensemble_spec.artifacts.checkpoint import load_checkpoint
-from lensemble_spec.metrics import derive_seed
-from lensemble_spec.schemas import RoundRecord, RunManifest, load_document
 from lensemble_reference import objective
 from lensemble_reference.artifacts import load_probe
 from lensemble_reference.backstop import encode_numpy
 from lensemble_reference.controls import run_control
 from lensemble_reference.federation import RunInputs
+from lensemble_spec.artifacts import probe_hash
+from lensemble_spec.artifacts.checkpoint import load_checkpoint
+from lensemble_spec.metrics import derive_seed
+from lensemble_spec.schemas import RoundRecord, RunManifest, load_document
 
 from ._tiny import tiny_silo, tiny_train_config
 
@@ -98,7 +97,12 @@ def test_run_directory_validates_against_the_schemas(tmp_path, control):
     assert records[0].participants == [] and records[0].parent_hash is None
     for rec in records:  # a run never sees held-out data (EVAL-008); rank comes with scale (EVAL-009)
         m = rec.metrics
-        assert m.val_pred is None and m.val_pred_identity is None and m.skill_vs_identity is None and m.state_probe_r2 is None
+        assert (
+            m.val_pred is None
+            and m.val_pred_identity is None
+            and m.skill_vs_identity is None
+            and m.state_probe_r2 is None
+        )
         assert (m.effective_rank is None) or (m.latent_std_mean is not None and m.latent_rms is not None)
     points, _ = load_probe(run)
     assert probe_hash(points) == inputs.probe_hash

@@ -46,7 +46,12 @@ def make_report(
 
 
 def round_record(i: int, control: str = "anchored", **metrics: Any) -> dict[str, Any]:
-    base = {"effective_rank": 4.0 + i, "latent_std_mean": 0.5, "drift_to_reference_deg": 2.0 * i, "val_pred": 1.0 / (i + 1)}
+    base = {
+        "effective_rank": 4.0 + i,
+        "latent_std_mean": 0.5,
+        "drift_to_reference_deg": 2.0 * i,
+        "val_pred": 1.0 / (i + 1),
+    }
     base.update(metrics)
     return {
         "schema_version": 1, "run_id": f"run-{control}", "control": control, "round_index": i,

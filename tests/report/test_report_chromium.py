@@ -34,7 +34,9 @@ def chromium() -> str:
     if CHROMIUM is None:
         if os.environ.get("LENSEMBLE_SPEC_NO_BROWSER") == "1":
             pytest.skip("LENSEMBLE_SPEC_NO_BROWSER=1: no browser expected on this machine")
-        pytest.fail("chromium is not installed (apt-get install -y chromium), and LENSEMBLE_SPEC_NO_BROWSER=1 is not set")
+        pytest.fail(
+            "chromium is not installed (apt-get install -y chromium), and LENSEMBLE_SPEC_NO_BROWSER=1 is not set"
+        )
     return CHROMIUM
 
 
@@ -52,8 +54,16 @@ def browser_report(tmp_path):
                        records=[round_record(i, c, drift_to_reference_deg=5.0 * i * (k + 1)) for i in range(4)])
             for k, c in enumerate(("anchored", "naive-fedavg"))]
     report = make_report(reqs, outcomes, runs=runs)
-    tests = [t.model_copy(update={"details": f"def test_b():\n>   assert False\nE   AssertionError: not equivariant\n\n{FALSIFYING}\n"})
-             if t.outcome == "failed" else t for t in report.tests]
+    tests = [
+        t.model_copy(
+            update={
+                "details": f"def test_b():\n>   assert False\nE   AssertionError: not equivariant\n\n{FALSIFYING}\n"
+            }
+        )
+        if t.outcome == "failed"
+        else t
+        for t in report.tests
+    ]
     report = report.model_copy(update={"tests": tests})
     out = tmp_path / "report"
     write_report(report, out)
@@ -72,36 +82,67 @@ def test_chromium_renders_failures_first_links_to_rfc_anchors_and_draws_plots(ch
     try:
         b.wait_for("document.readyState === 'complete' && !!document.querySelector('#failures')")
         # the failures section is the first section after the verdict, and names the failed requirement
-        order = b.evaluate("Array.from(document.querySelectorAll('h1 ~ p#verdict, section, h2')).map(e => e.id || e.textContent)")
+        order = b.evaluate(
+            "Array.from(document.querySelectorAll('h1 ~ p#verdict, section, h2')).map(e => e.id || e.textContent)"
+        )
         assert order[0] == "verdict" and order[1] == "failures", order
         assert b.evaluate("document.querySelector('#failures li').dataset.requirement") == "GAUGE-002"
         assert b.evaluate("document.querySelector('#verdict').innerText").startswith("Verdict: NOT CONFORMANT")
-        assert b.evaluate("document.querySelector('#failures').getBoundingClientRect().top < document.querySelector('#counts').getBoundingClientRect().top")
+        assert b.evaluate(
+            "document.querySelector('#failures').getBoundingClientRect().top < "
+            "document.querySelector('#counts').getBoundingClientRect().top"
+        )
         # rows: worst first; code spans rendered as <code>; the filter script works
         assert b.evaluate("document.querySelector('#requirements tbody tr').dataset.status") == "failed"
-        assert b.evaluate("document.querySelector('#req-GAUGE-002 td.text code').textContent") == "encode(rotate(p, Q), x)"
-        b.evaluate("(() => { const s = document.getElementById('filter-status'); s.value = 'passed'; s.dispatchEvent(new Event('change')); })()")
-        assert b.evaluate("Array.from(document.querySelectorAll('#requirements tbody tr')).filter(r => !r.hidden).map(r => r.dataset.status)") == ["passed"] * 4
-        b.evaluate("(() => { const s = document.getElementById('filter-status'); s.value = ''; s.dispatchEvent(new Event('change')); })()")
+        assert (
+            b.evaluate("document.querySelector('#req-GAUGE-002 td.text code').textContent") == "encode(rotate(p, Q), x)"
+        )
+        b.evaluate(
+            "(() => { const s = document.getElementById('filter-status'); s.value = 'passed'; s.dispatchEvent(new "
+            "Event('change')); })()"
+        )
+        assert (
+            b.evaluate(
+                "Array.from(document.querySelectorAll('#requirements tbody tr')).filter(r => !r.hidden).map(r => "
+                "r.dataset.status)"
+            )
+            == ["passed"] * 4
+        )
+        b.evaluate(
+            "(() => { const s = document.getElementById('filter-status'); s.value = ''; s.dispatchEvent(new "
+            "Event('change')); })()"
+        )
         # the full failure text and the falsifying example open from the summary
         assert b.evaluate("document.querySelector('details.failure pre.details').checkVisibility()") is False
         b.evaluate("document.querySelector('details.failure summary').click()")
         assert b.evaluate("document.querySelector('details.failure').open") is True
         assert b.evaluate("document.querySelector('details.failure pre.details').checkVisibility()") is True
-        assert "Falsifying example: test_b(" in b.evaluate("document.querySelector('details.failure pre.falsifying').innerText")
+        assert "Falsifying example: test_b(" in b.evaluate(
+            "document.querySelector('details.failure pre.falsifying').innerText"
+        )
         # every plot is an SVG drawn with a non-zero size; the thresholds are drawn
-        sizes = b.evaluate("Array.from(document.querySelectorAll('figure.plot svg')).map(s => { const r = s.getBoundingClientRect(); return [s.closest('figure').dataset.metric, r.width, r.height]; })")
+        sizes = b.evaluate(
+            "Array.from(document.querySelectorAll('figure.plot svg')).map(s => { const r = s.getBoundingClientRect(); "
+            "return [s.closest('figure').dataset.metric, r.width, r.height]; })"
+        )
         assert {m for m, _, _ in sizes} >= {"effective_rank", "latent_std_mean", "drift_to_reference_deg"}
         assert all(w > 100 and h > 50 for _, w, h in sizes), sizes
-        assert "MAX_DRIFT_TO_REFERENCE_DEG = 30°" in b.evaluate("document.querySelector('#fig-drift_to_reference_deg').textContent")
+        assert "MAX_DRIFT_TO_REFERENCE_DEG = 30°" in b.evaluate(
+            "document.querySelector('#fig-drift_to_reference_deg').textContent"
+        )
         shot = b.screenshot(tmp_path / "report.png")
         width, height = png_size(shot)
         assert width == 1280 and height > 1000 and shot.stat().st_size > 20_000
         # an RFC link, clicked, lands on the requirement's own anchor in the rendered RFC page
         b.evaluate("document.querySelector('#req-GAUGE-002 a.rfc-link').click()")
-        b.wait_for("location.pathname.endsWith('/rfcs/RFC-0002-latent-gauge.html') && document.readyState === 'complete'")
+        b.wait_for(
+            "location.pathname.endsWith('/rfcs/RFC-0002-latent-gauge.html') && document.readyState === 'complete'"
+        )
         assert b.evaluate("location.hash") == "#GAUGE-002"
-        target = b.evaluate("(() => { const t = document.querySelector(':target'); return t && [t.id, t.tagName, t.getBoundingClientRect().top, innerHeight]; })()")
+        target = b.evaluate(
+            "(() => { const t = document.querySelector(':target'); return t && [t.id, t.tagName, "
+            "t.getBoundingClientRect().top, innerHeight]; })()"
+        )
         assert target is not None and target[:2] == ["GAUGE-002", "LI"], target
         assert -1 <= target[2] < target[3] / 2, f"anchor not scrolled into view: {target}"
         assert "GAUGE-002" in b.evaluate("document.querySelector(':target strong').textContent")

@@ -111,8 +111,14 @@ _WORST = {v: i for i, v in enumerate(VERDICT_ORDER)}
 @st.composite
 def sessions(draw):
     n_req = draw(st.integers(1, 6))
-    reqs = [_req(f"R-{i:03d}", rfc=draw(st.sampled_from(["RFC-0002", "RFC-0010"])), level=draw(st.sampled_from(["MUST", "MUST", "SHOULD"])))
-            for i in range(n_req)]
+    reqs = [
+        _req(
+            f"R-{i:03d}",
+            rfc=draw(st.sampled_from(["RFC-0002", "RFC-0010"])),
+            level=draw(st.sampled_from(["MUST", "MUST", "SHOULD"])),
+        )
+        for i in range(n_req)
+    ]
     tests = {}
     for j in range(draw(st.integers(0, 10))):
         ids = draw(st.lists(st.sampled_from([r.id for r in reqs]), min_size=1, max_size=2, unique=True))

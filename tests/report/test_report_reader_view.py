@@ -74,12 +74,20 @@ def test_inline_markdown_renders_code_spans_and_never_links_out():
     assert '<a href="RFC-0002-latent-gauge.html#GAUGE-001">rfc</a>' in out
     assert "http://evil.example" in out and 'href="http' not in out and "<i>" not in out
     body = markdown_to_html("# T\n\n- **ART-001** (MUST): A `x` MUST be.\n  continued.\n\n```\n<raw>\n```\n")
-    assert '<li id="ART-001" class="requirement level-MUST"><strong>ART-001</strong> (MUST): A <code>x</code> MUST be. continued.</li>' in body
+    assert (
+        '<li id="ART-001" class="requirement level-MUST"><strong>ART-001</strong> (MUST): A <code>x</code> MUST be. '
+        'continued.</li>'
+        in body
+    )
     assert "<pre><code>&lt;raw&gt;</code></pre>" in body
 
 
 def _failing_report():
-    reqs = [req("GAUGE-001"), req("GAUGE-002", text="`encode` MUST commute with `rotate`."), req("GAUGE-003", level="SHOULD")]
+    reqs = [
+        req("GAUGE-001"),
+        req("GAUGE-002", text="`encode` MUST commute with `rotate`."),
+        req("GAUGE-003", level="SHOULD"),
+    ]
     outcomes = {
         "c::a": (["GAUGE-001"], "passed", None),
         "c::b": (["GAUGE-002"], "failed", "AssertionError: not equivariant"),
@@ -94,7 +102,9 @@ def test_failures_come_first_with_their_full_text_and_falsifying_example():
     html = render_html(_failing_report(), plots=[])
     assert html.index('id="failures"') < html.index('id="counts"') < html.index('id="requirements"')
     failures = html[html.index('id="failures"'):html.index("</section>")]
-    assert failures.index('href="#req-GAUGE-002"') < failures.index('href="#req-GAUGE-003"')  # MUST first in catalog order
+    assert failures.index('href="#req-GAUGE-002"') < failures.index(
+        'href="#req-GAUGE-003"'
+    )  # MUST first in catalog order
     rows = re.findall(r'<tr id="req-([A-Z]+-\d+)"', html)
     assert rows == ["GAUGE-002", "GAUGE-003", "GAUGE-001"]  # failed before passed
     assert "<code>encode</code> MUST commute with <code>rotate</code>" in html
@@ -119,9 +129,20 @@ def test_markdown_headline_says_what_decided_the_verdict(outcome, word, rest):
 
 def test_part_verdicts_render_when_present_and_are_optional():
     assert part_verdicts(sample_report()) == []  # absent: nothing, no error
-    statuses = {"total": 3, "passed": 2, "failed": 1, "not_implemented": 0, "skipped": 0, "not_tested": 0, "expected_failure": 0}
-    fake = SimpleNamespace(verdicts=SimpleNamespace(by_part={"gauge": {"verdict": "non-conformant", "statuses": statuses},
-                                                             "model": "conformant"}))
+    statuses = {
+        "total": 3,
+        "passed": 2,
+        "failed": 1,
+        "not_implemented": 0,
+        "skipped": 0,
+        "not_tested": 0,
+        "expected_failure": 0,
+    }
+    fake = SimpleNamespace(
+        verdicts=SimpleNamespace(
+            by_part={"gauge": {"verdict": "non-conformant", "statuses": statuses}, "model": "conformant"}
+        )
+    )
     parts = part_verdicts(fake)
     assert [(n, v) for n, v, _ in parts] == [("gauge", "non-conformant"), ("model", "conformant")]
     assert parts[0][2].failed == 1 and parts[1][2] is None
@@ -149,7 +170,9 @@ def _comparison(root: Path) -> Path:
         d.mkdir(parents=True)
         (d / "manifest.json").write_text(json.dumps({"control": control}))
         (d / "rounds.jsonl").write_text("\n".join(json.dumps(round_record(i, control)) for i in range(3)) + "\n")
-    (cmp_dir / "results.json").write_text(json.dumps({"controls": [{"control": "anchored"}, {"control": "naive-fedavg"}]}))
+    (cmp_dir / "results.json").write_text(
+        json.dumps({"controls": [{"control": "anchored"}, {"control": "naive-fedavg"}]})
+    )
     return cmp_dir
 
 
@@ -170,7 +193,9 @@ def only_report(monkeypatch):
 
 def test_report_plots_comparisons_and_require_gates_the_exit_status(tmp_path, only_report, capsys):
     cmp_dir = _comparison(tmp_path)
-    report = sample_report().model_copy(update={"runs": [RunRecords(run_dir=str(cmp_dir), problems=["no rounds.jsonl"])]})
+    report = sample_report().model_copy(
+        update={"runs": [RunRecords(run_dir=str(cmp_dir), problems=["no rounds.jsonl"])]}
+    )
     src = tmp_path / "results.json"
     src.write_text(json.dumps(report.model_dump(mode="json")))
     out = tmp_path / "out"
@@ -189,8 +214,12 @@ def test_report_plots_comparisons_and_require_gates_the_exit_status(tmp_path, on
 def test_part_verdicts_table_is_rendered_in_both_views(monkeypatch):
     import lensemble_spec.report.render as render
 
-    statuses = SimpleNamespace(total=3, passed=2, failed=1, expected_failure=0, not_implemented=0, skipped=0, not_applicable=0, not_tested=0)
-    monkeypatch.setattr(render, "part_verdicts", lambda report: [("gauge", "non-conformant", statuses), ("model", "partial", None)])
+    statuses = SimpleNamespace(
+        total=3, passed=2, failed=1, expected_failure=0, not_implemented=0, skipped=0, not_applicable=0, not_tested=0
+    )
+    monkeypatch.setattr(
+        render, "part_verdicts", lambda report: [("gauge", "non-conformant", statuses), ("model", "partial", None)]
+    )
     html = render_html(sample_report(), plots=[], links={})
     assert '<tr class="v-non-conformant" data-part="gauge" data-verdict="non-conformant">' in html
     assert 'data-part="model" data-verdict="partial"' in html

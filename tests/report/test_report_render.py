@@ -85,8 +85,12 @@ def test_html_escapes_untrusted_text():
     html = render_html(sample_report(), plots=[])
     w = walk(html)
     assert not [t for t, _ in w.tags if t == "b"]  # nothing injected became markup
-    assert len([t for t, _ in w.tags if t == "script"]) == 1 and "alert" not in html.split("<script>")[1]  # our own filter script only
-    assert not [a for t, a in w.tags if t == "a" and "http://e" in (a.get("href") or "")]  # no links out of untrusted text
+    assert (
+        len([t for t, _ in w.tags if t == "script"]) == 1 and "alert" not in html.split("<script>")[1]
+    )  # our own filter script only
+    assert not [
+        a for t, a in w.tags if t == "a" and "http://e" in (a.get("href") or "")
+    ]  # no links out of untrusted text
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html  # requirement text, through the inline renderer
     assert "&lt;b&gt;1 != 2&lt;/b&gt;" in html
     assert "<title>lensemble-spec compliance: fake &lt;impl&gt; 1.0" in html
@@ -129,7 +133,8 @@ def test_markdown_one_row_per_requirement_with_seven_cells_worst_first():
     assert md.index("## Failures first") < md.index("## Test counts")
     linked = render_markdown(report)
     assert "[`GAUGE-002`](rfcs/RFC-0002-latent-gauge.html#GAUGE-002)" in linked
-    assert "| 4 | 0 | 3 | 1 | 1 | 0 | 0 | 1 | 0 | 1 | 0 | 0 | 0 |" in md  # counts row (not applicable after not implemented)
+    # the counts row (not applicable after not implemented)
+    assert "| 4 | 0 | 3 | 1 | 1 | 0 | 0 | 1 | 0 | 1 | 0 | 0 | 0 |" in md
 
 
 def test_markdown_escapes_special_characters():
@@ -166,7 +171,10 @@ def test_no_runs_no_plots():
 
 
 def test_sanitize_svg_prefixes_references():
-    svg = '<?xml version="1.0"?><!-- c --><svg><defs><path id="m1"/></defs><use xlink:href="#m1"/><g clip-path="url(#p2)"/></svg>'
+    svg = (
+        '<?xml version="1.0"?><!-- c --><svg><defs><path id="m1"/></defs>'
+        '<use xlink:href="#m1"/><g clip-path="url(#p2)"/></svg>'
+    )
     out = sanitize_svg(svg, "f")
     assert out == '<svg><defs><path id="f-m1"/></defs><use xlink:href="#f-m1"/><g clip-path="url(#f-p2)"/></svg>'
 

@@ -58,7 +58,10 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory, config_file: Path) -
     out = {}
     for control in sorted({c for c, _, _ in CASES}):
         out[control] = base / control
-        assert main(["train", "--control", control, "--out", str(out[control]), "--config", str(config_file), "--quiet"]) == 0
+        assert (
+            main(["train", "--control", control, "--out", str(out[control]), "--config", str(config_file), "--quiet"])
+            == 0
+        )
     return out
 
 
@@ -94,7 +97,9 @@ def test_killed_run_resumes_bit_identically(
     tmp_path: Path, config_file: Path, uninterrupted: dict[str, Path], control: str, point: str, committed: int | None
 ) -> None:
     out = tmp_path / "run"
-    kill_at(point, ["train", "--control", control, "--out", str(out), "--config", str(config_file), "--quiet"], tmp_path)
+    kill_at(
+        point, ["train", "--control", control, "--out", str(out), "--config", str(config_file), "--quiet"], tmp_path
+    )
     partial = tmp_path / "run.partial"
     assert not out.exists(), "a killed run must not appear under --out"
     assert partial.is_dir()
@@ -126,9 +131,36 @@ def test_killed_headline_resumes_to_the_same_results(tmp_path: Path, config_file
     comparison: every control's content hashes and the whole results.json equal an uninterrupted run's."""
     controls = "anchored,local-only,centralized"
     full = tmp_path / "full"
-    assert main(["headline", "--out", str(full), "--config", str(config_file), "--rounds", "2", "--controls", controls, "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "headline",
+                "--out",
+                str(full),
+                "--config",
+                str(config_file),
+                "--rounds",
+                "2",
+                "--controls",
+                controls,
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = tmp_path / "cmp"
-    args = ["headline", "--out", str(out), "--config", str(config_file), "--rounds", "2", "--controls", controls, "--quiet"]
+    args = [
+        "headline",
+        "--out",
+        str(out),
+        "--config",
+        str(config_file),
+        "--rounds",
+        "2",
+        "--controls",
+        controls,
+        "--quiet",
+    ]
     kill_at("after-state:1@centralized", args, tmp_path)
     partial = tmp_path / "cmp.partial"
     assert not out.exists() and partial.is_dir()
@@ -148,12 +180,18 @@ def test_killed_headline_resumes_to_the_same_results(tmp_path: Path, config_file
 
 
 @pytest.mark.slow
-def test_a_run_started_by_lensemble_spec_0_1_is_not_resumed(tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_run_started_by_lensemble_spec_0_1_is_not_resumed(
+    tmp_path: Path, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """RFC-0003 §6.3: a partial run whose recorded configuration names no sketch generator trained
     with the 0.1 NumPy sketches; resuming it would continue with other sketches, so it is refused
     (typed, with the remedy) and the partial directory is left as it was."""
     out = tmp_path / "run"
-    kill_at("request", ["train", "--control", "anchored", "--out", str(out), "--config", str(config_file), "--quiet"], tmp_path)
+    kill_at(
+        "request",
+        ["train", "--control", "anchored", "--out", str(out), "--config", str(config_file), "--quiet"],
+        tmp_path,
+    )
     request = tmp_path / "run.partial" / "resume" / "request.json"
     doc = json.loads(request.read_text())
     del doc["config"]["sketch_generator"]

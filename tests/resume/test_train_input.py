@@ -59,7 +59,9 @@ BAD_CONFIGS = {
 
 
 @pytest.mark.parametrize("name", sorted(BAD_CONFIGS))
-def test_out_of_range_config_is_a_typed_error_before_writing(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_of_range_config_is_a_typed_error_before_writing(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     change, word = BAD_CONFIGS[name]
     cfg = _write(tmp_path, json.dumps(merged(TINY, change)))
     out = tmp_path / "run"
@@ -70,14 +72,30 @@ def test_out_of_range_config_is_a_typed_error_before_writing(name: str, tmp_path
 
 
 def test_the_memory_estimate_names_what_is_too_big() -> None:
-    cfg = TrainConfig.from_dict({**TrainConfig().to_dict(), "world": {**TrainConfig().to_dict()["world"], "episodes_per_silo": 900_000}})
+    cfg = TrainConfig.from_dict(
+        {**TrainConfig().to_dict(), "world": {**TrainConfig().to_dict()["world"], "episodes_per_silo": 900_000}}
+    )
     with pytest.raises(ConfigError, match="GiB.*world"):
         cfg.validate()
 
 
 def test_seed_flag_beyond_64_bits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = _write(tmp_path, json.dumps(TINY))
-    code, err = _run(["train", "--control", "anchored", "--out", str(tmp_path / "r"), "--config", str(cfg), "--seed", str(2**64), "--quiet"], capsys)
+    code, err = _run(
+        [
+            "train",
+            "--control",
+            "anchored",
+            "--out",
+            str(tmp_path / "r"),
+            "--config",
+            str(cfg),
+            "--seed",
+            str(2**64),
+            "--quiet",
+        ],
+        capsys,
+    )
     assert code == 1 and "seed" in err and not list(tmp_path.glob("r*"))
 
 
@@ -117,20 +135,31 @@ def test_out_problems_are_typed(tmp_path: Path, capsys: pytest.CaptureFixture[st
     os.symlink(tmp_path / "nowhere" / "x", tmp_path / "dangling")
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "f").write_text("x")
-    for out in ("/proc/lensemble-x", str(tmp_path / "afile" / "sub"), str(tmp_path / "dangling"), str(tmp_path / ("a" * 5000)), str(tmp_path / "full")):
+    for out in (
+        "/proc/lensemble-x",
+        str(tmp_path / "afile" / "sub"),
+        str(tmp_path / "dangling"),
+        str(tmp_path / ("a" * 5000)),
+        str(tmp_path / "full"),
+    ):
         code, err = _run(["train", "--control", "anchored", "--out", out, "--config", str(cfg), "--quiet"], capsys)
         assert code == 1 and "code: artifact_invalid" in err, (out[:80], err[-500:])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "cfg.json", "dangling", "full"]
 
 
-def test_a_run_that_fails_after_it_started_leaves_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_that_fails_after_it_started_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A typed error in round 2 (after round 0 and 1 were committed) deletes the partial run."""
     import lensemble_reference.federation as fed
     from lensemble_spec.errors import EvaluationError
 
     cfg = _write(tmp_path, json.dumps(TINY))
     out = tmp_path / "run"
-    code, err = _run(["train", "--control", "anchored", "--out", str(out), "--config", str(cfg), "--inner-lr", "1e30", "--quiet"], capsys)
+    code, err = _run(
+        ["train", "--control", "anchored", "--out", str(out), "--config", str(cfg), "--inner-lr", "1e30", "--quiet"],
+        capsys,
+    )
     assert code == 1 and "inner_lr" in err  # out of range: refused before anything is written
     calls = {"n": 0}
     original = fed.global_metrics
@@ -158,7 +187,10 @@ def test_headline_bad_input_writes_nothing(tmp_path: Path, capsys: pytest.Captur
 def test_out_and_resume_are_exclusive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = _run(["train", "--control", "anchored", "--quiet"], capsys)
     assert code == 1 and "--out" in err
-    code, err = _run(["train", "--control", "anchored", "--out", str(tmp_path / "a"), "--resume", str(tmp_path / "a"), "--quiet"], capsys)
+    code, err = _run(
+        ["train", "--control", "anchored", "--out", str(tmp_path / "a"), "--resume", str(tmp_path / "a"), "--quiet"],
+        capsys,
+    )
     assert code == 1 and "exactly one" in err
 
 
@@ -188,7 +220,19 @@ def test_exactly_one_concurrent_claim_wins(tmp_path: Path) -> None:
 def test_two_trainers_into_one_out_end_with_one_complete_run(tmp_path: Path) -> None:
     cfg = _write(tmp_path, json.dumps(TINY))
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "lensemble_spec.cli", "train", "--control", "anchored", "--out", str(out), "--config", str(cfg), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lensemble_spec.cli",
+        "train",
+        "--control",
+        "anchored",
+        "--out",
+        str(out),
+        "--config",
+        str(cfg),
+        "--quiet",
+    ]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outcomes = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
     codes = sorted(code for code, _ in outcomes)
@@ -196,4 +240,6 @@ def test_two_trainers_into_one_out_end_with_one_complete_run(tmp_path: Path) -> 
     loser = next(err for code, err in outcomes if code == 1)
     assert "code: artifact_invalid" in loser
     assert not partial_dir(out).exists()
-    assert verify_run(out).counts()["pass"] > 0 and not [f for f in verify_run(out).failures if f.requirement.startswith("ART")]
+    assert verify_run(out).counts()["pass"] > 0 and not [
+        f for f in verify_run(out).failures if f.requirement.startswith("ART")
+    ]

@@ -77,7 +77,11 @@ def _rfc0010(root):
 def test_a_hand_edit_is_stale_and_regeneration_restores_it(rfc_copy):
     path = _rfc0010(rfc_copy)
     original = path.read_text(encoding="utf-8")
-    path.write_text(original.replace("| `round_index` | integer | required | ≥ 0 |", "| `round_index` | integer | optional | ≥ 1 |", 1))
+    path.write_text(
+        original.replace(
+            "| `round_index` | integer | required | ≥ 0 |", "| `round_index` | integer | optional | ≥ 1 |", 1
+        )
+    )
     assert sync_rfc_tables(rfc_copy, write=False)["stale"] == [path.name]
     assert path.read_text(encoding="utf-8") != original  # a check writes nothing
     assert sync_rfc_tables(rfc_copy)["stale"] == [path.name]
@@ -90,7 +94,9 @@ def test_missing_unknown_and_repeated_blocks_are_reported(rfc_copy):
     text = path.read_text(encoding="utf-8")
     start = text.index("<!-- BEGIN schema-table ArtifactPin -->")
     end = text.index("<!-- END schema-table ArtifactPin -->") + len("<!-- END schema-table ArtifactPin -->")
-    path.write_text(text[:start] + "<!-- BEGIN schema-table NoSuchDoc -->\n<!-- END schema-table NoSuchDoc -->" + text[end:])
+    path.write_text(
+        text[:start] + "<!-- BEGIN schema-table NoSuchDoc -->\n<!-- END schema-table NoSuchDoc -->" + text[end:]
+    )
     result = sync_rfc_tables(rfc_copy, write=False)
     assert result["missing"] == ["ArtifactPin"] and result["unknown"] == [f"{path.name}:NoSuchDoc"]
     path.write_text(text + "\n<!-- BEGIN schema-table RunManifest -->\n<!-- END schema-table RunManifest -->\n")

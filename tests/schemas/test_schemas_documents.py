@@ -12,6 +12,7 @@ import json
 import math
 
 import pytest
+from _schema_examples import example_documents  # tests/schemas/_schema_examples.py
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -27,7 +28,6 @@ from lensemble_spec.schemas import (
     load_document,
     save_document,
 )
-from _schema_examples import example_documents  # tests/schemas/_schema_examples.py
 
 H1, H2, H3 = "1" * 64, "2" * 64, "a" * 64
 REV = "0123456789abcdef0123456789abcdef01234567"

@@ -13,14 +13,13 @@ import json
 from typing import Any, ClassVar, Literal
 
 import pytest
+from _schema_examples import example_documents  # tests/schemas/_schema_examples.py
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lensemble_spec.commands import schema as schema_cmd
 from lensemble_spec.errors import ArtifactError, InputError, PinError, SchemaVersionMismatch
 from lensemble_spec.schemas import ArtifactPin, VersionedDocument, document_models, load_document
-from _schema_examples import example_documents  # tests/schemas/_schema_examples.py
-
 
 REV = "0123456789abcdef0123456789abcdef01234567"
 SHA = "e" * 64

@@ -20,7 +20,15 @@ import pytest
 from scipy.linalg import orthogonal_procrustes
 
 from lensemble_spec.artifacts import canonical_json, content_hash
-from lensemble_spec.vectors import _RFC8785_NUMBERS, FORMULAS, VECTOR_DIR, build_vectors, compute, load_vectors, tensor_from
+from lensemble_spec.vectors import (
+    _RFC8785_NUMBERS,
+    FORMULAS,
+    VECTOR_DIR,
+    build_vectors,
+    compute,
+    load_vectors,
+    tensor_from,
+)
 
 DOCS = {f: load_vectors(f) for f in FORMULAS}
 CASES = [(f, c) for f, doc in DOCS.items() for c in doc["cases"]]
@@ -87,9 +95,13 @@ def test_canonical_sorting_is_by_utf16_code_units():
 
 
 def test_config_hash_is_sha256_of_the_canonical_text():
-    for inp, exp in _cases("config_hash"):
+    for _inp, exp in _cases("config_hash"):
         assert hashlib.sha256(exp["canonical"].encode("utf-8")).hexdigest() == exp["sha256"]
-        assert "out_dir" not in exp["canonical"] and "log_path" not in exp["canonical"] and "run_dir" not in exp["canonical"]
+        assert (
+            "out_dir" not in exp["canonical"]
+            and "log_path" not in exp["canonical"]
+            and "run_dir" not in exp["canonical"]
+        )
 
 
 def _frame(dtype: str, shape, data: bytes) -> bytes:
@@ -100,13 +112,15 @@ def _frame(dtype: str, shape, data: bytes) -> bytes:
 def test_content_hash_by_struct_and_hashlib():
     for inp, exp in _cases("content_hash"):
         h = inp["header"]
-        j = '{"config_hash":"%s","parent_hash":"%s","round_index":%d,"schema_version":%d}' % (
+        j = '{"config_hash":"%s","parent_hash":"%s","round_index":%d,"schema_version":%d}' % (  # noqa: UP031
             h["config_hash"], h["parent_hash"] or "", h["round_index"], h["schema_version"])  # fmt: skip
         assert exp["J"] == j
         sha = hashlib.sha256(b"lensemble-spec/checkpoint/v1\0")
         for t in sorted(inp["tensors"], key=lambda t: t["name"].encode("utf-8")):
             name = t["name"].encode("utf-8")
-            sha.update(struct.pack("<I", len(name)) + name + _frame(t["dtype"], t["shape"], bytes.fromhex(t["data_hex"])))
+            sha.update(
+                struct.pack("<I", len(name)) + name + _frame(t["dtype"], t["shape"], bytes.fromhex(t["data_hex"]))
+            )
         sha.update(b"\0header\0" + struct.pack("<I", len(j)) + j.encode("ascii"))
         assert sha.hexdigest() == exp["sha256"]
         if all(t["dtype"] != "bfloat16" for t in inp["tensors"]):  # the array-level entry point agrees
@@ -159,7 +173,8 @@ def _sketch_from_the_text(seed: int, d: int, m: int) -> tuple[list[int], list[fl
             total = 0.0
             for k in range(d):
                 total = total + normals[k * m + j] * normals[k * m + j]
-            out.append(struct.pack("<f", normals[i * m + j] / math.sqrt(total)) if total > 0 else struct.pack("<f", float(i == 0)))
+            value = normals[i * m + j] / math.sqrt(total) if total > 0 else float(i == 0)
+            out.append(struct.pack("<f", value))
     return words, normals, b"".join(out)
 
 

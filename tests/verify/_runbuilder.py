@@ -29,7 +29,6 @@ import numpy as np
 from safetensors.numpy import save as st_save
 
 from lensemble_spec.artifacts import atomic_write_json, canonical_json, config_hash, probe_hash
-
 from lensemble_spec.artifacts.checkpoint import save_checkpoint
 from lensemble_spec.metrics import (
     derive_seed,
@@ -67,14 +66,21 @@ class ToyModel:
         return x @ np.asarray(params["encoder.w"], dtype=np.float32)
 
     def predict(self, params: Any, z: Any, action: Any) -> np.ndarray:
-        return np.asarray(z, np.float32) @ params["predictor.a"] + np.asarray(action, np.float32) @ params["predictor.b"]
+        return (
+            np.asarray(z, np.float32) @ params["predictor.a"] + np.asarray(action, np.float32) @ params["predictor.b"]
+        )
 
     def loss_terms(self, params: Any, batch: Any, *, sketch: Any, anchor: Any = None) -> dict[str, float]:
         raise NotImplementedError
 
     def rotate(self, params: Any, q: Any) -> dict[str, np.ndarray]:
         q = np.asarray(q, np.float32)
-        return {**params, "encoder.w": params["encoder.w"] @ q, "predictor.a": q.T @ params["predictor.a"] @ q, "predictor.b": params["predictor.b"] @ q}
+        return {
+            **params,
+            "encoder.w": params["encoder.w"] @ q,
+            "predictor.a": q.T @ params["predictor.a"] @ q,
+            "predictor.b": params["predictor.b"] @ q,
+        }
 
 
 TOY = Implementation(name="toy", version="1", model=ToyModel())
@@ -107,7 +113,9 @@ def _f(x: Any) -> float | None:
 
 
 # --- the record and row metrics, written out from the RFC text -------------------------------------
-def probe_record_metrics(models: dict[str, dict], points: np.ndarray, targets: np.ndarray, *, pairwise: bool) -> dict[str, Any]:
+def probe_record_metrics(
+    models: dict[str, dict], points: np.ndarray, targets: np.ndarray, *, pairwise: bool
+) -> dict[str, Any]:
     embs = {n: TOY.model.encode(p, points) for n, p in sorted(models.items())}  # type: ignore[union-attr]
     ranks = [effective_rank(z) for z in embs.values()]
     out: dict[str, Any] = {
@@ -115,16 +123,23 @@ def probe_record_metrics(models: dict[str, dict], points: np.ndarray, targets: n
         "effective_dim": float(np.mean([effective_dim(z) for z in embs.values()])),
         "latent_std_mean": float(np.mean([latent_std_mean(z) for z in embs.values()])),
         "latent_rms": float(np.mean([latent_rms(z) for z in embs.values()])),
-        "drift_to_reference_deg": float(max(frame_drift({"m": z}, reference=targets).to_reference["m"].angle_deg for z in embs.values())),
+        "drift_to_reference_deg": float(
+            max(frame_drift({"m": z}, reference=targets).to_reference["m"].angle_deg for z in embs.values())
+        ),
         "drift_degenerate": False,
     }
     if pairwise:
         s = frame_drift(embs).summary()
-        out["drift_pairwise_mean_deg"], out["drift_pairwise_max_deg"] = s["drift_pairwise_mean_deg"], s["drift_pairwise_max_deg"]
+        out["drift_pairwise_mean_deg"], out["drift_pairwise_max_deg"] = (
+            s["drift_pairwise_mean_deg"],
+            s["drift_pairwise_max_deg"],
+        )
     return out
 
 
-def heldout_row_metrics(models: dict[str, dict], heldout: dict[str, np.ndarray], points: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
+def heldout_row_metrics(
+    models: dict[str, dict], heldout: dict[str, np.ndarray], points: np.ndarray, targets: np.ndarray
+) -> dict[str, Any]:
     per = []
     obs, actions, states = heldout["obs"], heldout["actions"], heldout["states"]
     n_fit = E // 2
@@ -143,18 +158,32 @@ def heldout_row_metrics(models: dict[str, dict], heldout: dict[str, np.ndarray],
                 "val_pred_identity": val_pred(cur, nxt),
                 "skill_vs_identity": skill_vs_identity(pred, nxt, cur),
                 "state_probe_r2": state_probe_r2(
-                    z[:n_fit].reshape(-1, D), states[:n_fit].reshape(-1, 2), z[n_fit:].reshape(-1, D), states[n_fit:].reshape(-1, 2)
+                    z[:n_fit].reshape(-1, D),
+                    states[:n_fit].reshape(-1, 2),
+                    z[n_fit:].reshape(-1, D),
+                    states[n_fit:].reshape(-1, 2),
                 ),
-                "drift_to_reference_deg": frame_drift({"m": TOY.model.encode(params, points)}, reference=targets).to_reference["m"].angle_deg,  # type: ignore[union-attr]
+                "drift_to_reference_deg": frame_drift({"m": TOY.model.encode(params, points)}, reference=targets)
+                .to_reference["m"]
+                .angle_deg,  # type: ignore[union-attr]
             }
         )
-    return {k: (float(np.max([p[k] for p in per])) if k == "drift_to_reference_deg" else float(np.mean([p[k] for p in per]))) for k in per[0]}
+    return {
+        k: (
+            float(np.max([p[k] for p in per])) if k == "drift_to_reference_deg" else float(np.mean([p[k] for p in per]))
+        )
+        for k in per[0]
+    }
 
 
 def verdict(metrics: dict[str, Any], series: dict[str, list]) -> str:
     if any(metrics[k] is None for k in ("effective_rank", "latent_std_mean", "latent_rms", "state_probe_r2")):
         return "diverged"
-    if metrics["effective_rank"] < 0.25 * metrics["latent_dim"] or metrics["latent_std_mean"] < 1e-3 or metrics["drift_to_reference_deg"] is None:
+    if (
+        metrics["effective_rank"] < 0.25 * metrics["latent_dim"]
+        or metrics["latent_std_mean"] < 1e-3
+        or metrics["drift_to_reference_deg"] is None
+    ):
         return "collapsed"
     if any(x is not None and x > 30.0 for x in series["drift_to_reference_deg"]):
         return "drifted"
@@ -204,7 +233,9 @@ def write_run(root: Path, control: str, points: np.ndarray, heldout: dict[str, n
     targets = TOY.model.encode(theta0, points)  # type: ignore[union-attr]
     (root / "probe.safetensors").write_bytes(st_save({"points": points, "targets": targets}))
     checkpoints, records, parents = [], [], {}
-    series: dict[str, list] = {k: [] for k in ("effective_rank", "latent_std_mean", "latent_rms", "drift_to_reference_deg")}
+    series: dict[str, list] = {
+        k: [] for k in ("effective_rank", "latent_std_mean", "latent_rms", "drift_to_reference_deg")
+    }
     run_id = f"{control}-test"
     for r in range(ROUNDS + 1):
         models = schedule[r]
@@ -216,11 +247,20 @@ def write_run(root: Path, control: str, points: np.ndarray, heldout: dict[str, n
             else:
                 rel = f"checkpoints/{name}/round-{r:04d}"
                 parent = parents.get(name, parents["global0"])
-            header = save_checkpoint(params, root / rel, round_index=r, parent_hash=parent, config_hash=chash, producer=PRODUCER)
+            header = save_checkpoint(
+                params, root / rel, round_index=r, parent_hash=parent, config_hash=chash, producer=PRODUCER
+            )
             parents[name] = header.content_hash
             if r == 0:
                 parents["global0"] = header.content_hash
-            checkpoints.append({"round_index": r, "path": rel, "content_hash": header.content_hash, "participant": None if name == "global" else name})
+            checkpoints.append(
+                {
+                    "round_index": r,
+                    "path": rel,
+                    "content_hash": header.content_hash,
+                    "participant": None if name == "global" else name,
+                }
+            )
             if name == "global":
                 global_hash = header.content_hash
         participants = [] if r == 0 else list(SILOS)
@@ -255,7 +295,10 @@ def write_run(root: Path, control: str, points: np.ndarray, heldout: dict[str, n
         "round_sketch_seeds": [derive_seed(7, f"sketch:{t}") for t in range(ROUNDS + 1)],  # FED-026
         "probe_hash": probe_hash(points),
         "data_roots": ["synthetic:tests/verify?seed=7"],
-        "split_policy": {"evaluation_split": "heldout", "state_probe": {"fit_episodes": [0, E // 2], "test_episodes": [E // 2, E]}},
+        "split_policy": {
+            "evaluation_split": "heldout",
+            "state_probe": {"fit_episodes": [0, E // 2], "test_episodes": [E // 2, E]},
+        },
         "git_sha": "unknown",
         "versions": {"lensemble-spec": "0.1.0"},
         "created_at": "2026-11-25T08:00:00Z",
@@ -290,7 +333,18 @@ def build_comparison(base: Path) -> dict[str, Any]:
     weights = (comp / "anchored" / f"checkpoints/round-{ROUNDS:04d}" / "weights.safetensors").read_bytes()
     hub = base / "hub"
     add_snapshot(hub, "acme/toy-anchored", PIN_REVISION, {"weights.safetensors": weights})
-    rows[0]["pins"] = [{"uri": f"hf://models/acme/toy-anchored@{PIN_REVISION}/weights.safetensors", "sha256": hashlib.sha256(weights).hexdigest()}]
-    table = {"schema_version": 1, "title": "toy comparison", "split": "heldout: first 2 episodes fit, last 2 score", "seeds": [7], "controls": rows}
+    rows[0]["pins"] = [
+        {
+            "uri": f"hf://models/acme/toy-anchored@{PIN_REVISION}/weights.safetensors",
+            "sha256": hashlib.sha256(weights).hexdigest(),
+        }
+    ]
+    table = {
+        "schema_version": 1,
+        "title": "toy comparison",
+        "split": "heldout: first 2 episodes fit, last 2 score",
+        "seeds": [7],
+        "controls": rows,
+    }
     atomic_write_json(comp / "results.json", table)
     return {"comparison": comp, "heldout": heldout_file, "hub": hub, "points": points, "table": table}

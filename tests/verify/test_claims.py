@@ -91,7 +91,10 @@ def test_every_published_string_stands_in_its_row_of_the_seed_card() -> None:
         assert pin.uri.rsplit("@", 1)[1] == pin.published.rstrip("…")
 
 
-@pytest.mark.skipif(not SEED_CARD.exists(), reason="checks the repository's copy against shared/seed-model-card.txt, not beside this checkout")
+@pytest.mark.skipif(
+    not SEED_CARD.exists(),
+    reason="checks the repository's copy against shared/seed-model-card.txt, not beside this checkout",
+)
 def test_the_copied_tables_are_lines_of_the_seed_card() -> None:
     card = set(SEED_CARD.read_text().splitlines())
     assert [line for line in _card_lines() if line not in card] == []
@@ -139,7 +142,9 @@ def test_published_numbers_match_within_their_printed_precision(text: str, insid
     assert not n.matches(float("nan"))
 
 
-def _row(control: str = "anchored", *, metrics: dict | None = None, series: dict | None = None, verdict: str = "gauge-held") -> ControlResult:
+def _row(
+    control: str = "anchored", *, metrics: dict | None = None, series: dict | None = None, verdict: str = "gauge-held"
+) -> ControlResult:
     return ControlResult(control=control, metrics=metrics or {}, series=series or {}, verdict=verdict)
 
 
@@ -176,10 +181,16 @@ def test_final_point_prefers_the_metric_then_the_last_entry() -> None:
 # --- claims in kind (RFC-0005 §7) ------------------------------------------------------------------
 def _table(**overrides: dict) -> ResultsTable:
     base = {
-        "anchored": {"metrics": {"effective_rank": 12.0, "val_pred": 0.5, "state_probe_r2": 0.9, "drift_to_reference_deg": 4.0},
-                     "series": {"effective_rank": [3.0, 5.0, 9.0, 12.0], "drift_to_reference_deg": [0.0, 3.0, 4.0, 4.0]}, "verdict": "gauge-held"},
-        "naive-fedavg": {"metrics": {"effective_rank": 1.2, "val_pred": 50.0, "state_probe_r2": 0.2, "drift_to_reference_deg": None},
-                         "series": {}, "verdict": "collapsed"},
+        "anchored": {
+            "metrics": {"effective_rank": 12.0, "val_pred": 0.5, "state_probe_r2": 0.9, "drift_to_reference_deg": 4.0},
+            "series": {"effective_rank": [3.0, 5.0, 9.0, 12.0], "drift_to_reference_deg": [0.0, 3.0, 4.0, 4.0]},
+            "verdict": "gauge-held",
+        },
+        "naive-fedavg": {
+            "metrics": {"effective_rank": 1.2, "val_pred": 50.0, "state_probe_r2": 0.2, "drift_to_reference_deg": None},
+            "series": {},
+            "verdict": "collapsed",
+        },
         "local-only": {"metrics": {"val_pred": 0.1}, "series": {}, "verdict": "gauge-held"},
     }
     for control, change in overrides.items():
@@ -189,7 +200,9 @@ def _table(**overrides: dict) -> ResultsTable:
                 base[control][k].update(v)
             else:
                 base[control][k] = v
-    return ResultsTable(title="t", split="s", seeds=[0], controls=[ControlResult(control=c, **v) for c, v in base.items()])
+    return ResultsTable(
+        title="t", split="s", seeds=[0], controls=[ControlResult(control=c, **v) for c, v in base.items()]
+    )
 
 
 def _states(table: ResultsTable) -> dict[str, str]:
@@ -224,5 +237,7 @@ def test_each_claim_fails_when_its_own_relation_breaks(change: dict, claim: str)
 def test_missing_values_make_claims_not_checkable_never_held() -> None:
     states = _states(_table(anchored={"metrics": {"val_pred": None, "state_probe_r2": None}}))
     assert states["C3"] == states["C6"] == states["C7"] == "not checkable"
-    no_local = ResultsTable(title="t", split="s", seeds=[0], controls=[c for c in _table().controls if c.control != "local-only"])
+    no_local = ResultsTable(
+        title="t", split="s", seeds=[0], controls=[c for c in _table().controls if c.control != "local-only"]
+    )
     assert _states(no_local)["C6"] == "not checkable"

@@ -48,16 +48,22 @@ def test_knock_on_is_scoped_to_the_run_whose_document_failed(comparison: Path, t
     blocked = {f.subject.split("/", 1)[0] for f in report.findings if is_not_checkable(f)}
     assert blocked == {"anchored"}
     # the other controls are still checked on their own records
-    assert any(f.requirement == "EVAL-007" and f.status == "pass" and f.subject.startswith("naive-fedavg/") for f in report.findings)
+    assert any(
+        f.requirement == "EVAL-007" and f.status == "pass" and f.subject.startswith("naive-fedavg/")
+        for f in report.findings
+    )
 
 
 def test_suite_reports_dependents_as_not_checkable(run_dir: Path, tmp_path: Path) -> None:
     _break_record_layout(run_dir)
     out = tmp_path / "compliance.json"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parent), str(REPO), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parent), str(REPO), os.environ.get("PYTHONPATH", "")]),
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "conformance", "--impl", "_runbuilder:TOY", "--run", str(run_dir), "-m", "harness_run",
-         "-q", "-p", "no:cacheprovider", "--compliance-json", str(out)],
+        [sys.executable, "-m", "pytest", "conformance", "--impl", "_runbuilder:TOY", "--run", str(run_dir),
+         "-m", "harness_run", "-q", "-p", "no:cacheprovider", "--compliance-json", str(out)],
         check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -89,7 +95,6 @@ def test_unreadable_manifest_makes_the_layout_not_checkable(run_dir: Path, toy) 
 def test_the_suite_has_one_test_per_verified_requirement() -> None:
     """One checker: the suite's run tests are exactly the verifier's requirements, in order."""
     from conformance.test_run_findings import RUN_REQUIREMENT_PARAMS
-
     from lensemble_spec.verify import RUN_REQUIREMENTS
 
     assert [p.values[0] for p in RUN_REQUIREMENT_PARAMS] == list(RUN_REQUIREMENTS)

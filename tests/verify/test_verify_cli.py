@@ -63,7 +63,11 @@ def test_cli_claims_seed_fails_on_truncated_revisions(capsys) -> None:
 def test_cli_checks_claims_against_a_comparison(capsys, comparison: Path) -> None:
     code, out, _ = run_cli(capsys, str(comparison), "--claims", "seed", "--json")
     doc = json.loads(out)
-    claims = {f["subject"]: f["status"] for f in doc["findings"] if f["check"] == "claim" and f["subject"].startswith("claims:C")}
+    claims = {
+        f["subject"]: f["status"]
+        for f in doc["findings"]
+        if f["check"] == "claim" and f["subject"].startswith("claims:C")
+    }
     assert len(claims) == 7 and set(claims.values()) <= {"pass", "fail", "skip"}
     assert code == 1  # the seed's pins are not pins, whatever the table says
 
@@ -93,7 +97,10 @@ def test_findings_without_a_requirement_carry_no_marker() -> None:
     report.passed("ART-023", "pin-format", "p", "ok")
     report.passed("ART-023", "pin-format", "p", "ok again")
     params = findings_to_pytest_params(report)
-    assert list(params[0].marks) == [] and [p.id for p in params[1:]] == ["ART-023:pin-format:p", "ART-023:pin-format:p#1"]
+    assert list(params[0].marks) == [] and [p.id for p in params[1:]] == [
+        "ART-023:pin-format:p",
+        "ART-023:pin-format:p#1",
+    ]
 
 
 def test_report_is_not_ok_when_nothing_passed() -> None:
@@ -131,7 +138,11 @@ def test_every_run_requirement_of_rfc_0010_that_a_directory_can_show_is_checked(
     from lensemble_spec.verify import findings_for
 
     report = verify_run(pristine["comparison"], impl=TOY, hub_cache=pristine["hub"], heldout=pristine["heldout"])
-    unchecked = [req for req in DIRECTORY_ART if req not in DEFECT_ONLY and not any(f.status == "pass" for f in findings_for([report], req))]
+    unchecked = [
+        req
+        for req in DIRECTORY_ART
+        if req not in DEFECT_ONLY and not any(f.status == "pass" for f in findings_for([report], req))
+    ]
     assert unchecked == [], f"no passing finding for {unchecked} on a conformant comparison"
     assert set(DIRECTORY_ART) <= set(verify_pkg.RUN_REQUIREMENTS)
 

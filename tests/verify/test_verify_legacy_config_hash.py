@@ -26,7 +26,9 @@ def test_legacy_config_hash_fails_art_013_naming_the_scheme(run_dir: Path) -> No
     report = verify_run(run_dir)
     findings = [f for f in report.findings if f.requirement == "ART-013" and f.status == "fail"]
     assert findings, report.render_text(show_passed=False)
-    assert any("lensemble-spec 0.1" in f.message and "RFC-0010 §4.3" in f.message for f in findings), [f.message for f in findings]
+    assert any("lensemble-spec 0.1" in f.message and "RFC-0010 §4.3" in f.message for f in findings), [
+        f.message for f in findings
+    ]
 
 
 def test_a_mismatch_that_is_not_legacy_says_nothing_about_schemes(run_dir: Path) -> None:

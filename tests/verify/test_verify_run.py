@@ -17,7 +17,6 @@ from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
 from lensemble_spec.artifacts import canonical_json, config_hash
-
 from lensemble_spec.artifacts.checkpoint import save_checkpoint
 from lensemble_spec.errors import ArtifactError
 from lensemble_spec.verify import verify_run
@@ -160,7 +159,11 @@ def test_refreshed_targets_fail_gauge_024(run_dir: Path) -> None:
 
 # --- recorded and claimed metrics ---------------------------------------------------------------------
 def test_edited_record_metric_fails_recomputation(run_dir: Path) -> None:
-    edit_rounds(run_dir / "rounds.jsonl", 1, lambda rec: rec["metrics"].update(effective_rank=rec["metrics"]["effective_rank"] * 1.01))
+    edit_rounds(
+        run_dir / "rounds.jsonl",
+        1,
+        lambda rec: rec["metrics"].update(effective_rank=rec["metrics"]["effective_rank"] * 1.01),
+    )
     report = verify_run(run_dir, impl=TOY)
     (f,) = failed(report, "EVAL-007")
     assert f.subject == "round-0001.effective_rank"
@@ -168,12 +171,20 @@ def test_edited_record_metric_fails_recomputation(run_dir: Path) -> None:
 
 
 def test_edited_record_drift_fails_gauge_033(run_dir: Path) -> None:
-    edit_rounds(run_dir / "rounds.jsonl", 2, lambda rec: rec["metrics"].update(drift_to_reference_deg=rec["metrics"]["drift_to_reference_deg"] + 0.5))
+    edit_rounds(
+        run_dir / "rounds.jsonl",
+        2,
+        lambda rec: rec["metrics"].update(drift_to_reference_deg=rec["metrics"]["drift_to_reference_deg"] + 0.5),
+    )
     assert only_failures(verify_run(run_dir, impl=TOY)) == {"GAUGE-033"}
 
 
 def test_record_within_tolerance_still_passes(run_dir: Path) -> None:
-    edit_rounds(run_dir / "rounds.jsonl", 1, lambda rec: rec["metrics"].update(latent_rms=rec["metrics"]["latent_rms"] * (1 + 1e-6)))
+    edit_rounds(
+        run_dir / "rounds.jsonl",
+        1,
+        lambda rec: rec["metrics"].update(latent_rms=rec["metrics"]["latent_rms"] * (1 + 1e-6)),
+    )
     assert verify_run(run_dir, impl=TOY).ok
 
 
@@ -195,7 +206,10 @@ def test_backstop_flags_in_a_backstop_free_run_fail_gauge_031(comparison: Path) 
 
 
 def test_edited_results_metric_fails_eval_010(comparison: Path, pristine: dict) -> None:
-    edit_json(comparison / "results.json", lambda t: t["controls"][0]["metrics"].update(val_pred=t["controls"][0]["metrics"]["val_pred"] * 1.5))
+    edit_json(
+        comparison / "results.json",
+        lambda t: t["controls"][0]["metrics"].update(val_pred=t["controls"][0]["metrics"]["val_pred"] * 1.5),
+    )
     report = verify_run(comparison, impl=TOY, heldout=pristine["heldout"])
     (f,) = failed(report, "EVAL-010")
     assert f.subject == "results.json:anchored.metrics.val_pred"
@@ -262,7 +276,9 @@ def test_pins_resolve_offline_and_a_tampered_cache_fails(comparison: Path, prist
 
 
 # --- untrusted paths and documents ---------------------------------------------------------------------
-@pytest.mark.parametrize("weight_file", ["../../../outside.safetensors", "/tmp/outside.safetensors", "sub/../../x.safetensors"])
+@pytest.mark.parametrize(
+    "weight_file", ["../../../outside.safetensors", "/tmp/outside.safetensors", "sub/../../x.safetensors"]
+)
 def test_header_path_outside_the_run_fails_art_026(run_dir: Path, weight_file: str) -> None:
     edit_json(ckpt(run_dir, 1) / "header.json", lambda h: h.update(weight_files=[weight_file]))
     report = verify_run(run_dir)
@@ -280,7 +296,9 @@ def test_symlinked_weights_pointing_out_of_the_run_fail_art_026(run_dir: Path, t
 
 
 def test_manifest_checkpoint_path_escaping_fails_art_026(run_dir: Path) -> None:
-    edit_json(run_dir / "manifest.json", lambda m: m["checkpoints"][1].update(path="../naive-fedavg/checkpoints/round-0001"))
+    edit_json(
+        run_dir / "manifest.json", lambda m: m["checkpoints"][1].update(path="../naive-fedavg/checkpoints/round-0001")
+    )
     assert failed(verify_run(run_dir), "ART-026")
 
 
@@ -353,7 +371,14 @@ def test_different_theta0_fails_eval_002(comparison: Path) -> None:
     tensors, header = load_checkpoint(ckpt(run, 0))
     tensors = {k: v + np.float32(1e-3) if k == "predictor.b" else v for k, v in tensors.items()}
     shutil.rmtree(ckpt(run, 0))
-    save_checkpoint(tensors, ckpt(run, 0), round_index=0, parent_hash=None, config_hash=header.config_hash, producer={"name": "x", "version": "1"})
+    save_checkpoint(
+        tensors,
+        ckpt(run, 0),
+        round_index=0,
+        parent_hash=None,
+        config_hash=header.config_hash,
+        producer={"name": "x", "version": "1"},
+    )
     assert failed(verify_run(comparison), "EVAL-002")
 
 

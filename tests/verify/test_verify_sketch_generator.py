@@ -34,4 +34,6 @@ def test_verification_builds_no_sketch(run_dir: Path, monkeypatch: pytest.Monkey
                 monkeypatch.setattr(module, name, _no_sketch)
     after = verify_run(run_dir)
     assert before.ok, before.render_text(show_passed=False)
-    assert [(f.requirement, f.status, f.message) for f in after.findings] == [(f.requirement, f.status, f.message) for f in before.findings]
+    assert [(f.requirement, f.status, f.message) for f in after.findings] == [
+        (f.requirement, f.status, f.message) for f in before.findings
+    ]

@@ -30,7 +30,11 @@ def layout_of(params) -> Layout:
 
 
 def flatten(params, layout: Layout) -> np.ndarray:
-    return np.concatenate([np.asarray(params[name], dtype=np.float64).reshape(-1) for name, _s, _d in layout]) if layout else np.zeros(0)
+    return (
+        np.concatenate([np.asarray(params[name], dtype=np.float64).reshape(-1) for name, _s, _d in layout])
+        if layout
+        else np.zeros(0)
+    )
 
 
 def unflatten(vector: np.ndarray, layout: Layout) -> dict[str, np.ndarray]:
@@ -67,7 +71,9 @@ def _validated(layout: Layout, updates) -> list[np.ndarray]:
     return vectors
 
 
-def outer(params, updates, state: Velocity, *, lr: float, momentum: float, nesterov: bool) -> tuple[dict[str, np.ndarray], Velocity]:
+def outer(
+    params, updates, state: Velocity, *, lr: float, momentum: float, nesterov: bool
+) -> tuple[dict[str, np.ndarray], Velocity]:
     layout = layout_of(params)
     check_shared(params, "the global model")
     if state.layout != layout:

@@ -73,7 +73,11 @@ def tokens(p: dict[str, torch.Tensor], obs: torch.Tensor) -> torch.Tensor:
     """``(N, C, H, W)`` → ``(N, K, d)`` frame-layer tokens."""
     n, c, h, w = obs.shape
     obs = obs - 0.5  # centred pixels: latents of different frames spread over more directions
-    patches = obs.reshape(n, c, h // PATCH, PATCH, w // PATCH, PATCH).permute(0, 2, 4, 1, 3, 5).reshape(n, -1, c * PATCH * PATCH)
+    patches = (
+        obs.reshape(n, c, h // PATCH, PATCH, w // PATCH, PATCH)
+        .permute(0, 2, 4, 1, 3, 5)
+        .reshape(n, -1, c * PATCH * PATCH)
+    )
     x = fn.gelu(patches @ p["encoder.embed.w"] + p["encoder.embed.b"] + p["encoder.pos"])
     x = x @ p["encoder.to_latent.w"] + p["encoder.to_latent.b"]
     x = fn.layer_norm(x, (x.shape[-1],), eps=1e-5)
@@ -129,8 +133,11 @@ def epps_pulley(z: torch.Tensor, sketch: torch.Tensor) -> torch.Tensor:
     return ((re**2 + im**2) * WEIGHTS).sum(dim=-1).mean().float()
 
 
-def objective(p, obs: torch.Tensor, actions: torch.Tensor, sketch: torch.Tensor, anchor, lam_pred: float, lam_sigreg: float) -> dict[str, torch.Tensor]:
-    """Terms on windows ``obs`` (B, T+1, C, H, W), ``actions`` (B, T, A); ``anchor`` (points, targets, weight) or None."""
+def objective(
+    p, obs: torch.Tensor, actions: torch.Tensor, sketch: torch.Tensor, anchor, lam_pred: float, lam_sigreg: float
+) -> dict[str, torch.Tensor]:
+    """Terms on windows ``obs`` (B, T+1, C, H, W), ``actions`` (B, T, A); ``anchor`` (points, targets, weight)
+    or None."""
     b, t1 = obs.shape[:2]
     z = pooled(p, obs.reshape(b * t1, *obs.shape[2:])).reshape(b, t1, -1)
     guesses = torch.stack([step(p, z[:, i], actions[:, i]) for i in range(t1 - 1)], dim=1)

@@ -35,7 +35,9 @@ def _canonical(obj) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
-def content_hash(arrays: dict[str, tuple[str, tuple[int, ...], bytes]], *, schema_version, round_index, parent_hash, config_hash) -> str:
+def content_hash(
+    arrays: dict[str, tuple[str, tuple[int, ...], bytes]], *, schema_version, round_index, parent_hash, config_hash
+) -> str:
     h = hashlib.sha256(b"lensemble-spec/checkpoint/v1\0")
     for name in sorted(arrays, key=lambda n: n.encode("utf-8")):
         dtype, shape, data = arrays[name]
@@ -43,7 +45,14 @@ def content_hash(arrays: dict[str, tuple[str, tuple[int, ...], bytes]], *, schem
         h.update(struct.pack("<I", len(raw)) + raw)
         h.update(struct.pack("<B", len(dtype)) + dtype.encode("ascii") + struct.pack("<I", len(shape)))
         h.update(b"".join(struct.pack("<Q", int(s)) for s in shape) + struct.pack("<Q", len(data)) + data)
-    j = _canonical({"schema_version": schema_version, "round_index": round_index, "parent_hash": parent_hash or "", "config_hash": config_hash})
+    j = _canonical(
+        {
+            "schema_version": schema_version,
+            "round_index": round_index,
+            "parent_hash": parent_hash or "",
+            "config_hash": config_hash,
+        }
+    )
     h.update(b"\0header\0" + struct.pack("<I", len(j)) + j)
     return h.hexdigest()
 
@@ -71,13 +80,26 @@ def _decode(data: bytes) -> dict[str, tuple[str, tuple[int, ...], bytes]]:
         header = json.loads(data[8 : 8 + n])
     except ValueError as exc:
         raise Tampered(f"weight file header is not JSON: {exc}") from exc
-    names = {"F32": "float32", "F16": "float16", "F64": "float64", "I32": "int32", "I64": "int64", "U8": "uint8", "BOOL": "bool", "BF16": "bfloat16"}
+    names = {
+        "F32": "float32",
+        "F16": "float16",
+        "F64": "float64",
+        "I32": "int32",
+        "I64": "int64",
+        "U8": "uint8",
+        "BOOL": "bool",
+        "BF16": "bfloat16",
+    }
     body, out = data[8 + n :], {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
         start, end = info["data_offsets"]
-        out[name] = (names.get(info["dtype"], info["dtype"].lower()), tuple(int(s) for s in info["shape"]), body[start:end])
+        out[name] = (
+            names.get(info["dtype"], info["dtype"].lower()),
+            tuple(int(s) for s in info["shape"]),
+            body[start:end],
+        )
     return out
 
 
@@ -94,14 +116,19 @@ def save(params, directory: Path, *, round_index: int, parent_hash, config_hash:
     if directory.exists() or directory.is_symlink():
         raise StoreError(f"{directory} already exists; checkpoints are never overwritten")
     framed = {n: ("float32", tuple(a.shape), np.ascontiguousarray(a, dtype="<f4").tobytes()) for n, a in arrays.items()}
-    digest = content_hash(framed, schema_version=SCHEMA, round_index=int(round_index), parent_hash=parent_hash, config_hash=config_hash)
+    digest = content_hash(
+        framed, schema_version=SCHEMA, round_index=int(round_index), parent_hash=parent_hash, config_hash=config_hash
+    )
     header = {
         "schema_version": SCHEMA,
         "content_hash": digest,
         "parent_hash": parent_hash,
         "round_index": int(round_index),
         "config_hash": config_hash,
-        "tensor_manifest": [{"name": n, "dtype": "float32", "shape": list(arrays[n].shape)} for n in sorted(arrays, key=lambda n: n.encode())],
+        "tensor_manifest": [
+            {"name": n, "dtype": "float32", "shape": list(arrays[n].shape)}
+            for n in sorted(arrays, key=lambda n: n.encode())
+        ],
         "weight_files": [WEIGHTS],
         "producer": PRODUCER,
         "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -207,7 +234,11 @@ def load(directory: Path) -> dict[str, np.ndarray]:
             arrays[name] = spec
     try:
         recomputed = content_hash(
-            arrays, schema_version=version, round_index=header["round_index"], parent_hash=header["parent_hash"], config_hash=header["config_hash"]
+            arrays,
+            schema_version=version,
+            round_index=header["round_index"],
+            parent_hash=header["parent_hash"],
+            config_hash=header["config_hash"],
         )
     except (KeyError, TypeError, struct.error) as exc:
         raise Tampered(f"header lacks a hashed field: {exc}") from exc

@@ -35,7 +35,9 @@ def check_shared(names, what: str) -> None:
 
 
 def round_sketch(d: int, root_seed: int, round_index: int) -> torch.Tensor:
-    return torch.tensor(np.asarray(build_sketch(round_sketch_seed(root_seed, round_index), d, SKETCH_COLUMNS), dtype=np.float32))
+    return torch.tensor(
+        np.asarray(build_sketch(round_sketch_seed(root_seed, round_index), d, SKETCH_COLUMNS), dtype=np.float32)
+    )
 
 
 def anchor_tuple(anchor, d: int):
@@ -48,7 +50,18 @@ def anchor_tuple(anchor, d: int):
     return torch.tensor(points), torch.tensor(np.array(anchor.targets, dtype=np.float32)), float(anchor.weight)
 
 
-def train(params, obs: np.ndarray, actions: np.ndarray, *, steps: int, seed: int, round_index: int, anchor, recipe: Recipe, d: int) -> dict[str, np.ndarray]:
+def train(
+    params,
+    obs: np.ndarray,
+    actions: np.ndarray,
+    *,
+    steps: int,
+    seed: int,
+    round_index: int,
+    anchor,
+    recipe: Recipe,
+    d: int,
+) -> dict[str, np.ndarray]:
     """``steps`` Adam steps from ``params`` on windows of (obs, actions); returns the local params."""
     check_shared(params, "the global model")
     anc = anchor_tuple(anchor, d)
@@ -67,7 +80,9 @@ def train(params, obs: np.ndarray, actions: np.ndarray, *, steps: int, seed: int
         start = rng.integers(0, horizon - window + 1, size=recipe.batch)
         o = np.stack([obs[e, s : s + window + 1] for e, s in zip(ep, start)]).astype(np.float32)
         a = np.stack([actions[e, s : s + window] for e, s in zip(ep, start)]).astype(np.float32)
-        terms = net.objective(p, torch.from_numpy(o), torch.from_numpy(a), sketch, anc, recipe.lam_pred, recipe.lam_sigreg)
+        terms = net.objective(
+            p, torch.from_numpy(o), torch.from_numpy(a), sketch, anc, recipe.lam_pred, recipe.lam_sigreg
+        )
         grads = torch.autograd.grad(terms["total"], list(p.values()))
         with torch.no_grad():
             for (name, value), g in zip(p.items(), grads):
