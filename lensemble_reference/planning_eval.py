@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lensemble_spec.artifacts import load_checkpoint
+from lensemble_spec.artifacts.checkpoint import load_checkpoint
 from lensemble_spec.planning import (
     Conditions,
     Outcome,

@@ -79,7 +79,7 @@ def _conditions_differ(comparison: Path) -> None:
     """Re-plan the anchored model honestly, but on the tasks of another seed."""
     import dataclasses
 
-    from lensemble_spec.artifacts import load_checkpoint
+    from lensemble_spec.artifacts.checkpoint import load_checkpoint
     from lensemble_spec.planning import (
         Conditions,
         evaluate_models,

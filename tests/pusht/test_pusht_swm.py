@@ -104,7 +104,7 @@ def test_untrained_planner_uses_the_round_0_model_of_the_controls(tmp_path):
     """The baseline plans with θ_0, bit-identical to every control's round-0 checkpoint (EVAL-002)."""
     from lensemble_reference.federation import initial_global
     from lensemble_reference.pusht.run import SMOKE, build_inputs, train_config
-    from lensemble_spec.artifacts import load_checkpoint
+    from lensemble_spec.artifacts.checkpoint import load_checkpoint
     from lensemble_spec.cli import main
 
     out = tmp_path / "one"
