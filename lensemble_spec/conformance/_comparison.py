@@ -85,7 +85,7 @@ def harness_environment(image_size: int) -> tuple[Any, int]:
     """The harness world's held-out appearance and the frame size the model takes."""
     from lensemble_spec.worlds import HARNESS_SIZES, make_spec
 
-    from ._harness import WORLD_SEED
+    from ._world import WORLD_SEED
 
     return make_spec(WORLD_SEED, **dict(HARNESS_SIZES, image_size=int(image_size))).heldout.style, int(image_size)
 

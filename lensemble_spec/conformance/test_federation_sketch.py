@@ -28,7 +28,7 @@ import pytest
 from lensemble_spec.metrics import build_sketch, round_sketch_seed
 from lensemble_spec.protocol import local_update_takes_sketch
 
-from . import _oracle as oracle
+from . import _assertions as check
 from . import bounds
 from ._inputs import LOCAL_CONFIG
 
@@ -49,11 +49,11 @@ def _update(federation_part, params, silo, **sketch) -> dict[str, np.ndarray]:
     delta = federation_part.local_update(
         params, silo, steps=STEPS, seed=PARTICIPANT_SEED, round_index=ROUND, anchor=None, config=CONFIG, **sketch
     )
-    return {k: oracle.as_array(v) for k, v in delta.items()}
+    return {k: check.as_array(v) for k, v in delta.items()}
 
 
 def _same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
-    return set(a) == set(b) and all(oracle.bitwise_equal(a[k], b[k]) for k in a)
+    return set(a) == set(b) and all(check.bitwise_equal(a[k], b[k]) for k in a)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_local_update_trains_with_the_sketch_it_is_given(
 def test_local_update_builds_the_rounds_sketch_when_given_none(federation_part, params0, world, with_round_sketch):
     built = _update(federation_part, params0, world.silos["silo1"], sketch=None)
     differ = sorted(
-        k for k in with_round_sketch if k not in built or not oracle.bitwise_equal(built[k], with_round_sketch[k])
+        k for k in with_round_sketch if k not in built or not check.bitwise_equal(built[k], with_round_sketch[k])
     )
     assert not differ, (
         f"without a sketch, local_update's delta differs from the one it returns when handed "
