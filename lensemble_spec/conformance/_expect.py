@@ -20,16 +20,12 @@ from typing import NoReturn
 
 import pytest
 
-PRECONDITION_PREFIX = "harness precondition not met:"
+from lensemble_spec.plugin.outcomes import PRECONDITION_PREFIX, is_precondition  # noqa: F401 - moved there
 
 
 def precondition_not_met(what: str, fix: str) -> NoReturn:
     """Skip: the harness, not the implementation, could not meet ``what``; ``fix`` says how to proceed."""
     pytest.skip(f"{PRECONDITION_PREFIX} {what} (fix: {fix})")
-
-
-def is_precondition(reason: str | None) -> bool:
-    return bool(reason) and str(reason).startswith(PRECONDITION_PREFIX)
 
 
 def _names(family: type | tuple[type, ...]) -> str:

@@ -29,6 +29,7 @@ from .state import Outcome
 
 NOT_IMPLEMENTED_PREFIX = "not-implemented:"
 NOT_APPLICABLE_PREFIX = "not-applicable:"
+PRECONDITION_PREFIX = "harness precondition not met:"
 MESSAGE_LIMIT = 400
 
 
@@ -51,6 +52,10 @@ def is_not_implemented(reason: str | None) -> bool:
 
 def is_not_applicable(reason: str | None) -> bool:
     return bool(reason) and reason.lstrip().startswith(NOT_APPLICABLE_PREFIX)
+
+
+def is_precondition(reason: str | None) -> bool:
+    return bool(reason) and str(reason).startswith(PRECONDITION_PREFIX)
 
 
 def skip_outcome(reason: str) -> str:
