@@ -40,7 +40,8 @@ VERDICT_TEXT = {
 }
 
 #: Requirement statuses, worst first: the default row order and the failures section.
-STATUS_ORDER = ("failed", "expected-failure", "not-implemented", "skipped", "not-tested", "passed", "not-applicable")
+STATUS_ORDER = ("failed", "expected-failure", "not-implemented", "precondition-not-met", "skipped", "not-tested", "passed",
+                "not-applicable")
 FAILURE_STATUSES = ("failed", "expected-failure")
 _FALSIFYING = re.compile(r"^(?:E\s+)?((?:Falsifying (?:explicit )?example|Failing test case):.*)$")
 
@@ -57,7 +58,10 @@ def verdict_summary(report: ComplianceReport) -> str:
     if v == "partial":
         return f"not conformant: no MUST requirement failed, but {m.not_implemented} of {m.total} are not implemented"
     if v == "incomplete":
-        return f"not conformant: no MUST requirement failed, but {m.skipped + m.not_tested} of {m.total} were not checked"
+        unchecked = m.skipped + m.not_tested + m.precondition_not_met
+        harness = (f" ({m.precondition_not_met} because a harness precondition was not met: the harness's problem, "
+                   "see the fixes below)") if m.precondition_not_met else ""
+        return f"not conformant: no MUST requirement failed, but {unchecked} of {m.total} were not checked{harness}"
     return "no MUST requirement in scope"
 
 
@@ -107,14 +111,29 @@ def part_verdicts(report: Any) -> list[tuple[str, str, Any]]:
                 from types import SimpleNamespace
 
                 statuses = SimpleNamespace(**{k: statuses.get(k, 0) for k in (
-                    "total", "passed", "failed", "expected_failure", "not_implemented", "skipped", "not_applicable", "not_tested")})
+                    "total", "passed", "failed", "expected_failure", "not_implemented", "precondition_not_met", "skipped", "not_applicable",
+                    "not_tested")})
             out.append((str(name), str(verdict), statuses))
     return out
+
+def harness_preconditions(report: ComplianceReport) -> list[tuple[str, list[str]]]:
+    """``[(reason with its fix, [requirement ids])]``: every distinct *harness precondition not met*
+    reason of the session, with the requirements whose tests hit it (first seen first)."""
+    out: dict[str, list[str]] = {}
+    for t in report.tests:
+        if t.outcome != "precondition-not-met":
+            continue
+        ids = out.setdefault(t.message or "harness precondition not met", [])
+        ids.extend(r for r in t.requirements if r not in ids)
+    return list(out.items())
+
 
 VERDICT_RULE = (
     "Conformant iff every MUST requirement in scope has at least one test that ran and passed, and "
     "none failed, is an expected failure, is not implemented, was skipped or went untested. "
     "partial = no MUST failed but some are not implemented; incomplete = some MUST were not tested; "
+    "precondition not met = the harness could not set a check up (its oracle, its world): the harness's problem, "
+    "with the fix beside it, never a failure of the implementation and never a pass. "
     "not applicable = the suite found nothing to check (an optional feature the implementation declares it does "
     "not offer, a document the inputs cannot contain): left out, never counted as passed. "
     "SHOULD and MAY requirements never decide conformance."
@@ -151,6 +170,10 @@ def caveats(report: ComplianceReport) -> list[str]:
         out.append(f"{c.not_implemented} test(s) need a capability the implementation does not provide.")
     if c.skipped:
         out.append(f"{c.skipped} test(s) were skipped.")
+    if c.precondition_not_met:
+        out.append(f"{c.precondition_not_met} test(s) could not be set up by the harness (harness precondition not met): "
+                   "not a failure of the implementation, but not a pass either; the fixes are listed under "
+                   "'Harness preconditions not met'.")
     if c.not_applicable:
         out.append(f"{c.not_applicable} test(s) had nothing to apply to (an optional feature not offered, "
                    "a document the inputs cannot contain); their requirements are left out of the verdict.")
@@ -233,6 +256,7 @@ def _context(report: ComplianceReport, links: Mapping[str, str] | None = None, *
         "rows": rows,
         "failures": [r for r in rows if r.status in FAILURE_STATUSES],
         "must_not_passed": [r for r in rows if r.level == "MUST" and r.status not in (*FAILURE_STATUSES, "passed")],
+        "preconditions": harness_preconditions(report),
         "tests_by_id": tests,
         "falsifying": {n: falsifying_example(t.details) for n, t in tests.items() if t.details},
         "parts": part_verdicts(report),
