@@ -125,7 +125,7 @@ def harness_preconditions(report: ComplianceReport) -> list[tuple[str, list[str]
             continue
         ids = out.setdefault(t.message or "harness precondition not met", [])
         ids.extend(r for r in t.requirements if r not in ids)
-    return list(out.items())
+    return [(reason, sorted(ids)) for reason, ids in out.items()]
 
 
 VERDICT_RULE = (
