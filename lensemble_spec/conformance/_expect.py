@@ -5,9 +5,10 @@
   only "DID NOT RAISE" or show the foreign traceback).
 * :func:`precondition_not_met` — the harness could not set up the check (its oracle refused the
   input, the implementation's declared shapes do not fit the harness world, …). Reported as a
-  skip whose reason starts ``harness precondition not met:`` and names the fix — never as a
-  failure of the implementation and never as a pass (the requirement's status is ``skipped``, so
-  the verdict is at best ``incomplete``).
+  skip whose reason starts ``harness precondition not met:`` and names the fix; the plugin
+  (``lensemble_spec.plugin.outcomes``) maps it to the outcome and requirement status
+  ``precondition-not-met`` — never a failure of the implementation and never a pass (the verdict
+  is at best ``incomplete``).
 
 Messages are prefixed with the test's requirement ids by ``conftest.pytest_runtest_call``.
 """
@@ -20,16 +21,13 @@ from typing import NoReturn
 
 import pytest
 
-PRECONDITION_PREFIX = "harness precondition not met:"
+from lensemble_spec.plugin.outcomes import PRECONDITION_PREFIX, is_precondition  # noqa: F401 - the one mapping place
 
 
 def precondition_not_met(what: str, fix: str) -> NoReturn:
     """Skip: the harness, not the implementation, could not meet ``what``; ``fix`` says how to proceed."""
+    __tracebackhide__ = True
     pytest.skip(f"{PRECONDITION_PREFIX} {what} (fix: {fix})")
-
-
-def is_precondition(reason: str | None) -> bool:
-    return bool(reason) and str(reason).startswith(PRECONDITION_PREFIX)
 
 
 def _names(family: type | tuple[type, ...]) -> str:

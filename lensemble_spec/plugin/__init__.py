@@ -59,8 +59,10 @@ from .expectations import EXPECTATION_PREFIX, StaleExpectationWarning
 from .outcomes import (
     NOT_APPLICABLE_PREFIX,
     NOT_IMPLEMENTED_PREFIX,
+    PRECONDITION_PREFIX,
     is_not_applicable,
     is_not_implemented,
+    is_precondition,
     skip_not_applicable,
     skip_not_implemented,
 )
@@ -246,10 +248,12 @@ __all__ = [
     "LEVELS",
     "NOT_APPLICABLE_PREFIX",
     "NOT_IMPLEMENTED_PREFIX",
+    "PRECONDITION_PREFIX",
     "StaleExpectationWarning",
     "build_report",
     "is_not_applicable",
     "is_not_implemented",
+    "is_precondition",
     "level",
     "requirement",
     "skip_not_applicable",

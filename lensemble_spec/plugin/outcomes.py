@@ -2,11 +2,10 @@
 
 :func:`record` folds the setup/call/teardown reports of one test into one :class:`~.state.Outcome`
 (``passed``, ``failed``, ``error``, ``skipped``, ``xfailed``, ``xpassed``, ``not-implemented``,
-``not-applicable``; see :mod:`lensemble_spec.schemas.compliance`). A new status (a harness
-precondition, a check that cannot be made) is added here: a skip-reason prefix and one line in
-:func:`skip_outcome`.
+``not-applicable``, ``precondition-not-met``; see :mod:`lensemble_spec.schemas.compliance`). A new
+status is added here: a skip-reason prefix and one line in :func:`skip_outcome`.
 
-Two skip helpers set a status of their own:
+Three skip-reason prefixes set a status of their own:
 
 * :func:`skip_not_implemented` — the capability part or method the test needs is absent or raised
   ``NotImplementedError`` (never passed; the verdict is at best ``partial``);
@@ -15,7 +14,13 @@ Two skip helpers set a status of their own:
   without ``"frame"`` in ``anchor_variants``), or a document the inputs under test cannot contain
   (artifact pins in runs made without ``--run``). Left out of the verdict; only the suite's own
   code calls it, after checking the declaration or the inputs — an implementation that raises
-  pytest's skip from its own methods is failed by the guard (``lensemble_spec.guard``).
+  pytest's skip from its own methods is failed by the guard (``lensemble_spec.guard``);
+* ``harness precondition not met:`` (:data:`PRECONDITION_PREFIX`, set by the suite's
+  ``conformance._expect.precondition_not_met(what, fix)``) — the harness, not the implementation,
+  could not set the check up (its oracle refused the input, the harness world does not fit the
+  model's declared shapes). Outcome ``precondition-not-met``: never a failure of the
+  implementation and never a pass (the requirement counts as unchecked, the verdict is at best
+  ``incomplete``); the reason names the fix.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from .state import Outcome
 
 NOT_IMPLEMENTED_PREFIX = "not-implemented:"
 NOT_APPLICABLE_PREFIX = "not-applicable:"
+PRECONDITION_PREFIX = "harness precondition not met:"
 MESSAGE_LIMIT = 400
 
 
@@ -53,12 +59,18 @@ def is_not_applicable(reason: str | None) -> bool:
     return bool(reason) and reason.lstrip().startswith(NOT_APPLICABLE_PREFIX)
 
 
+def is_precondition(reason: str | None) -> bool:
+    return bool(reason) and str(reason).lstrip().startswith(PRECONDITION_PREFIX)
+
+
 def skip_outcome(reason: str) -> str:
     """The outcome of a test skipped with ``reason`` (prefixes set by the suite's helpers)."""
     if is_not_implemented(reason):
         return "not-implemented"
     if is_not_applicable(reason):
         return "not-applicable"
+    if is_precondition(reason):
+        return "precondition-not-met"
     return "skipped"
 
 

@@ -92,18 +92,20 @@ def terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     for part, sv in v.by_part.items():
         st = sv.statuses
         na = f", {st.not_applicable} not applicable" if st.not_applicable else ""
-        tr.write_line(f"  {part}: {sv.verdict} ({st.passed}/{st.total - st.not_applicable} MUST passed{na})")
+        pn = f", {st.precondition_not_met} harness precondition not met" if st.precondition_not_met else ""
+        tr.write_line(f"  {part}: {sv.verdict} ({st.passed}/{st.total - st.not_applicable} MUST passed{pn}{na})")
     m = v.must
     tr.write_line(
         f"MUST requirements: {m.total} in scope - {m.passed} passed, {m.failed} failed, "
         f"{m.expected_failure} expected-failure, {m.not_implemented} not implemented, "
+        f"{m.precondition_not_met} harness precondition not met, "
         f"{m.skipped} skipped, {m.not_applicable} not applicable, {m.not_tested} not tested"
     )
     tr.write_line(
         f"tests: {c.collected} collected, {c.deselected} deselected, {c.run} run "
         f"({c.passed} passed, {c.failed} failed, {c.xfailed} xfailed, {c.xpassed} xpassed), "
         f"{c.errors} errors, {c.skipped} skipped, {c.not_implemented} not implemented, "
-        f"{c.not_applicable} not applicable"
+        f"{c.precondition_not_met} harness precondition not met, {c.not_applicable} not applicable"
     )
     for w in r.warnings:
         tr.write_line(f"warning: {w}", yellow=True)

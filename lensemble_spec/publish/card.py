@@ -122,8 +122,8 @@ def compliance_section(compliance: Any | None, *, comparison_hint: str) -> str:
         f"**Verdict: {v.overall}** (lensemble-spec {compliance.run_info.lensemble_spec_version}, "
         f"implementation {who}, level {compliance.run_info.level}, finished {compliance.run_info.finished_at}).\n\n"
         f"MUST requirements: {must.total} — {must.passed} passed, {must.failed} failed, "
-        f"{must.not_implemented} not implemented, {must.skipped} skipped, {must.not_applicable} not applicable, "
-        f"{must.not_tested} not tested. "
+        f"{must.not_implemented} not implemented, {must.precondition_not_met} harness precondition not met, "
+        f"{must.skipped} skipped, {must.not_applicable} not applicable, {must.not_tested} not tested. "
         f"Tests: {compliance.counts.passed} passed, {compliance.counts.failed} failed, "
         f"{compliance.counts.skipped} skipped of {compliance.counts.collected} collected.\n"
     )

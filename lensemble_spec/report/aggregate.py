@@ -30,7 +30,8 @@ from ..schemas.compliance import (
     verdict_of,
 )
 
-_OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "not-implemented", "not-applicable")
+_OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "not-implemented", "not-applicable",
+             "precondition-not-met")
 
 
 def rfc_number(raw: object) -> int:
@@ -153,6 +154,7 @@ def build_compliance_report(
         "xpassed": n["xpassed"],
         "not_implemented": n["not-implemented"],
         "not_applicable": n["not-applicable"],
+        "precondition_not_met": n["precondition-not-met"],
         "collection_errors": collection_errors,
         "unmapped": sum(1 for info in items.values() if not info.get("requirements")),
     }

@@ -40,7 +40,16 @@ VERDICT_TEXT = {
 }
 
 #: Requirement statuses, worst first: the default row order and the failures section.
-STATUS_ORDER = ("failed", "expected-failure", "not-implemented", "skipped", "not-tested", "passed", "not-applicable")
+STATUS_ORDER = (
+    "failed",
+    "expected-failure",
+    "not-implemented",
+    "precondition-not-met",
+    "skipped",
+    "not-tested",
+    "passed",
+    "not-applicable",
+)
 FAILURE_STATUSES = ("failed", "expected-failure")
 _FALSIFYING = re.compile(r"^(?:E\s+)?((?:Falsifying (?:explicit )?example|Failing test case):.*)$")
 
@@ -61,9 +70,16 @@ def verdict_summary(report: ComplianceReport) -> str:
     if v == "partial":
         return f"not conformant: no MUST requirement failed, but {m.not_implemented} of {m.total} are not implemented"
     if v == "incomplete":
-        return (
-            f"not conformant: no MUST requirement failed, but {m.skipped + m.not_tested} of {m.total} were not checked"
+        unchecked = m.skipped + m.not_tested + m.precondition_not_met
+        harness = (
+            (
+                f" ({m.precondition_not_met} because a harness precondition was not met: the harness's problem, "
+                "see the fixes below)"
+            )
+            if m.precondition_not_met
+            else ""
         )
+        return f"not conformant: no MUST requirement failed, but {unchecked} of {m.total} were not checked{harness}"
     return "no MUST requirement in scope"
 
 
@@ -121,6 +137,7 @@ def part_verdicts(report: Any) -> list[tuple[str, str, Any]]:
                             "failed",
                             "expected_failure",
                             "not_implemented",
+                            "precondition_not_met",
                             "skipped",
                             "not_applicable",
                             "not_tested",
@@ -131,10 +148,24 @@ def part_verdicts(report: Any) -> list[tuple[str, str, Any]]:
     return out
 
 
+def harness_preconditions(report: ComplianceReport) -> list[tuple[str, list[str]]]:
+    """``[(reason with its fix, [requirement ids])]``: every distinct *harness precondition not met*
+    reason of the session, with the requirements whose tests hit it (first seen first)."""
+    out: dict[str, list[str]] = {}
+    for t in report.tests:
+        if t.outcome != "precondition-not-met":
+            continue
+        ids = out.setdefault(t.message or "harness precondition not met", [])
+        ids.extend(r for r in t.requirements if r not in ids)
+    return [(reason, sorted(ids)) for reason, ids in out.items()]
+
+
 VERDICT_RULE = (
     "Conformant iff every MUST requirement in scope has at least one test that ran and passed, and "
     "none failed, is an expected failure, is not implemented, was skipped or went untested. "
     "partial = no MUST failed but some are not implemented; incomplete = some MUST were not tested; "
+    "precondition not met = the harness could not set a check up (its oracle, its world): the harness's problem, "
+    "with the fix beside it, never a failure of the implementation and never a pass. "
     "not applicable = the suite found nothing to check (an optional feature the implementation declares it does "
     "not offer, a document the inputs cannot contain): left out, never counted as passed. "
     "SHOULD and MAY requirements never decide conformance."
@@ -165,6 +196,12 @@ _COUNT_CAVEATS = (
     ("deselected", "{n} of {collected} collected tests were deselected."),
     ("not_implemented", "{n} test(s) need a capability the implementation does not provide."),
     ("skipped", "{n} test(s) were skipped."),
+    (
+        "precondition_not_met",
+        "{n} test(s) could not be set up by the harness (harness precondition not met): "
+        "not a failure of the implementation, but not a pass either; the fixes are listed under "
+        "'Harness preconditions not met'.",
+    ),
     (
         "not_applicable",
         "{n} test(s) had nothing to apply to (an optional feature not offered, "
@@ -254,6 +291,7 @@ def _context(report: ComplianceReport, links: Mapping[str, str] | None = None, *
         "rows": rows,
         "failures": [r for r in rows if r.status in FAILURE_STATUSES],
         "must_not_passed": [r for r in rows if r.level == "MUST" and r.status not in (*FAILURE_STATUSES, "passed")],
+        "preconditions": harness_preconditions(report),
         "tests_by_id": tests,
         "falsifying": {n: falsifying_example(t.details) for n, t in tests.items() if t.details},
         "parts": part_verdicts(report),

@@ -18,23 +18,30 @@ Test outcome (one pytest item):
     ``--run``), ``deselected`` (filtered out by ``--rfc``, ``-k`` or ``-m``; listed only in counts).
     Only the suite sets ``not-applicable`` (a skip reason starting ``not-applicable:``); a
     capability that is declared but does not work, or a method that raises, never reads so.
+    ``precondition-not-met`` (a skip reason starting ``harness precondition not met:``): the
+    harness, not the implementation, could not set the check up — its oracle refused the input,
+    the harness world does not fit the model's declared shapes, … — and the message names the fix.
+    Never a failure of the implementation and never a pass.
 
 Requirement status, from the outcomes of every test that names it, first match wins:
     1. ``failed``            any test failed or errored
     2. ``expected-failure``  any test xfailed (a *known* failure is still a failure of the spec)
     3. ``not-implemented``   any test hit a missing capability part or method
     4. ``passed``            at least one test passed (or xpassed)
-    5. ``skipped``           a test was skipped for another reason (a harness precondition …)
-    6. ``not-applicable``    every test that ran was not-applicable
-    7. ``not-tested``        no test naming it was run or collected (or all were deselected)
-So a pass in any test beats not-applicable and skipped; a skip beats not-applicable (something
-that applies was left unchecked); nothing but a failure or a missing capability beats a pass.
+    5. ``precondition-not-met`` a test hit a harness precondition not met
+    6. ``skipped``           a test was skipped for another reason
+    7. ``not-applicable``    every test that ran was not-applicable
+    8. ``not-tested``        no test naming it was run or collected (or all were deselected)
+So a pass in any test beats not-applicable, skipped and precondition-not-met; a skip beats
+not-applicable (something that applies was left unchecked); a harness precondition beats a plain
+skip (it names its fix); nothing but a failure or a missing capability beats a pass.
 
 Verdict of a set of requirements (one RFC, one RFC 2119 level, one part, or the whole scope),
 :func:`verdict_of` over their statuses with ``not-applicable`` ones left out:
     ``non-conformant`` any of them is failed or expected-failure;
     ``partial``        none failed, at least one is not-implemented;
-    ``incomplete``     none failed or not-implemented, at least one is skipped or not-tested;
+    ``incomplete``     none failed or not-implemented, at least one is skipped, precondition-not-met
+                       or not-tested (anything but passed);
     ``conformant``     every one passed;
     ``not-applicable`` the set is empty (or every one is not-applicable).
 Every verdict is this one function over the requirements' statuses (one status per requirement
@@ -63,10 +70,12 @@ from .round import RoundRecord
 COMPLIANCE_SCHEMA_VERSION = 1
 
 ItemOutcome = Literal[
-    "passed", "failed", "error", "skipped", "xfailed", "xpassed", "not-implemented", "not-applicable"
+    "passed", "failed", "error", "skipped", "xfailed", "xpassed", "not-implemented", "not-applicable",
+    "precondition-not-met",
 ]
 RequirementStatus = Literal[
-    "passed", "failed", "expected-failure", "not-implemented", "skipped", "not-applicable", "not-tested"
+    "passed", "failed", "expected-failure", "not-implemented", "precondition-not-met", "skipped", "not-applicable",
+    "not-tested",
 ]
 Verdict = Literal["conformant", "partial", "incomplete", "non-conformant", "not-applicable"]
 RequirementLevel = Literal["MUST", "SHOULD", "MAY"]
@@ -78,6 +87,7 @@ STATUS_PRECEDENCE: tuple[str, ...] = (
     "expected-failure",
     "not-implemented",
     "passed",
+    "precondition-not-met",
     "skipped",
     "not-applicable",
     "not-tested",
@@ -160,6 +170,12 @@ class Counts(_Strict):
         description="Tests the suite found nothing to apply to (an optional feature the implementation declares it "
             "does not offer, a document the inputs cannot contain).",
     )
+    precondition_not_met: int = Field(
+        ge=0,
+        default=0,
+        description="Tests the harness could not set up (a harness precondition not met; the message names the fix): "
+            "unchecked, never failed or passed.",
+    )
     collection_errors: int = Field(ge=0, default=0)
     unmapped: int = Field(ge=0, default=0)  # selected tests naming no requirement
 
@@ -210,6 +226,12 @@ class StatusCounts(_Strict):
         ge=0,
         default=0,
         description="Requirements every test of which found nothing to apply to; left out of the verdict.",
+    )
+    precondition_not_met: int = Field(
+        ge=0,
+        default=0,
+        description="Requirements left unchecked because a harness precondition was not met (the harness's problem, "
+            "not the implementation's); never passed.",
     )
     not_tested: int = Field(ge=0, default=0)
 
@@ -267,13 +289,15 @@ class ComplianceReport(VersionedDocument):
     SCHEMA_VERSION = COMPLIANCE_SCHEMA_VERSION
     RFC_RULES: ClassVar[tuple[str, ...]] = (
         "`requirements` names each requirement id once; its `status` follows the precedence failed, "
-        "expected-failure, not-implemented, passed, skipped, not-applicable, not-tested over the outcomes of the tests "
-        "naming it.",
+        "expected-failure, not-implemented, passed, precondition-not-met, skipped, not-applicable, not-tested over the "
+        "outcomes of the tests naming it.",
         "`verdicts.conformant` is true exactly when `verdicts.overall` is `conformant`; verdicts are computed over "
         "the `MUST` requirements only (`by_level` applies the same rule to each level).",
         "Every verdict (overall, `by_rfc`, `by_part`, `by_level`) is the same function of the `status` of the "
         "requirements in its scope, not-applicable ones left out: non-conformant if any is failed or expected-failure, "
-        "else partial if any is not-implemented, else incomplete if any is skipped or not-tested, else conformant; "
+        "else partial if any is not-implemented, else incomplete if any is precondition-not-met, skipped or "
+        "not-tested, "
+        "else conformant; "
         "`not-applicable` when none is left.",
     )
     schema_version: Literal[1] = COMPLIANCE_SCHEMA_VERSION
@@ -299,7 +323,7 @@ class ComplianceReport(VersionedDocument):
 
 # --- the aggregation rules, kept beside the vocabulary they define --------------------------------
 def requirement_status(outcomes: list[str]) -> str:
-    """Status of a requirement from its tests' outcomes (module docstring, rules 1-7)."""
+    """Status of a requirement from its tests' outcomes (module docstring, rules 1-8)."""
     present = set(outcomes)
     if present & {"failed", "error"}:
         return "failed"
@@ -309,6 +333,8 @@ def requirement_status(outcomes: list[str]) -> str:
         return "not-implemented"
     if present & {"passed", "xpassed"}:
         return "passed"
+    if "precondition-not-met" in present:
+        return "precondition-not-met"
     if "skipped" in present:
         return "skipped"
     if "not-applicable" in present:
@@ -335,7 +361,7 @@ def verdict_of(statuses: list[str]) -> str:
         return "non-conformant"
     if "not-implemented" in present:
         return "partial"
-    if present & {"skipped", "not-tested"}:
+    if present - {"passed"}:  # skipped, precondition-not-met, not-tested: unchecked, never passed
         return "incomplete"
     return "conformant"
 

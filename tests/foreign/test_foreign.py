@@ -243,8 +243,12 @@ def test_a_world_the_model_cannot_take_is_the_harness_precondition(sessions):
     result = sessions["six_action_model"]
     assert result, "the session wrote no compliance JSON"
     assert not _failed_ids(result) and result["counts"]["errors"] == 0
-    reasons = [t["message"] or "" for t in result["tests"] if t["outcome"] == "skipped"]
+    reasons = [t["message"] or "" for t in result["tests"] if t["outcome"] == "precondition-not-met"]
     assert reasons and all(r.startswith("harness precondition not met:") for r in reasons), reasons[:3]
+    plain = [t["message"] or "" for t in result["tests"] if t["outcome"] == "skipped"]
+    assert not any(r.startswith("harness precondition not met:") for r in plain), plain[:3]
+    assert result["counts"]["precondition_not_met"] == len(reasons)
+    assert result["verdicts"]["overall"] == "incomplete"  # never conformant, never failed
     assert any("action" in r and "fix:" in r for r in reasons)
     passed = {r["id"] for r in result["requirements"] if r["status"] == "passed"}
     assert "GAUGE-004" in passed  # rotate needs no world

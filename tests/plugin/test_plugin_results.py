@@ -31,6 +31,7 @@ def test_missing_part_is_not_implemented_and_verdict_partial(suite):
     assert rep["counts"] == {
         "collected": 4, "deselected": 0, "selected": 4, "run": 2, "passed": 2, "failed": 0,
         "errors": 0, "skipped": 1, "xfailed": 0, "xpassed": 0, "not_implemented": 1, "not_applicable": 0,
+        "precondition_not_met": 0,
         "collection_errors": 0, "unmapped": 0,
     }
     assert rep["run_info"]["impl"] == {

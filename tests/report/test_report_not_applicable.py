@@ -26,7 +26,8 @@ RUN_INFO = {
     "platform": "linux", "pytest": "9", "rootdir": "/tmp/x", "started_at": "2026-12-03T16:00:00Z",
     "finished_at": "2026-12-03T16:00:01Z", "duration_s": 1.0,
 }
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "not-implemented", "not-applicable")
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "not-implemented", "not-applicable",
+            "precondition-not-met")
 PARTS = ("gauge", "model", "federation", "artifacts")
 
 
@@ -44,7 +45,7 @@ def _report(reqs, tests):
 @pytest.mark.parametrize("reason, outcome", [
     (f"{NOT_APPLICABLE_PREFIX} the model part does not list 'frame'", "not-applicable"),
     ("not-implemented: no model part", "not-implemented"),
-    ("harness precondition not met: world (fix: …)", "skipped"),
+    ("harness precondition not met: world (fix: …)", "precondition-not-met"),
     ("nothing here; not-applicable: later in the text", "skipped"),  # only the prefix counts
 ])
 def test_the_skip_reason_prefix_decides_the_outcome(reason, outcome):
@@ -93,7 +94,7 @@ def test_publish_example_parts_agree_with_the_overall_verdict():
     assert (v.must.passed, v.must.not_applicable) == (2, 1)
     assert report.counts.not_applicable == 2 and report.counts.skipped == 0
     md, html = render_markdown(report, links={}), render_html(report, plots=[], links={})
-    assert "| federation | conformant | 3 | 2 | 0 | 0 | 0 | 0 | 1 | 0 |" in md
+    assert "| federation | conformant | 3 | 2 | 0 | 0 | 0 | 0 | 0 | 1 | 0 |" in md
     assert "1 not applicable" in md and 'data-count="not_applicable">2<' in html
     assert 'class="req s-not-applicable" data-requirement="ART-023"' in html
 
