@@ -214,7 +214,10 @@ def test_report_plots_comparisons_and_require_gates_the_exit_status(tmp_path, on
 def test_part_verdicts_table_is_rendered_in_both_views(monkeypatch):
     import lensemble_spec.report.render as render
 
-    statuses = SimpleNamespace(total=3, passed=2, failed=1, expected_failure=0, not_implemented=0, precondition_not_met=0, skipped=0, not_applicable=0, not_tested=0)
+    statuses = SimpleNamespace(
+        total=3, passed=2, failed=1, expected_failure=0, not_implemented=0, precondition_not_met=0, skipped=0,
+        not_applicable=0, not_tested=0,
+    )
     monkeypatch.setattr(
         render, "part_verdicts", lambda report: [("gauge", "non-conformant", statuses), ("model", "partial", None)]
     )

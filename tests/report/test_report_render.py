@@ -133,7 +133,8 @@ def test_markdown_one_row_per_requirement_with_seven_cells_worst_first():
     assert md.index("## Failures first") < md.index("## Test counts")
     linked = render_markdown(report)
     assert "[`GAUGE-002`](rfcs/RFC-0002-latent-gauge.html#GAUGE-002)" in linked
-    assert "| 4 | 0 | 3 | 1 | 1 | 0 | 0 | 1 | 0 | 0 | 1 | 0 | 0 | 0 |" in md  # counts row (precondition not met, not applicable after not implemented)
+    # the counts row (precondition not met, not applicable after not implemented)
+    assert "| 4 | 0 | 3 | 1 | 1 | 0 | 0 | 1 | 0 | 0 | 1 | 0 | 0 | 0 |" in md
 
 
 def test_markdown_escapes_special_characters():
