@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import os
 import time
 import warnings
@@ -45,10 +44,8 @@ from typing import Any
 import numpy as np
 
 from lensemble_spec.errors import ConfigError
+from lensemble_spec.planning.intervals import wilson_interval
 from lensemble_spec.protocol import CONTROLS
-
-#: Two-sided 95 % normal quantile of the Wilson interval.
-Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -120,17 +117,6 @@ SMOKE = PushTSettings(
     iterations=2,
     topk=4,
 )
-
-
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (``(0, 1)`` for ``n = 0``)."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def train_config(settings: PushTSettings) -> Any:
@@ -267,7 +253,7 @@ def baseline_policy(name: str, settings: PushTSettings) -> Any:
 
 def score(successes: list[bool]) -> dict[str, Any]:
     k, n = int(sum(successes)), len(successes)
-    lo, hi = wilson(k, n)
+    lo, hi = wilson_interval(k, n) if n else (0.0, 1.0)  # the library's interval (RFC-0005 §6.2)
     return {"successes": k, "trials": n, "rate": k / n if n else None, "wilson95": [lo, hi]}
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lensemble_reference.pusht.collect import LUMA, Episodes, split_silos, to_obs
-from lensemble_reference.pusht.run import SMOKE, PushTSettings, wilson
+from lensemble_reference.pusht.run import SMOKE, PushTSettings, score
 from lensemble_spec.errors import ConfigError, DataError
 
 
@@ -31,14 +31,14 @@ def test_importing_the_packages_imports_neither_swm_nor_torchvision():
     "k, n, lo, hi",
     [(0, 20, 0.0, 0.1611), (10, 20, 0.2993, 0.7007), (20, 20, 0.8389, 1.0), (1, 4, 0.0456, 0.6994)],
 )
-def test_wilson_interval_matches_the_closed_form(k, n, lo, hi):
-    got = wilson(k, n)
-    assert got == pytest.approx((lo, hi), abs=1e-4)
-    assert got[0] <= k / n <= got[1]
+def test_score_carries_the_wilson_interval_of_its_episodes(k, n, lo, hi):
+    got = score([True] * k + [False] * (n - k))
+    assert (got["successes"], got["trials"], got["rate"]) == (k, n, k / n)
+    assert got["wilson95"] == pytest.approx([lo, hi], abs=1e-4)
 
 
-def test_wilson_of_no_trials_is_uninformative():
-    assert wilson(0, 0) == (0.0, 1.0)
+def test_score_of_no_episodes_is_uninformative():
+    assert score([]) == {"successes": 0, "trials": 0, "rate": None, "wilson95": [0.0, 1.0]}
 
 
 def _episodes(colors: np.ndarray) -> Episodes:
