@@ -40,19 +40,29 @@ def test_pin_parts():
     assert pin.model_dump() == {"uri": uri, "sha256": SHA}
 
 
+def _exploded(repo_type: str) -> dict[str, Any]:
+    return {"repo_type": repo_type, "repo_id": "org/name", "revision": REV, "path": "w.safetensors", "sha256": SHA}
+
+
 @pytest.mark.parametrize("repo_type", ["models", "model"])
 def test_exploded_form_normalises_to_uri(repo_type):
-    exploded = {"repo_type": repo_type, "repo_id": "org/name", "revision": REV, "path": "w.safetensors", "sha256": SHA}
+    exploded = _exploded(repo_type)
     pin = ArtifactPin.model_validate(exploded)
     uri = f"hf://models/org/name@{REV}/w.safetensors"
     assert pin.model_dump() == {"uri": uri, "sha256": SHA}
     assert ArtifactPin.model_validate({**exploded, "uri": uri}) == pin  # consistent uri + parts
-    with pytest.raises(PinError, match="disagrees"):
-        ArtifactPin.model_validate({**exploded, "uri": uri, "revision": "f" * 40})
-    with pytest.raises(PinError):
-        ArtifactPin.model_validate({**exploded, "revision": "main"})
-    with pytest.raises(PinError, match="lacks"):
-        ArtifactPin.model_validate({"repo_type": "models", "repo_id": "org/name"})
+
+
+@pytest.mark.parametrize("repo_type", ["models", "model"])
+@pytest.mark.parametrize("bad, match", [
+    pytest.param(lambda d: {**d, "uri": f"hf://models/org/name@{REV}/w.safetensors", "revision": "f" * 40},
+                 "disagrees", id="uri-disagrees-with-parts"),
+    pytest.param(lambda d: {**d, "revision": "main"}, "symbolic", id="symbolic-revision"),
+    pytest.param(lambda d: {"repo_type": d["repo_type"], "repo_id": "org/name"}, "lacks", id="no-revision"),
+])  # fmt: skip
+def test_bad_exploded_pins_are_pin_errors(repo_type, bad, match):
+    with pytest.raises(PinError, match=match):
+        load_document(ArtifactPin, bad(_exploded(repo_type)))
 
 
 @pytest.mark.parametrize(
