@@ -95,8 +95,9 @@ def test_each_case_fails_alone_when_the_schema_accepts_its_document(module, name
     for case_id, kwargs in cases:
         loaded = _documents_loaded(module, test, kwargs)
         assert len(loaded) == 1, f"{name}[{case_id}] loads {len(loaded)} documents; one case, one document"
-        assert _failing_cases(module, test, cases, loaded[0]) == [case_id], (
-            f"{name}: accepting the document of case {case_id!r} must fail that case and no other"
+        failing = _failing_cases(module, test, cases, loaded[0])
+        assert failing == [case_id], (
+            f"{name}: accepting the document of case {case_id!r} must fail that case and no other; failed: {failing}"
         )
 
 
