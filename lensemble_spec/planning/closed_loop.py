@@ -30,7 +30,7 @@ from ..worlds.goals import Tasks, draw_tasks, end_effector_distance
 from ..worlds.render import Style, check_image_size, render_states
 from ..worlds.silos import derive_world_seed
 from .cost import latent_cost, true_state_cost
-from .planners import PlannerConfig, check_positive_ints, plan, shift
+from .planners import PlannerConfig, check_finite_numbers, check_ints, plan, shift
 
 BASELINES = ("random", "zero", "true-dynamics")
 
@@ -49,31 +49,21 @@ class Conditions:
     planner: PlannerConfig = field(default_factory=PlannerConfig)
 
     def __post_init__(self) -> None:
-        check_positive_ints(self, ("episodes", "steps", "replan_every"))
+        check_ints(self, ("episodes", "steps", "replan_every"))
         if self.replan_every > self.planner.horizon:
             raise ConfigError(
                 "replan_every exceeds the planning horizon",
                 remediation="Re-plan at least once per horizon.",
                 field="replan_every",
             )
-        for name in ("success_radius", "min_separation", "running_weight"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
-                raise ConfigError(
-                    f"{name} must be a finite number >= 0, got {v!r}",
-                    remediation=f"Pass a non-negative {name}.",
-                    field=name,
-                )
+        check_finite_numbers(self, ("success_radius", "min_separation", "running_weight"), positive=False)
         if not self.success_radius > 0:
             raise ConfigError(
                 "success_radius must be > 0",
                 remediation="Pass a positive radius in world units.",
                 field="success_radius",
             )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ConfigError(
-                f"seed must be a non-negative int, got {self.seed!r}", remediation="Pass an integer seed.", field="seed"
-            )
+        check_ints(self, ("seed",), minimum=0)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -112,7 +102,24 @@ class Outcome:
 
 
 # --- policies -----------------------------------------------------------------------------------
-class LatentPlanner:
+class _RecedingHorizon:
+    """What the two planners share: one CEM/MPPI plan (``conditions.planner``) per call, with the
+    conditions' ``planner`` generator, warm-started from the previous plan shifted by the
+    ``replan_every`` executed steps."""
+
+    c: Conditions
+
+    def _restart(self) -> None:
+        self.rng = self.c.rng("planner")
+        self.mean: np.ndarray | None = None
+
+    def _plan(self, cost: Any, batch: int) -> np.ndarray:
+        best = plan(cost, batch, arm.ACTION_LIMIT, self.c.planner, self.rng, self.mean)
+        self.mean = shift(best, self.c.replan_every)
+        return best
+
+
+class LatentPlanner(_RecedingHorizon):
     """Plans in a model part's latent space from frames only (never sees a true state)."""
 
     oracle = False
@@ -131,18 +138,14 @@ class LatentPlanner:
 
     def reset(self, goal_frames: np.ndarray) -> None:
         self.z_goal = self._encode(goal_frames)
-        self.rng = self.c.rng("planner")
-        self.mean: np.ndarray | None = None
+        self._restart()
 
     def act(self, frames: np.ndarray) -> np.ndarray:
         z0 = self._encode(frames)
-        cost = latent_cost(self.model, self.params, z0, self.z_goal, self.c.running_weight)
-        best = plan(cost, frames.shape[0], arm.ACTION_LIMIT, self.c.planner, self.rng, self.mean)
-        self.mean = shift(best, self.c.replan_every)
-        return best
+        return self._plan(latent_cost(self.model, self.params, z0, self.z_goal, self.c.running_weight), frames.shape[0])
 
 
-class TrueDynamicsPlanner:
+class TrueDynamicsPlanner(_RecedingHorizon):
     """The same planner on the true state with the real dynamics (the upper bound)."""
 
     oracle = True
@@ -152,14 +155,10 @@ class TrueDynamicsPlanner:
 
     def reset(self, goal_states: np.ndarray) -> None:
         self.goals = np.asarray(goal_states)
-        self.rng = self.c.rng("planner")
-        self.mean: np.ndarray | None = None
+        self._restart()
 
     def act(self, states: np.ndarray) -> np.ndarray:
-        cost = true_state_cost(states, self.goals, self.c.running_weight)
-        best = plan(cost, states.shape[0], arm.ACTION_LIMIT, self.c.planner, self.rng, self.mean)
-        self.mean = shift(best, self.c.replan_every)
-        return best
+        return self._plan(true_state_cost(states, self.goals, self.c.running_weight), states.shape[0])
 
 
 class RandomPolicy:

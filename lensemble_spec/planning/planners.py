@@ -29,13 +29,27 @@ CostFn = Callable[[np.ndarray], np.ndarray]
 PLANNERS = ("cem", "mppi")
 
 
-def check_positive_ints(obj: object, names: tuple[str, ...]) -> None:
-    """ConfigError naming the first of ``names`` whose value on ``obj`` is not an int >= 1."""
+def check_ints(obj: object, names: tuple[str, ...], *, minimum: int = 1) -> None:
+    """ConfigError naming the first of ``names`` whose value on ``obj`` is not an int >= ``minimum``."""
     for name in names:
         v = getattr(obj, name)
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum:
+            what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
             raise ConfigError(
-                f"{name} must be a positive int, got {v!r}", remediation=f"Pass {name} as an integer >= 1.", field=name
+                f"{name} must be {what}, got {v!r}", remediation=f"Pass {name} as an integer >= {minimum}.", field=name
+            )
+
+
+def check_finite_numbers(obj: object, names: tuple[str, ...], *, positive: bool) -> None:
+    """ConfigError naming the first of ``names`` whose value on ``obj`` is not a finite number
+    ``> 0`` (``positive``) or ``>= 0``."""
+    for name in names:
+        v = getattr(obj, name)
+        if not (isinstance(v, (int, float)) and np.isfinite(v) and (v > 0 if positive else v >= 0)):
+            raise ConfigError(
+                f"{name} must be a finite number {'>' if positive else '>='} 0, got {v!r}",
+                remediation=f"Pass a {'positive' if positive else 'non-negative'} {name}.",
+                field=name,
             )
 
 
@@ -57,19 +71,14 @@ class PlannerConfig:
             raise ConfigError(
                 f"unknown planner {self.method!r}", remediation=f"Use one of {', '.join(PLANNERS)}.", field="method"
             )
-        check_positive_ints(self, ("horizon", "samples", "iterations", "elites"))
+        check_ints(self, ("horizon", "samples", "iterations", "elites"))
         if self.elites > self.samples:
             raise ConfigError(
                 f"elites ({self.elites}) exceed samples ({self.samples})",
                 remediation="Keep elites <= samples.",
                 field="elites",
             )
-        for name in ("temperature", "init_std_fraction"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
-                raise ConfigError(
-                    f"{name} must be a finite number > 0, got {v!r}", remediation=f"Pass a positive {name}.", field=name
-                )
+        check_finite_numbers(self, ("temperature", "init_std_fraction"), positive=True)
 
 
 def _check_limits(limit: np.ndarray) -> np.ndarray:

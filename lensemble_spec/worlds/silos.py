@@ -31,6 +31,7 @@ from __future__ import annotations
 import colorsys
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -350,34 +351,18 @@ def world_from_spec(spec: WorldSpec) -> WorldSplits:
     return WorldSplits(silos=silos, heldout=heldout, probe=probe, spec=spec, probe_states=states)
 
 
-def make_world(
-    seed: int,
-    *,
-    n_silos: int = 4,
-    episodes_per_silo: int = 24,
-    horizon: int = 24,
-    image_size: int = 48,
-    probe_size: int = 128,
-    probe_style: str = "mixture",
-) -> WorldSplits:
+def make_world(seed: int, **options: Any) -> WorldSplits:
     """The synthetic arm world: ``n_silos`` non-IID training silos, a held-out split, a public probe.
 
-    Each split holds ``obs`` ``(E, T+1, 3, H, W)`` float32 in [0, 1], ``actions`` ``(E, T, 5)``
-    float32 joint-velocity commands and ``states`` ``(E, T+1, 5)`` float32 ground truth
-    (``E = episodes_per_silo``, ``T = horizon``, ``H = W = image_size``). Bad arguments raise
-    :class:`~lensemble_spec.errors.ConfigError`. See the module docstring for the split policy.
+    ``options`` are the keyword arguments of :func:`make_spec`, with its defaults (``n_silos``,
+    ``episodes_per_silo``, ``horizon``, ``image_size``, ``probe_size``, ``probe_style``); the world
+    is ``world_from_spec(make_spec(seed, **options))``. Each split holds ``obs`` ``(E, T+1, 3, H, W)``
+    float32 in [0, 1], ``actions`` ``(E, T, 5)`` float32 joint-velocity commands and ``states``
+    ``(E, T+1, 5)`` float32 ground truth (``E = episodes_per_silo``, ``T = horizon``,
+    ``H = W = image_size``). Bad arguments raise :class:`~lensemble_spec.errors.ConfigError` (an
+    unknown keyword, ``TypeError``). See the module docstring for the split policy.
     """
-    return world_from_spec(
-        make_spec(
-            seed,
-            n_silos=n_silos,
-            episodes_per_silo=episodes_per_silo,
-            horizon=horizon,
-            image_size=image_size,
-            probe_size=probe_size,
-            probe_style=probe_style,
-        )
-    )
+    return world_from_spec(make_spec(seed, **options))
 
 
 #: Sizes of :func:`harness_world` (the conformance suite's world).
