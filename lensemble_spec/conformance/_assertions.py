@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -104,3 +104,10 @@ def assert_no_problems(problems: list[str], what: str) -> None:
         shown = "\n  ".join(problems[:20])
         more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise AssertionError(f"{what}:\n  {shown}{more}")
+
+
+def assert_each_run(views: Iterable[Any], problems_of: Callable[[Any], Iterable[str]], what: str) -> None:
+    """The one loop of the suite's per-run checks: ``problems_of(view)`` names what is wrong with one
+    run (nothing when it conforms); every problem, prefixed with the run's label, is reported under
+    ``what`` by :func:`assert_no_problems`. The test calling it reports its own requirement id."""
+    assert_no_problems([f"{view.label}: {problem}" for view in views for problem in problems_of(view)], what)

@@ -100,15 +100,20 @@ def _optional_part(request: pytest.FixtureRequest, name: str) -> Any:
         return None
 
 
-@pytest.fixture(scope="session")
-def world(impl: Any) -> Any:
-    problem = world_problem(impl.model)
+def _require_world_fits(model: Any) -> None:
+    """A harness precondition: the harness world can feed ``model`` (else precondition-not-met)."""
+    problem = world_problem(model)
     if problem:
         precondition_not_met(
             f"the harness world cannot feed this model: {problem}",
             "declare obs_shape (3, H, H) with H a multiple of 8 and action_dim 5, or adapt the model to them in the "
             "adapter",
         )
+
+
+@pytest.fixture(scope="session")
+def world(impl: Any) -> Any:
+    _require_world_fits(impl.model)
     return world_for(impl.model)
 
 
@@ -148,13 +153,7 @@ def sketch(model_part: Any) -> np.ndarray:
 # --- federation runs ----------------------------------------------------------------------------------
 @run_fixture
 def runner(federation_part: Any, impl: Any, run_level: str, tmp_path_factory: pytest.TempPathFactory) -> Runner:
-    problem = world_problem(impl.model)
-    if problem:
-        precondition_not_met(
-            f"the harness world cannot feed this model: {problem}",
-            "declare obs_shape (3, H, H) with H a multiple of 8 and action_dim 5, or adapt the model to them in the "
-            "adapter",
-        )
+    _require_world_fits(impl.model)
     runner = Runner(federation_part, impl.model, run_level, tmp_path_factory.mktemp("harness-runs"))
     if not runner.sources():
         skip_not_implemented(

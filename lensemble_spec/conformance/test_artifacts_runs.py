@@ -15,7 +15,7 @@ import dataclasses
 import pytest
 
 from . import _assertions as check
-from ._assertions import assert_no_problems
+from ._assertions import assert_each_run
 
 
 def _harness_views(runs_under_test):
@@ -25,40 +25,38 @@ def _harness_views(runs_under_test):
     return views
 
 
+def _names_another_run(view):
+    m, cfg = view.manifest(), view.harness.config
+    if (m.get("control"), m.get("root_seed")) != (cfg.control, cfg.seed):
+        yield f"manifest names {m.get('control')}/{m.get('root_seed')}, the run was {cfg.control}/{cfg.seed}"
+
+
 @pytest.mark.requirement("ART-016")
 def test_manifest_names_the_run_it_was_asked_to_make(runs_under_test):
-    problems = []
-    for view in _harness_views(runs_under_test):
-        m, cfg = view.manifest(), view.harness.config
-        if (m.get("control"), m.get("root_seed")) != (cfg.control, cfg.seed):
-            problems.append(
-                f"{view.label}: manifest names {m.get('control')}/{m.get('root_seed')}, the run was "
-                f"{cfg.control}/{cfg.seed}"
-            )
-    assert_no_problems(problems, "manifest")
+    assert_each_run(_harness_views(runs_under_test), _names_another_run, "manifest")
+
+
+def _config_not_given(view):
+    cfg = view.config()
+    given = dataclasses.asdict(view.harness.config)
+    outer = cfg.get("outer") if isinstance(cfg.get("outer"), dict) else {}
+    wrong = {k: (cfg.get(k), v) for k, v in given.items() if k != "outer" and cfg.get(k) != v}
+    wrong.update({f"outer.{k}": (outer.get(k), v) for k, v in given["outer"].items() if outer.get(k) != v})
+    if wrong:
+        yield f"manifest config differs from the run's configuration (recorded, given): {wrong}"
 
 
 @pytest.mark.requirement("ART-017")
 def test_manifest_config_holds_the_configuration_given(runs_under_test):
-    problems = []
-    for view in _harness_views(runs_under_test):
-        cfg = view.config()
-        given = dataclasses.asdict(view.harness.config)
-        outer = cfg.get("outer") if isinstance(cfg.get("outer"), dict) else {}
-        wrong = {k: (cfg.get(k), v) for k, v in given.items() if k != "outer" and cfg.get(k) != v}
-        wrong.update({f"outer.{k}": (outer.get(k), v) for k, v in given["outer"].items() if outer.get(k) != v})
-        if wrong:
-            problems.append(
-                f"{view.label}: manifest config differs from the run's configuration (recorded, given): {wrong}"
-            )
-    assert_no_problems(problems, "manifest config")
+    assert_each_run(_harness_views(runs_under_test), _config_not_given, "manifest config")
+
+
+def _probe_not_given(view):
+    points = view.probe().get("points")
+    if points is None or not check.bitwise_equal(points, view.harness.probe.points):
+        yield "probe points are not the probe the run was given"
 
 
 @pytest.mark.requirement("ART-022")
 def test_probe_file_holds_the_probe_given(runs_under_test):
-    problems = []
-    for view in _harness_views(runs_under_test):
-        points = view.probe().get("points")
-        if points is None or not check.bitwise_equal(points, view.harness.probe.points):
-            problems.append(f"{view.label}: probe points are not the probe the run was given")
-    assert_no_problems(problems, "probe file")
+    assert_each_run(_harness_views(runs_under_test), _probe_not_given, "probe file")

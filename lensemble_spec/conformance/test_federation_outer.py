@@ -72,6 +72,11 @@ def step(federation_part, theta, deltas, state, config: OuterConfig):
     return {k: check.as_array(v) for k, v in new.items()}, new_state
 
 
+def first_step(federation_part, theta, deltas, config: OuterConfig):
+    """:func:`step` from a fresh outer state, ``outer_init(theta)``."""
+    return step(federation_part, theta, deltas, federation_part.outer_init(theta), config)
+
+
 def assert_matches_reference(got: Mapping[str, Any], expected: Mapping[str, np.ndarray], what: str) -> None:
     assert set(got) == set(expected), f"{what}: names {sorted(got)} != {sorted(expected)}"
     for name in expected:
@@ -87,13 +92,7 @@ def assert_matches_reference(got: Mapping[str, Any], expected: Mapping[str, np.n
 def test_lr_one_without_momentum_lands_on_the_mean_local_model(federation_part, n):
     theta = make_params(1)
     deltas = make_deltas(2, [f"p{i}" for i in range(n)])
-    new, _ = step(
-        federation_part,
-        theta,
-        deltas,
-        federation_part.outer_init(theta),
-        OuterConfig(lr=1.0, momentum=0.0, nesterov=True),
-    )
+    new, _ = first_step(federation_part, theta, deltas, OuterConfig(lr=1.0, momentum=0.0, nesterov=True))
     mean_local = {k: np.mean([theta[k].astype(np.float64) + d[k] for d in deltas.values()], axis=0) for k in theta}
     assert_matches_reference(new, mean_local, "lr=1, momentum=0 (the update must be ADDED)")
 
@@ -102,13 +101,7 @@ def test_lr_one_without_momentum_lands_on_the_mean_local_model(federation_part, 
 def test_fractional_step_moves_toward_the_participants(federation_part):
     theta = make_params(3)
     deltas = make_deltas(4, ["a", "b"])
-    new, _ = step(
-        federation_part,
-        theta,
-        deltas,
-        federation_part.outer_init(theta),
-        OuterConfig(lr=0.5, momentum=0.0, nesterov=True),
-    )
+    new, _ = first_step(federation_part, theta, deltas, OuterConfig(lr=0.5, momentum=0.0, nesterov=True))
     expected, _ = oracle.outer_step(theta, deltas, None, lr=0.5, momentum=0.0, nesterov=True)
     assert_matches_reference(new, expected, "θ + 0.5·mean Δ")
 
@@ -155,7 +148,7 @@ def test_fresh_state_is_zero_velocity_and_the_state_carries_it(federation_part):
 def test_outer_step_does_not_modify_its_inputs(federation_part):
     config = OuterConfig(lr=0.5, momentum=0.9, nesterov=True)
     theta = make_params(9)
-    _, state = step(federation_part, theta, make_deltas(10, ["a"]), federation_part.outer_init(theta), config)
+    _, state = first_step(federation_part, theta, make_deltas(10, ["a"]), config)
     deltas = make_deltas(11, ["a", "b", "c"])
     before = (check.as_params(theta), {p: check.as_params(d) for p, d in deltas.items()}, snapshot(state))
     pristine = copy.deepcopy(state)
@@ -211,7 +204,7 @@ def test_outer_step_ignores_arrival_order(federation_part):
     results = []
     for order in itertools.islice(itertools.permutations(ids), 0, None, 17):
         shuffled = {pid: deltas[pid] for pid in order}
-        t, s = step(federation_part, theta, shuffled, federation_part.outer_init(theta), config)
+        t, s = first_step(federation_part, theta, shuffled, config)
         nxt, _ = step(federation_part, t, {pid: deltas[pid] for pid in reversed(order)}, s, config)
         results.append((order, t, nxt))
     first = results[0]
@@ -223,7 +216,7 @@ def test_outer_step_ignores_arrival_order(federation_part):
 @pytest.mark.requirement("FED-021")
 def test_new_global_keeps_names_shapes_and_dtypes(federation_part):
     theta = make_params(19)
-    new, _ = step(federation_part, theta, make_deltas(20, ["a", "b"]), federation_part.outer_init(theta), OuterConfig())
+    new, _ = first_step(federation_part, theta, make_deltas(20, ["a", "b"]), OuterConfig())
     assert set(new) == set(theta)
     for name, value in theta.items():
         assert new[name].shape == value.shape and new[name].dtype == value.dtype, (
@@ -299,7 +292,7 @@ def test_foreign_parameter_in_a_delta_is_a_residency_violation(federation_part, 
 def test_failed_outer_step_leaves_the_state_unchanged(federation_part, failure):
     config = OuterConfig(lr=0.5, momentum=0.9, nesterov=True)
     theta = make_params(31)
-    theta, state = step(federation_part, theta, make_deltas(32, ["a", "b"]), federation_part.outer_init(theta), config)
+    theta, state = first_step(federation_part, theta, make_deltas(32, ["a", "b"]), config)
     before, pristine = snapshot(state), copy.deepcopy(state)
     good = make_deltas(33, ["a", "b"])
     bad = copy.deepcopy(good)

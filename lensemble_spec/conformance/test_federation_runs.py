@@ -17,7 +17,7 @@ import pytest
 from lensemble_spec.errors import QuorumNotMet
 
 from . import _oracle as oracle
-from ._assertions import assert_no_problems
+from ._assertions import assert_each_run
 
 RELEASABLE = ("encoder.", "predictor.")
 WITH_GLOBAL = ("anchored", "naive-fedavg", "centralized")
@@ -36,20 +36,21 @@ def _config_value(view, key: str):
 
 
 # --- §2 residency ---------------------------------------------------------------------------------------
+def _non_shared_parameters(view):
+    for entry in view.checkpoint_entries():
+        names = view.checkpoint(str(entry.get("path"))).tensors
+        foreign = sorted(n for n in names if not n.startswith(RELEASABLE))
+        if foreign:
+            yield f"checkpoint {entry.get('path')} holds {foreign[:3]}"
+    if view.harness is not None and view.harness.result.final_params is not None:
+        foreign = sorted(n for n in view.harness.result.final_params if not str(n).startswith(RELEASABLE))
+        if foreign:
+            yield f"final parameters hold {foreign[:3]}"
+
+
 @pytest.mark.requirement("FED-002")
 def test_global_model_holds_only_shared_parameters(runs_under_test):
-    problems: list[str] = []
-    for view in runs_under_test:
-        for entry in view.checkpoint_entries():
-            names = view.checkpoint(str(entry.get("path"))).tensors
-            foreign = sorted(n for n in names if not n.startswith(RELEASABLE))
-            if foreign:
-                problems.append(f"{view.label}: checkpoint {entry.get('path')} holds {foreign[:3]}")
-        if view.harness is not None and view.harness.result.final_params is not None:
-            foreign = sorted(n for n in view.harness.result.final_params if not str(n).startswith(RELEASABLE))
-            if foreign:
-                problems.append(f"{view.label}: final parameters hold {foreign[:3]}")
-    assert_no_problems(problems, "non-shared parameters in the global model")
+    assert_each_run(runs_under_test, _non_shared_parameters, "non-shared parameters in the global model")
 
 
 def _allowed_files(view) -> set[str]:
@@ -86,74 +87,71 @@ def _data_chunks(silos, public: bytes) -> list[tuple[str, bytes]]:
     return chunks
 
 
+def _silo_data_on_disk(view):
+    allowed = _allowed_files(view)
+    public = np.ascontiguousarray(view.harness.probe.points).tobytes() if view.harness is not None else b""
+    chunks = _data_chunks(view.harness.silos, public) if view.harness is not None else []
+    for path in sorted(Path(view.root).rglob("*")):
+        if path.is_dir():
+            continue
+        rel = path.relative_to(view.root).as_posix()
+        if rel not in allowed and not (rel.startswith("logs/") and rel.endswith((".log", ".txt"))):
+            yield f"unexpected file {rel}"
+        data = path.read_bytes()
+        leaked = sorted({name for name, chunk in chunks if chunk and chunk in data})
+        if leaked:
+            yield f"{rel} contains raw silo data ({', '.join(leaked)})"
+
+
 @pytest.mark.requirement("FED-005")
 def test_run_directory_holds_no_silo_data(runs_under_test):
-    problems: list[str] = []
-    for view in runs_under_test:
-        allowed = _allowed_files(view)
-        public = np.ascontiguousarray(view.harness.probe.points).tobytes() if view.harness is not None else b""
-        chunks = _data_chunks(view.harness.silos, public) if view.harness is not None else []
-        for path in sorted(Path(view.root).rglob("*")):
-            if path.is_dir():
-                continue
-            rel = path.relative_to(view.root).as_posix()
-            if rel not in allowed and not (rel.startswith("logs/") and rel.endswith((".log", ".txt"))):
-                problems.append(f"{view.label}: unexpected file {rel}")
-            data = path.read_bytes()
-            leaked = sorted({name for name, chunk in chunks if chunk and chunk in data})
-            if leaked:
-                problems.append(f"{view.label}: {rel} contains raw silo data ({', '.join(leaked)})")
-    assert_no_problems(problems, "run directory content")
+    assert_each_run(runs_under_test, _silo_data_on_disk, "run directory content")
 
 
 # --- §4 rounds ------------------------------------------------------------------------------------------
+def _round_order(view):
+    indices = [r.get("round_index") for r in view.records()]
+    expected = list(range(view.rounds() + 1))
+    if indices != expected:
+        yield f"round indices {indices}, expected {expected}"
+    elif view.records()[0].get("participants") != []:
+        yield f"record 0 lists participants {view.records()[0].get('participants')}"
+
+
 @pytest.mark.requirement("FED-009")
 def test_one_record_per_round_in_order(runs_under_test):
-    problems: list[str] = []
-    for view in runs_under_test:
-        indices = [r.get("round_index") for r in view.records()]
-        expected = list(range(view.rounds() + 1))
-        if indices != expected:
-            problems.append(f"{view.label}: round indices {indices}, expected {expected}")
-        elif view.records()[0].get("participants") != []:
-            problems.append(f"{view.label}: record 0 lists participants {view.records()[0].get('participants')}")
-    assert_no_problems(problems, "round records")
+    assert_each_run(runs_under_test, _round_order, "round records")
+
+
+def _record_participants(view):
+    given = set(view.harness.silos) if view.harness is not None else None
+    for rec in view.records():
+        t, parts = rec.get("round_index"), rec.get("participants")
+        if rec.get("control") != view.control:
+            yield f"round {t} names control {rec.get('control')!r}, run is {view.control!r}"
+        if not isinstance(parts, list) or parts != sorted(set(parts)):
+            yield f"round {t} participants {parts!r} are not sorted and distinct"
+        elif given is not None and not set(parts) <= given:
+            yield f"round {t} lists {sorted(set(parts) - given)}, not silos given to the run"
 
 
 @pytest.mark.requirement("FED-010")
 def test_records_name_the_control_and_sorted_given_silos(runs_under_test):
-    problems: list[str] = []
-    for view in runs_under_test:
-        given = set(view.harness.silos) if view.harness is not None else None
-        for rec in view.records():
-            t, parts = rec.get("round_index"), rec.get("participants")
-            if rec.get("control") != view.control:
-                problems.append(
-                    f"{view.label}: round {t} names control {rec.get('control')!r}, run is {view.control!r}"
-                )
-            if not isinstance(parts, list) or parts != sorted(set(parts)):
-                problems.append(f"{view.label}: round {t} participants {parts!r} are not sorted and distinct")
-            elif given is not None and not set(parts) <= given:
-                problems.append(
-                    f"{view.label}: round {t} lists {sorted(set(parts) - given)}, not silos given to the run"
-                )
-    assert_no_problems(problems, "record participants")
+    assert_each_run(runs_under_test, _record_participants, "record participants")
+
+
+def _below_quorum(view):
+    if view.control not in ("anchored", "naive-fedavg"):
+        return
+    quorum = int(_config_value(view, "min_participants") or 1)
+    for rec in view.records():
+        if rec.get("round_index", 0) >= 1 and len(rec.get("participants") or []) < quorum:
+            yield f"round {rec.get('round_index')} committed {rec.get('participants')} below quorum {quorum}"
 
 
 @pytest.mark.requirement("FED-011")
 def test_committed_rounds_meet_the_quorum(runs_under_test):
-    problems: list[str] = []
-    for view in runs_under_test:
-        if view.control not in ("anchored", "naive-fedavg"):
-            continue
-        quorum = int(_config_value(view, "min_participants") or 1)
-        for rec in view.records():
-            if rec.get("round_index", 0) >= 1 and len(rec.get("participants") or []) < quorum:
-                problems.append(
-                    f"{view.label}: round {rec.get('round_index')} committed {rec.get('participants')} below quorum "
-                    f"{quorum}"
-                )
-    assert_no_problems(problems, "quorum")
+    assert_each_run(runs_under_test, _below_quorum, "quorum")
 
 
 @pytest.mark.requirement("FED-012")
@@ -174,38 +172,40 @@ def test_run_below_quorum_raises_and_commits_nothing(runner):
         assert len(lines) <= 1, f"{len(lines)} round records written below quorum"
 
 
+def _broken_chain(view):
+    if view.control not in WITH_GLOBAL:
+        return
+    records = view.records()
+    if records and records[0].get("parent_hash") is not None:
+        yield f"record 0 has parent_hash {records[0].get('parent_hash')}"
+    for prev, rec in zip(records, records[1:]):
+        if rec.get("parent_hash") != prev.get("global_hash") or rec.get("parent_hash") is None:
+            yield (
+                f"round {rec.get('round_index')} parent {rec.get('parent_hash')} != "
+                f"round {prev.get('round_index')} global {prev.get('global_hash')}"
+            )
+
+
 @pytest.mark.requirement("FED-013")
 def test_parent_hash_chain_of_records(runs_under_test):
-    problems: list[str] = []
-    for view in runs_under_test:
-        if view.control not in WITH_GLOBAL:
-            continue
-        records = view.records()
-        if records and records[0].get("parent_hash") is not None:
-            problems.append(f"{view.label}: record 0 has parent_hash {records[0].get('parent_hash')}")
-        for prev, rec in zip(records, records[1:]):
-            if rec.get("parent_hash") != prev.get("global_hash") or rec.get("parent_hash") is None:
-                problems.append(
-                    f"{view.label}: round {rec.get('round_index')} parent {rec.get('parent_hash')} != "
-                    f"round {prev.get('round_index')} global {prev.get('global_hash')}"
-                )
-    assert_no_problems(problems, "record hash chain")
+    assert_each_run(runs_under_test, _broken_chain, "record hash chain")
 
 
 # --- §6 seeds -------------------------------------------------------------------------------------------
+def _sketch_seeds(view):
+    manifest = view.manifest()
+    root = _config_value(view, "seed")
+    if manifest.get("root_seed") != root:
+        yield f"manifest root_seed {manifest.get('root_seed')} != configured seed {root}"
+        return
+    expected = [oracle.derive_seed(root, f"sketch:{t}") for t in range(view.rounds() + 1)]
+    if manifest.get("round_sketch_seeds") != expected:
+        yield f"round_sketch_seeds {manifest.get('round_sketch_seeds')} != {expected}"
+
+
 @pytest.mark.requirement("FED-026")
 def test_manifest_lists_the_derived_sketch_seeds(runs_under_test):
-    problems: list[str] = []
-    for view in runs_under_test:
-        manifest = view.manifest()
-        root = _config_value(view, "seed")
-        if manifest.get("root_seed") != root:
-            problems.append(f"{view.label}: manifest root_seed {manifest.get('root_seed')} != configured seed {root}")
-            continue
-        expected = [oracle.derive_seed(root, f"sketch:{t}") for t in range(view.rounds() + 1)]
-        if manifest.get("round_sketch_seeds") != expected:
-            problems.append(f"{view.label}: round_sketch_seeds {manifest.get('round_sketch_seeds')} != {expected}")
-    assert_no_problems(problems, "sketch seeds")
+    assert_each_run(runs_under_test, _sketch_seeds, "sketch seeds")
 
 
 @pytest.mark.requirement("FED-028")

@@ -94,12 +94,17 @@ def _expected_q(name: str, source: np.ndarray, reference: np.ndarray) -> np.ndar
     return expected
 
 
+def _returned_and_expected_q(model_part, name: str, q, local, points, reference) -> tuple[np.ndarray, np.ndarray]:
+    """The ``Q`` an implementation returned (float64) and the oracle's ``procrustes_align(encode(local,
+    points), reference)`` it must match (see :func:`_expected_q`)."""
+    expected = _expected_q(name, check.encoded(model_part, local, points), reference)
+    return np.asarray(check.as_array(q), dtype=np.float64), expected
+
+
 @pytest.mark.requirement("GAUGE-026")
 def test_align_release_returns_the_procrustes_solution(model_part, cases, released, points):
     for name, _glob, local, reference in cases:
-        _aligned, q = released[name]
-        expected = _expected_q(name, check.encoded(model_part, local, points), reference)
-        q = np.asarray(check.as_array(q), dtype=np.float64)
+        q, expected = _returned_and_expected_q(model_part, name, released[name][1], local, points, reference)
         assert q.shape == expected.shape, f"{name}: expected Q of shape {expected.shape}; got {q.shape}"
         assert np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
             f"{name}: expected Q = procrustes_align(encode(local, points), reference) (RFC-0002 §3, over O(d), "
@@ -166,8 +171,7 @@ def test_a_reflected_local_frame_is_restored(model_part, federation_part, params
     # The residual alone cannot see an SO(d)-only backstop on a frame that spans fewer than d
     # directions (flipping an unspanned direction turns the reflection into a rotation); the
     # returned Q can: over O(d) with the minimal completion it is a reflection.
-    expected = _expected_q(f"reflection {seed}", check.encoded(model_part, local, points), reference)
-    q = np.asarray(check.as_array(q), dtype=np.float64)
+    q, expected = _returned_and_expected_q(model_part, f"reflection {seed}", q, local, points, reference)
     assert np.linalg.det(q) < 0 and np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
         f"expected Q = procrustes_align(encode(local, points), reference), a reflection (det "
         f"{np.linalg.det(expected):+.3f}: "
