@@ -43,32 +43,25 @@ def impl(request: pytest.FixtureRequest) -> Any:
     return state.impl
 
 
-def _part(request: pytest.FixtureRequest, part: str) -> Any:
-    implementation = request.getfixturevalue("impl")
-    value = getattr(implementation, part, None)
-    if value is None:
-        skip_not_implemented(f"{implementation.name} has no `{part}` part")
-    return value
+def _part_fixture(part: str) -> Any:
+    """The session fixture ``<part>_part``: that part of ``impl``; a NOT IMPLEMENTED skip when it is ``None``."""
+
+    def fixture(request: pytest.FixtureRequest) -> Any:
+        implementation = request.getfixturevalue("impl")
+        value = getattr(implementation, part, None)
+        if value is None:
+            skip_not_implemented(f"{implementation.name} has no `{part}` part")
+        return value
+
+    fixture.__name__ = fixture.__qualname__ = f"{part}_part"
+    fixture.__doc__ = f"The implementation's ``{part}`` part; a NOT IMPLEMENTED skip when it is ``None``."
+    return pytest.fixture(scope="session", name=f"{part}_part")(fixture)
 
 
-@pytest.fixture(scope="session")
-def gauge_part(request: pytest.FixtureRequest) -> Any:
-    return _part(request, "gauge")
-
-
-@pytest.fixture(scope="session")
-def model_part(request: pytest.FixtureRequest) -> Any:
-    return _part(request, "model")
-
-
-@pytest.fixture(scope="session")
-def federation_part(request: pytest.FixtureRequest) -> Any:
-    return _part(request, "federation")
-
-
-@pytest.fixture(scope="session")
-def artifacts_part(request: pytest.FixtureRequest) -> Any:
-    return _part(request, "artifacts")
+gauge_part = _part_fixture("gauge")
+model_part = _part_fixture("model")
+federation_part = _part_fixture("federation")
+artifacts_part = _part_fixture("artifacts")
 
 
 @pytest.fixture(scope="session")
