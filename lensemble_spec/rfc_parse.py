@@ -54,7 +54,8 @@ _FILE_RE = re.compile(r"^RFC-(\d{4})-[a-z0-9]+(?:-[a-z0-9]+)*\.md$")
 _TITLE_RE = re.compile(r"^# (RFC-\d{4}): (\S.*)$")
 _PREFIX_ROW_RE = re.compile(r"^\|\s*Requirement prefix\s*\|\s*`?([^|`]*?)`?\s*\|\s*$")
 _PREFIX_RE = re.compile(r"^[A-Z][A-Z0-9]*$")
-_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+#: An ATX Markdown heading: ``(hashes, title)`` (also what the RFC pages of the report render).
+HEADING_RE = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _NUMBERED_RE = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+(\S.*)$")
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
@@ -279,7 +280,7 @@ def parse_rfc_text(text: str, file: str | Path) -> ParsedRFC:
             i += 1
             continue
 
-        hm = _HEADING_RE.match(raw)
+        hm = HEADING_RE.match(raw)
         if hm:
             if len(hm.group(1)) == 1:
                 raise _fail(file, lineno, "only the first line may be a level-1 heading")

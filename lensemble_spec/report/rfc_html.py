@@ -18,11 +18,12 @@ import html
 import re
 from pathlib import Path
 
+from ..rfc_parse import HEADING_RE
+
 _CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?![\w*])")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+\.)\s+(.*)$")
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})(.*)$")
 _REQ = re.compile(r"^<strong>([A-Z][A-Z0-9]*-\d{3})</strong> \((MUST|SHOULD|MAY)\)")
@@ -117,7 +118,7 @@ def markdown_to_html(text: str) -> str:
             continue
         if not line.strip():
             flush()
-        elif (h := _HEADING.match(line)) is not None:
+        elif (h := HEADING_RE.match(line)) is not None:
             flush()
             level, title = len(h.group(1)), h.group(2)
             out.append(f'<h{level} id="{slug(title)}">{inline(title)}</h{level}>')
