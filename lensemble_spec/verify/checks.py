@@ -32,6 +32,10 @@ class Checker:
     def skip(self, req: str, check: str, subject: str, message: str) -> None:
         self.report.skipped(req, check, f"{self.prefix}{subject}", message)
 
+    def judge(self, held: bool, req: str, check: str, subject: str, passed: str, failed: str) -> None:
+        """:meth:`ok` worded ``passed`` when ``held``, else :meth:`fail` worded ``failed``."""
+        self.report.judge(held, req, check, f"{self.prefix}{subject}", passed, failed)
+
     def pin(self, value: Any, subject: str) -> None:
         """ART-023/024/025 findings for one pin (see :func:`check_pin`)."""
         check_pin(value, subject, hub_cache=self.hub_cache, ok=self.ok, fail=self.fail, skip=self.skip)

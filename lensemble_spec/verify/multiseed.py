@@ -87,20 +87,14 @@ def verify_multiseed(root: Path, report: VerificationReport, model: Any, cache: 
             report.failed("EVAL-015", "multiseed-rows", f"{prefix}{files.RESULTS_FILE}", exc.message)
         else:
             theirs = seed_raw.get("controls") if isinstance(seed_raw, dict) else None
-            if _close(theirs, dumped["controls"]):
-                report.passed(
-                    "EVAL-015",
-                    "multiseed-rows",
-                    f"{files.RESULTS_FILE}:per_seed[{entry.seed}]",
-                    f"rows equal {prefix}{files.RESULTS_FILE}",
-                )
-            else:
-                report.failed(
-                    "EVAL-015",
-                    "multiseed-rows",
-                    f"{files.RESULTS_FILE}:per_seed[{entry.seed}]",
-                    f"rows differ from {prefix}{files.RESULTS_FILE}",
-                )
+            report.judge(
+                _close(theirs, dumped["controls"]),
+                "EVAL-015",
+                "multiseed-rows",
+                f"{files.RESULTS_FILE}:per_seed[{entry.seed}]",
+                f"rows equal {prefix}{files.RESULTS_FILE}",
+                f"rows differ from {prefix}{files.RESULTS_FILE}",
+            )
         for row in entry.variants:
             run_dir = seed_dir / "variants" / row.variant
             subject = f"{prefix}variants/{row.variant}/"
@@ -141,37 +135,32 @@ def _check_aggregates(report: VerificationReport, raw: dict[str, Any], per_seed:
         for label, row in expected.items():
             got = claimed[label]
             subject = f"{files.RESULTS_FILE}:{group}.{label}"
-            if got.get("verdict") == row["verdict"]:
-                report.passed(
-                    "EVAL-014", "multiseed-verdict", subject, f"'{row['verdict']}' is the worst per-seed verdict"
-                )
-            else:
-                report.failed(
-                    "EVAL-014",
-                    "multiseed-verdict",
-                    subject,
-                    f"claims '{got.get('verdict')}', the worst per-seed verdict is '{row['verdict']}'",
-                )
-            same = _close(got.get("metrics"), row["metrics"]) and _close(got.get("series"), row["series"])
-            if same:
-                report.passed("EVAL-015", "multiseed-mean", subject, "metrics and series are the means over seeds")
-            else:
-                report.failed(
-                    "EVAL-015",
-                    "multiseed-mean",
-                    subject,
-                    "metrics or series differ from the means over the per-seed rows",
-                )
-    for key in ("interval_method", "intervals", "differences"):
-        if _close(raw.get(key), want[key]):
-            report.passed("EVAL-015", "multiseed-intervals", f"{files.RESULTS_FILE}:{key}", "recomputed from per_seed")
-        else:
-            report.failed(
-                "EVAL-015",
-                "multiseed-intervals",
-                f"{files.RESULTS_FILE}:{key}",
-                "differs from the value recomputed from per_seed",
+            report.judge(
+                got.get("verdict") == row["verdict"],
+                "EVAL-014",
+                "multiseed-verdict",
+                subject,
+                f"'{row['verdict']}' is the worst per-seed verdict",
+                f"claims '{got.get('verdict')}', the worst per-seed verdict is '{row['verdict']}'",
             )
+            same = _close(got.get("metrics"), row["metrics"]) and _close(got.get("series"), row["series"])
+            report.judge(
+                same,
+                "EVAL-015",
+                "multiseed-mean",
+                subject,
+                "metrics and series are the means over seeds",
+                "metrics or series differ from the means over the per-seed rows",
+            )
+    for key in ("interval_method", "intervals", "differences"):
+        report.judge(
+            _close(raw.get(key), want[key]),
+            "EVAL-015",
+            "multiseed-intervals",
+            f"{files.RESULTS_FILE}:{key}",
+            "recomputed from per_seed",
+            "differs from the value recomputed from per_seed",
+        )
 
 
 __all__ = ["AGGREGATE_RTOL", "is_multiseed", "verify_multiseed"]

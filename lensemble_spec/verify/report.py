@@ -81,6 +81,10 @@ class VerificationReport:
     def skipped(self, requirement: str, check: str, subject: str, message: str) -> Finding:
         return self.add(requirement, "skip", check, subject, message)
 
+    def judge(self, held: bool, requirement: str, check: str, subject: str, passed: str, failed: str) -> Finding:
+        """A pass finding worded ``passed`` when ``held``, else a fail finding worded ``failed``."""
+        return self.add(requirement, "pass" if held else "fail", check, subject, passed if held else failed)
+
     def extend(self, findings: list[Finding]) -> None:
         self.findings.extend(findings)
 

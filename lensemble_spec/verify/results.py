@@ -189,12 +189,14 @@ class ResultsVerifier(Checker):
         except KeyError:
             self.fail("EVAL-014", "verdict", where, "no latent_dim: the verdict cannot be derived")
         else:
-            if row.verdict == verdict:
-                self.ok("EVAL-014", "verdict", where, f"'{verdict}' follows from the row's metrics")
-            else:
-                self.fail(
-                    "EVAL-014", "verdict", where, f"claims '{row.verdict}', the row's own numbers give '{verdict}'"
-                )
+            self.judge(
+                row.verdict == verdict,
+                "EVAL-014",
+                "verdict",
+                where,
+                f"'{verdict}' follows from the row's metrics",
+                f"claims '{row.verdict}', the row's own numbers give '{verdict}'",
+            )
         if run is None:
             self.skip("EVAL-010", "results-recompute", where, f"no run of control {row.control!r} to recompute from")
             return

@@ -314,12 +314,14 @@ class RunVerifier(RecordChecks, RecomputeChecks):
     def _check_listing(self) -> None:
         """The manifest lists the round-0 global (ART-018); per-round coverage is checked with the records."""
         has_round0 = any(c.participant is None and c.round_index == 0 for c in self.data.checkpoints)
-        if has_round0:
-            self.ok("ART-018", "manifest-checkpoints", files.MANIFEST_FILE, "lists the round-0 global θ_0")
-        else:
-            self.fail(
-                "ART-018", "manifest-checkpoints", files.MANIFEST_FILE, "does not list a round-0 global checkpoint"
-            )
+        self.judge(
+            has_round0,
+            "ART-018",
+            "manifest-checkpoints",
+            files.MANIFEST_FILE,
+            "lists the round-0 global θ_0",
+            "does not list a round-0 global checkpoint",
+        )
 
     # --- 5. probe -----------------------------------------------------------------------------
     def check_probe(self) -> None:

@@ -74,25 +74,23 @@ class RecomputeChecks(Checker):
         (local-only participants), since released models of a federated round are not in the run."""
         reference_degenerate = bool(got.get("drift_degenerate")) and got.get("drift_to_reference_deg") is None
         if reference_degenerate:
-            if m.drift_degenerate and m.drift_to_reference_deg is None:
-                self.ok("GAUGE-035", "degenerate-drift", where, "degenerate frame recorded as null with the flag set")
-            else:
-                self.fail(
-                    "GAUGE-035",
-                    "degenerate-drift",
-                    where,
-                    "the recomputed frame is degenerate but the record carries a drift or no flag",
-                )
+            self.judge(
+                m.drift_degenerate and m.drift_to_reference_deg is None,
+                "GAUGE-035",
+                "degenerate-drift",
+                where,
+                "degenerate frame recorded as null with the flag set",
+                "the recomputed frame is degenerate but the record carries a drift or no flag",
+            )
         elif got.get("drift_degenerate"):
-            if m.drift_degenerate:
-                self.ok("GAUGE-035", "degenerate-drift", where, "a degenerate participant pair is flagged")
-            else:
-                self.fail(
-                    "GAUGE-035",
-                    "degenerate-drift",
-                    where,
-                    "a participant pair is degenerate on recomputation but the record sets no flag",
-                )
+            self.judge(
+                m.drift_degenerate,
+                "GAUGE-035",
+                "degenerate-drift",
+                where,
+                "a degenerate participant pair is flagged",
+                "a participant pair is degenerate on recomputation but the record sets no flag",
+            )
         elif m.drift_degenerate and are_participants:
             self.fail(
                 "GAUGE-035",
