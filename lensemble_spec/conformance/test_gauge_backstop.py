@@ -101,6 +101,14 @@ def _returned_and_expected_q(model_part, name: str, q, local, points, reference)
     return np.asarray(check.as_array(q), dtype=np.float64), expected
 
 
+def _q_gap(q: np.ndarray, expected: np.ndarray) -> str:
+    """How a returned ``Q`` stands against the expected one (for a failure message)."""
+    return (
+        f"got det {np.linalg.det(q):+.3f} (expected {np.linalg.det(expected):+.3f}), max |Q − expected| = "
+        f"{np.max(np.abs(q - expected)):.3g} (PROCRUSTES_ATOL {bounds.PROCRUSTES_ATOL})"
+    )
+
+
 @pytest.mark.requirement("GAUGE-026")
 def test_align_release_returns_the_procrustes_solution(model_part, cases, released, points):
     for name, _glob, local, reference in cases:
@@ -108,10 +116,7 @@ def test_align_release_returns_the_procrustes_solution(model_part, cases, releas
         assert q.shape == expected.shape, f"{name}: expected Q of shape {expected.shape}; got {q.shape}"
         assert np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
             f"{name}: expected Q = procrustes_align(encode(local, points), reference) (RFC-0002 §3, over O(d), "
-            f"undetermined directions completed by the minimal rotation) within PROCRUSTES_ATOL "
-            f"{bounds.PROCRUSTES_ATOL}; "
-            f"got a Q differing by {np.max(np.abs(q - expected)):.3g} (det {np.linalg.det(q):+.3f}, expected det "
-            f"{np.linalg.det(expected):+.3f})"
+            f"undetermined directions completed by the minimal rotation); {_q_gap(q, expected)}"
         )
 
 
@@ -173,11 +178,8 @@ def test_a_reflected_local_frame_is_restored(model_part, federation_part, params
     # returned Q can: over O(d) with the minimal completion it is a reflection.
     q, expected = _returned_and_expected_q(model_part, f"reflection {seed}", q, local, points, reference)
     assert np.linalg.det(q) < 0 and np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
-        f"expected Q = procrustes_align(encode(local, points), reference), a reflection (det "
-        f"{np.linalg.det(expected):+.3f}: "
-        f"the reflection undone over O(d)); got det {np.linalg.det(q):+.3f}, max |Q − expected| = "
-        f"{np.max(np.abs(q - expected)):.3g} "
-        f"(PROCRUSTES_ATOL {bounds.PROCRUSTES_ATOL})"
+        f"expected Q = procrustes_align(encode(local, points), reference), a reflection (the reflection undone "
+        f"over O(d)); {_q_gap(q, expected)}"
     )
 
 
