@@ -148,6 +148,7 @@ def test_schemas_sit_below_checkpoints_pins_and_the_protocol() -> None:
         "lensemble_spec.artifacts.pins",
         "lensemble_spec.artifacts.rundir",
         "lensemble_spec.protocol",
+        "lensemble_spec.protocol_data",
         "lensemble_spec.metrics",
     }
     assert below & above == set()
