@@ -131,32 +131,47 @@ def test_local_only_models_concatenate_episodes():
     assert out.success.shape == (6,) and out.final_distance.shape == (6,)
 
 
-def test_bad_model_outputs_and_conditions_raise_typed_errors():
-    class Broken:
-        def encode(self, params, obs):
-            return np.zeros((1, 4))
+class _OneLatentModel:
+    """A model part whose encoder returns one latent row whatever the number of frames."""
 
-        def predict(self, params, z, a):
-            return z
+    def encode(self, params, obs):
+        return np.zeros((1, 4))
 
-    with pytest.raises(EvaluationError):
-        evaluate_models(Broken(), [None], SMALL, STYLE, SIZE)
-    with pytest.raises(EvaluationError):
-        evaluate_models(Broken(), [], SMALL, STYLE, SIZE)
-    for bad in (
-        {"episodes": 0},
-        {"replan_every": 9},
-        {"success_radius": 0.0},
-        {"seed": -1},
-        {"running_weight": float("inf")},
-    ):
-        with pytest.raises(ConfigError):
-            Conditions(**bad)
-    with pytest.raises(ConfigError):
+    def predict(self, params, z, a):
+        return z
+
+
+@pytest.mark.parametrize("params_list, match", [
+    pytest.param([None], "encode returned shape", id="one-latent-for-many-frames"),
+    pytest.param([], "no model", id="no-model"),
+])  # fmt: skip
+def test_bad_models_raise_evaluation_errors(params_list, match):
+    with pytest.raises(EvaluationError, match=match):
+        evaluate_models(_OneLatentModel(), params_list, SMALL, STYLE, SIZE)
+
+
+@pytest.mark.parametrize("bad", [
+    {"episodes": 0},
+    {"replan_every": 9},
+    {"success_radius": 0.0},
+    {"seed": -1},
+    {"running_weight": float("inf")},
+], ids=lambda bad: next(iter(bad)))  # fmt: skip
+def test_bad_conditions_raise_config_errors_naming_the_field(bad):
+    with pytest.raises(ConfigError) as info:
+        Conditions(**bad)
+    assert info.value.details["field"] == next(iter(bad))
+
+
+def test_conditions_round_trip_and_refuse_a_partial_record():
+    assert Conditions.from_dict(SMALL.to_dict()) == SMALL
+    with pytest.raises(ConfigError, match="not a set of planning conditions"):
         Conditions.from_dict({"episodes": 2})
+
+
+def test_tasks_that_cannot_be_separated_raise_a_config_error():
     with pytest.raises(ConfigError):
         draw_tasks(0, 2, min_separation=10.0)
-    assert Conditions.from_dict(SMALL.to_dict()) == SMALL
 
 
 def test_wilson_interval_known_values_and_bad_counts():
@@ -165,7 +180,10 @@ def test_wilson_interval_known_values_and_bad_counts():
     low, high = wilson_interval(5, 10)
     assert (low, high) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
     assert wilson_interval(10, 10)[1] == 1.0
-    for k, n in ((1, 0), (3, 2), (-1, 4), (True, 3)):
-        with pytest.raises(Exception) as exc:
-            wilson_interval(k, n)
-        assert type(exc.value).__name__ == "InputError"
+
+
+@pytest.mark.parametrize("k, n", [(1, 0), (3, 2), (-1, 4), (True, 3)])
+def test_wilson_interval_refuses_bad_counts(k, n):
+    with pytest.raises(Exception) as exc:
+        wilson_interval(k, n)
+    assert type(exc.value).__name__ == "InputError"

@@ -106,14 +106,16 @@ def test_bad_settings_raise_config_error(kwargs):
         PlannerConfig(**kwargs)
 
 
-def test_bad_inputs_raise_input_error():
-    cfg = PlannerConfig(horizon=2, samples=4, iterations=1, elites=2)
-    cost = quadratic(np.zeros((1, 2, 3)))
-    with pytest.raises(InputError):
-        plan(cost, 1, np.array([1.0, -1.0, 1.0]), cfg, _rng())
-    with pytest.raises(InputError):
-        plan(cost, 0, LIMIT, cfg, _rng())
-    with pytest.raises(InputError):
-        plan(cost, 1, LIMIT, cfg, _rng(), init_mean=np.zeros((1, 3, 3)))
-    with pytest.raises(InputError):
-        plan(lambda a: np.zeros(3), 1, LIMIT, cfg, _rng())
+CFG = PlannerConfig(horizon=2, samples=4, iterations=1, elites=2)
+
+
+@pytest.mark.parametrize("bad, match", [
+    pytest.param(lambda cost: plan(cost, 1, np.array([1.0, -1.0, 1.0]), CFG, _rng()), "action limits", id="limits"),
+    pytest.param(lambda cost: plan(cost, 0, LIMIT, CFG, _rng()), "batch", id="batch"),
+    pytest.param(lambda cost: plan(cost, 1, LIMIT, CFG, _rng(), init_mean=np.zeros((1, 3, 3))), "init_mean",
+                 id="init-mean-shape"),
+    pytest.param(lambda cost: plan(lambda a: np.zeros(3), 1, LIMIT, CFG, _rng()), "cost function", id="cost-shape"),
+])  # fmt: skip
+def test_bad_inputs_raise_input_error(bad, match):
+    with pytest.raises(InputError, match=match):
+        bad(quadratic(np.zeros((1, 2, 3))))

@@ -77,13 +77,14 @@ def test_vectorised_matches_reference(hworld, style_source):
     assert np.abs(fast - R.background(style, 16)[None]).max() > 0.3  # something was drawn
 
 
-def test_render_rejects_bad_input():
+@pytest.mark.parametrize("states, cubes", [
+    pytest.param(np.zeros((2, 4)), np.zeros((2, 2)), id="state-dim"),
+    pytest.param(np.zeros((2, 5)), np.zeros((3, 2)), id="cube-count"),
+    pytest.param(np.full((1, 5), np.nan), np.zeros((1, 2)), id="non-finite-state"),
+])  # fmt: skip
+def test_render_rejects_bad_input(states, cubes):
     with pytest.raises(InputError):
-        render_states(np.zeros((2, 4)), np.zeros((2, 2)), PUBLIC_STYLE, 16)
-    with pytest.raises(InputError):
-        render_states(np.zeros((2, 5)), np.zeros((3, 2)), PUBLIC_STYLE, 16)
-    with pytest.raises(InputError):
-        render_states(np.full((1, 5), np.nan), np.zeros((1, 2)), PUBLIC_STYLE, 16)
+        render_states(states, cubes, PUBLIC_STYLE, 16)
 
 
 def test_probe_hash_stable_and_sensitive(hworld):
