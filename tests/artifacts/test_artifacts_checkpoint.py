@@ -170,18 +170,17 @@ def test_dropped_manifest_entry_is_detected(tmp_path):
         load_checkpoint(tmp_path / "ck")
 
 
-def test_malformed_or_newer_header_is_a_typed_error(tmp_path):
+@pytest.mark.parametrize("changes, error, match", [
+    pytest.param({"schema_version": 2}, SchemaVersionMismatch, None, id="newer-schema-version"),
+    pytest.param({"content_hash": "ABC"}, ArtifactError, "content_hash", id="malformed-content-hash"),
+    pytest.param({"extra": "x"}, ArtifactError, "extra", id="extra-field"),
+])  # fmt: skip
+def test_malformed_or_newer_header_is_a_typed_error(tmp_path, changes, error, match):
     _save(tmp_path)
-    _edit_header(tmp_path / "ck", schema_version=2)
-    with pytest.raises(SchemaVersionMismatch):
+    _edit_header(tmp_path / "ck", **changes)
+    with pytest.raises(error, match=match) as info:
         load_checkpoint(tmp_path / "ck")
-    _edit_header(tmp_path / "ck", schema_version=1, content_hash="ABC")
-    with pytest.raises(ArtifactError) as info:
-        load_checkpoint(tmp_path / "ck")
-    assert type(info.value) is ArtifactError and "content_hash" in info.value.message
-    _edit_header(tmp_path / "ck", content_hash="0" * 64, extra="x")
-    with pytest.raises(ArtifactError, match="extra"):
-        load_checkpoint(tmp_path / "ck")
+    assert type(info.value) is error
 
 
 def test_created_at_is_not_hashed(tmp_path):
@@ -225,34 +224,33 @@ def test_pickle_only_directory_is_refused(tmp_path):
         load_checkpoint(d)
 
 
-def test_stray_and_missing_files(tmp_path):
+@pytest.mark.parametrize("damage, error, match", [
+    pytest.param(lambda d: (d / "notes.txt").write_text("hi"), CheckpointIntegrityError, "unexpected", id="stray-file"),
+    pytest.param(lambda d: (d / "weights.safetensors").unlink(), CheckpointIntegrityError, None, id="missing-weights"),
+    pytest.param(lambda d: (d / "header.json").unlink(), ArtifactError, None, id="missing-header"),
+])  # fmt: skip
+def test_stray_and_missing_files(tmp_path, damage, error, match):
     _save(tmp_path)
-    d = tmp_path / "ck"
-    (d / "notes.txt").write_text("hi")
-    with pytest.raises(CheckpointIntegrityError, match="unexpected"):
-        load_checkpoint(d)
-    (d / "notes.txt").unlink()
-    (d / "weights.safetensors").unlink()
-    with pytest.raises(CheckpointIntegrityError):
-        load_checkpoint(d)
-    (d / "header.json").unlink()
-    with pytest.raises(ArtifactError):
-        load_checkpoint(d)
+    damage(tmp_path / "ck")
+    with pytest.raises(error, match=match):
+        load_checkpoint(tmp_path / "ck")
 
 
-def test_weight_files_must_stay_inside(tmp_path):
+def _escape_by_symlink(d, outside):
+    os.symlink(outside, d / "weights.safetensors")
+
+
+@pytest.mark.parametrize("escape", [
+    pytest.param(lambda d, outside: _edit_header(d, weight_files=["../outside.safetensors"]), id="relative-path"),
+    pytest.param(lambda d, outside: _edit_header(d, weight_files=[str(outside)]), id="absolute-path"),
+    pytest.param(_escape_by_symlink, id="symlink"),
+])  # fmt: skip
+def test_weight_files_must_stay_inside(tmp_path, escape):
     _save(tmp_path)
     d = tmp_path / "ck"
     outside = tmp_path / "outside.safetensors"
     os.replace(d / "weights.safetensors", outside)
-    _edit_header(d, weight_files=["../outside.safetensors"])
-    with pytest.raises(PathEscape):
-        load_checkpoint(d)
-    _edit_header(d, weight_files=[str(outside)])
-    with pytest.raises(PathEscape):
-        load_checkpoint(d)
-    _edit_header(d, weight_files=["weights.safetensors"])
-    os.symlink(outside, d / "weights.safetensors")
+    escape(d, outside)
     with pytest.raises(PathEscape):
         load_checkpoint(d)
 
