@@ -112,7 +112,8 @@ def _q_gap(q: np.ndarray, expected: np.ndarray) -> str:
 @pytest.mark.requirement("GAUGE-026")
 def test_align_release_returns_the_procrustes_solution(model_part, cases, released, points):
     for name, _glob, local, reference in cases:
-        q, expected = _returned_and_expected_q(model_part, name, released[name][1], local, points, reference)
+        _aligned, q = released[name]
+        q, expected = _returned_and_expected_q(model_part, name, q, local, points, reference)
         assert q.shape == expected.shape, f"{name}: expected Q of shape {expected.shape}; got {q.shape}"
         assert np.max(np.abs(q - expected)) <= bounds.PROCRUSTES_ATOL, (
             f"{name}: expected Q = procrustes_align(encode(local, points), reference) (RFC-0002 §3, over O(d), "
