@@ -20,10 +20,10 @@ from so100_data import JOINTS, ep_red, frame_green, raw_action, raw_state
 
 from lensemble_reference.lerobot_data import (
     HELDOUT,
-    _to_model_frames,
     compute_split_hash,
     load_lerobot_silos,
 )
+from lensemble_reference.lerobot_data.silos import _to_model_frames
 from lensemble_spec.errors import ConfigError, DataError, ErrorCode
 
 # 11 episodes; episode 3 is too short for one chunk at horizon 3 (it must be excluded, not split).
@@ -349,10 +349,10 @@ def test_resize_is_antialiased_bilinear_and_keeps_range():
 def test_offline_mode_is_scoped_to_the_call(five_roots, monkeypatch):
     import huggingface_hub.constants as hub_constants
 
-    from lensemble_reference import lerobot_data
+    from lensemble_reference.lerobot_data import roots as lerobot_roots
 
     seen = []
-    real_check = lerobot_data._check_files  # runs inside the block where lerobot opens the root
+    real_check = lerobot_roots._check_files  # runs inside the block where lerobot opens the root
 
     def spy(*args, **kwargs):
         seen.append((os.environ.get("HF_HUB_OFFLINE"), hub_constants.HF_HUB_OFFLINE))
@@ -360,7 +360,7 @@ def test_offline_mode_is_scoped_to_the_call(five_roots, monkeypatch):
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(lerobot_data, "_check_files", spy)
+    monkeypatch.setattr(lerobot_roots, "_check_files", spy)
     load_lerobot_silos(five_roots[:3], horizon=2, image_size=8)
     assert len(seen) == 3 and all(s == ("1", True) for s in seen)  # forced on while lerobot reads
     assert "HF_HUB_OFFLINE" not in os.environ and hub_constants.HF_HUB_OFFLINE is False  # restored after

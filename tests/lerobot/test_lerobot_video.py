@@ -16,7 +16,8 @@ import pytest
 from so100_data import FPS, ep_red, frame_green, frame_rgb
 
 from lensemble_reference._video import decode_frames_at, import_lerobot, pyav_decoding
-from lensemble_reference.lerobot_data import HELDOUT, _to_model_frames, load_lerobot_silos
+from lensemble_reference.lerobot_data import HELDOUT, load_lerobot_silos
+from lensemble_reference.lerobot_data.silos import _to_model_frames
 from lensemble_spec.errors import DataError
 
 LENGTHS = [6, 7, 8, 6, 7]
