@@ -63,9 +63,9 @@ import numpy as np
 from lensemble_spec.errors import ConfigError, DataError
 from lensemble_spec.protocol import Silo
 
-from .roots import _check_compatible, _open_root, _Root, resolve_root
-from .silos import STD_FLOOR, _build_silo, _standardisation
-from .split import HELDOUT, SPLIT_SCHEMA, _assign, compute_split_hash
+from .roots import OpenedRoot, check_compatible, open_root, resolve_root
+from .silos import STD_FLOOR, build_silo, standardisation_stats
+from .split import HELDOUT, SPLIT_SCHEMA, assign_episodes, compute_split_hash
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,9 @@ def load_lerobot_silos(
     """
     specs = [roots] if isinstance(roots, (str, Path)) else list(roots)
     _check_arguments(specs, image_size, n_silos, horizon, frame_stride, max_frames_per_episode, heldout_fraction, split)
-    opened: list[_Root] = []
+    opened: list[OpenedRoot] = []
     for position, spec in enumerate(specs):
-        root = _open_root(
+        root = open_root(
             spec,
             position,
             image_key=image_key if image_key is not None or not opened else opened[0].image_key,
@@ -136,15 +136,15 @@ def load_lerobot_silos(
                 remediation="List each dataset root once; a repeated root would put its episodes in two splits.",
             )
         opened.append(root)
-    _check_compatible(opened, state_key, action_key)
+    check_compatible(opened, state_key, action_key)
 
     mode = split if split != "auto" else ("by_root" if len(opened) >= n_silos + 1 else "pooled")
     names = [f"silo{i}" for i in range(n_silos)]
-    assignment, rule = _assign(opened, names, mode, split_seed=split_seed, heldout_fraction=heldout_fraction)
+    assignment, rule = assign_episodes(opened, names, mode, split_seed=split_seed, heldout_fraction=heldout_fraction)
 
     by_key = {ep.key: ep for root in opened for ep in root.episodes}
     training = [by_key[k] for name in names for k in assignment[name]]
-    standardisation = _standardisation(training, opened[0], state_key, action_key, names)
+    standardisation = standardisation_stats(training, opened[0], state_key, action_key, names)
     state_mean, state_std = (np.asarray(standardisation["state"][k]) for k in ("mean", "std"))
     action_mean, action_std = (np.asarray(standardisation["action"][k]) for k in ("mean", "std"))
 
@@ -152,7 +152,7 @@ def load_lerobot_silos(
     sources: dict[str, np.ndarray] = {}
     for name in [*names, HELDOUT]:
         episodes = [by_key[k] for k in assignment[name]]
-        built[name], sources[name] = _build_silo(
+        built[name], sources[name] = build_silo(
             name,
             episodes,
             opened,

@@ -28,7 +28,9 @@ _FETCH_HINT = (
 
 
 @dataclass
-class _Episode:
+class Episode:
+    """One episode of an opened root: its rows, state/action arrays and the frames that enter chunks."""
+
     root: int
     index: int
     rows: np.ndarray  # positions in the root's hf_dataset, in frame order
@@ -46,7 +48,9 @@ class _Episode:
 
 
 @dataclass
-class _Root:
+class OpenedRoot:
+    """A root opened through lerobot (:func:`open_root`): its dataset, chosen camera, fingerprint, episodes."""
+
     spec: str
     path: Path
     repo_id: str
@@ -57,7 +61,7 @@ class _Root:
     fingerprint: str
     state_names: Any
     action_names: Any
-    episodes: list[_Episode]
+    episodes: list[Episode]
 
 
 def resolve_root(spec: Path | str) -> tuple[Path, str]:
@@ -178,7 +182,7 @@ def _vector_feature(features: Mapping[str, Any], key: str, path: Path) -> Any:
     return _feature_names(feature)
 
 
-def _open_root(
+def open_root(
     spec: Path | str,
     position: int,
     *,
@@ -188,7 +192,13 @@ def _open_root(
     horizon: int,
     frame_stride: int,
     max_frames: int | None,
-) -> _Root:
+) -> OpenedRoot:
+    """Open one root at list position ``position`` through lerobot, offline, and read its episodes.
+
+    The root's files are checked (:func:`check_files`) before lerobot sees them, so nothing is
+    downloaded; a missing feature, non-finite state/action or data rows that disagree with
+    ``meta/episodes`` raise :class:`DataError`.
+    """
     path, repo_id = resolve_root(spec)
     info = _read_info(path)
     features = info.get("features", {})
@@ -212,7 +222,7 @@ def _open_root(
     with _hub_offline():
         try:
             meta = lerobot_metadata(repo_id, root=path)
-            _check_files(meta, path, key if is_video else None)
+            check_files(meta, path, key if is_video else None)
             dataset = lerobot_dataset(repo_id, root=path, video_backend="pyav", tolerance_s=DEFAULT_TOLERANCE_S)
             columns = ["index", "episode_index", "frame_index", "timestamp", state_key, action_key]
             table = dataset.hf_dataset.with_format("numpy", columns=columns)[:]
@@ -241,7 +251,7 @@ def _open_root(
 
     lengths = [[ep.index, int(ep.rows.size)] for ep in episodes]
     fingerprint = hashlib.sha256(canonical_json({"info": info, "episodes": lengths})).hexdigest()
-    return _Root(
+    return OpenedRoot(
         spec=str(spec),
         path=path,
         repo_id=repo_id,
@@ -256,7 +266,7 @@ def _open_root(
     )
 
 
-def _check_files(meta: Any, path: Path, video_key: str | None) -> None:
+def check_files(meta: Any, path: Path, video_key: str | None) -> None:
     """Every data (and video) file an episode points at must exist: lerobot would download it."""
     missing: set[str] = set()
     for ep in range(meta.total_episodes):
@@ -285,7 +295,7 @@ def _episodes(
     horizon: int,
     frame_stride: int,
     max_frames: int | None,
-) -> list[_Episode]:
+) -> list[Episode]:
     ep_col = np.asarray(table["episode_index"], dtype=np.int64)
     fi_col = np.asarray(table["frame_index"], dtype=np.int64)
     states = np.asarray(table[state_key], dtype=np.float64)
@@ -298,7 +308,7 @@ def _episodes(
     order = np.lexsort((fi_col, ep_col))
     present, starts, counts = np.unique(ep_col[order], return_index=True, return_counts=True)
     where = {int(e): (int(s), int(c)) for e, s, c in zip(present, starts, counts)}
-    episodes: list[_Episode] = []
+    episodes: list[Episode] = []
     for i, index in enumerate(episode_rows["episode_index"]):
         index = int(index)
         length = int(episode_rows["length"][i])
@@ -317,7 +327,7 @@ def _episodes(
             video_from_s = float(episode_rows[f"videos/{video_key}/from_timestamp"][i])
             video_file = path / meta.get_video_file_path(index, video_key)
         episodes.append(
-            _Episode(
+            Episode(
                 root=position,
                 index=index,
                 rows=rows,
@@ -333,7 +343,7 @@ def _episodes(
     return sorted(episodes, key=lambda ep: ep.index)
 
 
-def _check_compatible(roots: list[_Root], state_key: str, action_key: str) -> None:
+def check_compatible(roots: list[OpenedRoot], state_key: str, action_key: str) -> None:
     """Roots combine only when a transition means the same thing: same fps, state and action sizes."""
     first = roots[0]
     for root in roots[1:]:
@@ -350,3 +360,6 @@ def _check_compatible(roots: list[_Root], state_key: str, action_key: str) -> No
                     f"{key!r} has shape {list(b)} in {root.path} but {list(a)} in {first.path}",
                     remediation="Combine only datasets of the same robot (same state and action dimensions).",
                 )
+
+
+__all__ = ["Episode", "OpenedRoot", "check_compatible", "check_files", "open_root", "resolve_root"]

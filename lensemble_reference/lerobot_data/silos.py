@@ -9,16 +9,18 @@ import numpy as np
 from lensemble_spec.protocol import Silo
 
 from .._video import DECODE_BATCH, DEFAULT_TOLERANCE_S, decode_frames_at
-from .roots import _Episode, _Root
+from .roots import Episode, OpenedRoot
 
 #: Standard deviations below this are replaced by 1 (constant dimensions).
 STD_FLOOR = 1e-6
 
 
 # --- standardisation and silo assembly ------------------------------------------------------------
-def _standardisation(
-    training: list[_Episode], first: _Root, state_key: str, action_key: str, names: list[str]
+def standardisation_stats(
+    training: list[Episode], first: OpenedRoot, state_key: str, action_key: str, names: list[str]
 ) -> dict[str, Any]:
+    """Per-dimension mean and population std of state and action over the kept frames of
+    ``training`` (std below :data:`STD_FLOOR` becomes 1), as the run manifest records them."""
     states = np.concatenate([ep.states[ep.kept] for ep in training])
     actions = np.concatenate([ep.actions[ep.kept[:-1]] for ep in training])
 
@@ -45,7 +47,7 @@ def _standardisation(
     }
 
 
-def _to_model_frames(batch: np.ndarray, size: int) -> np.ndarray:
+def to_model_frames(batch: np.ndarray, size: int) -> np.ndarray:
     """uint8 ``(n, H, W, 3)`` → float32 ``(n, 3, size, size)`` in [0, 1] (bilinear, antialiased)."""
     import torch
     import torch.nn.functional as F
@@ -56,32 +58,34 @@ def _to_model_frames(batch: np.ndarray, size: int) -> np.ndarray:
     return x.contiguous().numpy()
 
 
-def _episode_frames(root: _Root, ep: _Episode, size: int) -> np.ndarray:
+def _episode_frames(root: OpenedRoot, ep: Episode, size: int) -> np.ndarray:
     """The kept frames of one episode at model resolution, float32 ``(len(kept), 3, size, size)``."""
     if root.is_video:
         timestamps = ep.video_from_s + ep.timestamps[ep.kept]
         return decode_frames_at(
-            ep.video_file, timestamps, tolerance_s=DEFAULT_TOLERANCE_S, convert=lambda b: _to_model_frames(b, size)
+            ep.video_file, timestamps, tolerance_s=DEFAULT_TOLERANCE_S, convert=lambda b: to_model_frames(b, size)
         )
     column = root.dataset.hf_dataset.with_format(None).select_columns([root.image_key])
     rows = ep.rows[ep.kept]
     out = []
     for start in range(0, rows.size, DECODE_BATCH):
         images = column[[int(r) for r in rows[start : start + DECODE_BATCH]]][root.image_key]
-        out.append(_to_model_frames(np.stack([np.asarray(img.convert("RGB")) for img in images]), size))
+        out.append(to_model_frames(np.stack([np.asarray(img.convert("RGB")) for img in images]), size))
     return np.concatenate(out)
 
 
-def _build_silo(
+def build_silo(
     name: str,
-    episodes: list[_Episode],
-    roots: list[_Root],
+    episodes: list[Episode],
+    roots: list[OpenedRoot],
     *,
     horizon: int,
     image_size: int,
     state_norm: tuple[np.ndarray, np.ndarray],
     action_norm: tuple[np.ndarray, np.ndarray],
 ) -> tuple[Silo, np.ndarray]:
+    """One silo of every chunk of ``episodes`` (in order) with standardised states/actions, and
+    its ``(rows, 3)`` chunk sources (root position, episode_index, first source frame)."""
     t = horizon
     rows = sum(ep.n_chunks for ep in episodes)
     s_dim, a_dim = episodes[0].states.shape[1], episodes[0].actions.shape[1]
@@ -102,3 +106,6 @@ def _build_silo(
             sources[row] = (ep.root, ep.index, int(ep.kept[lo]))
             row += 1
     return Silo(name=name, obs=obs, actions=actions, states=states), sources
+
+
+__all__ = ["STD_FLOOR", "build_silo", "standardisation_stats", "to_model_frames"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from lensemble_spec.errors import DataError
 
-from .roots import _Root
+from .roots import OpenedRoot
 
 #: Identifies the layout of ``split_policy`` and enters the split hash.
 SPLIT_SCHEMA = "lensemble-spec/lerobot-split/v1"
@@ -31,9 +31,11 @@ def compute_split_hash(fingerprints: Sequence[str], assignment: Mapping[str, Seq
 
 
 # --- split ----------------------------------------------------------------------------------------
-def _assign(
-    roots: list[_Root], names: list[str], mode: str, *, split_seed: int, heldout_fraction: float
+def assign_episodes(
+    roots: list[OpenedRoot], names: list[str], mode: str, *, split_seed: int, heldout_fraction: float
 ) -> tuple[dict[str, list[tuple[int, int]]], str]:
+    """``({split: [(root, episode)…]}, rule)`` by ``mode`` ``"by_root"`` or ``"pooled"`` (see
+    :mod:`lensemble_reference.lerobot_data`); episodes without one chunk are never assigned."""
     n_silos = len(names)
     eligible = [[ep.key for ep in root.episodes if ep.n_chunks > 0] for root in roots]
     short_hint = "lower horizon/frame_stride or raise max_frames_per_episode so episodes yield at least one chunk"
@@ -78,3 +80,6 @@ def _assign(
         "sorted order, form n_silos contiguous blocks (numpy.array_split)"
     )
     return assignment, rule
+
+
+__all__ = ["HELDOUT", "SPLIT_SCHEMA", "assign_episodes", "compute_split_hash"]
