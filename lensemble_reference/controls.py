@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from lensemble_spec.artifacts.staging import discard_on_error
 from lensemble_spec.metrics import derive_seed
 from lensemble_spec.protocol import RunResult
 from lensemble_spec.verify.recompute import collapse_metrics
@@ -29,7 +30,7 @@ from .data import pool_silos
 from .federation import RunInputs, anchor_tensors, prepare, round_sketch, run_federated
 from .participant import Participant
 from .records import drift_summary, finish, global_metrics, record_round
-from .resume import discard_on_error, restore_participants
+from .resume import restore_participants
 
 
 def world_inputs(cfg: TrainConfig) -> RunInputs:

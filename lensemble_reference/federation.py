@@ -58,11 +58,12 @@ import numpy as np
 import torch
 
 from lensemble_spec.artifacts import config_hash
+from lensemble_spec.artifacts.staging import discard_on_error
 from lensemble_spec.errors import ConfigError, DegenerateProcrustes, ProbeError, QuorumNotMet
 from lensemble_spec.metrics import build_sketch, derive_seed, round_sketch_seed
 from lensemble_spec.protocol import FrameAnchor, RunResult, Silo
 
-from .artifacts import RunWriter, load_probe, save_probe
+from .artifacts import RunWriter, load_probe
 from .backstop import align_to_reference, encode_numpy, redifference, should_fire
 from .config import TrainConfig
 from .model import calibrate_init, init_params
@@ -78,9 +79,7 @@ from .records import (
 )
 from .resume import (
     ResumeState,
-    discard_on_error,
     load_state,
-    prune,
     restore_participants,
     save_state,
     write_request,
@@ -120,10 +119,9 @@ class Setup:
     def checkpoint_params(self, round_index: int, participant: str | None = None) -> dict[str, np.ndarray]:
         """The committed weights of a round (for resuming: what the model was after it)."""
         from lensemble_spec.artifacts.checkpoint import load_checkpoint
+        from lensemble_spec.artifacts.rundir import checkpoint_path
 
-        from .artifacts import checkpoint_dir
-
-        return load_checkpoint(self.writer.run_dir / checkpoint_dir(round_index, participant))[0]
+        return load_checkpoint(self.writer.run_dir / checkpoint_path(round_index, participant))[0]
 
     def commit_state(
         self, round_index: int, participants: Mapping[str, Any] | None, outer: OuterState | None = None
@@ -211,15 +209,15 @@ def prepare(
     with discard_on_error(writer.run_dir) if not resume else contextlib.nullcontext():
         if state is None:
             if resume:
-                prune(writer.run_dir, set(), set())  # nothing was committed: start over
+                writer.rollback(None)  # nothing was committed: start over
             else:
                 write_request(writer.run_dir, config=config, command=command)
             theta0 = initial_global(cfg, points)
             check_releasable(theta0, who="global params")
             reference = encode_numpy(cfg.model, theta0, points)
-            save_probe(writer.run_dir, points, reference)
+            writer.write_probe(points, reference)
             return Setup(cfg, inputs, writer, theta0, reference, progress, command=command)
-        records = writer.restore(state)
+        records = writer.rollback(state.round_index, state.checkpoints)
         setup = Setup(cfg, inputs, writer, {}, load_probe(writer.run_dir)[1], progress, command=command)
         setup.theta0 = setup.checkpoint_params(0)
         setup.series, setup.records, setup.resumed = state.series, records, state

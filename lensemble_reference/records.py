@@ -14,6 +14,7 @@ from lensemble_spec.metrics import frame_drift, round_sketch_seed
 from lensemble_spec.protocol import FrameAnchor, RunResult
 from lensemble_spec.verify.recompute import collapse_metrics, finite_or_none
 
+from .artifacts import git_sha, versions
 from .backstop import encode_numpy
 
 if TYPE_CHECKING:
@@ -117,14 +118,15 @@ def finish(
 ) -> RunResult:
     """Write the manifest and return the RunResult (``anchor`` None when ``lambda_anchor`` is 0)."""
     cfg = setup.cfg
-    setup.writer.write_manifest(
+    setup.writer.finish(  # the complete run appears under its final name only now
         root_seed=cfg.seed,
         round_sketch_seeds=[round_sketch_seed(cfg.seed, r) for r in range(cfg.rounds + 1)],
         probe_hash=setup.inputs.probe_hash,
         data_roots=list(setup.inputs.data_roots),
         split_policy=split_policy(setup.inputs),
+        versions=versions(),
+        git_sha=git_sha(),
     )
-    setup.writer.finalize()  # the complete run appears under its final name only now
     setup.progress.close()
     anchor = None
     if cfg.lambda_anchor > 0:

@@ -1,11 +1,11 @@
-"""Atomic run directories and resumable training state.
+"""Resumable training state of the reference trainer.
 
 **Atomic.** A run for ``--out OUT`` is written into the sibling ``OUT.partial`` and renamed to
-``OUT`` only once its manifest is written (:func:`claim`, :func:`promote`). The claim is one
-``os.mkdir``, which exactly one of several concurrent writers wins; the others get a typed
-error before they write anything. A run that fails with an exception is deleted (nothing
-half-written stays); a run that is killed (SIGKILL, Ctrl-C) keeps its ``OUT.partial`` so it can
-be resumed, and ``lensemble-spec verify OUT.partial`` says so.
+``OUT`` only once its manifest is written: the library's staged
+:class:`~lensemble_spec.artifacts.rundir.RunDirWriter` (:mod:`lensemble_spec.artifacts.staging`:
+one ``os.mkdir`` claims it, exactly one of several concurrent writers wins). A run that fails
+with an exception is deleted (nothing half-written stays); a run that is killed (SIGKILL, Ctrl-C)
+keeps its ``OUT.partial`` so it can be resumed, and ``lensemble-spec verify OUT.partial`` says so.
 
 **Resumable.** After every committed round ``t`` the writer saves, inside ``OUT.partial/resume/``,
 everything the next round needs that the run directory does not already hold:
@@ -18,9 +18,10 @@ everything the next round needs that the run directory does not already hold:
 
 ``state.json`` is replaced atomically *after* its tensor file is complete, so a kill at any
 instant leaves a consistent state of the last committed round. The model weights themselves are
-the committed checkpoints. Resuming (:func:`load_state`) deletes whatever a later, uncommitted
-round left (checkpoints, record lines, temporaries) and continues from round ``t + 1``; every
-content hash then equals the uninterrupted run's. Before a run is promoted ``resume/`` is removed.
+the committed checkpoints. Resuming (:func:`load_state`, then the writer's ``rollback``) deletes
+whatever a later, uncommitted round left (checkpoints, record lines, temporaries) and continues
+from round ``t + 1``; every content hash then equals the uninterrupted run's. Before a run is
+promoted ``resume/`` is removed.
 """
 
 from __future__ import annotations
@@ -38,16 +39,6 @@ import numpy as np
 from lensemble_spec.artifacts import atomic_write_bytes, atomic_write_json
 from lensemble_spec.artifacts.reading import read_regular_file
 from lensemble_spec.artifacts.safe_json import load_json_file
-from lensemble_spec.artifacts.staging import (
-    check_out,
-    claim,
-    discard,
-    discard_on_error,
-    partial_dir,
-    promote,
-    prune,
-    reopen,
-)
 from lensemble_spec.errors import ArtifactError, LensembleError
 from lensemble_spec.verify.files import RESUME_DIR, RESUME_STATE
 
@@ -207,16 +198,8 @@ def load_state(run_dir: Path) -> ResumeState | None:
 
 __all__ = [
     "ResumeState",
-    "check_out",
-    "claim",
-    "discard",
-    "discard_on_error",
     "load_state",
-    "partial_dir",
-    "promote",
-    "prune",
     "read_request",
-    "reopen",
     "restore_participants",
     "save_state",
     "write_request",

@@ -1,4 +1,21 @@
-"""Staged run directories: written into ``OUT.partial``, claimed with one ``os.mkdir``, renamed when complete."""
+"""Staged output directories: written into ``OUT.partial``, claimed with one ``os.mkdir``, renamed when complete.
+
+The lifecycle (used by :class:`lensemble_spec.artifacts.rundir.RunDirWriter` with ``staged=True``,
+and by any writer of a directory that must appear complete or not at all, such as a comparison):
+
+1. :func:`check_out` refuses an unusable ``OUT`` before anything is built (typed errors);
+2. :func:`claim` creates ``OUT.partial`` with one ``os.mkdir`` — of several concurrent writers
+   exactly one wins, the others get an :class:`~lensemble_spec.errors.ArtifactError` before they
+   write anything;
+3. the writer fills ``OUT.partial``; it may keep what it needs to resume in ``OUT.partial/resume/``
+   (:data:`RESUME_DIR`), which nothing here reads;
+4. on an exception the partial directory is deleted (:func:`discard_on_error`); a killed process
+   (SIGKILL, Ctrl-C) leaves it, so :func:`reopen` can continue it and :func:`prune` can delete
+   what an uncommitted step left;
+5. :func:`promote` removes ``resume/`` and renames ``OUT.partial`` to ``OUT``.
+
+Error remediations name the ``lensemble-spec`` command-line flags (``--out``, ``--resume``).
+"""
 
 from __future__ import annotations
 
@@ -136,8 +153,9 @@ def discard_on_error(partial: Path):  # type: ignore[no-untyped-def]
 
 
 def prune(run_dir: Path, keep_files: set[str], keep_dirs: set[str]) -> None:
-    """Delete everything under ``run_dir`` except the listed files and checkpoint directories
-    (and ``resume/``): what a round after the last committed one left behind."""
+    """Delete everything under ``run_dir`` except the listed files and directories (relative
+    POSIX paths) and ``resume/``: what a step after the last committed one left behind. Symlinks
+    are removed, never followed."""
     run_dir = Path(run_dir)
     for dirpath, dirnames, filenames in os.walk(run_dir):
         rel_dir = Path(dirpath).relative_to(run_dir).as_posix()
@@ -158,3 +176,17 @@ def prune(run_dir: Path, keep_files: set[str], keep_dirs: set[str]) -> None:
             if rel not in keep_files:
                 with contextlib.suppress(OSError):
                     (Path(dirpath) / f).unlink()
+
+
+__all__ = [
+    "PARTIAL_SUFFIX",
+    "RESUME_DIR",
+    "check_out",
+    "claim",
+    "discard",
+    "discard_on_error",
+    "partial_dir",
+    "promote",
+    "prune",
+    "reopen",
+]
