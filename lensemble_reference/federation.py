@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,12 +71,7 @@ from .objective import AnchorTensors
 from .outer import OuterState, check_releasable, checked_outer_step, outer_init
 from .participant import LossSummary, Participant, deterministic_torch
 from .progress import Progress
-from .records import (
-    drift_summary,
-    finish,
-    global_metrics,
-    record_round,
-)
+from .records import drift_summary, finish, global_metrics, record_initial_global, record_round
 from .resume import (
     ResumeState,
     load_state,
@@ -180,18 +175,26 @@ def initial_global(cfg: TrainConfig, probe_points: np.ndarray) -> dict[str, np.n
     return calibrate_init(cfg.model, init_params(cfg.model, derive_seed(cfg.seed, "init")), probe_points)
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is driven, not what it trains (so not part of the config or its hash).
+
+    ``show_progress`` draws a progress bar on stderr; ``resume`` continues the killed run whose
+    ``OUT.partial`` exists from its last committed round; ``command`` is the command a later
+    ``--resume`` belongs to (``train`` or ``headline``), recorded for ``verify``'s hint.
+    """
+
+    show_progress: bool = False
+    resume: bool = False
+    command: str = "train"
+
+
 def prepare(
-    cfg: TrainConfig,
-    inputs: RunInputs,
-    out_dir: Path,
-    *,
-    progress_units: int,
-    show_progress: bool,
-    resume: bool = False,
-    command: str = "train",
+    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, progress_units: int, options: RunOptions = RunOptions()
 ) -> Setup:
     """Validate, claim the run directory (``OUT.partial``) and set up round 0 — or, with
-    ``resume``, reopen a killed run's directory at its last committed round."""
+    ``options.resume``, reopen a killed run's directory at its last committed round."""
+    resume, command = options.resume, options.command
     cfg.validate()
     deterministic_torch(cfg.threads)
     points = np.asarray(inputs.probe_points, dtype=np.float32)
@@ -205,7 +208,7 @@ def prepare(
             f"{writer.run_dir} was started with another configuration (config_hash {state.doc.get('config_hash')})",
             remediation="Resume with the same configuration the run was started with, or delete the partial run.",
         )
-    progress = Progress(progress_units, label=f"{cfg.control:>12}", enabled=show_progress)
+    progress = Progress(progress_units, label=f"{cfg.control:>12}", enabled=options.show_progress)
     with discard_on_error(writer.run_dir) if not resume else contextlib.nullcontext():
         if state is None:
             if resume:
@@ -355,31 +358,39 @@ def align_aggregate(setup: Setup, theta: dict[str, np.ndarray]) -> tuple[dict[st
     return alignment.params, alignment.angle_deg, True
 
 
+def run_prepared(
+    cfg: TrainConfig,
+    inputs: RunInputs,
+    out_dir: Path,
+    options: RunOptions,
+    *,
+    progress_units: int,
+    rounds: Callable[[Setup], RunResult],
+) -> RunResult:
+    """:func:`prepare` the run, then ``rounds(setup)``; an exception deletes the partial run
+    (a kill leaves it, to be resumed). Every control's driver runs through here."""
+    setup = prepare(cfg, inputs, out_dir, progress_units=progress_units, options=options)
+    with discard_on_error(setup.writer.run_dir):
+        return rounds(setup)
+
+
 def run_federated(
     cfg: TrainConfig,
     inputs: RunInputs,
     out_dir: Path,
     *,
-    show_progress: bool = False,
+    options: RunOptions = RunOptions(),
     engine: RoundEngine | None = None,
-    resume: bool = False,
-    command: str = "train",
 ) -> RunResult:
     """Anchored or naive-fedavg (the difference is entirely in ``cfg``; see CONTROL_OVERRIDES)."""
     pids = sorted(inputs.silos)
     if len(pids) < cfg.min_participants:
         raise QuorumNotMet(f"{len(pids)} silo(s) given, fewer than min_participants = {cfg.min_participants}")
-    setup = prepare(
-        cfg,
-        inputs,
-        out_dir,
-        progress_units=cfg.rounds * len(pids),
-        show_progress=show_progress,
-        resume=resume,
-        command=command,
-    )
-    with discard_on_error(setup.writer.run_dir):
-        return _federated_rounds(setup, pids, engine or InProcessRounds())
+    rounds = engine or InProcessRounds()
+    return run_prepared(
+        cfg, inputs, out_dir, options, progress_units=cfg.rounds * len(pids),
+        rounds=lambda setup: _federated_rounds(setup, pids, rounds),
+    )  # fmt: skip
 
 
 def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> RunResult:
@@ -387,15 +398,7 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
     if setup.resumed is None:
         theta = setup.theta0
         state = outer_init(theta)
-        parent = setup.writer.commit(theta, round_index=0, parent_hash=None)
-        record_round(
-            setup,
-            round_index=0,
-            participants=[],
-            global_hash=parent,
-            parent_hash=None,
-            metrics=global_metrics(setup, theta),
-        )
+        parent = record_initial_global(setup)
         engine.start(setup, pids)
         setup.commit_state(0, getattr(engine, "participants", None), state)
     else:

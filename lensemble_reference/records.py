@@ -110,6 +110,21 @@ def record_round(
     return doc
 
 
+def record_initial_global(setup: Setup) -> str:
+    """Commit ``θ_0`` as the round-0 checkpoint (parent None), record round 0, return its content hash."""
+    theta = setup.theta0
+    content_hash = setup.writer.commit(theta, round_index=0, parent_hash=None)
+    record_round(
+        setup,
+        round_index=0,
+        participants=[],
+        global_hash=content_hash,
+        parent_hash=None,
+        metrics=global_metrics(setup, theta),
+    )
+    return content_hash
+
+
 def finish(
     setup: Setup,
     *,
