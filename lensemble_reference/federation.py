@@ -61,7 +61,7 @@ from lensemble_spec.artifacts import config_hash
 from lensemble_spec.artifacts.staging import discard_on_error
 from lensemble_spec.errors import ConfigError, DegenerateProcrustes, ProbeError, QuorumNotMet
 from lensemble_spec.metrics import build_sketch, derive_seed, round_sketch_seed
-from lensemble_spec.protocol import FrameAnchor, RunResult, Silo
+from lensemble_spec.protocol import RunResult, Silo
 
 from .artifacts import RunWriter, load_probe
 from .backstop import align_to_reference, encode_numpy, redifference, should_fire
@@ -459,44 +459,3 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
         parent = global_hash
         setup.commit_state(r, getattr(engine, "participants", None), state)
     return finish(setup, final_params=theta)
-
-
-def local_update(
-    cfg: TrainConfig,
-    global_params: Mapping[str, Any],
-    silo: Silo,
-    *,
-    steps: int,
-    seed: int,
-    round_index: int,
-    anchor: FrameAnchor | None = None,
-    sketch: Any = None,
-) -> dict[str, np.ndarray]:
-    """Stateless participant step (protocol ``FederationPart.local_update``): ``Δ = local − global``.
-
-    A fresh AdamW and a sampler seeded with ``seed``; the ``sketch`` given (the caller's round
-    sketch, as float32), else the round's shared sketch built from ``cfg.seed`` and
-    ``round_index``; the anchor as given (its ``weight`` is the anchor weight). Never reads
-    ``silo.states``; never modifies its inputs (the global is copied into a fresh module).
-    """
-    deterministic_torch(cfg.threads)
-    check_releasable(global_params, who="global params")
-    part = Participant(silo.name, silo, cfg, seed=seed)
-    part.load(global_params)
-    anc = None
-    if anchor is not None and anchor.weight > 0:
-        if np.shape(anchor.points)[0] < cfg.model.latent_dim:
-            raise ProbeError(
-                f"the anchor has {np.shape(anchor.points)[0]} points, fewer than latent_dim {cfg.model.latent_dim}"
-            )
-        anc = AnchorTensors(
-            points=torch.from_numpy(np.array(anchor.points, dtype=np.float32)),
-            targets=torch.from_numpy(np.array(anchor.targets, dtype=np.float32)),
-            weight=float(anchor.weight),
-            variant=str(getattr(anchor, "variant", "landmark")),
-        )
-    given = None if sketch is None else torch.from_numpy(np.array(sketch, dtype=np.float32))
-    part.train(steps, round_sketch(cfg, round_index) if given is None else given, anc)
-    delta = redifference(global_params, part.params())
-    check_releasable(delta, who=f"delta of {silo.name}")
-    return {k: delta[k].astype(np.asarray(global_params[k]).dtype, copy=False) for k in global_params}
