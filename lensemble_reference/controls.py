@@ -42,13 +42,7 @@ def world_splits(cfg: TrainConfig) -> tuple[RunInputs, Any]:
     from lensemble_spec.worlds import make_world
 
     w = cfg.world
-    world = make_world(
-        w.seed,
-        episodes_per_silo=w.episodes_per_silo,
-        horizon=w.horizon,
-        image_size=w.image_size,
-        probe_size=w.probe_size,
-    )
+    world = make_world(w.seed, **w.keywords())
     spec = world.spec.to_dict()
     inputs = RunInputs(
         silos=world.silos,
