@@ -121,7 +121,7 @@ def _lerobot_options(args: argparse.Namespace) -> Any:
 
 def _ensure_new_output(out: Path) -> None:
     """Refuse an unusable ``--out`` before any data is built or loaded (the run writer claims it atomically)."""
-    from .resume import check_out
+    from lensemble_spec.artifacts.staging import check_out
 
     check_out(out)
 
@@ -241,13 +241,14 @@ def _needs_torch(run: Any) -> Any:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from lensemble_spec.artifacts.staging import reopen
     from lensemble_spec.errors import ConfigError
 
     from .config import TrainConfig, load_config
     from .controls import run_control, world_splits
     from .evaluate import evaluate_run
     from .real_data import describe_data, lerobot_run_inputs
-    from .resume import read_request, reopen
+    from .resume import read_request
 
     out, resume = _target(args)
     if resume:
@@ -309,8 +310,9 @@ def _headline(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown control(s) {unknown}; choose from {', '.join(CONTROLS)}", field="controls")
     out, resume = _target(args)
     if resume:
+        from lensemble_spec.artifacts.staging import reopen
+
         from .comparison_dir import read_comparison_state
-        from .resume import reopen
 
         state = read_comparison_state(reopen(out))
         cfg = TrainConfig.from_recorded(state["config"], f"the partial comparison {out}")

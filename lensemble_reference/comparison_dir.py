@@ -3,7 +3,7 @@
 ``headline --out OUT`` writes into ``OUT.partial`` (claimed with one ``os.mkdir``) and renames it
 to ``OUT`` once ``results.json`` and the reports are written. Each control's run is itself written
 as ``OUT.partial/<control>.partial`` and renamed to ``OUT.partial/<control>`` when complete
-(:mod:`lensemble_reference.resume`). ``OUT.partial/resume/state.json`` records the comparison's
+(:mod:`lensemble_spec.artifacts.staging`). ``OUT.partial/resume/state.json`` records the comparison's
 config and controls; ``resume/<control>.series.json`` keeps a finished control's run-side
 diagnostic series (they are not part of a run directory but go into ``results.json``).
 
@@ -22,6 +22,7 @@ from typing import Any
 
 from lensemble_spec.artifacts import atomic_write_json
 from lensemble_spec.artifacts.safe_json import load_json_file
+from lensemble_spec.artifacts.staging import claim, promote, reopen
 from lensemble_spec.errors import ArtifactError, ConfigError, LensembleError
 from lensemble_spec.verify.files import (
     MANIFEST_FILE,
@@ -30,8 +31,6 @@ from lensemble_spec.verify.files import (
     RESUME_STATE,
     read_jsonl,
 )
-
-from .resume import claim, promote, reopen
 
 KIND = "comparison"
 

@@ -69,6 +69,10 @@ class WorldConfig:
     image_size: int = 48
     probe_size: int = 32
 
+    def keywords(self) -> dict[str, int]:
+        """The keyword arguments of ``make_world(seed, **…)`` / ``make_spec(seed, **…)``: every field but ``seed``."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "seed"}
+
 
 @dataclass(frozen=True)
 class DataConfig:

@@ -26,10 +26,10 @@ from lensemble_spec.verify.recompute import collapse_metrics
 from .backstop import encode_numpy
 from .config import TrainConfig
 from .data import pool_silos
-from .federation import RunInputs, anchor_tensors, prepare, round_sketch, run_federated
+from .federation import RunInputs, RunOptions, anchor_tensors, round_sketch, run_federated, run_prepared
 from .participant import Participant
-from .records import drift_summary, finish, global_metrics, record_round
-from .resume import discard_on_error, restore_participants
+from .records import drift_summary, finish, global_metrics, record_initial_global, record_round
+from .resume import restore_participants
 
 
 def world_inputs(cfg: TrainConfig) -> RunInputs:
@@ -42,13 +42,7 @@ def world_splits(cfg: TrainConfig) -> tuple[RunInputs, Any]:
     from lensemble_spec.worlds import make_world
 
     w = cfg.world
-    world = make_world(
-        w.seed,
-        episodes_per_silo=w.episodes_per_silo,
-        horizon=w.horizon,
-        image_size=w.image_size,
-        probe_size=w.probe_size,
-    )
+    world = make_world(w.seed, **w.keywords())
     spec = world.spec.to_dict()
     inputs = RunInputs(
         silos=world.silos,
@@ -70,37 +64,21 @@ def run_control(
     command: str = "train",
 ) -> RunResult:
     """Train ``cfg.control`` into ``out_dir`` (written as ``out_dir.partial`` until complete);
-    ``resume`` continues a killed run from its last committed round (:mod:`lensemble_reference.resume`)."""
+    ``resume`` continues a killed run from its last committed round (:mod:`lensemble_reference.resume`).
+    The options are those of :class:`~lensemble_reference.federation.RunOptions`."""
     cfg.validate()
-    kw = {"show_progress": show_progress, "resume": resume, "command": command}
+    options = RunOptions(show_progress=show_progress, resume=resume, command=command)
     if cfg.control in ("anchored", "naive-fedavg"):
-        return run_federated(cfg, inputs, out_dir, **kw)
-    if cfg.control == "local-only":
-        return run_local_only(cfg, inputs, out_dir, **kw)
-    return run_centralized(cfg, inputs, out_dir, **kw)
-
-
-def run_local_only(
-    cfg: TrainConfig,
-    inputs: RunInputs,
-    out_dir: Path,
-    *,
-    show_progress: bool = False,
-    resume: bool = False,
-    command: str = "train",
-) -> RunResult:
+        return run_federated(cfg, inputs, out_dir, options=options)
     pids = sorted(inputs.silos)
-    setup = prepare(
-        cfg,
-        inputs,
-        out_dir,
-        progress_units=cfg.rounds * len(pids),
-        show_progress=show_progress,
-        resume=resume,
-        command=command,
+    if cfg.control == "local-only":
+        return run_prepared(
+            cfg, inputs, out_dir, options, progress_units=cfg.rounds * len(pids),
+            rounds=lambda setup: _local_only_rounds(setup, pids),
+        )  # fmt: skip
+    return run_prepared(
+        cfg, inputs, out_dir, options, progress_units=cfg.rounds, rounds=lambda setup: _centralized_rounds(setup, pids)
     )
-    with discard_on_error(setup.writer.run_dir):
-        return _local_only_rounds(setup, pids)
 
 
 def _local_only_rounds(setup: Any, pids: list[str]) -> RunResult:
@@ -113,15 +91,7 @@ def _local_only_rounds(setup: Any, pids: list[str]) -> RunResult:
     if setup.resumed is None:
         for part in participants.values():
             part.load(setup.theta0)
-        theta0_hash = setup.writer.commit(setup.theta0, round_index=0, parent_hash=None)
-        record_round(
-            setup,
-            round_index=0,
-            participants=[],
-            global_hash=theta0_hash,
-            parent_hash=None,
-            metrics=global_metrics(setup, setup.theta0),
-        )
+        theta0_hash = record_initial_global(setup)
         parents = {pid: theta0_hash for pid in pids}
         setup.commit_state(0, participants)
     else:
@@ -164,23 +134,6 @@ def _local_only_rounds(setup: Any, pids: list[str]) -> RunResult:
     return finish(setup, final_params=None, participant_params=models)
 
 
-def run_centralized(
-    cfg: TrainConfig,
-    inputs: RunInputs,
-    out_dir: Path,
-    *,
-    show_progress: bool = False,
-    resume: bool = False,
-    command: str = "train",
-) -> RunResult:
-    pids = sorted(inputs.silos)
-    setup = prepare(
-        cfg, inputs, out_dir, progress_units=cfg.rounds, show_progress=show_progress, resume=resume, command=command
-    )
-    with discard_on_error(setup.writer.run_dir):
-        return _centralized_rounds(setup, pids)
-
-
 def _centralized_rounds(setup: Any, pids: list[str]) -> RunResult:
     cfg, inputs = setup.cfg, setup.inputs
     anchor = anchor_tensors(cfg, inputs.probe_points, setup.reference)
@@ -191,15 +144,7 @@ def _centralized_rounds(setup: Any, pids: list[str]) -> RunResult:
     if setup.resumed is None:
         theta = setup.theta0
         part.load(theta)
-        parent = setup.writer.commit(theta, round_index=0, parent_hash=None)
-        record_round(
-            setup,
-            round_index=0,
-            participants=[],
-            global_hash=parent,
-            parent_hash=None,
-            metrics=global_metrics(setup, theta),
-        )
+        parent = record_initial_global(setup)
         setup.commit_state(0, {"pooled": part})
     else:
         theta = setup.checkpoint_params(setup.resumed.round_index)

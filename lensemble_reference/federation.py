@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,11 +58,12 @@ import numpy as np
 import torch
 
 from lensemble_spec.artifacts import config_hash
+from lensemble_spec.artifacts.staging import discard_on_error
 from lensemble_spec.errors import ConfigError, DegenerateProcrustes, ProbeError, QuorumNotMet
 from lensemble_spec.metrics import build_sketch, derive_seed, round_sketch_seed
-from lensemble_spec.protocol import FrameAnchor, RunResult, Silo
+from lensemble_spec.protocol import RunResult, Silo
 
-from .artifacts import RunWriter, load_probe, save_probe
+from .artifacts import RunWriter, load_probe
 from .backstop import align_to_reference, encode_numpy, redifference, should_fire
 from .config import TrainConfig
 from .model import calibrate_init, init_params
@@ -70,17 +71,10 @@ from .objective import AnchorTensors
 from .outer import OuterState, check_releasable, checked_outer_step, outer_init
 from .participant import LossSummary, Participant, deterministic_torch
 from .progress import Progress
-from .records import (
-    drift_summary,
-    finish,
-    global_metrics,
-    record_round,
-)
+from .records import drift_summary, finish, global_metrics, record_initial_global, record_round
 from .resume import (
     ResumeState,
-    discard_on_error,
     load_state,
-    prune,
     restore_participants,
     save_state,
     write_request,
@@ -120,10 +114,9 @@ class Setup:
     def checkpoint_params(self, round_index: int, participant: str | None = None) -> dict[str, np.ndarray]:
         """The committed weights of a round (for resuming: what the model was after it)."""
         from lensemble_spec.artifacts.checkpoint import load_checkpoint
+        from lensemble_spec.artifacts.rundir import checkpoint_path
 
-        from .artifacts import checkpoint_dir
-
-        return load_checkpoint(self.writer.run_dir / checkpoint_dir(round_index, participant))[0]
+        return load_checkpoint(self.writer.run_dir / checkpoint_path(round_index, participant))[0]
 
     def commit_state(
         self, round_index: int, participants: Mapping[str, Any] | None, outer: OuterState | None = None
@@ -182,18 +175,26 @@ def initial_global(cfg: TrainConfig, probe_points: np.ndarray) -> dict[str, np.n
     return calibrate_init(cfg.model, init_params(cfg.model, derive_seed(cfg.seed, "init")), probe_points)
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run is driven, not what it trains (so not part of the config or its hash).
+
+    ``show_progress`` draws a progress bar on stderr; ``resume`` continues the killed run whose
+    ``OUT.partial`` exists from its last committed round; ``command`` is the command a later
+    ``--resume`` belongs to (``train`` or ``headline``), recorded for ``verify``'s hint.
+    """
+
+    show_progress: bool = False
+    resume: bool = False
+    command: str = "train"
+
+
 def prepare(
-    cfg: TrainConfig,
-    inputs: RunInputs,
-    out_dir: Path,
-    *,
-    progress_units: int,
-    show_progress: bool,
-    resume: bool = False,
-    command: str = "train",
+    cfg: TrainConfig, inputs: RunInputs, out_dir: Path, *, progress_units: int, options: RunOptions = RunOptions()
 ) -> Setup:
     """Validate, claim the run directory (``OUT.partial``) and set up round 0 — or, with
-    ``resume``, reopen a killed run's directory at its last committed round."""
+    ``options.resume``, reopen a killed run's directory at its last committed round."""
+    resume, command = options.resume, options.command
     cfg.validate()
     deterministic_torch(cfg.threads)
     points = np.asarray(inputs.probe_points, dtype=np.float32)
@@ -207,19 +208,19 @@ def prepare(
             f"{writer.run_dir} was started with another configuration (config_hash {state.doc.get('config_hash')})",
             remediation="Resume with the same configuration the run was started with, or delete the partial run.",
         )
-    progress = Progress(progress_units, label=f"{cfg.control:>12}", enabled=show_progress)
+    progress = Progress(progress_units, label=f"{cfg.control:>12}", enabled=options.show_progress)
     with discard_on_error(writer.run_dir) if not resume else contextlib.nullcontext():
         if state is None:
             if resume:
-                prune(writer.run_dir, set(), set())  # nothing was committed: start over
+                writer.rollback(None)  # nothing was committed: start over
             else:
                 write_request(writer.run_dir, config=config, command=command)
             theta0 = initial_global(cfg, points)
             check_releasable(theta0, who="global params")
             reference = encode_numpy(cfg.model, theta0, points)
-            save_probe(writer.run_dir, points, reference)
+            writer.write_probe(points, reference)
             return Setup(cfg, inputs, writer, theta0, reference, progress, command=command)
-        records = writer.restore(state)
+        records = writer.rollback(state.round_index, state.checkpoints)
         setup = Setup(cfg, inputs, writer, {}, load_probe(writer.run_dir)[1], progress, command=command)
         setup.theta0 = setup.checkpoint_params(0)
         setup.series, setup.records, setup.resumed = state.series, records, state
@@ -357,31 +358,39 @@ def align_aggregate(setup: Setup, theta: dict[str, np.ndarray]) -> tuple[dict[st
     return alignment.params, alignment.angle_deg, True
 
 
+def run_prepared(
+    cfg: TrainConfig,
+    inputs: RunInputs,
+    out_dir: Path,
+    options: RunOptions,
+    *,
+    progress_units: int,
+    rounds: Callable[[Setup], RunResult],
+) -> RunResult:
+    """:func:`prepare` the run, then ``rounds(setup)``; an exception deletes the partial run
+    (a kill leaves it, to be resumed). Every control's driver runs through here."""
+    setup = prepare(cfg, inputs, out_dir, progress_units=progress_units, options=options)
+    with discard_on_error(setup.writer.run_dir):
+        return rounds(setup)
+
+
 def run_federated(
     cfg: TrainConfig,
     inputs: RunInputs,
     out_dir: Path,
     *,
-    show_progress: bool = False,
+    options: RunOptions = RunOptions(),
     engine: RoundEngine | None = None,
-    resume: bool = False,
-    command: str = "train",
 ) -> RunResult:
     """Anchored or naive-fedavg (the difference is entirely in ``cfg``; see CONTROL_OVERRIDES)."""
     pids = sorted(inputs.silos)
     if len(pids) < cfg.min_participants:
         raise QuorumNotMet(f"{len(pids)} silo(s) given, fewer than min_participants = {cfg.min_participants}")
-    setup = prepare(
-        cfg,
-        inputs,
-        out_dir,
-        progress_units=cfg.rounds * len(pids),
-        show_progress=show_progress,
-        resume=resume,
-        command=command,
-    )
-    with discard_on_error(setup.writer.run_dir):
-        return _federated_rounds(setup, pids, engine or InProcessRounds())
+    rounds = engine or InProcessRounds()
+    return run_prepared(
+        cfg, inputs, out_dir, options, progress_units=cfg.rounds * len(pids),
+        rounds=lambda setup: _federated_rounds(setup, pids, rounds),
+    )  # fmt: skip
 
 
 def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> RunResult:
@@ -389,15 +398,7 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
     if setup.resumed is None:
         theta = setup.theta0
         state = outer_init(theta)
-        parent = setup.writer.commit(theta, round_index=0, parent_hash=None)
-        record_round(
-            setup,
-            round_index=0,
-            participants=[],
-            global_hash=parent,
-            parent_hash=None,
-            metrics=global_metrics(setup, theta),
-        )
+        parent = record_initial_global(setup)
         engine.start(setup, pids)
         setup.commit_state(0, getattr(engine, "participants", None), state)
     else:
@@ -458,44 +459,3 @@ def _federated_rounds(setup: Setup, pids: list[str], engine: RoundEngine) -> Run
         parent = global_hash
         setup.commit_state(r, getattr(engine, "participants", None), state)
     return finish(setup, final_params=theta)
-
-
-def local_update(
-    cfg: TrainConfig,
-    global_params: Mapping[str, Any],
-    silo: Silo,
-    *,
-    steps: int,
-    seed: int,
-    round_index: int,
-    anchor: FrameAnchor | None = None,
-    sketch: Any = None,
-) -> dict[str, np.ndarray]:
-    """Stateless participant step (protocol ``FederationPart.local_update``): ``Δ = local − global``.
-
-    A fresh AdamW and a sampler seeded with ``seed``; the ``sketch`` given (the caller's round
-    sketch, as float32), else the round's shared sketch built from ``cfg.seed`` and
-    ``round_index``; the anchor as given (its ``weight`` is the anchor weight). Never reads
-    ``silo.states``; never modifies its inputs (the global is copied into a fresh module).
-    """
-    deterministic_torch(cfg.threads)
-    check_releasable(global_params, who="global params")
-    part = Participant(silo.name, silo, cfg, seed=seed)
-    part.load(global_params)
-    anc = None
-    if anchor is not None and anchor.weight > 0:
-        if np.shape(anchor.points)[0] < cfg.model.latent_dim:
-            raise ProbeError(
-                f"the anchor has {np.shape(anchor.points)[0]} points, fewer than latent_dim {cfg.model.latent_dim}"
-            )
-        anc = AnchorTensors(
-            points=torch.from_numpy(np.array(anchor.points, dtype=np.float32)),
-            targets=torch.from_numpy(np.array(anchor.targets, dtype=np.float32)),
-            weight=float(anchor.weight),
-            variant=str(getattr(anchor, "variant", "landmark")),
-        )
-    given = None if sketch is None else torch.from_numpy(np.array(sketch, dtype=np.float32))
-    part.train(steps, round_sketch(cfg, round_index) if given is None else given, anc)
-    delta = redifference(global_params, part.params())
-    check_releasable(delta, who=f"delta of {silo.name}")
-    return {k: delta[k].astype(np.asarray(global_params[k]).dtype, copy=False) for k in global_params}

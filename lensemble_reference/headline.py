@@ -217,9 +217,10 @@ def run_headline(
     """
     import contextlib
 
+    from lensemble_spec.artifacts.staging import discard_on_error
+
     from .comparison_dir import close_comparison, open_comparison
     from .controls import world_splits
-    from .resume import discard_on_error
 
     final_dir = Path(out_dir)
     inputs, heldout = world_splits(cfg) if data is None else data[:2]  # built before anything is written

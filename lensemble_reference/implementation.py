@@ -43,14 +43,14 @@ from lensemble_spec.protocol import (
 
 from . import __version__
 from .artifacts import PRODUCER
-from .backstop import align_to_reference, encode_numpy
+from .backstop import align_to_reference, encode_numpy, redifference
 from .config import ModelConfig, TrainConfig, WorldConfig, default_threads
 from .controls import run_control
-from .federation import RunInputs, local_update
+from .federation import RunInputs, round_sketch
 from .model import infer_model_config, init_params, module_from_params, rotate_params
 from .objective import AnchorTensors, loss_terms
 from .outer import OuterState, check_releasable, outer_init, outer_step
-from .participant import deterministic_torch
+from .participant import Participant, deterministic_torch
 
 #: Model size used for the conformance harness (``lensemble_spec.worlds.harness_world``: 32 px).
 HARNESS_MODEL = ModelConfig(
@@ -273,13 +273,33 @@ class ReferenceFederation:
     ) -> dict[str, np.ndarray]:
         """Δ = local − global after ``steps`` AdamW steps (protocol ``FederationPart.local_update``).
 
-        Trains SIGReg with ``sketch`` when given, else with the round's sketch
-        ``build_sketch(round_sketch_seed(config.root_seed, round_index), d, 64)`` (FED-027).
+        A fresh AdamW and a sampler seeded with ``seed``; trains SIGReg with ``sketch`` when given
+        (as float32), else with the round's sketch ``build_sketch(round_sketch_seed(config.root_seed,
+        round_index), d, 64)`` (FED-027); the anchor as given (its ``weight`` is the anchor weight).
+        Never reads ``silo.states``; never modifies its inputs (the global is copied into a fresh module).
         """
         cfg = self._train_cfg(global_params, silo, config)
-        return local_update(
-            cfg, global_params, silo, steps=steps, seed=seed, round_index=round_index, anchor=anchor, sketch=sketch
-        )
+        deterministic_torch(cfg.threads)
+        check_releasable(global_params, who="global params")
+        part = Participant(silo.name, silo, cfg, seed=seed)
+        part.load(global_params)
+        anc = None
+        if anchor is not None and anchor.weight > 0:
+            if np.shape(anchor.points)[0] < cfg.model.latent_dim:
+                raise ProbeError(
+                    f"the anchor has {np.shape(anchor.points)[0]} points, fewer than latent_dim {cfg.model.latent_dim}"
+                )
+            anc = AnchorTensors(
+                points=torch.from_numpy(np.array(anchor.points, dtype=np.float32)),
+                targets=torch.from_numpy(np.array(anchor.targets, dtype=np.float32)),
+                weight=float(anchor.weight),
+                variant=str(getattr(anchor, "variant", "landmark")),
+            )
+        given = None if sketch is None else torch.from_numpy(np.array(sketch, dtype=np.float32))
+        part.train(steps, round_sketch(cfg, round_index) if given is None else given, anc)
+        delta = redifference(global_params, part.params())
+        check_releasable(delta, who=f"delta of {silo.name}")
+        return {k: delta[k].astype(np.asarray(global_params[k]).dtype, copy=False) for k in global_params}
 
     def outer_init(self, params: Mapping[str, Any]) -> OuterState:
         return outer_init(params)

@@ -125,23 +125,20 @@ def params_digest(params: Mapping[str, Any]) -> str:
 
 
 def checked_outer_step(
-    global_params: Mapping[str, Any],
-    deltas: Mapping[str, Mapping[str, Any]],
-    state: OuterState,
-    *,
-    lr: float,
-    momentum: float,
-    nesterov: bool = True,
+    global_params: Mapping[str, Any], deltas: Mapping[str, Mapping[str, Any]], state: OuterState, **hyper: Any
 ) -> tuple[dict[str, np.ndarray], OuterState, str]:
     """Run the pure step twice from the SAME state and compare bit-for-bit before committing.
+
+    ``hyper`` are :func:`outer_step`'s keywords (``lr``, ``momentum``, ``nesterov``), passed on
+    unchanged (so the two functions cannot drift apart in what they accept).
 
     Returns ``(new_global, new_state, digest)``. Unlike upstream's pre-fix self-check (which used a
     fresh zero-velocity optimiser), both evaluations use the real velocity, so the committed
     momentum step is the one verified. Raises NonDeterministicAggregation on a mismatch; the
     caller's state is untouched either way (the function is pure).
     """
-    first, s1 = outer_step(global_params, deltas, state, lr=lr, momentum=momentum, nesterov=nesterov)
-    second, s2 = outer_step(global_params, deltas, state, lr=lr, momentum=momentum, nesterov=nesterov)
+    first, s1 = outer_step(global_params, deltas, state, **hyper)
+    second, s2 = outer_step(global_params, deltas, state, **hyper)
     d1, d2 = params_digest(first), params_digest(second)
     if d1 != d2 or params_digest(s1.velocity) != params_digest(s2.velocity):
         raise NonDeterministicAggregation("outer step is not bitwise reproducible", expected_hash=d1, got_hash=d2)

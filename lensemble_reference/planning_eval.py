@@ -49,14 +49,7 @@ def world_spec(cfg: Any) -> dict[str, Any]:
     no rendering)."""
     from lensemble_spec.worlds import make_spec
 
-    w = cfg.world
-    return make_spec(
-        w.seed,
-        episodes_per_silo=w.episodes_per_silo,
-        horizon=w.horizon,
-        image_size=w.image_size,
-        probe_size=w.probe_size,
-    ).to_dict()
+    return make_spec(cfg.world.seed, **cfg.world.keywords()).to_dict()
 
 
 def plan_run(run_dir: Path, world_spec: Mapping[str, Any], c: Conditions) -> Outcome:

@@ -14,6 +14,7 @@ from lensemble_spec.metrics import frame_drift, round_sketch_seed
 from lensemble_spec.protocol import FrameAnchor, RunResult
 from lensemble_spec.verify.recompute import collapse_metrics, finite_or_none
 
+from .artifacts import git_sha, versions
 from .backstop import encode_numpy
 
 if TYPE_CHECKING:
@@ -109,6 +110,21 @@ def record_round(
     return doc
 
 
+def record_initial_global(setup: Setup) -> str:
+    """Commit ``θ_0`` as the round-0 checkpoint (parent None), record round 0, return its content hash."""
+    theta = setup.theta0
+    content_hash = setup.writer.commit(theta, round_index=0, parent_hash=None)
+    record_round(
+        setup,
+        round_index=0,
+        participants=[],
+        global_hash=content_hash,
+        parent_hash=None,
+        metrics=global_metrics(setup, theta),
+    )
+    return content_hash
+
+
 def finish(
     setup: Setup,
     *,
@@ -117,14 +133,15 @@ def finish(
 ) -> RunResult:
     """Write the manifest and return the RunResult (``anchor`` None when ``lambda_anchor`` is 0)."""
     cfg = setup.cfg
-    setup.writer.write_manifest(
+    setup.writer.finish(  # the complete run appears under its final name only now
         root_seed=cfg.seed,
         round_sketch_seeds=[round_sketch_seed(cfg.seed, r) for r in range(cfg.rounds + 1)],
         probe_hash=setup.inputs.probe_hash,
         data_roots=list(setup.inputs.data_roots),
         split_policy=split_policy(setup.inputs),
+        versions=versions(),
+        git_sha=git_sha(),
     )
-    setup.writer.finalize()  # the complete run appears under its final name only now
     setup.progress.close()
     anchor = None
     if cfg.lambda_anchor > 0:

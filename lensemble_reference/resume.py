@@ -1,11 +1,11 @@
-"""Atomic run directories and resumable training state.
+"""Resumable training state of the reference trainer.
 
 **Atomic.** A run for ``--out OUT`` is written into the sibling ``OUT.partial`` and renamed to
-``OUT`` only once its manifest is written (:func:`claim`, :func:`promote`). The claim is one
-``os.mkdir``, which exactly one of several concurrent writers wins; the others get a typed
-error before they write anything. A run that fails with an exception is deleted (nothing
-half-written stays); a run that is killed (SIGKILL, Ctrl-C) keeps its ``OUT.partial`` so it can
-be resumed, and ``lensemble-spec verify OUT.partial`` says so.
+``OUT`` only once its manifest is written: the library's staged
+:class:`~lensemble_spec.artifacts.rundir.RunDirWriter` (:mod:`lensemble_spec.artifacts.staging`:
+one ``os.mkdir`` claims it, exactly one of several concurrent writers wins). A run that fails
+with an exception is deleted (nothing half-written stays); a run that is killed (SIGKILL, Ctrl-C)
+keeps its ``OUT.partial`` so it can be resumed, and ``lensemble-spec verify OUT.partial`` says so.
 
 **Resumable.** After every committed round ``t`` the writer saves, inside ``OUT.partial/resume/``,
 everything the next round needs that the run directory does not already hold:
@@ -18,9 +18,10 @@ everything the next round needs that the run directory does not already hold:
 
 ``state.json`` is replaced atomically *after* its tensor file is complete, so a kill at any
 instant leaves a consistent state of the last committed round. The model weights themselves are
-the committed checkpoints. Resuming (:func:`load_state`) deletes whatever a later, uncommitted
-round left (checkpoints, record lines, temporaries) and continues from round ``t + 1``; every
-content hash then equals the uninterrupted run's. Before a run is promoted ``resume/`` is removed.
+the committed checkpoints. Resuming (:func:`load_state`, then the writer's ``rollback``) deletes
+whatever a later, uncommitted round left (checkpoints, record lines, temporaries) and continues
+from round ``t + 1``; every content hash then equals the uninterrupted run's. Before a run is
+promoted ``resume/`` is removed.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,131 +40,12 @@ from lensemble_spec.artifacts import atomic_write_bytes, atomic_write_json
 from lensemble_spec.artifacts.reading import read_regular_file
 from lensemble_spec.artifacts.safe_json import load_json_file
 from lensemble_spec.errors import ArtifactError, LensembleError
-from lensemble_spec.verify.files import PARTIAL_SUFFIX, RESUME_DIR, RESUME_STATE
+from lensemble_spec.verify.files import RESUME_DIR, RESUME_STATE
 
 STATE_KIND = "lensemble_reference/resume-state"
 STATE_VERSION = 1
 _MAX_STATE_JSON = 64 * 1024 * 1024
 _MAX_STATE_TENSORS = 8 * 1024**3
-
-
-# --- the output directory ----------------------------------------------------------------------------
-def partial_dir(out: Path) -> Path:
-    """``OUT.partial``: where a run for ``OUT`` is written until it is complete."""
-    out = Path(out)
-    return out.parent / (out.name + PARTIAL_SUFFIX)
-
-
-def _is_empty_dir(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode) and not any(os.scandir(path))
-    except OSError:
-        return False
-
-
-def check_out(out: Path) -> None:
-    """Typed errors for an unusable ``--out`` before anything is built or written.
-
-    ``OUT`` must not exist (or be an empty directory, not a symlink), its parent must be (or be
-    creatable as) a directory, and no ``OUT.partial`` may exist (a run in progress or killed).
-    """
-    out = Path(out)
-    if not out.name or out.name in (".", ".."):
-        raise ArtifactError(
-            f"--out {out} does not name a new directory", remediation="Pass a path such as runs/anchored."
-        )
-    try:
-        if os.path.islink(out):
-            raise ArtifactError(
-                f"--out {out} is a symlink",
-                remediation="Pass a plain new directory path; runs are not written through links.",
-            )
-        if os.path.lexists(out) and not _is_empty_dir(out):
-            raise ArtifactError(
-                f"{out} exists and is not empty",
-                remediation="Choose a new --out directory; runs are written once and never overwritten.",
-            )
-        partial = partial_dir(out)
-        if os.path.lexists(partial):
-            raise ArtifactError(
-                f"{partial} exists: a run into {out} is in progress or was killed",
-                remediation=f"Resume it with --resume {out}, or delete {partial} to start over.",
-            )
-        parent = out.parent
-        probe = parent
-        while not os.path.lexists(probe) and probe != probe.parent:
-            probe = probe.parent
-        if not stat.S_ISDIR(os.stat(probe).st_mode):
-            raise ArtifactError(
-                f"--out {out}: {probe} is not a directory", remediation="Pass an --out whose parent is a directory."
-            )
-        if os.path.lexists(parent) and not os.access(parent, os.W_OK | os.X_OK):
-            raise ArtifactError(
-                f"--out {out}: cannot write in {parent}", remediation="Pass an --out in a directory you can write to."
-            )
-    except OSError as exc:
-        raise ArtifactError(
-            f"--out {out} is unusable: {exc.strerror or exc}", remediation="Pass a writable path for a new directory."
-        ) from exc
-
-
-def claim(out: Path) -> Path:
-    """Create ``OUT.partial`` atomically (``os.mkdir``: one concurrent writer wins) and return it."""
-    check_out(out)
-    partial = partial_dir(out)
-    try:
-        partial.parent.mkdir(parents=True, exist_ok=True)
-        os.mkdir(partial)
-    except FileExistsError as exc:
-        raise ArtifactError(
-            f"{partial} was created by another writer: a run into {out} is already in progress",
-            remediation=f"Wait for it, or choose another --out (if it was killed: --resume {out}).",
-        ) from exc
-    except OSError as exc:
-        raise ArtifactError(
-            f"cannot create {partial}: {exc.strerror or exc}", remediation="Pass a writable path for a new directory."
-        ) from exc
-    return partial
-
-
-def reopen(out: Path) -> Path:
-    """The existing ``OUT.partial`` of a killed run (typed error if there is none)."""
-    out = Path(out)
-    if out.name.endswith(PARTIAL_SUFFIX):
-        out = out.parent / out.name[: -len(PARTIAL_SUFFIX)]
-    partial = partial_dir(out)
-    if not os.path.isdir(partial) or os.path.islink(partial):
-        hint = f"{out} is already complete" if os.path.isdir(out) else f"no {partial} to resume"
-        raise ArtifactError(f"nothing to resume: {hint}", remediation=f"Start the run without --resume (--out {out}).")
-    return partial
-
-
-def promote(partial: Path, out: Path) -> Path:
-    """Remove ``resume/`` and rename ``OUT.partial`` to ``OUT`` (onto nothing or an empty directory)."""
-    shutil.rmtree(partial / RESUME_DIR, ignore_errors=True)
-    try:
-        os.rename(partial, out)
-    except OSError as exc:
-        raise ArtifactError(
-            f"the complete run is in {partial} but cannot become {out}: {exc.strerror or exc}",
-            remediation=f"Move {partial} to a new name yourself; {out} appeared while the run was written.",
-        ) from exc
-    return Path(out)
-
-
-def discard(partial: Path) -> None:
-    """Delete a partial run after a failure (nothing half-written stays)."""
-    shutil.rmtree(partial, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def discard_on_error(partial: Path):  # type: ignore[no-untyped-def]
-    """Delete ``partial`` if the block raises an Exception; keep it on KeyboardInterrupt (resumable)."""
-    try:
-        yield
-    except Exception:
-        discard(partial)
-        raise
 
 
 # --- what was asked for -----------------------------------------------------------------------------------
@@ -316,43 +196,10 @@ def load_state(run_dir: Path) -> ResumeState | None:
         ) from exc
 
 
-def prune(run_dir: Path, keep_files: set[str], keep_dirs: set[str]) -> None:
-    """Delete everything under ``run_dir`` except the listed files and checkpoint directories
-    (and ``resume/``): what a round after the last committed one left behind."""
-    run_dir = Path(run_dir)
-    for dirpath, dirnames, filenames in os.walk(run_dir):
-        rel_dir = Path(dirpath).relative_to(run_dir).as_posix()
-        rel_dir = "" if rel_dir == "." else rel_dir
-        kept = []
-        for d in dirnames:
-            rel = f"{rel_dir}/{d}" if rel_dir else d
-            full = Path(dirpath) / d
-            if rel in keep_dirs or rel == RESUME_DIR:
-                continue  # kept whole, not walked
-            if not full.is_symlink() and any(k.startswith(rel + "/") for k in keep_dirs):
-                kept.append(d)
-            else:
-                shutil.rmtree(full, ignore_errors=True) if not full.is_symlink() else full.unlink()
-        dirnames[:] = kept
-        for f in filenames:
-            rel = f"{rel_dir}/{f}" if rel_dir else f
-            if rel not in keep_files:
-                with contextlib.suppress(OSError):
-                    (Path(dirpath) / f).unlink()
-
-
 __all__ = [
     "ResumeState",
-    "check_out",
-    "claim",
-    "discard",
-    "discard_on_error",
     "load_state",
-    "partial_dir",
-    "promote",
-    "prune",
     "read_request",
-    "reopen",
     "restore_participants",
     "save_state",
     "write_request",

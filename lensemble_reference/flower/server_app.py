@@ -202,7 +202,7 @@ def build_server_app(
     timeout: float = 3600.0,
 ) -> ServerApp:
     """Simulation ServerApp: runs the shared driver; puts the RunResult (or the error) in ``holder``."""
-    from lensemble_reference.federation import run_federated
+    from lensemble_reference.federation import RunOptions, run_federated
 
     app = ServerApp()
 
@@ -210,7 +210,11 @@ def build_server_app(
     def main(grid: Grid, context: Context) -> None:
         try:
             holder["result"] = run_federated(
-                cfg, inputs, Path(out_dir), show_progress=show_progress, engine=FlowerRounds(grid, timeout=timeout)
+                cfg,
+                inputs,
+                Path(out_dir),
+                options=RunOptions(show_progress=show_progress),
+                engine=FlowerRounds(grid, timeout=timeout),
             )
         except BaseException as exc:  # noqa: BLE001 - re-raised by run_flower with its type intact
             holder["error"] = exc

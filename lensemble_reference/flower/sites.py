@@ -99,10 +99,11 @@ def load_site_silo(spec: str | Path, name: str, cfg: Any) -> Site:
 def _load_site(spec: str | Path, name: str, cfg: Any) -> tuple[Site, np.ndarray]:
     # The loader's own root opening, standardisation and silo assembly, so a site's silo is built
     # exactly as `train --lerobot-root` builds one (same decoding, chunking, fingerprint).
-    from lensemble_reference import lerobot_data as ld
+    from lensemble_reference.lerobot_data.roots import open_root
+    from lensemble_reference.lerobot_data.silos import build_silo, standardisation_stats
 
     data = cfg.data
-    root = ld._open_root(
+    root = open_root(
         spec,
         0,
         image_key=data.image_key or None,
@@ -118,9 +119,9 @@ def _load_site(spec: str | Path, name: str, cfg: Any) -> tuple[Site, np.ndarray]
             f"site {name}: {root.path} has no episode long enough for one chunk of {cfg.world.horizon} steps",
             remediation="Lower world.horizon or data.frame_stride, or raise data.max_frames_per_episode.",
         )
-    std = ld._standardisation(episodes, root, "observation.state", "action", [name])
+    std = standardisation_stats(episodes, root, "observation.state", "action", [name])
     norm = {k: (np.asarray(std[k]["mean"]), np.asarray(std[k]["std"])) for k in ("state", "action")}
-    silo, sources = ld._build_silo(
+    silo, sources = build_silo(
         name,
         episodes,
         [root],

@@ -260,7 +260,7 @@ def score(successes: list[bool]) -> dict[str, Any]:
 def run_pusht(settings: PushTSettings, out: Path, *, show_progress: bool = False, log: Any = print) -> dict[str, Any]:
     """Steps 1–4 of the module docstring; returns the ``pusht.json`` document."""
     from lensemble_reference.controls import run_control
-    from lensemble_reference.resume import check_out
+    from lensemble_spec.artifacts.staging import check_out
 
     settings.validate()
     check_out(out)

@@ -8,7 +8,8 @@ Above the schemas, import from the module itself:
   ``load_checkpoint``, ``verify_checkpoint``, ``HEADER_FILE``, ``WEIGHTS_FILE``);
 * pin resolution: :mod:`lensemble_spec.artifacts.pins` (the URI grammar is
   :mod:`lensemble_spec.artifacts.pin_uri`, below the schemas);
-* run directories: :mod:`lensemble_spec.artifacts.rundir`.
+* run directories: :mod:`lensemble_spec.artifacts.rundir` (direct, or staged in ``OUT.partial`` and
+  resumable: :mod:`lensemble_spec.artifacts.staging`).
 """
 
 from __future__ import annotations

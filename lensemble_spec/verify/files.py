@@ -20,6 +20,7 @@ from ..artifacts.checkpoint import safetensors_specs
 from ..artifacts.paths import confine
 from ..artifacts.reading import read_regular_file
 from ..artifacts.safe_json import DEFAULT_MAX_BYTES, load_json_file, loads_bounded
+from ..artifacts.staging import PARTIAL_SUFFIX, RESUME_DIR
 from ..errors import ArtifactError
 
 #: Files of a run directory (RFC-0010 §5).
@@ -30,11 +31,7 @@ LOGS_DIR = "logs"
 LOG_SUFFIXES = (".log", ".txt")
 #: A comparison directory's results table (RFC-0010 §5, RFC-0005 §6).
 RESULTS_FILE = "results.json"
-#: Where a writer keeps what it needs to resume a killed run (never part of a complete run).
-RESUME_DIR = "resume"
-RESUME_STATE = "resume/state.json"
-#: Suffix of the sibling directory a run or comparison is written into until it is complete.
-PARTIAL_SUFFIX = ".partial"
+RESUME_STATE = f"{RESUME_DIR}/state.json"
 #: Files a comparison directory may hold beside results.json and its runs: descriptive reports.
 COMPARISON_REPORT_FILES = ("summary.json",)
 COMPARISON_REPORT_SUFFIXES = (".md", ".txt", ".log")

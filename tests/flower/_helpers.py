@@ -1,21 +1,12 @@
-"""Shared helpers of the Flower engine tests (tiny config, seam marker, reply builder)."""
+"""Shared helpers of the Flower engine tests (tiny model and config)."""
 
 from __future__ import annotations
 
-import pytest
-
 from lensemble_reference.config import ModelConfig, TrainConfig, WorldConfig
-from lensemble_reference.flower import has_seam
 
 #: A model small enough that a round of 4 participants × 3 steps costs milliseconds; action_dim 5
 #: matches the synthetic world's joint-velocity commands.
 TINY_MODEL = ModelConfig(latent_dim=4, channels=(4, 8, 8), pred_hidden=16, pred_depth=1, action_dim=5, image_size=16)
-
-needs_seam = pytest.mark.skipif(
-    not has_seam(),
-    reason="lensemble_reference.federation lacks the round-engine seam (LocalResult, participant_round, "
-    "InProcessRounds, run_federated(engine=...)); see docs/flower.md",
-)
 
 
 def tiny_config(control: str = "anchored", **changes) -> TrainConfig:

@@ -16,9 +16,7 @@ from lensemble_reference.participant import Participant, deterministic_torch
 from lensemble_spec.errors import RoundError
 from lensemble_spec.metrics import derive_seed
 
-from ._helpers import needs_seam, tiny_config
-
-pytestmark = needs_seam
+from ._helpers import tiny_config
 
 PID = "silo1"
 

@@ -22,7 +22,7 @@ from lensemble_reference.flower.deploy import (
 )
 from lensemble_spec.errors import ArtifactError, CapabilityMissing, ConfigError
 
-from ._helpers import needs_seam, tiny_config
+from ._helpers import tiny_config
 
 
 def test_missing_flwr_is_capability_missing(monkeypatch):
@@ -40,7 +40,6 @@ def test_missing_seam_is_capability_missing(monkeypatch):
         require_seam()
 
 
-@needs_seam
 def test_local_only_runs_in_process_without_ray(tmp_path, monkeypatch):
     import flwr.simulation
 
@@ -102,7 +101,6 @@ def test_deploy_cli_writes_app_and_silo_files(tmp_path, capsys):
     assert "config_invalid" in capsys.readouterr().err
 
 
-@needs_seam
 def test_non_empty_output_directory_is_refused_before_ray_starts(tmp_path, monkeypatch):
     import flwr.simulation
 

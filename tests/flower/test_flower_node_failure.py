@@ -25,9 +25,9 @@ import subprocess
 import pytest
 
 from ._deploy import BIN, wait_until
-from ._helpers import needs_seam, tiny_config
+from ._helpers import tiny_config
 
-pytestmark = [needs_seam, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 SILOS = ["silo0", "silo1", "silo2", "silo3"]
 VICTIM = "silo3"

@@ -24,7 +24,7 @@ from lensemble_reference.flower.records import (
 from lensemble_spec.artifacts import config_hash
 from lensemble_spec.errors import InputError, RoundError
 
-from ._helpers import needs_seam, tiny_config
+from ._helpers import tiny_config
 
 DTYPES = st.sampled_from(["<f4", ">f4", "<f8", ">f8", "<f2", "<i4", ">i8", "u1", "|b1", "<c8"])
 
@@ -84,7 +84,6 @@ def test_config_round_trip_keeps_config_hash():
     assert config_hash(back.to_dict()) == config_hash(cfg.to_dict())
 
 
-@needs_seam
 @pytest.mark.parametrize("fired", [True, False, None])
 def test_local_result_round_trip(fired):
     from lensemble_reference.federation import LocalResult
@@ -113,7 +112,6 @@ def test_local_result_round_trip(fired):
     assert back.released_embedding.tobytes() == result.released_embedding.tobytes()
 
 
-@needs_seam
 def test_reply_without_delta_is_a_round_error():
     from flwr.app import ConfigRecord, RecordDict
 

@@ -35,9 +35,9 @@ import numpy as np
 import pytest
 
 from ._deploy import BIN
-from ._helpers import TINY_MODEL, needs_seam, tiny_config
+from ._helpers import TINY_MODEL, tiny_config
 
-pytestmark = [needs_seam, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 SITES = ["clinic-a", "clinic-b", "lab-c", "lab-d"]
 _SO100 = Path(__file__).resolve().parents[1] / "lerobot" / "so100_data.py"

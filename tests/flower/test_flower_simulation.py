@@ -20,9 +20,9 @@ import pytest
 from lensemble_reference.controls import run_control, world_inputs
 from lensemble_spec.artifacts.checkpoint import WEIGHTS_FILE
 
-from ._helpers import needs_seam, tiny_config
+from ._helpers import tiny_config
 
-pytestmark = [needs_seam, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def _without_wall_time(records):

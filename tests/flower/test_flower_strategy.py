@@ -19,10 +19,6 @@ from flwr.common.constant import ErrorCode
 from lensemble_reference.outer import outer_init, outer_step
 from lensemble_spec.errors import QuorumNotMet, RoundError
 
-from ._helpers import needs_seam
-
-pytestmark = needs_seam
-
 NODES = {101: "silo1", 7: "silo0", 55: "silo3", 9: "silo2"}  # node ids NOT in participant order
 
 

@@ -20,10 +20,10 @@ from so100_data import JOINTS, ep_red, frame_green, raw_action, raw_state
 
 from lensemble_reference.lerobot_data import (
     HELDOUT,
-    _to_model_frames,
     compute_split_hash,
     load_lerobot_silos,
 )
+from lensemble_reference.lerobot_data.silos import to_model_frames
 from lensemble_spec.errors import ConfigError, DataError, ErrorCode
 
 # 11 episodes; episode 3 is too short for one chunk at horizon 3 (it must be excluded, not split).
@@ -335,7 +335,7 @@ def test_torchvision_standin_is_scoped_and_serves_lerobot_image_path(root, split
 def test_resize_is_antialiased_bilinear_and_keeps_range():
     h, w = 40, 64  # non-square source: resized without cropping
     ramp = np.linspace(0, 255, w)[None, :, None].repeat(h, 0).repeat(3, 2).round().astype(np.uint8)
-    out = _to_model_frames(ramp[None], 48)
+    out = to_model_frames(ramp[None], 48)
     assert out.shape == (1, 3, 48, 48) and out.dtype == np.float32
     assert 0.0 <= out.min() and out.max() <= 1.0
     row = out[0, 0, 24]
@@ -343,16 +343,16 @@ def test_resize_is_antialiased_bilinear_and_keeps_range():
     centres = (np.arange(48) + 0.5) * w / 48 - 0.5
     np.testing.assert_allclose(row, np.interp(centres, np.arange(w), ramp[0, :, 0] / 255), atol=0.02)
     solid = np.full((2, 30, 50, 3), 77, np.uint8)
-    np.testing.assert_allclose(_to_model_frames(solid, 16), 77 / 255, atol=1e-6)
+    np.testing.assert_allclose(to_model_frames(solid, 16), 77 / 255, atol=1e-6)
 
 
 def test_offline_mode_is_scoped_to_the_call(five_roots, monkeypatch):
     import huggingface_hub.constants as hub_constants
 
-    from lensemble_reference import lerobot_data
+    from lensemble_reference.lerobot_data import roots as lerobot_roots
 
     seen = []
-    real_check = lerobot_data._check_files  # runs inside the block where lerobot opens the root
+    real_check = lerobot_roots.check_files  # runs inside the block where lerobot opens the root
 
     def spy(*args, **kwargs):
         seen.append((os.environ.get("HF_HUB_OFFLINE"), hub_constants.HF_HUB_OFFLINE))
@@ -360,7 +360,7 @@ def test_offline_mode_is_scoped_to_the_call(five_roots, monkeypatch):
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(lerobot_data, "_check_files", spy)
+    monkeypatch.setattr(lerobot_roots, "check_files", spy)
     load_lerobot_silos(five_roots[:3], horizon=2, image_size=8)
     assert len(seen) == 3 and all(s == ("1", True) for s in seen)  # forced on while lerobot reads
     assert "HF_HUB_OFFLINE" not in os.environ and hub_constants.HF_HUB_OFFLINE is False  # restored after

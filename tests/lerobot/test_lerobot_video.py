@@ -16,7 +16,8 @@ import pytest
 from so100_data import FPS, ep_red, frame_green, frame_rgb
 
 from lensemble_reference._video import decode_frames_at, import_lerobot, pyav_decoding
-from lensemble_reference.lerobot_data import HELDOUT, _to_model_frames, load_lerobot_silos
+from lensemble_reference.lerobot_data import HELDOUT, load_lerobot_silos
+from lensemble_reference.lerobot_data.silos import to_model_frames
 from lensemble_spec.errors import DataError
 
 LENGTHS = [6, 7, 8, 6, 7]
@@ -57,7 +58,7 @@ def test_video_is_resized_like_written_frames(video_root):
     s = load_lerobot_silos([video_root], horizon=2, image_size=48)
     silo, src = s.silos["silo0"], s.chunk_sources["silo0"]
     _, e, first = (int(v) for v in src[0])
-    expected = _to_model_frames(np.stack([frame_rgb(e, first + j, SHAPE, gradient=True) for j in range(3)]), 48)
+    expected = to_model_frames(np.stack([frame_rgb(e, first + j, SHAPE, gradient=True) for j in range(3)]), 48)
     assert silo.obs.shape[-2:] == (48, 48)
     assert np.abs(silo.obs[0] - expected).mean() < VIDEO_MAE
 

@@ -52,10 +52,6 @@ def test_anchored_reference_holds_gauge_040_in_process(tmp_path, h):
 @pytest.mark.slow
 @pytest.mark.parametrize("h", [1, 5, 10, 50])
 def test_anchored_reference_holds_gauge_040_in_flower_simulation(tmp_path, h):
-    from lensemble_reference.flower import has_seam
-
-    if not has_seam():
-        pytest.skip("Flower engine seam unavailable")
     pytest.importorskip("flwr")
     from lensemble_reference.flower.engine import run_flower
 

@@ -28,7 +28,7 @@ def test_pre_fix_step_moves_the_global_away_from_its_participant(tmp_path):
     inputs.silos = {"silo0": inputs.silos["silo0"]}
     got = {}
     for name, engine in (("reference", InProcessRounds()), ("pre-fix", PreFixRounds())):
-        setup = prepare(cfg, inputs, tmp_path / name, progress_units=1, show_progress=False)
+        setup = prepare(cfg, inputs, tmp_path / name, progress_units=1)
         engine.start(setup, ["silo0"])
         theta = setup.theta0
         new, _, results = engine.run_round(setup, theta, outer_init(theta), 1, ["silo0"])

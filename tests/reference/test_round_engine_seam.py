@@ -1,7 +1,7 @@
 """The reference exposes the round-engine seam the Flower engine plugs into.
 
-The Flower tests skip when the seam is missing (they also run against a reference without it);
-this test is what fails when the bundled reference loses it.
+The Flower tests use the seam unconditionally (they fail, not skip, without it); this test names
+the missing piece directly when the bundled reference loses it.
 """
 
 from __future__ import annotations
@@ -13,5 +13,5 @@ from lensemble_reference.flower import SEAM_NAMES, has_seam
 def test_the_bundled_reference_has_the_round_engine_seam() -> None:
     missing = [name for name in SEAM_NAMES if not hasattr(federation, name)]
     assert has_seam() and not missing, (
-        f"lensemble_reference.federation lacks {missing}: every needs_seam Flower test would skip"
+        f"lensemble_reference.federation lacks {missing}: the Flower engine cannot plug in"
     )

@@ -24,7 +24,7 @@ import pytest
 from _resume_tiny import TINY, merged
 
 from lensemble_reference.config import TrainConfig, load_config
-from lensemble_reference.resume import claim, partial_dir
+from lensemble_spec.artifacts.staging import claim, partial_dir
 from lensemble_spec.cli import main
 from lensemble_spec.errors import ArtifactError, ConfigError
 from lensemble_spec.verify import verify_run
