@@ -19,19 +19,22 @@ any non-constant latent reads. No error is raised: 0.0 is a valid, maximally-col
 
 How the spectrum is computed (:func:`centred_spectrum`, shared by every metric here). Two
 streaming passes over row chunks, never a full float64 copy of the batch: the first takes the
-float64 column means and the largest magnitude; the second accumulates the Gram matrix
-``G = Xcᵀ Xc`` of the centred chunks (BLAS ``syrk``) after scaling by a power of two near the
-largest magnitude (exact; the metrics are ratios), so latents at 1e±150 neither overflow nor
-underflow. float32 latents take ONE pass (:func:`_float32_one_pass`: centred on the first
-chunk's mean, corrected exactly by ``n·δδᵀ``, two passes when that correction would cancel;
-no scaling, float32 squares cannot overflow float64). ``λ = eigvalsh(G)``. The Gram squares
-the condition number: eigenvalue errors are ``~d·u·λ_max``, harmless for ``λ_k`` above
-:data:`GRAM_MIN_RATIO`·``λ_max`` (σ relative error ≲ 1e-9). When any ``λ_k`` is below that
-(rank-deficient or very ill-conditioned latents), the small singular values are recomputed from
-the chunked QR factor ``R`` of ``Xc`` (tall-skinny QR:
-backward stable, ``σ`` accurate to ``~u·σ_max``, as a full SVD of ``Xc`` would be). Memory:
-``O(chunk·d + d²)`` above the input. The scale metrics come from the same pass (``diag G`` and
-the means), so one pass over the data gives all four.
+float64 column means and the largest magnitude; the second widens each chunk to float64, scales
+it by a power of two near the largest magnitude (exact; the metrics are ratios, so latents at
+1e±150 neither overflow nor underflow), centres it and accumulates the Gram matrix
+``G = Xcᵀ Xc`` (BLAS ``syrk``) and the column sums of the centred chunks; the sums give the
+rounding residue ``δ`` of the first pass's mean, removed exactly as ``G − n·δδᵀ``. float32
+latents take ONE pass (:func:`_float32_one_pass`: centred on the first chunk's mean, corrected
+exactly by ``n·δδᵀ``, two passes when that correction would cancel; no scaling, float32 squares
+cannot overflow float64). ``λ = eigvalsh(G)``; ``syrk`` and the eigenvalues come from one BLAS
+library (see :func:`_lapack`). The Gram squares the condition number: eigenvalue errors are
+``~d·u·λ_max``, harmless for ``λ_k`` above :data:`GRAM_MIN_RATIO`·``λ_max`` (σ relative error
+≲ 1e-9). When any ``λ_k`` is below that (rank-deficient or very ill-conditioned latents), the
+small singular values are recomputed from the chunked QR factor ``R`` of ``Xc`` (tall-skinny QR:
+backward stable, ``σ`` accurate to ``~u·σ_max``, as a full SVD of ``Xc`` would be). Every
+arithmetic step is float64, whatever the input dtype. Memory: ``O(chunk·d + d²)`` above the
+input. The scale metrics come from the same pass (``diag G`` and the means), so one pass over
+the data gives all four.
 """
 
 from __future__ import annotations
@@ -71,8 +74,8 @@ GRAM_MIN_RATIO = 1e-6
 CHUNK_ROWS = 1024
 
 #: Bytes of one float64 chunk of the Gram pass (2 MiB: 1024 rows at d = 256, at least
-#: :data:`CHUNK_ROWS` rows): cache-sized, measured ~8% faster than 8 MiB chunks at one thread.
-#: The buffer is the only allocation above the input.
+#: :data:`CHUNK_ROWS` rows): sized to stay in a core's cache between the widening and the ``syrk``
+#: (docs/metrics-speed.md). The buffer is the only allocation of that size above the input.
 GRAM_CHUNK_BYTES = 2 * 2**20
 
 
@@ -96,10 +99,13 @@ class CentredSpectrum:
     rms: float
 
 
-def _syrk() -> Any:
+def _lapack() -> tuple[Any, Any]:
+    """``dsyrk`` and ``dsyevr`` from ONE BLAS library (scipy's): a library's idle worker threads spin
+    after each call, and a second library's threads would compete with them for the cores."""
     from scipy.linalg.blas import dsyrk
+    from scipy.linalg.lapack import dsyevr
 
-    return dsyrk
+    return dsyrk, dsyevr
 
 
 def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
@@ -122,21 +128,35 @@ def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
         scale = 1.0  # float32 magnitudes squared, times n·d, stay far inside the float64 range
     else:
         scale = float(np.ldexp(1.0, -int(np.frexp(peak)[1])))  # exact, brings entries into [0.5, 1)
-    mu_s = mu * scale
-    dsyrk = _syrk()
-    gram = np.zeros((d, d), order="F")
+    gram, colsum = _shifted_gram(view, mu * scale, scale)  # every value is finite (checked above)
+    delta = colsum / n  # the rounding residue of the first pass's mean, removed exactly below
+    gram -= n * np.outer(delta, delta)
+    return _from_gram(view, name, gram, mu + delta / scale, scale, n, d)
+
+
+def _shifted_gram(view: np.ndarray, shift: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """``G₀ = Σ cᵀc`` (upper triangle, Fortran order) and ``s = Σ c`` over the rows ``c = scale·x − shift``.
+
+    One streaming pass: each row chunk is widened to float64 into one reusable buffer, summed and
+    added to ``G₀`` by one ``syrk``. NaN/Inf in the data reach ``diag G₀`` and ``s``.
+    """
+    n, d = view.shape
+    dsyrk = _lapack()[0]
     step = _gram_rows(d)
     buf = np.empty((min(step, n), d))
-    for i in range(0, n, step):  # every value is finite now (checked above)
+    gram = np.zeros((d, d), order="F")
+    colsum = np.zeros(d)
+    for i in range(0, n, step):
         rows = view[i : i + step]
         chunk = buf[: rows.shape[0]]
         if scale == 1.0:
-            np.subtract(rows, mu_s, out=chunk)  # widened to float64 inside the ufunc: one pass
+            np.copyto(chunk, rows)  # widen to float64 (a plain cast: faster than a mixed-type ufunc)
         else:
-            np.multiply(rows, scale, out=chunk)
-            chunk -= mu_s
+            np.multiply(rows, scale, out=chunk)  # exact: a power of two
+        chunk -= shift
+        colsum += chunk.sum(axis=0)
         gram = dsyrk(1.0, chunk.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
-    return _from_gram(view, name, gram, mu, scale, n, d)
+    return gram, colsum
 
 
 def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -157,17 +177,7 @@ def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         mu0 = view[:CHUNK_ROWS].mean(axis=0, dtype=np.float64)
         if not np.all(np.isfinite(mu0)):
             return None
-        dsyrk = _syrk()
-        gram = np.zeros((d, d), order="F")
-        colsum = np.zeros(d)
-        step = _gram_rows(d)
-        buf = np.empty((min(step, n), d))
-        for i in range(0, n, step):
-            rows = view[i : i + step]
-            chunk = buf[: rows.shape[0]]
-            np.subtract(rows, mu0, out=chunk)  # widened to float64 inside the ufunc
-            colsum += chunk.sum(axis=0)
-            gram = dsyrk(1.0, chunk.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+        gram, colsum = _shifted_gram(view, mu0, 1.0)
     diag = np.diag(gram)
     if not (np.all(np.isfinite(colsum)) and np.all(np.isfinite(diag))):
         return None  # NaN/Inf propagate into both (an Inf off the diagonal also reaches its diagonal)
@@ -176,6 +186,15 @@ def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     gram -= n * np.outer(delta, delta)
     return gram, mu0 + delta
+
+
+def _eigvalsh_upper(gram: np.ndarray) -> np.ndarray:
+    """Eigenvalues (descending) of the symmetric matrix held in the upper triangle of ``gram``."""
+    dsyevr = _lapack()[1]
+    lam, _, _, _, info = dsyevr(gram, compute_v=0, lower=0, overwrite_a=1)
+    if info != 0:  # pragma: no cover - LAPACK's own failure; numpy raises its LinAlgError
+        lam = np.linalg.eigvalsh(gram, UPLO="U")
+    return lam[::-1]
 
 
 def _from_gram(view: np.ndarray, name: str, gram: np.ndarray, mu: np.ndarray, scale: float, n: int,
@@ -189,7 +208,7 @@ def _from_gram(view: np.ndarray, name: str, gram: np.ndarray, mu: np.ndarray, sc
     rms = float(np.sqrt(raw_sq / (n * d))) / scale
     if centred_sq == 0.0 or np.sqrt(centred_sq) <= CONSTANT_RTOL * np.sqrt(raw_sq):
         return CentredSpectrum(np.zeros(0), n, d, std_mean, rms)
-    lam = np.linalg.eigvalsh(gram, UPLO="U")[::-1]
+    lam = _eigvalsh_upper(gram)
     if lam[-1] > GRAM_MIN_RATIO * lam[0]:
         sigma = np.sqrt(lam)
     else:
