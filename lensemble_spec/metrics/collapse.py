@@ -22,11 +22,9 @@ streaming passes over row chunks, never a full float64 copy of the batch: the fi
 float64 column means and the largest magnitude; the second widens each chunk to float64, scales
 it by a power of two near the largest magnitude (exact; the metrics are ratios, so latents at
 1e±150 neither overflow nor underflow), centres it and accumulates the Gram matrix
-``G = Xcᵀ Xc`` (BLAS ``syrk``) and the column sums of the centred chunks; the sums give the
-rounding residue ``δ`` of the first pass's mean, removed exactly as ``G − n·δδᵀ``. float32
-latents take ONE pass (:func:`_float32_one_pass`: centred on the first chunk's mean, corrected
-exactly by ``n·δδᵀ``, two passes when that correction would cancel; no scaling, float32 squares
-cannot overflow float64). ``λ = eigvalsh(G)``; ``syrk`` and the eigenvalues come from one BLAS
+``G = Xcᵀ Xc`` (BLAS ``syrk``). float32 latents take ONE pass (:func:`_float32_one_pass`:
+centred on the first chunk's mean, corrected exactly by ``n·δδᵀ``, two passes when that
+correction would cancel; no scaling, float32 squares cannot overflow float64). ``λ = eigvalsh(G)``; ``syrk`` and the eigenvalues come from one BLAS
 library (see :func:`_lapack`). The Gram squares the condition number: eigenvalue errors are
 ``~d·u·λ_max``, harmless for ``λ_k`` above :data:`GRAM_MIN_RATIO`·``λ_max`` (σ relative error
 ≲ 1e-9). When any ``λ_k`` is below that (rank-deficient or very ill-conditioned latents), the
@@ -128,16 +126,16 @@ def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
         scale = 1.0  # float32 magnitudes squared, times n·d, stay far inside the float64 range
     else:
         scale = float(np.ldexp(1.0, -int(np.frexp(peak)[1])))  # exact, brings entries into [0.5, 1)
-    gram, colsum = _shifted_gram(view, mu * scale, scale)  # every value is finite (checked above)
-    delta = colsum / n  # the rounding residue of the first pass's mean, removed exactly below
-    gram -= n * np.outer(delta, delta)
-    return _from_gram(view, name, gram, mu + delta / scale, scale, n, d)
+    gram, _ = _shifted_gram(view, mu * scale, scale, sums=False)  # every value is finite (checked above)
+    return _from_gram(view, name, gram, mu, scale, n, d)
 
 
-def _shifted_gram(view: np.ndarray, shift: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """``G₀ = Σ cᵀc`` (upper triangle, Fortran order) and ``s = Σ c`` over the rows ``c = scale·x − shift``.
+def _shifted_gram(view: np.ndarray, shift: np.ndarray, scale: float, *,
+                  sums: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """``G₀ = Σ cᵀc`` (upper triangle, Fortran order) and, if ``sums``, ``s = Σ c`` over the rows
+    ``c = scale·x − shift``.
 
-    One streaming pass: each row chunk is widened to float64 into one reusable buffer, summed and
+    One streaming pass: each row chunk is widened to float64 into one reusable buffer (summed) and
     added to ``G₀`` by one ``syrk``. NaN/Inf in the data reach ``diag G₀`` and ``s``.
     """
     n, d = view.shape
@@ -145,7 +143,7 @@ def _shifted_gram(view: np.ndarray, shift: np.ndarray, scale: float) -> tuple[np
     step = _gram_rows(d)
     buf = np.empty((min(step, n), d))
     gram = np.zeros((d, d), order="F")
-    colsum = np.zeros(d)
+    colsum = np.zeros(d) if sums else None
     for i in range(0, n, step):
         rows = view[i : i + step]
         chunk = buf[: rows.shape[0]]
@@ -154,7 +152,8 @@ def _shifted_gram(view: np.ndarray, shift: np.ndarray, scale: float) -> tuple[np
         else:
             np.multiply(rows, scale, out=chunk)  # exact: a power of two
         chunk -= shift
-        colsum += chunk.sum(axis=0)
+        if colsum is not None:
+            colsum += chunk.sum(axis=0)
         gram = dsyrk(1.0, chunk.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
     return gram, colsum
 
@@ -177,7 +176,7 @@ def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         mu0 = view[:CHUNK_ROWS].mean(axis=0, dtype=np.float64)
         if not np.all(np.isfinite(mu0)):
             return None
-        gram, colsum = _shifted_gram(view, mu0, 1.0)
+        gram, colsum = _shifted_gram(view, mu0, 1.0, sums=True)
     diag = np.diag(gram)
     if not (np.all(np.isfinite(colsum)) and np.all(np.isfinite(diag))):
         return None  # NaN/Inf propagate into both (an Inf off the diagonal also reaches its diagonal)
