@@ -23,16 +23,18 @@ float64 column means and the largest magnitude; the second widens each chunk to 
 it by a power of two near the largest magnitude (exact; the metrics are ratios, so latents at
 1e±150 neither overflow nor underflow), centres it and accumulates the Gram matrix
 ``G = Xcᵀ Xc`` (BLAS ``syrk``). float32 latents take ONE pass (:func:`_float32_one_pass`:
-centred on the first chunk's mean, corrected exactly by ``n·δδᵀ``, two passes when that
-correction would cancel; no scaling, float32 squares cannot overflow float64). ``λ = eigvalsh(G)``; ``syrk`` and the eigenvalues come from one BLAS
-library (see :func:`_lapack`). The Gram squares the condition number: eigenvalue errors are
-``~d·u·λ_max``, harmless for ``λ_k`` above :data:`GRAM_MIN_RATIO`·``λ_max`` (σ relative error
-≲ 1e-9). When any ``λ_k`` is below that (rank-deficient or very ill-conditioned latents), the
-small singular values are recomputed from the chunked QR factor ``R`` of ``Xc`` (tall-skinny QR:
-backward stable, ``σ`` accurate to ``~u·σ_max``, as a full SVD of ``Xc`` would be). Every
-arithmetic step is float64, whatever the input dtype. Memory: ``O(chunk·d + d²)`` above the
-input. The scale metrics come from the same pass (``diag G`` and the means), so one pass over
-the data gives all four.
+shifted by the first chunk's mean, or not at all when that mean is small against the spread,
+corrected exactly by ``n·δδᵀ``; two passes when that correction would cancel; no scaling,
+float32 squares cannot overflow float64). ``λ = eigvalsh(G)``; ``syrk`` and the eigenvalues come
+from one BLAS library (see :func:`_lapack`). The Gram squares the condition number: eigenvalue
+errors are ``~d·u·λ_max``, harmless for ``λ_k`` above :data:`GRAM_MIN_RATIO`·``λ_max`` (σ
+relative error ≲ 1e-9). When any ``λ_k`` is below that (rank-deficient or very ill-conditioned
+latents), the small singular values are recomputed from the chunked QR factor ``R`` of ``Xc``
+(tall-skinny QR: backward stable, ``σ`` accurate to ``~u·σ_max``, as a full SVD of ``Xc`` would
+be). Every arithmetic step is float64, whatever the input dtype; the result equals the float64
+SVD definition (RFC-0002 §7.1) to ~1e-12 relative, far inside ``METRIC_RTOL``. Memory:
+``O(chunk·d + d²)`` above the input. The scale metrics come from the same pass (``diag G`` and
+the means), so one pass over the data gives all four.
 """
 
 from __future__ import annotations
@@ -97,13 +99,14 @@ class CentredSpectrum:
     rms: float
 
 
-def _lapack() -> tuple[Any, Any]:
-    """``dsyrk`` and ``dsyevr`` from ONE BLAS library (scipy's): a library's idle worker threads spin
-    after each call, and a second library's threads would compete with them for the cores."""
-    from scipy.linalg.blas import dsyrk
+def _lapack() -> tuple[Any, Any, Any]:
+    """``dsyrk``, ``dgemv`` and ``dsyevr`` from ONE BLAS library (scipy's): a library's idle worker
+    threads spin after each call, and a second library's threads would compete with them for the
+    cores."""
+    from scipy.linalg.blas import dgemv, dsyrk
     from scipy.linalg.lapack import dsyevr
 
-    return dsyrk, dsyevr
+    return dsyrk, dgemv, dsyevr
 
 
 def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
@@ -130,18 +133,20 @@ def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
     return _from_gram(view, name, gram, mu, scale, n, d)
 
 
-def _shifted_gram(view: np.ndarray, shift: np.ndarray, scale: float, *,
+def _shifted_gram(view: np.ndarray, shift: np.ndarray | None, scale: float, *,
                   sums: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """``G₀ = Σ cᵀc`` (upper triangle, Fortran order) and, if ``sums``, ``s = Σ c`` over the rows
-    ``c = scale·x − shift``.
+    ``c = scale·x − shift`` (``shift=None``: no shift).
 
-    One streaming pass: each row chunk is widened to float64 into one reusable buffer (summed) and
-    added to ``G₀`` by one ``syrk``. NaN/Inf in the data reach ``diag G₀`` and ``s``.
+    One streaming pass: each row chunk is widened to float64 into one reusable buffer, shifted,
+    summed (``gemv`` with a vector of ones) and added to ``G₀`` by one ``syrk``. NaN/Inf in the
+    data reach ``diag G₀`` and ``s``.
     """
     n, d = view.shape
-    dsyrk = _lapack()[0]
+    dsyrk, dgemv, _ = _lapack()
     step = _gram_rows(d)
     buf = np.empty((min(step, n), d))
+    ones = np.ones(buf.shape[0])
     gram = np.zeros((d, d), order="F")
     colsum = np.zeros(d) if sums else None
     for i in range(0, n, step):
@@ -151,9 +156,10 @@ def _shifted_gram(view: np.ndarray, shift: np.ndarray, scale: float, *,
             np.copyto(chunk, rows)  # widen to float64 (a plain cast: faster than a mixed-type ufunc)
         else:
             np.multiply(rows, scale, out=chunk)  # exact: a power of two
-        chunk -= shift
+        if shift is not None:
+            chunk -= shift
         if colsum is not None:
-            colsum += chunk.sum(axis=0)
+            colsum += dgemv(1.0, chunk.T, ones[: rows.shape[0]])
         gram = dsyrk(1.0, chunk.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
     return gram, colsum
 
@@ -161,11 +167,13 @@ def _shifted_gram(view: np.ndarray, shift: np.ndarray, scale: float, *,
 def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Gram of the centred float32 latents and their mean in ONE streaming pass, or None.
 
-    Centres on the float64 mean ``μ₀`` of the first chunk instead of the exact mean, accumulating
-    ``G₀ = Σ (x − μ₀)(x − μ₀)ᵀ`` and ``s = Σ (x − μ₀)``; then ``δ = s/n`` and the centred Gram is
-    exactly ``G₀ − n δδᵀ``. Its round-off is ``~u·‖G₀‖``, at most twice that of centring on the
-    exact mean when ``n|δ|² <= max diag(G)`` (``<= λ_max``) — checked; otherwise (first rows
-    unrepresentative of the mean, e.g. sorted data) None, and the caller takes the two-pass route.
+    Shifts by ``μ₀`` instead of the exact mean, accumulating ``G₀ = Σ (x − μ₀)(x − μ₀)ᵀ`` and
+    ``s = Σ (x − μ₀)``; then ``δ = s/n`` and the centred Gram is exactly ``G₀ − n δδᵀ``. ``μ₀`` is
+    the float64 mean of the first chunk, or 0 when that mean is small against the first chunk's
+    spread (``|μ₀|² <= max_j var_j / 4``: the shift would change nothing that matters and costs a
+    pass). The round-off is ``~u·‖G₀‖``, at most twice that of centring on the exact mean when
+    ``n|δ|² <= max diag(G)`` (``<= λ_max``) — checked; otherwise (first rows unrepresentative of
+    the mean, e.g. sorted data) None, and the caller takes the two-pass route.
     None also for NaN/Inf anywhere (the two-pass route raises the InputError). No scaling:
     float32 magnitudes squared, summed over any realistic ``n``, stay inside the float64 range.
     """
@@ -173,10 +181,15 @@ def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if n * d >= 2**200:  # pragma: no cover - beyond any memory
         return None
     with np.errstate(over="ignore", invalid="ignore"):
-        mu0 = view[:CHUNK_ROWS].mean(axis=0, dtype=np.float64)
+        head = view[:CHUNK_ROWS]
+        mu0 = head.mean(axis=0, dtype=np.float64)
         if not np.all(np.isfinite(mu0)):
             return None
-        gram, colsum = _shifted_gram(view, mu0, 1.0, sums=True)
+        if float(mu0 @ mu0) <= 0.25 * float(np.max(head.var(axis=0, dtype=np.float64))):
+            mu0 = np.zeros(d)
+            gram, colsum = _shifted_gram(view, None, 1.0, sums=True)
+        else:
+            gram, colsum = _shifted_gram(view, mu0, 1.0, sums=True)
     diag = np.diag(gram)
     if not (np.all(np.isfinite(colsum)) and np.all(np.isfinite(diag))):
         return None  # NaN/Inf propagate into both (an Inf off the diagonal also reaches its diagonal)
@@ -189,7 +202,7 @@ def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _eigvalsh_upper(gram: np.ndarray) -> np.ndarray:
     """Eigenvalues (descending) of the symmetric matrix held in the upper triangle of ``gram``."""
-    dsyevr = _lapack()[1]
+    dsyevr = _lapack()[2]
     lam, _, _, _, info = dsyevr(gram, compute_v=0, lower=0, overwrite_a=1)
     if info != 0:  # pragma: no cover - LAPACK's own failure; numpy raises its LinAlgError
         lam = np.linalg.eigvalsh(gram, UPLO="U")

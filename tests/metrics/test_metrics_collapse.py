@@ -134,10 +134,11 @@ def test_report_keys_and_leading_dims_are_samples():
     assert rep["effective_rank"] == pytest.approx(effective_rank(z.reshape(-1, 8)))
 
 
-# Catches: the float32 one-pass Gram (centred on the first chunk's mean, corrected by n·δδᵀ)
-# disagreeing with the exact-mean route, or being used where that correction would cancel
-# (rows sorted so the first chunk is far from the mean) instead of falling back.
-@pytest.mark.parametrize("kind", ["plain", "offset", "sorted", "nan"])
+# Catches: the float32 one-pass Gram (shifted by the first chunk's mean or by 0, corrected by
+# n·δδᵀ) disagreeing with the exact-mean route, or being used where that correction would cancel
+# (rows sorted, or only the later rows offset, so the shift is far from the mean) instead of
+# falling back; an offset batch not shifted at all (it must take one pass, not fall back).
+@pytest.mark.parametrize("kind", ["plain", "offset", "sorted", "late-offset", "nan"])
 def test_float32_one_pass_gram_matches_the_exact_mean_route(kind):
     from lensemble_spec.errors import InputError
     from lensemble_spec.metrics import collapse as collapse_module
@@ -149,13 +150,15 @@ def test_float32_one_pass_gram_matches_the_exact_mean_route(kind):
         z = z + np.float32(1e3)
     if kind == "sorted":
         z = np.sort(z, axis=0)
+    if kind == "late-offset":  # the first chunk is centred (no shift taken), the batch is not
+        z[collapse_module.CHUNK_ROWS :] += np.float32(50.0)
     if kind == "nan":
         z[4321, 5] = np.nan
         assert collapse_module._float32_one_pass(z) is None
         with pytest.raises(InputError):
             collapse_metrics(z)
         return
-    assert (collapse_module._float32_one_pass(z) is None) == (kind == "sorted")
+    assert (collapse_module._float32_one_pass(z) is None) == (kind in ("sorted", "late-offset"))
     got, want = collapse_metrics(z), collapse_metrics(z.astype(np.float64))
     for key in want:
         assert got[key] == pytest.approx(want[key], rel=1e-12)
