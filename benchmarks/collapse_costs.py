@@ -7,6 +7,7 @@ variables to N before numpy, scipy or torch are imported, then prints, for the b
 * the per-step cost of the float32 one-pass route over all chunks (minimum wall time of
   ``--repeats`` runs: widening, shifting, column sums, ``syrk``, eigenvalues), next to the whole
   call, the Gram + eigvalsh floor of benchmarks/metrics.py and a mixed-type ufunc widening;
+* the whole call with chunks of 256 … 4096 rows;
 * (N > 1) how much CPU each library's idle worker threads burn during a 0.2 s sleep right after
   one of its calls (the reason for the benchmark's settle pause and for one BLAS per metric);
 * what a float32 Gram would cost in accuracy: the a-priori bounds (Weyl, and the relative bound
@@ -75,6 +76,18 @@ def main() -> int:
         fn()
         best = min(_wall(fn) for _ in range(args.repeats))
         print(f"  {name:40s} {best * 1e3:7.2f}")
+
+    from lensemble_spec.metrics import collapse
+
+    saved = collapse.GRAM_CHUNK_BYTES
+    sweep = []
+    for rows in (256, 512, 1024, 2048, 4096):
+        collapse.GRAM_CHUNK_BYTES = rows * 8 * d
+        whole = steps["collapse_metrics (whole call)"]
+        whole()
+        sweep.append(f"{rows}: {min(_wall(whole) for _ in range(args.repeats)) * 1e3:.1f}")
+    collapse.GRAM_CHUNK_BYTES = saved
+    print("  collapse_metrics by chunk rows (ms):  " + ", ".join(sweep))
 
     if args.threads > 1:
         print("CPU ms burnt by idle worker threads during a 0.2 s sleep right after one call:")
