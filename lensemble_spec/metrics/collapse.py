@@ -169,9 +169,9 @@ def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
     Shifts by ``μ₀`` instead of the exact mean, accumulating ``G₀ = Σ (x − μ₀)(x − μ₀)ᵀ`` and
     ``s = Σ (x − μ₀)``; then ``δ = s/n`` and the centred Gram is exactly ``G₀ − n δδᵀ``. ``μ₀`` is
-    the float64 mean of the first chunk, or 0 when that mean is small against the first chunk's
-    spread (``|μ₀|² <= max_j var_j / 4``: the shift would change nothing that matters and costs a
-    pass). The round-off is ``~u·‖G₀‖``, at most twice that of centring on the exact mean when
+    the float64 mean of the first chunk, or 0 when that mean is small against the spread of the
+    first rows (``|μ₀|² <= max_j var_j / 4``: the shift would change nothing that matters and costs
+    a pass). The round-off is ``~u·‖G₀‖``, at most twice that of centring on the exact mean when
     ``n|δ|² <= max diag(G)`` (``<= λ_max``) — checked; otherwise (first rows unrepresentative of
     the mean, e.g. sorted data) None, and the caller takes the two-pass route.
     None also for NaN/Inf anywhere (the two-pass route raises the InputError). No scaling:
@@ -185,7 +185,8 @@ def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         mu0 = head.mean(axis=0, dtype=np.float64)
         if not np.all(np.isfinite(mu0)):
             return None
-        if float(mu0 @ mu0) <= 0.25 * float(np.max(head.var(axis=0, dtype=np.float64))):
+        spread = float(np.max(head[: CHUNK_ROWS // 4].var(axis=0, dtype=np.float64)))  # a cheap estimate
+        if float(mu0 @ mu0) <= 0.25 * spread:
             mu0 = np.zeros(d)
             gram, colsum = _shifted_gram(view, None, 1.0, sums=True)
         else:
