@@ -8,8 +8,11 @@ Cases (float32 inputs, as an encoder emits them):
   definition (``Q = UVᵀ`` of ``E_aᵀE_b``, eigen-angle formula), max error ≤ 1e-3°.
 * ``procrustes 1024x128`` — one alignment. Ours: ``procrustes_align``. Peer: float32 SVD + Kabsch.
 * ``effective_rank 16384x256`` — effective rank AND effective dimension. Ours: ``collapse_metrics``
-  (one shared spectrum, plus the scale metrics). Peer: one float32 ``svdvals``. Floor: numpy
-  float64 Gram of the centred latents + ``eigvalsh`` (what any Gram route must pay).
+  (one shared spectrum, plus the scale metrics). Peer: one float32 ``svdvals``. Floor: the work
+  any float64 Gram route must do, and the work ours does — widen the batch to float64, centre it,
+  Gram ``Xcᵀ Xc`` (BLAS ``syrk``), symmetric eigenvalues (``eigvalsh``) — written plainly on
+  numpy's BLAS, in float64, with no chunking, checks or scale metrics. Also checked: our values
+  against the float64 SVD of the centred latents (relative error ≤ ``VALUE_RTOL``).
 * ``sigreg fwd+bwd 4096x128 m=64`` — ``sigreg_statistic`` on a torch tensor and ``.backward()``.
   Peer: the torch form materialising ``(M, m, 17)``.
 * memory (1 thread): ``effective_rank`` of 200000×256 float32 (peak RSS above the baseline that
@@ -17,13 +20,17 @@ Cases (float32 inputs, as an encoder emits them):
 
 Targets (issue #12), at 1 and 2 threads: drift ≥ 2× the peer; Procrustes ≥ 1×; effective rank
 ≥ 2× the peer and ≤ 1.2× the Gram floor; SIGReg ≥ 1.5×; memory: effective rank ≤ 2× the input's
-bytes, SIGReg ≤ 0.5 GB.
+bytes, SIGReg ≤ 0.5 GB. Every case and memory row of the JSON carries its ``target`` (in words)
+and ``met``; ``all_targets_met`` is true only when both thread counts and both memory cases were
+measured and every row is met.
 
 Method. One child process per thread count, with ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and
 ``OPENBLAS_NUM_THREADS`` set before anything is imported and ``torch.set_num_threads`` (the scipy
 peer runs only in the 1-thread child). Inside a child every contender of a case is warmed up, then
 the contenders run interleaved in a rotating order ``--repeats`` times (default 5), so a busy
-machine slows all of them alike; the table shows medians and ``ratio = peer / ours`` of the
+machine slows all of them alike; at more than one thread every timed call is preceded by a pause
+of ``SETTLE_S`` (``--settle``), so that no contender pays for the worker threads the previous one's
+BLAS left spinning; the table shows medians and ``ratio = peer / ours`` of the
 medians (and the ratio's range over the paired repeats); at one thread the table also shows the
 ratio of median process CPU times, which a busy machine inflates far less than wall time (at two
 threads CPU time also counts BLAS threads spinning, so it is recorded, not shown; pass/fail is
@@ -32,8 +39,9 @@ resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) during one cal
 average before and after each case is recorded: on a loaded machine trust the ratios, not the
 absolute times.
 
-Usage: ``python benchmarks/metrics.py --out FILE [--threads 1 2] [--repeats 5]``. Prints the
-table with pass/fail per target and writes JSON (atomically) to ``FILE``.
+Usage: ``python benchmarks/metrics.py --out FILE [--threads 1 2] [--repeats 5] [--settle S]``.
+Prints the table (medians, ratios, peak memory of every contender, load, target, pass/fail) and
+writes JSON (atomically) to ``FILE``.
 """
 
 from __future__ import annotations
@@ -53,6 +61,24 @@ ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 ANGLE_TOL_DEG = 1e-3
 
+#: Pause before every timed call at more than one thread. An OpenBLAS library's idle worker threads
+#: spin for ~0.1 s after each call (numpy and scipy each bundle their own OpenBLAS); without the
+#: pause a contender's call would compete with the previous contender's spinning threads, and its
+#: time would depend on who ran before it. torch's OpenMP workers stop spinning within ~1 ms.
+SETTLE_S = 0.15
+
+#: Effective rank and dimension must equal those of the float64 SVD of the centred latents to this
+#: relative tolerance (the Gram route's accuracy; RFC-0002 §7.1 asks METRIC_RTOL = 1e-5).
+VALUE_RTOL = 1e-12
+
+#: Effective rank may take at most this multiple of the Gram + eigvalsh floor's time.
+FLOOR_RATIO_MAX = 1.2
+
+MEMORY_CASES = ("effective_rank", "sigreg")
+
+#: Contender names, in table order.
+CONTENDERS = ("ours", "peer", "floor", "scipy")
+
 #: (case, metric, comparison, threshold): what "pass" means for each row of the table.
 TARGETS = {
     "drift": ("ratio", ">=", 2.0),
@@ -69,9 +95,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-memory", action="store_true", help="skip the two memory cases")
+    p.add_argument("--settle", type=float, default=None,
+                   help=f"pause (s) before every timed call; default {SETTLE_S:g} at >1 thread, 0 at 1 thread")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--memory-case", choices=("effective_rank", "sigreg"), default=None, help=argparse.SUPPRESS)
+    p.add_argument("--memory-case", choices=MEMORY_CASES, default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -139,7 +167,17 @@ def _fp64_definition(np, ids, emb) -> list[float]:
     return out
 
 
-def _time_interleaved(contenders: dict, repeats: int) -> dict:
+def _fp64_svd_rank_and_dim(np, z) -> tuple[float, float]:
+    """The definition: effective rank and dimension from the float64 SVD of the centred latents."""
+    x = z.astype(np.float64)
+    s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    p = s / s.sum()
+    p = p[p > 0]
+    lam = s * s
+    return float(np.exp(-np.sum(p * np.log(p)))), float(lam.sum() ** 2 / np.sum(lam * lam))
+
+
+def _time_interleaved(contenders: dict, repeats: int, settle: float = 0.0) -> dict:
     names = list(contenders)
     times = {n: [] for n in names}
     cpu = {n: [] for n in names}
@@ -147,11 +185,17 @@ def _time_interleaved(contenders: dict, repeats: int) -> dict:
         contenders[n]()
     for rep in range(repeats):
         for n in names[rep % len(names):] + names[:rep % len(names)]:
+            if settle > 0:
+                time.sleep(settle)  # the previous contender's idle BLAS threads stop spinning
             c0, t0 = time.process_time(), time.perf_counter()
             contenders[n]()
             times[n].append(time.perf_counter() - t0)
             cpu[n].append(time.process_time() - c0)
-    peaks = {n: _peak_rise_mb(contenders[n]) for n in names}
+    peaks = {}
+    for n in names:
+        if settle > 0:
+            time.sleep(settle)
+        peaks[n] = _peak_rise_mb(contenders[n])
     return {"times_s": times, "median_s": {n: statistics.median(v) for n, v in times.items()},
             "cpu_s": cpu, "median_cpu_s": {n: statistics.median(v) for n, v in cpu.items()}, "peak_mb": peaks}
 
@@ -183,6 +227,12 @@ def _memory_case(args: argparse.Namespace) -> dict:
     return {"name": "sigreg fwd+bwd M=20000 m=256", "peak_mb": _peak_rise_mb(run), "limit_mb": 512.0}
 
 
+def _settle(args: argparse.Namespace) -> float:
+    if args.settle is not None:
+        return max(0.0, args.settle)
+    return SETTLE_S if (args.child or 1) > 1 else 0.0
+
+
 def _child(args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
@@ -201,12 +251,14 @@ def _child(args: argparse.Namespace) -> dict:
 
     rng = np.random.default_rng(args.seed)
     threads = args.child
+    settle = _settle(args)
     cases = []
 
     def case(name: str, kind: str, contenders: dict, extra: dict | None = None) -> None:
         load_before = _load()
-        res = _time_interleaved(contenders, args.repeats)
-        res.update(name=name, kind=kind, threads=threads, load_before=load_before, load_after=_load())
+        res = _time_interleaved(contenders, args.repeats, settle)
+        res.update(name=name, kind=kind, threads=threads, load_before=load_before, load_after=_load(),
+                   settle_s=settle)
         med = res["median_s"]
         res["ratio"] = med["peer"] / med["ours"]
         cpu = res["median_cpu_s"]
@@ -251,6 +303,8 @@ def _child(args: argparse.Namespace) -> dict:
     z_t = torch.from_numpy(z)
 
     def floor():
+        """The Gram + eigvalsh work any Gram route must do, in float64 on numpy's BLAS: widen the
+        batch to float64, centre it, ``Xcᵀ Xc`` (numpy hands ``A.T @ A`` to BLAS ``syrk``), eigvalsh."""
         c64 = z.astype(np.float64)
         c64 -= c64.mean(axis=0)
         return np.linalg.eigvalsh(c64.T @ c64)
@@ -261,8 +315,12 @@ def _child(args: argparse.Namespace) -> dict:
         contenders["scipy"] = lambda: peers.scipy_effective_rank_and_dim(z)
     ours_v = collapse_metrics(z)
     peer_v = peers.effective_rank_and_dim(torch, z_t)
+    exact = _fp64_svd_rank_and_dim(np, z)
+    rel_err = max(abs(ours_v["effective_rank"] / exact[0] - 1.0), abs(ours_v["effective_dim"] / exact[1] - 1.0))
     case("effective_rank+dim 16384x256", "effective_rank", contenders,
-         {"values": {"ours": [ours_v["effective_rank"], ours_v["effective_dim"]], "peer": list(peer_v)}})
+         {"values": {"ours": [ours_v["effective_rank"], ours_v["effective_dim"]], "peer": list(peer_v),
+                     "fp64_svd": list(exact)},
+          "max_rel_error_vs_fp64_svd": rel_err, "value_rtol": VALUE_RTOL})
     cases[-1]["floor_ratio"] = cases[-1]["median_s"]["ours"] / cases[-1]["median_s"]["floor"]
 
     # SIGReg forward + backward
@@ -286,7 +344,7 @@ def _child(args: argparse.Namespace) -> dict:
 
     memory = []
     if threads == 1 and not args.no_memory:  # each in a fresh process: no freed-but-resident heap to reuse
-        for name in ("effective_rank", "sigreg"):
+        for name in MEMORY_CASES:
             done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--out", str(args.out),
                                    "--memory-case", name, "--seed", str(args.seed)],
                                   check=True, capture_output=True, text=True)
@@ -297,6 +355,7 @@ def _child(args: argparse.Namespace) -> dict:
 
 # --- the parent ------------------------------------------------------------------------------------
 def _verdict(row: dict) -> tuple[bool, str]:
+    """Whether a timed case meets its issue-#12 target, and the target in words."""
     kind = row["kind"]
     _, _, thr = TARGETS[kind]
     ok = row["ratio"] >= thr
@@ -305,44 +364,64 @@ def _verdict(row: dict) -> tuple[bool, str]:
         ok = ok and row["max_angle_error_deg"] <= row["angle_tol_deg"]
         why += f", angle err ≤ {row['angle_tol_deg']:g}°"
     if kind == "effective_rank":
-        ok = ok and row["floor_ratio"] <= 1.2
-        why += ", ≤ 1.2× floor"
+        ok = ok and row["floor_ratio"] <= FLOOR_RATIO_MAX and row["max_rel_error_vs_fp64_svd"] <= row["value_rtol"]
+        why += f", ≤ {FLOOR_RATIO_MAX:g}× floor, values within {row['value_rtol']:g} of the fp64 SVD"
     return ok, why
 
 
-def _table(results: list[dict]) -> tuple[str, bool]:
-    lines = [
-        "| case | threads | peer | ours | peer/ours (paired range) | scipy/ours | peak MB ours / peer | target | "
-        "result |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    all_ok = True
+def _judge(results: list[dict]) -> None:
+    """Writes ``target`` (in words) and ``met`` into every case and memory row, in place."""
     for res in results:
         for row in res["cases"]:
-            ok, why = _verdict(row)
-            all_ok &= ok
+            row["met"], row["target"] = _verdict(row)
+        for mem in res.get("memory", []):
+            mem["target"] = f"peak rise ≤ {mem['limit_mb']:.0f} MB"
+            mem["met"] = mem["peak_mb"] is not None and mem["peak_mb"] <= mem["limit_mb"]
+
+
+def _all_met(args: argparse.Namespace, results: list[dict]) -> bool:
+    """True only when every target of the issue was measured (both thread counts, both memory cases)
+    and met."""
+    rows = [row for res in results for row in res["cases"]] + [m for res in results for m in res.get("memory", [])]
+    measured = ({1, 2} <= {res["threads"] for res in results}
+                and sum(len(res.get("memory", [])) for res in results) == len(MEMORY_CASES))
+    return measured and bool(rows) and all(row["met"] for row in rows)
+
+
+def _ms(v: float | None) -> str:
+    return "—" if v is None else f"{v * 1e3:.1f} ms"
+
+
+def _table(results: list[dict]) -> str:
+    lines = [
+        "| case | threads | peer | ours | floor | peer/ours (paired range) | scipy/ours | peak MB rise | "
+        "load before→after | target | result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        for row in res["cases"]:
             med = row["median_s"]
             extra = ""
             if row["kind"] == "drift":
                 extra = f"; angle err {row['max_angle_error_deg']:.1e}°"
             if row["kind"] == "effective_rank":
-                extra = f"; ours/floor {row['floor_ratio']:.2f}"
+                extra = f"; ours/floor {row['floor_ratio']:.2f}; rel err {row['max_rel_error_vs_fp64_svd']:.0e}"
             if row["threads"] == 1 and row.get("cpu_ratio"):
                 extra += f"; CPU-time ratio {row['cpu_ratio']:.2f}x"
             sc = f"{row['ratio_scipy']:.2f}x" if "ratio_scipy" in row else "—"
             pk = row["peak_mb"]
-            pk_s = "/".join("—" if pk.get(n) is None else f"{pk[n]:.0f}" for n in ("ours", "peer"))
+            pk_s = ", ".join(f"{n} {'—' if pk[n] is None else f'{pk[n]:.0f}'}" for n in CONTENDERS if n in pk)
             lines.append(
-                f"| {row['name']} | {row['threads']} | {med['peer'] * 1e3:.1f} ms | {med['ours'] * 1e3:.1f} ms | "
+                f"| {row['name']} | {row['threads']} | {_ms(med['peer'])} | {_ms(med['ours'])} | "
+                f"{_ms(med.get('floor'))} | "
                 f"{row['ratio']:.2f}x ({row['ratio_range'][0]:.2f}–{row['ratio_range'][1]:.2f}){extra} | {sc} | "
-                f"{pk_s} | {why} | {'PASS' if ok else 'FAIL'} |")
+                f"{pk_s} | {row['load_before'][0]}→{row['load_after'][0]} | {row['target']} | "
+                f"{'PASS' if row['met'] else 'FAIL'} |")
         for mem in res.get("memory", []):
-            ok = mem["peak_mb"] is not None and mem["peak_mb"] <= mem["limit_mb"]
-            all_ok &= ok
-            peak = "n/a (no /proc)" if mem["peak_mb"] is None else f"peak +{mem['peak_mb']:.0f} MB"
-            lines.append(f"| memory: {mem['name']} | {res['threads']} | — | {peak} | — | — | — | "
-                         f"≤ {mem['limit_mb']:.0f} MB | {'PASS' if ok else 'FAIL'} |")
-    return "\n".join(lines), all_ok
+            peak = "n/a (no /proc)" if mem["peak_mb"] is None else f"+{mem['peak_mb']:.0f}"
+            lines.append(f"| memory: {mem['name']} | {res['threads']} | — | — | — | — | — | ours {peak} | — | "
+                         f"{mem['target']} | {'PASS' if mem['met'] else 'FAIL'} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = []
     started = _load()
+    t_start = time.perf_counter()
     for n in args.threads:
         env = dict(os.environ)
         for var in THREAD_VARS:
@@ -366,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
                    "--child-out", str(out), "--repeats", str(args.repeats), "--seed", str(args.seed)]
             if args.no_memory:
                 cmd.append("--no-memory")
+            if args.settle is not None:
+                cmd += ["--settle", str(args.settle)]
             subprocess.run(cmd, env=env, check=True)
             results.append(json.loads(out.read_text()))
         _atomic_write_json(args.out, _report(args, argv, results, started))  # partial results survive
@@ -373,19 +455,20 @@ def main(argv: list[str] | None = None) -> int:
     _atomic_write_json(args.out, report)
     print(report["table"])
     print(f"\nload average at start {started}, at end {report['platform']['load_at_end']} "
-          f"({os.cpu_count()} CPUs); all targets met: {report['all_targets_met']}")
+          f"({os.cpu_count()} CPUs); {time.perf_counter() - t_start:.0f} s; "
+          f"all targets met: {report['all_targets_met']}")
     return 0
 
 
 def _report(args: argparse.Namespace, argv: list[str] | None, results: list[dict], started: list[float]) -> dict:
-    table, all_ok = _table(results)
+    _judge(results)
     return {
         "command": "python benchmarks/metrics.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "platform": {"python": platform.python_version(), "machine": platform.machine(),
                      "cpus": os.cpu_count(), "load_at_start": started, "load_at_end": _load()},
         "results": results,
-        "table": table,
-        "all_targets_met": all_ok,
+        "table": _table(results),
+        "all_targets_met": _all_met(args, results),
         "complete": len(results) == len(args.threads),
     }
 

@@ -196,14 +196,7 @@ def as_samples(x: Any, name: str, *, min_samples: int = MIN_SAMPLES) -> np.ndarr
 
 def as_matrix(x: Any, name: str, *, min_rows: int = MIN_SAMPLES, layout: str = "(n, d)") -> np.ndarray:
     """Validate an exactly 2-D float64 matrix with at least ``min_rows`` rows."""
-    arr = to_float64(x, name)
-    check_ndim(arr, name, exact=2, layout=layout)
-    check_finite(arr, name)
-    check_min_samples(arr.shape[0], name, min_rows)
-    if arr.shape[1] < 1:
-        raise InputError(f"`{name}` has zero columns",
-                         remediation=f"Pass `{name}` with at least one latent coordinate.")
-    return arr
+    return _checked_matrix(to_float64(x, name), name, min_rows, layout)
 
 
 def matrix_view(x: Any, name: str, *, min_rows: int = MIN_SAMPLES, layout: str = "(n, d)") -> np.ndarray:
@@ -212,9 +205,15 @@ def matrix_view(x: Any, name: str, *, min_rows: int = MIN_SAMPLES, layout: str =
     arr = _as_numeric(x, name, None)
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float32 if arr.dtype == np.float16 else np.float64)
+    return _checked_matrix(arr, name, min_rows, layout)
+
+
+def _checked_matrix(arr: np.ndarray, name: str, min_rows: int, layout: str) -> np.ndarray:
+    """The checks of :func:`as_matrix` / :func:`matrix_view`, in order: exactly 2-D, finite,
+    at least ``min_rows`` rows, at least one column."""
     check_ndim(arr, name, exact=2, layout=layout)
     if arr.size:
-        finite_peak(arr, name)
+        finite_peak(arr, name)  # the same InputError as check_finite
     check_min_samples(arr.shape[0], name, min_rows)
     if arr.shape[1] < 1:
         raise InputError(f"`{name}` has zero columns",

@@ -19,17 +19,20 @@ any non-constant latent reads. No error is raised: 0.0 is a valid, maximally-col
 
 How the spectrum is computed (:func:`centred_spectrum`, shared by every metric here). Two
 streaming passes over row chunks, never a full float64 copy of the batch: the first takes the
-float64 column means and the largest magnitude; the second accumulates the Gram matrix
-``G = Xcᵀ Xc`` of the centred chunks (BLAS ``syrk``) after scaling by a power of two near the
-largest magnitude (exact; the metrics are ratios), so latents at 1e±150 neither overflow nor
-underflow. float32 latents take ONE pass (:func:`_float32_one_pass`: centred on the first
-chunk's mean, corrected exactly by ``n·δδᵀ``, two passes when that correction would cancel;
-no scaling, float32 squares cannot overflow float64). ``λ = eigvalsh(G)``. The Gram squares
-the condition number: eigenvalue errors are ``~d·u·λ_max``, harmless for ``λ_k`` above
-:data:`GRAM_MIN_RATIO`·``λ_max`` (σ relative error ≲ 1e-9). When any ``λ_k`` is below that
-(rank-deficient or very ill-conditioned latents), the small singular values are recomputed from
-the chunked QR factor ``R`` of ``Xc`` (tall-skinny QR:
-backward stable, ``σ`` accurate to ``~u·σ_max``, as a full SVD of ``Xc`` would be). Memory:
+float64 column means and the largest magnitude; the second widens each chunk to float64, scales
+it by a power of two near the largest magnitude (exact; the metrics are ratios, so latents at
+1e±150 neither overflow nor underflow), centres it and accumulates the Gram matrix
+``G = Xcᵀ Xc`` (BLAS ``syrk``). float32 latents take ONE pass (:func:`_float32_one_pass`:
+shifted by the first chunk's mean, or not at all when that mean is small against the spread,
+corrected exactly by ``n·δδᵀ``; two passes when that correction would cancel; no scaling,
+float32 squares cannot overflow float64). ``λ = eigvalsh(G)``; ``syrk`` and the eigenvalues come
+from one BLAS library (see :func:`_lapack`). The Gram squares the condition number: eigenvalue
+errors are ``~d·u·λ_max``, harmless for ``λ_k`` above :data:`GRAM_MIN_RATIO`·``λ_max`` (σ
+relative error ≲ 1e-9). When any ``λ_k`` is below that (rank-deficient or very ill-conditioned
+latents), the small singular values are recomputed from the chunked QR factor ``R`` of ``Xc``
+(tall-skinny QR: backward stable, ``σ`` accurate to ``~u·σ_max``, as a full SVD of ``Xc`` would
+be). Every arithmetic step is float64, whatever the input dtype; the result equals the float64
+SVD definition (RFC-0002 §7.1) to ~1e-12 relative, far inside ``METRIC_RTOL``. Memory:
 ``O(chunk·d + d²)`` above the input. The scale metrics come from the same pass (``diag G`` and
 the means), so one pass over the data gives all four.
 """
@@ -71,8 +74,8 @@ GRAM_MIN_RATIO = 1e-6
 CHUNK_ROWS = 1024
 
 #: Bytes of one float64 chunk of the Gram pass (2 MiB: 1024 rows at d = 256, at least
-#: :data:`CHUNK_ROWS` rows): cache-sized, measured ~8% faster than 8 MiB chunks at one thread.
-#: The buffer is the only allocation above the input.
+#: :data:`CHUNK_ROWS` rows): sized to stay in a core's cache between the widening and the ``syrk``
+#: (docs/metrics-speed.md). The buffer is the only allocation of that size above the input.
 GRAM_CHUNK_BYTES = 2 * 2**20
 
 
@@ -96,10 +99,14 @@ class CentredSpectrum:
     rms: float
 
 
-def _syrk() -> Any:
-    from scipy.linalg.blas import dsyrk
+def _lapack() -> tuple[Any, Any, Any]:
+    """``dsyrk``, ``dgemv`` and ``dsyevr`` from ONE BLAS library (scipy's): a library's idle worker
+    threads spin after each call, and a second library's threads would compete with them for the
+    cores."""
+    from scipy.linalg.blas import dgemv, dsyrk
+    from scipy.linalg.lapack import dsyevr
 
-    return dsyrk
+    return dsyrk, dgemv, dsyevr
 
 
 def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
@@ -122,31 +129,51 @@ def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
         scale = 1.0  # float32 magnitudes squared, times n·d, stay far inside the float64 range
     else:
         scale = float(np.ldexp(1.0, -int(np.frexp(peak)[1])))  # exact, brings entries into [0.5, 1)
-    mu_s = mu * scale
-    dsyrk = _syrk()
-    gram = np.zeros((d, d), order="F")
+    gram, _ = _shifted_gram(view, mu * scale, scale, sums=False)  # every value is finite (checked above)
+    return _from_gram(view, name, gram, mu, scale, n, d)
+
+
+def _shifted_gram(view: np.ndarray, shift: np.ndarray | None, scale: float, *,
+                  sums: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """``G₀ = Σ cᵀc`` (upper triangle, Fortran order) and, if ``sums``, ``s = Σ c`` over the rows
+    ``c = scale·x − shift`` (``shift=None``: no shift).
+
+    One streaming pass: each row chunk is widened to float64 into one reusable buffer, shifted,
+    summed (``gemv`` with a vector of ones) and added to ``G₀`` by one ``syrk``. NaN/Inf in the
+    data reach ``diag G₀`` and ``s``.
+    """
+    n, d = view.shape
+    dsyrk, dgemv, _ = _lapack()
     step = _gram_rows(d)
     buf = np.empty((min(step, n), d))
-    for i in range(0, n, step):  # every value is finite now (checked above)
+    ones = np.ones(buf.shape[0])
+    gram = np.zeros((d, d), order="F")
+    colsum = np.zeros(d) if sums else None
+    for i in range(0, n, step):
         rows = view[i : i + step]
         chunk = buf[: rows.shape[0]]
         if scale == 1.0:
-            np.subtract(rows, mu_s, out=chunk)  # widened to float64 inside the ufunc: one pass
+            np.copyto(chunk, rows)  # widen to float64 (a plain cast: faster than a mixed-type ufunc)
         else:
-            np.multiply(rows, scale, out=chunk)
-            chunk -= mu_s
+            np.multiply(rows, scale, out=chunk)  # exact: a power of two
+        if shift is not None:
+            chunk -= shift
+        if colsum is not None:
+            colsum += dgemv(1.0, chunk.T, ones[: rows.shape[0]])
         gram = dsyrk(1.0, chunk.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
-    return _from_gram(view, name, gram, mu, scale, n, d)
+    return gram, colsum
 
 
 def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Gram of the centred float32 latents and their mean in ONE streaming pass, or None.
 
-    Centres on the float64 mean ``μ₀`` of the first chunk instead of the exact mean, accumulating
-    ``G₀ = Σ (x − μ₀)(x − μ₀)ᵀ`` and ``s = Σ (x − μ₀)``; then ``δ = s/n`` and the centred Gram is
-    exactly ``G₀ − n δδᵀ``. Its round-off is ``~u·‖G₀‖``, at most twice that of centring on the
-    exact mean when ``n|δ|² <= max diag(G)`` (``<= λ_max``) — checked; otherwise (first rows
-    unrepresentative of the mean, e.g. sorted data) None, and the caller takes the two-pass route.
+    Shifts by ``μ₀`` instead of the exact mean, accumulating ``G₀ = Σ (x − μ₀)(x − μ₀)ᵀ`` and
+    ``s = Σ (x − μ₀)``; then ``δ = s/n`` and the centred Gram is exactly ``G₀ − n δδᵀ``. ``μ₀`` is
+    the float64 mean of the first chunk, or 0 when that mean is small against the spread of the
+    first rows (``|μ₀|² <= max_j var_j / 4``: the shift would change nothing that matters and costs
+    a pass). The round-off is ``~u·‖G₀‖``, at most twice that of centring on the exact mean when
+    ``n|δ|² <= max diag(G)`` (``<= λ_max``) — checked; otherwise (first rows unrepresentative of
+    the mean, e.g. sorted data) None, and the caller takes the two-pass route.
     None also for NaN/Inf anywhere (the two-pass route raises the InputError). No scaling:
     float32 magnitudes squared, summed over any realistic ``n``, stay inside the float64 range.
     """
@@ -154,20 +181,16 @@ def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if n * d >= 2**200:  # pragma: no cover - beyond any memory
         return None
     with np.errstate(over="ignore", invalid="ignore"):
-        mu0 = view[:CHUNK_ROWS].mean(axis=0, dtype=np.float64)
+        head = view[:CHUNK_ROWS]
+        mu0 = head.mean(axis=0, dtype=np.float64)
         if not np.all(np.isfinite(mu0)):
             return None
-        dsyrk = _syrk()
-        gram = np.zeros((d, d), order="F")
-        colsum = np.zeros(d)
-        step = _gram_rows(d)
-        buf = np.empty((min(step, n), d))
-        for i in range(0, n, step):
-            rows = view[i : i + step]
-            chunk = buf[: rows.shape[0]]
-            np.subtract(rows, mu0, out=chunk)  # widened to float64 inside the ufunc
-            colsum += chunk.sum(axis=0)
-            gram = dsyrk(1.0, chunk.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+        spread = float(np.max(head[: CHUNK_ROWS // 4].var(axis=0, dtype=np.float64)))  # a cheap estimate
+        if float(mu0 @ mu0) <= 0.25 * spread:
+            mu0 = np.zeros(d)
+            gram, colsum = _shifted_gram(view, None, 1.0, sums=True)
+        else:
+            gram, colsum = _shifted_gram(view, mu0, 1.0, sums=True)
     diag = np.diag(gram)
     if not (np.all(np.isfinite(colsum)) and np.all(np.isfinite(diag))):
         return None  # NaN/Inf propagate into both (an Inf off the diagonal also reaches its diagonal)
@@ -176,6 +199,15 @@ def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     gram -= n * np.outer(delta, delta)
     return gram, mu0 + delta
+
+
+def _eigvalsh_upper(gram: np.ndarray) -> np.ndarray:
+    """Eigenvalues (descending) of the symmetric matrix held in the upper triangle of ``gram``."""
+    dsyevr = _lapack()[2]
+    lam, _, _, _, info = dsyevr(gram, compute_v=0, lower=0, overwrite_a=1)
+    if info != 0:  # pragma: no cover - LAPACK's own failure; numpy raises its LinAlgError
+        lam = np.linalg.eigvalsh(gram, UPLO="U")
+    return lam[::-1]
 
 
 def _from_gram(view: np.ndarray, name: str, gram: np.ndarray, mu: np.ndarray, scale: float, n: int,
@@ -189,7 +221,7 @@ def _from_gram(view: np.ndarray, name: str, gram: np.ndarray, mu: np.ndarray, sc
     rms = float(np.sqrt(raw_sq / (n * d))) / scale
     if centred_sq == 0.0 or np.sqrt(centred_sq) <= CONSTANT_RTOL * np.sqrt(raw_sq):
         return CentredSpectrum(np.zeros(0), n, d, std_mean, rms)
-    lam = np.linalg.eigvalsh(gram, UPLO="U")[::-1]
+    lam = _eigvalsh_upper(gram)
     if lam[-1] > GRAM_MIN_RATIO * lam[0]:
         sigma = np.sqrt(lam)
     else:

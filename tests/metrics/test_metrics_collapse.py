@@ -134,10 +134,11 @@ def test_report_keys_and_leading_dims_are_samples():
     assert rep["effective_rank"] == pytest.approx(effective_rank(z.reshape(-1, 8)))
 
 
-# Catches: the float32 one-pass Gram (centred on the first chunk's mean, corrected by n·δδᵀ)
-# disagreeing with the exact-mean route, or being used where that correction would cancel
-# (rows sorted so the first chunk is far from the mean) instead of falling back.
-@pytest.mark.parametrize("kind", ["plain", "offset", "sorted", "nan"])
+# Catches: the float32 one-pass Gram (shifted by the first chunk's mean or by 0, corrected by
+# n·δδᵀ) disagreeing with the exact-mean route, or being used where that correction would cancel
+# (rows sorted, or only the later rows offset, so the shift is far from the mean) instead of
+# falling back; an offset batch not shifted at all (it must take one pass, not fall back).
+@pytest.mark.parametrize("kind", ["plain", "offset", "sorted", "late-offset", "nan"])
 def test_float32_one_pass_gram_matches_the_exact_mean_route(kind):
     from lensemble_spec.errors import InputError
     from lensemble_spec.metrics import collapse as collapse_module
@@ -149,13 +150,76 @@ def test_float32_one_pass_gram_matches_the_exact_mean_route(kind):
         z = z + np.float32(1e3)
     if kind == "sorted":
         z = np.sort(z, axis=0)
+    if kind == "late-offset":  # the first chunk is centred (no shift taken), the batch is not
+        z[collapse_module.CHUNK_ROWS :] += np.float32(50.0)
     if kind == "nan":
         z[4321, 5] = np.nan
         assert collapse_module._float32_one_pass(z) is None
         with pytest.raises(InputError):
             collapse_metrics(z)
         return
-    assert (collapse_module._float32_one_pass(z) is None) == (kind == "sorted")
+    assert (collapse_module._float32_one_pass(z) is None) == (kind in ("sorted", "late-offset"))
     got, want = collapse_metrics(z), collapse_metrics(z.astype(np.float64))
     for key in want:
         assert got[key] == pytest.approx(want[key], rel=1e-12)
+
+
+def _svd_definition(z: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """RFC-0002 §7.1 by its letter: float64 SVD of the centred latents, RankMe, participation ratio."""
+    x = z.reshape(-1, z.shape[-1]).astype(np.float64)
+    s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+    p = s / s.sum()
+    p = p[p >= 1e-12]
+    lam = (s / s[0]) ** 2
+    return float(np.exp(-np.sum(p * np.log(p)))), float(lam.sum() ** 2 / np.sum(lam * lam)), s
+
+
+def _spectrum_case(kind: str, dtype: type) -> np.ndarray:
+    rng = np.random.default_rng(11)
+    if kind == "anisotropic":
+        z = rng.standard_normal((3000, 40)) * np.geomspace(1.0, 0.01, 40)
+    elif kind == "n<d":
+        z = rng.standard_normal((25, 64))
+    elif kind == "rank-deficient":  # rank 5 in d = 30: the small Gram eigenvalues are round-off
+        z = rng.standard_normal((2000, 5)) @ rng.standard_normal((5, 30))
+    elif kind == "offset":  # mean 1e4 times the spread: centring must not cancel
+        z = 1e4 + rng.standard_normal((2500, 16)) * np.geomspace(1.0, 0.1, 16)
+    else:  # "many-chunks": several Gram chunks and a last partial one
+        z = rng.standard_normal((2 * 8192 + 77, 128)) * np.geomspace(1.0, 0.05, 128)
+    return z.astype(dtype)
+
+
+# Catches: the Gram pass or the eigenvalue call reading the wrong triangle, a chunk dropped or
+# counted twice, a wrong mean correction (n·δδᵀ), or the TSQR fallback not taken for rank-deficient
+# latents — on both routes (float32 one pass, float64 two passes), against the SVD definition.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["anisotropic", "n<d", "rank-deficient", "offset", "many-chunks"])
+def test_spectrum_metrics_equal_the_svd_definition(kind, dtype):
+    from lensemble_spec.metrics import centred_spectrum, collapse_metrics
+
+    z = _spectrum_case(kind, dtype)
+    rank, dim, s = _svd_definition(z)
+    got = collapse_metrics(z)
+    assert got["effective_rank"] == pytest.approx(rank, rel=1e-12)
+    assert got["effective_dim"] == pytest.approx(dim, rel=1e-12)
+    sigma = centred_spectrum(z).sigma  # in units of the route's power-of-two scale
+    # σ_k / σ_1 to ~d·u·σ_1/σ_k (Gram route, σ_k² ≥ GRAM_MIN_RATIO·σ_1²) or ~u (QR fallback below it)
+    assert np.allclose(sigma[: s.size] / sigma[0], s / s[0], rtol=0, atol=1e-11)
+    x = z.astype(np.float64)
+    assert got["latent_std_mean"] == pytest.approx(float(np.mean(x.std(axis=0))), rel=1e-12)
+    assert got["latent_rms"] == pytest.approx(float(np.sqrt(np.mean(x * x))), rel=1e-12)
+
+
+# Catches: a non-finite value slipping through either route as a number (NaN rank) or as a bare
+# numpy/LAPACK error instead of the typed InputError.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [0, 9000])  # first chunk (the one-pass shift) or a later one
+def test_non_finite_latents_are_input_errors_on_both_routes(dtype, bad, where):
+    from lensemble_spec.errors import InputError
+    from lensemble_spec.metrics import collapse_metrics
+
+    z = np.random.default_rng(5).standard_normal((9500, 8)).astype(dtype)
+    z[where, 3] = bad
+    with pytest.raises(InputError, match="non-finite"):
+        collapse_metrics(z)
