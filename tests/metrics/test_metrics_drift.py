@@ -188,6 +188,7 @@ def test_single_participant_and_json_shape():
 from scipy.linalg import expm  # noqa: E402
 
 from lensemble_spec.metrics import drift as drift_module  # noqa: E402
+from lensemble_spec.metrics import drift_blocks  # noqa: E402
 from lensemble_spec.metrics.angles import drift_from_orthogonal  # noqa: E402
 from lensemble_spec.metrics.procrustes import (  # noqa: E402
     DEGENERATE_RTOL,
@@ -363,7 +364,7 @@ def test_torch_workers_match_numpy_and_restore_threads(monkeypatch):
         inner_threads.append(torch.get_num_threads())
         return polar_batch(m, **kw)
 
-    monkeypatch.setattr(drift_module, "polar_batch", recording_polar_batch)
+    monkeypatch.setattr(drift_blocks, "polar_batch", recording_polar_batch)
     before = torch.get_num_threads()
     try:
         got = {}
