@@ -6,6 +6,7 @@ How and why: :mod:`.drift` module docstring, "Speed".
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -179,6 +180,24 @@ def _single_threaded_worker(torch: Any) -> None:
     torch.set_num_threads(1)  # this thread's OpenMP / MKL settings only
 
 
+#: Worker pools of :func:`_run_blocks`, kept for the life of the process (per process id, so a
+#: forked child starts its own): new threads would pay torch's and MKL's per-thread set-up and
+#: cold LAPACK workspaces on every call.
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(workers: int, torch: Any) -> ThreadPoolExecutor:
+    key = (os.getpid(), workers)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = ThreadPoolExecutor(workers, thread_name_prefix="lensemble-drift",
+                                      initializer=_single_threaded_worker, initargs=(torch,))
+            _POOLS[key] = pool
+    return pool
+
+
 def _run_blocks(fn: Callable[[tuple[int, int, int, int]], None], blocks: list, torch: Any) -> None:
     """Run ``fn`` on every block: inline, or on single-threaded torch workers (largest first)."""
     if torch is None or torch.get_num_threads() == 1:
@@ -189,10 +208,9 @@ def _run_blocks(fn: Callable[[tuple[int, int, int, int]], None], blocks: list, t
     order = sorted(blocks, key=lambda b: -b[1])  # longest first: dynamic, near-even balance
     caller_threads = torch.get_num_threads()
     try:
-        with ThreadPoolExecutor(workers, initializer=_single_threaded_worker, initargs=(torch,)) as pool:
-            for _ in pool.map(fn, order):
-                pass
+        for _ in _pool(workers, torch).map(fn, order):
+            pass
     finally:
         # set_num_threads also records a process-wide default for threads torch initialises
-        # later; the workers left it at 1, so put the caller's value back.
+        # later; a worker started during this call left it at 1, so put the caller's value back.
         torch.set_num_threads(caller_threads)
