@@ -162,8 +162,9 @@ def drift_from_orthogonal_fast(q: Any, *, with_certificate: bool = False) -> Any
     # eighth-order tail (a₉·x⁸ ≈ 6e-8) can pass, so those items go straight to eigvalsh.
     cand = t1_all < 0.35 * d
     if bool(cand.any()):
-        ci = _nonzero(cand, xp)
-        a = a[ci]
+        every = bool(cand.all())
+        ci = slice(None) if every else _nonzero(cand, xp)
+        a = a if every else a[ci]
         a2 = mm(a, a)
         t = [None, t1_all[ci], _fro(a, a, xp), _fro(a, a2, xp), _fro(a2, a2, xp)]
         yc = sum(_THETA_SQ_COEFFS[i - 1] * t[i] for i in range(1, 5))

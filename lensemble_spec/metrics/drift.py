@@ -45,9 +45,10 @@ Speed (``benchmarks/metrics.py`` times it against the peer's loop of float32 SVD
   ``min(torch.get_num_threads(), cores)`` worker threads, each running its LAPACK calls
   single-threaded. Many small factorisations parallelise far better across the batch than inside
   each d × d call (multi-threaded LAPACK on 128 × 128 matrices mostly pays synchronisation, and on
-  an oversubscribed machine collapses). While the workers run they set torch's intra-op threads to
-  1 *for their own thread*; the calling thread's count is re-applied when they finish, so the only
-  lasting effect is that ``torch.set_num_threads(n)`` has been called with the value it already had.
+  an oversubscribed machine collapses). The workers are created once per process and worker count
+  (idle ``lensemble-drift`` threads between calls) and set torch's intra-op threads to 1 *for their
+  own thread*; the calling thread's count is re-applied after every call, so the only lasting
+  effect is that ``torch.set_num_threads(n)`` has been called with the value it already had.
 * Backend (:data:`BACKEND`): ``"auto"`` runs tiny batches (< :data:`NUMPY_MAX_WORK`, ``Σ d³``)
   on numpy; larger ones on torch if it is already imported, or if the batch reaches
   :data:`TORCH_MIN_WORK` (then torch is imported lazily — never at module import); numpy

@@ -393,6 +393,36 @@ def test_torch_workers_match_numpy_and_restore_threads(monkeypatch):
     assert sum(e.degenerate for e in got[2].entries()) == 8  # 7 pairs + the reference entry
 
 
+# Catches: the worker pool kept across calls being reused in a forked child (its threads do not
+# exist there: the first multi-threaded frame_drift in the child would wait forever), and a
+# second call in the same process not reusing the pool.
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_worker_pool_is_reused_and_survives_fork():
+    pytest.importorskip("torch")
+    code = (
+        "import os, signal, sys, numpy as np, torch\n"
+        "from lensemble_spec.metrics import drift, drift_blocks\n"
+        "drift.BACKEND = 'torch'\n"
+        "torch.set_num_threads(2)\n"
+        "rng = np.random.default_rng(0)\n"
+        "emb = {f'p{i}': rng.standard_normal((40, 8)) for i in range(4)}\n"
+        "want = [p.angle_deg for p in drift.frame_drift(emb).pairs]\n"
+        "pools = dict(drift_blocks._POOLS)\n"
+        "assert len(pools) == 1, pools\n"
+        "drift.frame_drift(emb)\n"
+        "assert drift_blocks._POOLS == pools, 'second call made a new pool'\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    signal.alarm(20)  # a hung child ends itself (the test fails, nothing is left running)\n"
+        "    ok = [p.angle_deg for p in drift.frame_drift(emb).pairs] == want\n"
+        "    os._exit(0 if ok and len(drift_blocks._POOLS) == 2 else 3)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "sys.exit(os.waitstatus_to_exitcode(status))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"exit {done.returncode} (child hung on the parent's pool?) {done.stderr}"
+
+
 def test_auto_backend_choice_and_unknown_backend(monkeypatch):
     # Catches: worker threads for tiny batches, d = 128 batches left on numpy's multi-threaded
     # OpenBLAS although torch is loaded, and a typo'd BACKEND silently meaning "auto".
