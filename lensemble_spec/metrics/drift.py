@@ -23,9 +23,9 @@ Three families: **pairwise** (all unordered pairs ``a < b`` of sorted ids, sourc
 Speed (``benchmarks/metrics.py`` times it against the peer's loop of float32 SVD Procrustes,
 ``benchmarks/peers.py``).
 
-* Cross-covariances: row block ``i`` of the upper triangle of the Gram matrix of
-  ``X = [E_1 … E_C]`` ``(k, C·d)`` is ``E_iᵀ X[:, (i+1)d:]`` — one GEMM per participant, half the
-  flops of all ordered products; the references add one GEMM per chunk of participants.
+* Cross-covariances: row ``i`` of the upper triangle of the Gram matrix of
+  ``X = [E_1 … E_C]`` ``(k, C·d)`` is ``E_iᵀ X[:, (i+1)d:]`` — one GEMM per block of that row, half
+  the flops of all ordered products; the references add one GEMM per block of participants.
   float32 embeddings use float32 GEMMs, with a float64 redo for items above
   :data:`FP32_CROSS_MAX_COND`.
 * Solve: :func:`~.procrustes.polar_batch` — ``eigh(MᵀM)`` instead of an SVD (about half the
@@ -40,8 +40,9 @@ Speed (``benchmarks/metrics.py`` times it against the peer's loop of float32 SVD
 * Residual: ``‖SQ − T‖² = ‖S‖² + ‖T‖² − 2 tr(QᵀSᵀT)`` with ``tr(QᵀSᵀT) = Σσ`` (minus ``2σ_min``
   after a Kabsch flip), so ``SQ`` (a k·d² product per pair) is never formed; it loses precision
   only below a normalised residual of about :data:`RESIDUAL_NOISE_FLOOR`.
-* Cores: the work is cut into blocks (one participant's row of pairs, or a chunk of reference
-  comparisons) and, on the torch backend, the blocks are spread over
+* Cores: the work is cut into blocks of at most :data:`~.drift_blocks.BLOCK_ITEMS` problems (a
+  run of one participant's row of pairs, or of reference comparisons; small enough for a block's
+  float64 stacks to stay in cache) and, on the torch backend, the blocks are spread over
   ``min(torch.get_num_threads(), cores)`` worker threads, each running its LAPACK calls
   single-threaded. Many small factorisations parallelise far better across the batch than inside
   each d × d call (multi-threaded LAPACK on 128 × 128 matrices mostly pays synchronisation, and on
@@ -69,8 +70,8 @@ from ..errors import ConfigError, InputError
 from ._inputs import as_matrix, check_same_shape
 from .angles import drift_angle_deg
 from .drift_blocks import (  # noqa: F401 - parameters documented here
+    BLOCK_ITEMS,
     FP32_CROSS_MAX_COND,
-    REFERENCE_BLOCK,
     _plan_blocks,
     _run_blocks,
     _solve_block,

@@ -17,9 +17,6 @@ import numpy as np
 from .angles import drift_from_orthogonal_fast
 from .procrustes import PolarBatch, polar_batch
 
-#: Reference comparisons (participant vs reference / global) are solved in blocks of this many.
-REFERENCE_BLOCK = 16
-
 #: When every embedding is float32 (each value exact in float32), the cross-covariances are first
 #: accumulated by a float32 GEMM (half the time of float64 at k = 512, d = 128); an item whose
 #: ``σ_max/σ_min`` exceeds this, or that takes the SVD route, is recomputed from float64 products.
@@ -45,30 +42,39 @@ def _worker_count(torch: Any, n_blocks: int) -> int:
     return max(1, min(torch.get_num_threads(), _usable_cpus(), n_blocks))
 
 
-def _plan_blocks(c: int, n_refs: int) -> list[tuple[int, int, int, int]]:
-    """Work blocks ``(first output slot, count, kind, index)`` in output order.
+#: Pairs of one participant's row (and reference comparisons) are solved in blocks of at most
+#: this many: the float64 stacks of a block (``count·d²`` entries each, 128 KB per problem at
+#: d = 128) then stay within a core's cache through the dozen passes over them.
+BLOCK_ITEMS = 8
 
-    kind 0: pairs ``(i, i+1 … C−1)``, index ``i``; kind ``1 + r``: participants ``index …
-    index + count − 1`` against reference ``r``.
+
+def _plan_blocks(c: int, n_refs: int) -> list[tuple[int, int, int, int, int]]:
+    """Work blocks ``(first output slot, count, kind, index, first)`` in output order.
+
+    kind 0: pairs ``(index, first … first + count − 1)`` (a run of one row of the upper
+    triangle); kind ``1 + r``: participants ``index … index + count − 1`` against reference ``r``
+    (``first`` unused). Each block holds at most :data:`BLOCK_ITEMS` problems.
     """
     blocks = []
     slot = 0
     for i in range(c - 1):
-        blocks.append((slot, c - 1 - i, 0, i))
-        slot += c - 1 - i
+        for j0 in range(i + 1, c, BLOCK_ITEMS):
+            n = min(BLOCK_ITEMS, c - j0)
+            blocks.append((slot, n, 0, i, j0))
+            slot += n
     for r in range(n_refs):
-        for c0 in range(0, c, REFERENCE_BLOCK):
-            n = min(REFERENCE_BLOCK, c - c0)
-            blocks.append((slot, n, 1 + r, c0))
+        for c0 in range(0, c, BLOCK_ITEMS):
+            n = min(BLOCK_ITEMS, c - c0)
+            blocks.append((slot, n, 1 + r, c0, c0))
             slot += n
     return blocks
 
 
-def _item_cross(block: tuple[int, int, int, int], items: Sequence[int], e: Any, refs: Sequence[Any]) -> Any:
+def _item_cross(block: tuple[int, int, int, int, int], items: Sequence[int], e: Any, refs: Sequence[Any]) -> Any:
     """The cross-covariances of the listed items of one block, from ``e`` (for the float64 redo)."""
-    _, _, kind, idx = block
+    _, _, kind, idx, first = block
     if kind == 0:
-        ms = [e[idx].swapaxes(0, 1) @ e[idx + 1 + j] for j in items]
+        ms = [e[idx].swapaxes(0, 1) @ e[first + j] for j in items]
     else:
         ms = [e[idx + j].swapaxes(0, 1) @ refs[kind - 1] for j in items]
     if isinstance(e, np.ndarray):
@@ -78,12 +84,12 @@ def _item_cross(block: tuple[int, int, int, int], items: Sequence[int], e: Any, 
     return torch.stack(ms)
 
 
-def _block_cross(block: tuple[int, int, int, int], e: Any, x: Any, refs: Sequence[Any]) -> Any:
+def _block_cross(block: tuple[int, int, int, int, int], e: Any, x: Any, refs: Sequence[Any]) -> Any:
     """The ``(count, d, d)`` cross-covariances ``E_sourceᵀ E_target`` of one block."""
-    _, n, kind, idx = block
+    _, n, kind, idx, first = block
     d = e.shape[-1]
-    if kind == 0:  # row block idx of the Gram upper triangle: [E_iᵀE_{i+1} … E_iᵀE_C]
-        return (e[idx].swapaxes(0, 1) @ x[:, (idx + 1) * d:]).reshape(d, n, d).swapaxes(0, 1)
+    if kind == 0:  # a run of row idx of the Gram upper triangle: [E_iᵀE_first … E_iᵀE_{first+n−1}]
+        return (e[idx].swapaxes(0, 1) @ x[:, first * d:(first + n) * d]).reshape(d, n, d).swapaxes(0, 1)
     return (x[:, idx * d:(idx + n) * d].swapaxes(0, 1) @ refs[kind - 1]).reshape(n, d, d)
 
 
@@ -120,9 +126,9 @@ def _like(ref: Any, mask: np.ndarray) -> Any:
     return mask if isinstance(ref, np.ndarray) else __import__("torch").from_numpy(mask)
 
 
-def _solve_block(block: tuple[int, int, int, int], ops: tuple, ops32: tuple | None, proper: bool,
+def _solve_block(block: tuple[int, int, int, int, int], ops: tuple, ops32: tuple | None, proper: bool,
                  out: _Solved) -> None:
-    slot, n, _, _ = block
+    slot, n = block[:2]
     is_np = isinstance(ops[0], np.ndarray)
     index = (lambda ix: ix) if is_np else (lambda ix: __import__("torch").from_numpy(ix))
     # First pass over O(d) without determinant signs: the angle series certifies det Q = +1 for
@@ -198,7 +204,7 @@ def _pool(workers: int, torch: Any) -> ThreadPoolExecutor:
     return pool
 
 
-def _run_blocks(fn: Callable[[tuple[int, int, int, int]], None], blocks: list, torch: Any) -> None:
+def _run_blocks(fn: Callable[[tuple[int, int, int, int, int]], None], blocks: list, torch: Any) -> None:
     """Run ``fn`` on every block: inline, or on single-threaded torch workers (largest first)."""
     if torch is None or torch.get_num_threads() == 1:
         for b in blocks:

@@ -198,6 +198,16 @@ from lensemble_spec.metrics.procrustes import (  # noqa: E402
 )
 
 
+@pytest.fixture(params=["numpy", "torch"])
+def backend(request, monkeypatch):
+    """frame_drift's batched solve forced onto numpy, then onto torch (skipped without torch)."""
+    if request.param == "torch":
+        pytest.importorskip("torch")
+    monkeypatch.setattr(drift_module, "BACKEND", request.param)
+    return request.param
+
+
+
 def _drift_frames(seed, c=6, k=96, d=32, spread=0.05, noise=0.05):
     """Benchmark-like ``(base, {participant: (k, d)})``: base rotated by exp(skew) plus noise.
 
@@ -259,11 +269,7 @@ def test_eigh_route_equals_svd_route_on_drifted_frames(seed, proper):
 
 # Catches: frame_drift's batched numbers drifting from the per-pair SVD definition by more than
 # 1e-6° / 1e-9 (the end-to-end version of the test above, through the Gram blocks and residuals).
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_frame_drift_equals_per_pair_svd_definition(backend, monkeypatch):
-    if backend == "torch":
-        pytest.importorskip("torch")
-    monkeypatch.setattr(drift_module, "BACKEND", backend)
     ref, emb = _drift_frames(4, c=5)
     res = frame_drift(emb, reference=ref)
     assert not res.degenerate
@@ -423,6 +429,20 @@ def test_worker_pool_is_reused_and_survives_fork():
     assert done.returncode == 0, f"exit {done.returncode} (child hung on the parent's pool?) {done.stderr}"
 
 
+# Catches: a row of the pair triangle cut into several blocks solving the wrong partners (the
+# block's first target ignored) or writing to the wrong output slots.
+def test_rows_cut_into_blocks_give_the_same_report(backend, monkeypatch):
+    ref, emb = _drift_frames(5, c=7, k=40, d=6)
+    monkeypatch.setattr(drift_blocks, "BLOCK_ITEMS", 100)
+    whole = frame_drift(emb, reference=ref, global_embedding=ref[::-1].copy())
+    monkeypatch.setattr(drift_blocks, "BLOCK_ITEMS", 2)
+    assert len(drift_blocks._plan_blocks(7, 2)) == 3 + 3 + 2 + 2 + 1 + 1 + 2 * 4  # rows of 6 … 1 pairs, 7 per reference
+    cut = frame_drift(emb, reference=ref, global_embedding=ref[::-1].copy())
+    for x, y in zip(whole.entries(), cut.entries(), strict=True):
+        assert (x.source, x.target, x.rank) == (y.source, y.target, y.rank)
+        assert abs(x.angle_deg - y.angle_deg) < 1e-9 and abs(x.residual - y.residual) < 1e-12
+
+
 def test_auto_backend_choice_and_unknown_backend(monkeypatch):
     # Catches: worker threads for tiny batches, d = 128 batches left on numpy's multi-threaded
     # OpenBLAS although torch is loaded, and a typo'd BACKEND silently meaning "auto".
@@ -455,11 +475,7 @@ def test_metrics_do_not_import_torch_for_mid_sized_batches():
 
 # Catches: the float32-GEMM route (float32 embeddings) drifting from the float64 definition, or
 # ill-conditioned float32 pairs not being recomputed from float64 products.
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_float32_embeddings_match_the_float64_route(backend, monkeypatch):
-    if backend == "torch":
-        pytest.importorskip("torch")
-    monkeypatch.setattr(drift_module, "BACKEND", backend)
     ref, emb = _drift_frames(21, c=5, k=96, d=24)
     weak = emb["p4"].copy()
     u, s, vt = np.linalg.svd(weak, full_matrices=False)
