@@ -409,7 +409,7 @@ def procrustes_align(source: Any, target: Any, *, proper: bool = False) -> Procr
     from ``S Q − T``.
 
     Threads: when torch is loaded the whole call runs with torch's intra-op threads at 1 (the
-    caller's count is restored on return or raise; :func:`_single_threaded` says why), and no
+    caller's count is restored on return or raise; :func:`~._torch_blas._single_threaded` says why), and no
     product goes through numpy's multi-threaded BLAS.
     """
     s_arr = matrix_view(source, "source", layout="(n, d): n points, latent d")
