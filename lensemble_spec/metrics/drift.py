@@ -23,9 +23,9 @@ Three families: **pairwise** (all unordered pairs ``a < b`` of sorted ids, sourc
 Speed (``benchmarks/metrics.py`` times it against the peer's loop of float32 SVD Procrustes,
 ``benchmarks/peers.py``).
 
-* Cross-covariances: row block ``i`` of the upper triangle of the Gram matrix of
-  ``X = [E_1 … E_C]`` ``(k, C·d)`` is ``E_iᵀ X[:, (i+1)d:]`` — one GEMM per participant, half the
-  flops of all ordered products; the references add one GEMM per chunk of participants.
+* Cross-covariances: row ``i`` of the upper triangle of the Gram matrix of
+  ``X = [E_1 … E_C]`` ``(k, C·d)`` is ``E_iᵀ X[:, (i+1)d:]`` — one GEMM per block of that row, half
+  the flops of all ordered products; the references add one GEMM per block of participants.
   float32 embeddings use float32 GEMMs, with a float64 redo for items above
   :data:`FP32_CROSS_MAX_COND`.
 * Solve: :func:`~.procrustes.polar_batch` — ``eigh(MᵀM)`` instead of an SVD (about half the
@@ -40,14 +40,16 @@ Speed (``benchmarks/metrics.py`` times it against the peer's loop of float32 SVD
 * Residual: ``‖SQ − T‖² = ‖S‖² + ‖T‖² − 2 tr(QᵀSᵀT)`` with ``tr(QᵀSᵀT) = Σσ`` (minus ``2σ_min``
   after a Kabsch flip), so ``SQ`` (a k·d² product per pair) is never formed; it loses precision
   only below a normalised residual of about :data:`RESIDUAL_NOISE_FLOOR`.
-* Cores: the work is cut into blocks (one participant's row of pairs, or a chunk of reference
-  comparisons) and, on the torch backend, the blocks are spread over
+* Cores: the work is cut into blocks of at most :data:`~.drift_blocks.BLOCK_ITEMS` problems (a
+  run of one participant's row of pairs, or of reference comparisons; small enough for a block's
+  float64 stacks to stay in cache) and, on the torch backend, the blocks are spread over
   ``min(torch.get_num_threads(), cores)`` worker threads, each running its LAPACK calls
   single-threaded. Many small factorisations parallelise far better across the batch than inside
   each d × d call (multi-threaded LAPACK on 128 × 128 matrices mostly pays synchronisation, and on
-  an oversubscribed machine collapses). While the workers run they set torch's intra-op threads to
-  1 *for their own thread*; the calling thread's count is re-applied when they finish, so the only
-  lasting effect is that ``torch.set_num_threads(n)`` has been called with the value it already had.
+  an oversubscribed machine collapses). The workers are created once per process and worker count
+  (idle ``lensemble-drift`` threads between calls) and set torch's intra-op threads to 1 *for their
+  own thread*; the calling thread's count is re-applied after every call, so the only lasting
+  effect is that ``torch.set_num_threads(n)`` has been called with the value it already had.
 * Backend (:data:`BACKEND`): ``"auto"`` runs tiny batches (< :data:`NUMPY_MAX_WORK`, ``Σ d³``)
   on numpy; larger ones on torch if it is already imported, or if the batch reaches
   :data:`TORCH_MIN_WORK` (then torch is imported lazily — never at module import); numpy
@@ -58,28 +60,30 @@ Speed (``benchmarks/metrics.py`` times it against the peer's loop of float32 SVD
 
 from __future__ import annotations
 
-import math
-import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, InputError
 from ._inputs import as_matrix, check_same_shape
-from .angles import drift_angle_deg, drift_from_orthogonal_fast
+from .angles import drift_angle_deg
+from .drift_blocks import (  # noqa: F401 - parameters documented here
+    BLOCK_ITEMS,
+    FP32_CROSS_MAX_COND,
+    _plan_blocks,
+    _run_blocks,
+    _solve_block,
+    _Solved,
+    _worker_count,
+)
+from .drift_report import DriftEntry, FrameDriftResult
 from .procrustes import (
-    DEGENERATE_RTOL,
-    PolarBatch,
     condition_numbers,
     degenerate_mask,
-    polar_batch,
     pow2_scale,
     procrustes_align,
-    rank_floor,
 )
 
 #: The trace identity for the residual cancels ``‖S‖² + ‖T‖²`` against ``2Σσ``; with float64
@@ -102,134 +106,6 @@ NUMPY_MAX_WORK = 2**20
 #: loaded machine 128 × 128 factorisations then slow down by one to two orders of magnitude
 #: (``benchmarks/metrics.py`` recorded 2.7 s instead of ~0.02 s for 6 problems).
 TORCH_MIN_WORK = 32 * 128**3
-
-#: Reference comparisons (participant vs reference / global) are solved in blocks of this many.
-REFERENCE_BLOCK = 16
-
-#: When every embedding is float32 (each value exact in float32), the cross-covariances are first
-#: accumulated by a float32 GEMM (half the time of float64 at k = 512, d = 128); an item whose
-#: ``σ_max/σ_min`` exceeds this, or that takes the SVD route, is recomputed from float64 products.
-#: The float32 accumulation perturbs ``M`` by ~``√k·u₃₂`` relative (~1e-6), so ``Q`` moves by
-#: ``≲ κ·1e-6`` in the worst case and far less in practice: measured at k = 512, d = 128, κ = 63,
-#: the drift angles differ from the float64 route by 2e-6° (ANGLE_ATOL_DEG is 1e-3°). The residual
-#: from the trace identity then has a noise floor of ~``sqrt(√k·u₃₂) ≈ 1e-3`` instead of
-#: :data:`RESIDUAL_NOISE_FLOOR` (float64 embeddings keep the float64 route throughout).
-FP32_CROSS_MAX_COND = 100.0
-
-
-def _json_float(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
-@dataclass(frozen=True)
-class DriftEntry:
-    """One Procrustes comparison ``E[source] @ Q ≈ E[target]`` (angles NaN when degenerate)."""
-
-    source: str
-    target: str
-    angle_deg: float
-    residual: float
-    condition: float
-    degenerate: bool
-    reflection: bool
-    rank: int = -1
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict; NaN/Inf become ``None``."""
-        return {
-            "source": self.source,
-            "target": self.target,
-            "angle_deg": _json_float(self.angle_deg),
-            "residual": _json_float(self.residual),
-            "condition": _json_float(self.condition),
-            "degenerate": bool(self.degenerate),
-            "reflection": bool(self.reflection),
-            "rank": int(self.rank),
-        }
-
-
-def _aggregate(entries: tuple[DriftEntry, ...] | list[DriftEntry], fn) -> float:
-    if not entries or any(e.degenerate for e in entries):
-        return float("nan")
-    return float(fn([e.angle_deg for e in entries]))
-
-
-@dataclass(frozen=True)
-class FrameDriftResult:
-    """Report of :func:`frame_drift`.
-
-    Aggregates (``pairwise_mean_deg`` …) are NaN when there is nothing to aggregate **or when any
-    entry is degenerate**, so a collapsed participant cannot hide inside an average that reads
-    small. ``degenerate`` is True if any entry is.
-    """
-
-    participants: tuple[str, ...]
-    n_points: int
-    latent_dim: int
-    proper: bool
-    pairs: tuple[DriftEntry, ...] = ()
-    to_reference: Mapping[str, DriftEntry] = field(default_factory=dict)
-    to_global: Mapping[str, DriftEntry] = field(default_factory=dict)
-
-    def entries(self) -> list[DriftEntry]:
-        return [*self.pairs, *self.to_reference.values(), *self.to_global.values()]
-
-    @property
-    def degenerate(self) -> bool:
-        return any(e.degenerate for e in self.entries())
-
-    @property
-    def pairwise_mean_deg(self) -> float:
-        return _aggregate(self.pairs, np.mean)
-
-    @property
-    def pairwise_max_deg(self) -> float:
-        return _aggregate(self.pairs, np.max)
-
-    @property
-    def to_reference_mean_deg(self) -> float:
-        return _aggregate(list(self.to_reference.values()), np.mean)
-
-    @property
-    def to_reference_max_deg(self) -> float:
-        return _aggregate(list(self.to_reference.values()), np.max)
-
-    def pair(self, a: str, b: str) -> DriftEntry:
-        """The entry for participants ``a`` and ``b`` (either order; stored with sorted ids)."""
-        lo, hi = sorted((a, b))
-        for e in self.pairs:
-            if e.source == lo and e.target == hi:
-                return e
-        raise KeyError((a, b))
-
-    def summary(self) -> dict[str, Any]:
-        """Round-level scalars named as in ``RoundMetrics`` (None when undefined or degenerate).
-
-        ``drift_to_reference_deg`` is the **maximum** over participants of the to-reference angle
-        (RFC-0002 §6, RFC-0005 §4.2: the local-only control's drift; with one model, its drift).
-        """
-        return {
-            "drift_to_reference_deg": _json_float(self.to_reference_max_deg),
-            "drift_pairwise_mean_deg": _json_float(self.pairwise_mean_deg),
-            "drift_pairwise_max_deg": _json_float(self.pairwise_max_deg),
-            "drift_degenerate": self.degenerate,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able report (``json.dumps(..., allow_nan=False)`` works): NaN/Inf → None."""
-        return {
-            "participants": list(self.participants),
-            "n_points": int(self.n_points),
-            "latent_dim": int(self.latent_dim),
-            "group": "SO(d)" if self.proper else "O(d)",
-            "rtol": DEGENERATE_RTOL,
-            "rank_floor": rank_floor(self.latent_dim),
-            "pairs": [e.to_dict() for e in self.pairs],
-            "to_reference": {k: e.to_dict() for k, e in sorted(self.to_reference.items())},
-            "to_global": {k: e.to_dict() for k, e in sorted(self.to_global.items())},
-            "summary": self.summary(),
-        }
-
 
 def _stack_embeddings(embeddings: Mapping[str, Any]) -> tuple[list[str], np.ndarray]:
     if not isinstance(embeddings, Mapping) or len(embeddings) == 0:
@@ -291,19 +167,6 @@ def _select_backend(n_problems: int, d: int) -> Any:
     return torch
 
 
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # respects taskset / container CPU sets
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _worker_count(torch: Any, n_blocks: int) -> int:
-    if torch is None:
-        return 1
-    return max(1, min(torch.get_num_threads(), _usable_cpus(), n_blocks))
-
-
 def batch_plan(n_participants: int, n_references: int, d: int) -> dict[str, Any]:
     """How :func:`frame_drift` would run a batch of this shape: backend, blocks and worker threads.
 
@@ -315,160 +178,6 @@ def batch_plan(n_participants: int, n_references: int, d: int) -> dict[str, Any]
     blocks = len(_plan_blocks(n_participants, n_references))
     return {"backend": "torch" if torch is not None else "numpy", "problems": n_problems,
             "blocks": blocks, "workers": _worker_count(torch, blocks)}
-
-
-def _plan_blocks(c: int, n_refs: int) -> list[tuple[int, int, int, int]]:
-    """Work blocks ``(first output slot, count, kind, index)`` in output order.
-
-    kind 0: pairs ``(i, i+1 … C−1)``, index ``i``; kind ``1 + r``: participants ``index …
-    index + count − 1`` against reference ``r``.
-    """
-    blocks = []
-    slot = 0
-    for i in range(c - 1):
-        blocks.append((slot, c - 1 - i, 0, i))
-        slot += c - 1 - i
-    for r in range(n_refs):
-        for c0 in range(0, c, REFERENCE_BLOCK):
-            n = min(REFERENCE_BLOCK, c - c0)
-            blocks.append((slot, n, 1 + r, c0))
-            slot += n
-    return blocks
-
-
-def _item_cross(block: tuple[int, int, int, int], items: Sequence[int], e: Any, refs: Sequence[Any]) -> Any:
-    """The cross-covariances of the listed items of one block, from ``e`` (for the float64 redo)."""
-    _, _, kind, idx = block
-    if kind == 0:
-        ms = [e[idx].swapaxes(0, 1) @ e[idx + 1 + j] for j in items]
-    else:
-        ms = [e[idx + j].swapaxes(0, 1) @ refs[kind - 1] for j in items]
-    if isinstance(e, np.ndarray):
-        return np.stack(ms)
-    import torch
-
-    return torch.stack(ms)
-
-
-def _block_cross(block: tuple[int, int, int, int], e: Any, x: Any, refs: Sequence[Any]) -> Any:
-    """The ``(count, d, d)`` cross-covariances ``E_sourceᵀ E_target`` of one block."""
-    _, n, kind, idx = block
-    d = e.shape[-1]
-    if kind == 0:  # row block idx of the Gram upper triangle: [E_iᵀE_{i+1} … E_iᵀE_C]
-        return (e[idx].swapaxes(0, 1) @ x[:, (idx + 1) * d:]).reshape(d, n, d).swapaxes(0, 1)
-    return (x[:, idx * d:(idx + n) * d].swapaxes(0, 1) @ refs[kind - 1]).reshape(n, d, d)
-
-
-@dataclass
-class _Solved:
-    """Per-problem outputs of the batched solve, filled block by block (disjoint slices)."""
-
-    s_max: np.ndarray
-    s_min: np.ndarray
-    nuclear: np.ndarray
-    angle: np.ndarray
-    reflection: np.ndarray
-    via_svd: np.ndarray
-    rank: np.ndarray
-
-    @classmethod
-    def empty(cls, n: int) -> _Solved:
-        return cls(*(np.full(n, np.nan) for _ in range(4)), np.zeros(n, bool), np.zeros(n, bool),
-                   np.zeros(n, np.int64))
-
-
-def _assign(pb: PolarBatch, sel: Any, other: PolarBatch) -> None:
-    for name in PolarBatch._fields:
-        getattr(pb, name)[sel] = getattr(other, name)
-
-
-def _neg_det(m: Any) -> Any:
-    """``det M < 0`` per item (``slogdet``: no overflow or underflow at any d)."""
-    lin = np.linalg if isinstance(m, np.ndarray) else __import__("torch").linalg
-    return lin.slogdet(m)[0] < 0
-
-
-def _like(ref: Any, mask: np.ndarray) -> Any:
-    return mask if isinstance(ref, np.ndarray) else __import__("torch").from_numpy(mask)
-
-
-def _solve_block(block: tuple[int, int, int, int], ops: tuple, ops32: tuple | None, proper: bool,
-                 out: _Solved) -> None:
-    slot, n, _, _ = block
-    is_np = isinstance(ops[0], np.ndarray)
-    index = (lambda ix: ix) if is_np else (lambda ix: __import__("torch").from_numpy(ix))
-    # First pass over O(d) without determinant signs: the angle series certifies det Q = +1 for
-    # its items (no reflection, and no Kabsch flip for proper=True); the rest are redone below.
-    if ops32 is None:
-        m = _block_cross(block, *ops)
-        pb = polar_batch(m, proper=False, signs=False)
-    else:
-        m = _block_cross(block, *ops32)
-        m = m.astype(np.float64) if is_np else m.double()
-        pb = polar_batch(m, proper=False, signs=False)
-        ill = np.asarray(pb.s_min) * FP32_CROSS_MAX_COND < np.asarray(pb.s_max)
-        redo = np.flatnonzero(np.asarray(pb.via_svd) | ill)
-        if redo.size:
-            e, _, refs = ops
-            sel = index(redo)
-            m[sel] = _item_cross(block, [int(j) for j in redo], e, refs)
-            _assign(pb, sel, polar_batch(m[sel], proper=False, signs=False))
-    angle, certified = drift_from_orthogonal_fast(pb.q, with_certificate=True)
-    via_svd = np.asarray(pb.via_svd)
-    unsure = np.flatnonzero(~certified & ~via_svd)
-    if unsure.size:  # eigh-route items the series did not certify: only the sign of det M is missing
-        neg = np.asarray(_neg_det(m[index(unsure)]))
-        if proper:  # a Kabsch flip changes Q: solve those again with signs
-            redo = unsure[neg]
-        else:
-            pb.reflection[index(unsure)] = pb.reflection[index(unsure)] | _like(pb.reflection, neg)
-            redo = unsure[:0]
-    else:
-        redo = unsure
-    svd_items = np.flatnonzero(via_svd)
-    if svd_items.size:  # SVD-route items (rank-deficient completions decide det Q themselves)
-        if proper:
-            redo = np.concatenate([redo, svd_items])
-        else:
-            sel = index(svd_items)
-            pb.reflection[sel] = _neg_det(pb.q[sel])
-    if redo.size:
-        sel = index(redo)
-        again = polar_batch(m[sel], proper=proper)
-        _assign(pb, sel, again)
-        if proper:
-            angle[redo] = drift_from_orthogonal_fast(again.q)
-    sl = slice(slot, slot + n)
-    s_max, s_min = np.asarray(pb.s_max), np.asarray(pb.s_min)
-    out.s_max[sl], out.s_min[sl], out.nuclear[sl] = s_max, s_min, np.asarray(pb.nuclear)
-    out.reflection[sl], out.via_svd[sl] = np.asarray(pb.reflection), np.asarray(pb.via_svd)
-    out.rank[sl] = np.asarray(pb.rank)
-    # Degenerate items get a (finite, meaningless) angle here; frame_drift replaces it with NaN.
-    out.angle[sl] = angle
-
-
-def _single_threaded_worker(torch: Any) -> None:
-    torch.get_num_threads()  # finish torch's lazy per-thread init first, so it cannot undo the next line
-    torch.set_num_threads(1)  # this thread's OpenMP / MKL settings only
-
-
-def _run_blocks(fn: Callable[[tuple[int, int, int, int]], None], blocks: list, torch: Any) -> None:
-    """Run ``fn`` on every block: inline, or on single-threaded torch workers (largest first)."""
-    if torch is None or torch.get_num_threads() == 1:
-        for b in blocks:
-            fn(b)
-        return
-    workers = _worker_count(torch, len(blocks))
-    order = sorted(blocks, key=lambda b: -b[1])  # longest first: dynamic, near-even balance
-    caller_threads = torch.get_num_threads()
-    try:
-        with ThreadPoolExecutor(workers, initializer=_single_threaded_worker, initargs=(torch,)) as pool:
-            for _ in pool.map(fn, order):
-                pass
-    finally:
-        # set_num_threads also records a process-wide default for threads torch initialises
-        # later; the workers left it at 1, so put the caller's value back.
-        torch.set_num_threads(caller_threads)
 
 
 def frame_drift(

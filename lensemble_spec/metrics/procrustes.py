@@ -61,7 +61,6 @@ The decision itself is safe: ``λ̂_min`` is off by at most ``~c·u·λ_max``, f
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -70,6 +69,7 @@ import numpy as np
 from ..errors import DegenerateProcrustes
 from ..rfc_params import packaged as _rfc
 from ._inputs import check_same_shape, is_torch_tensor, matrix_view
+from ._torch_blas import _loaded_torch, _matmul, _single_threaded, _sum_sq
 
 #: RFC-0002 §9 ``DEGENERATE_RTOL``: singular values of the cross-covariance ``M = SᵀT`` at or below
 #: this fraction of the largest do not count towards its numerical rank. ``M`` is quadratic in the
@@ -334,21 +334,27 @@ def _solve_direct(m: np.ndarray, proper: bool, max_cond: float | None = None) ->
     if not (math.isfinite(peak) and peak > 0):
         q, sv, _, rank = polar_from_cross(m[None], proper=proper)
         return q[0], sv[0], float(np.sum(q[0] * m)), int(rank[0])
-    scale = float(pow2_scale(peak))
-    ms = m * scale
-    lam, v = _eigh(_matmul(ms.T, ms))
-    fast = lam[0] > (EIGH_POLAR_MIN_RATIO * EIGH_POLAR_MIN_RATIO) * lam[-1]
-    if max_cond is not None and not (lam[0] > lam[-1] / (max_cond * max_cond)):
+    scale = math.ldexp(1.0, -(math.frexp(peak)[1] - 1))  # pow2_scale(peak)
+    torch = _loaded_torch()
+    if torch is not None:  # the same steps on torch tensors (zero-copy; see _matmul)
+        xp, ms = torch, torch.from_numpy(m) * scale
+        lam, v = torch.linalg.eigh(ms.T @ ms)
+    else:
+        xp, ms = np, m * scale
+        lam, v = np.linalg.eigh(ms.T @ ms)
+    lo, hi = float(lam[0]), float(lam[-1])
+    if max_cond is not None and not (lo > hi / (max_cond * max_cond)):
         return None
-    if not fast:
+    if not lo > (EIGH_POLAR_MIN_RATIO * EIGH_POLAR_MIN_RATIO) * hi:
         q, sv, _, rank = polar_from_cross(m[None], proper=proper)
         return q[0], sv[0], float(np.sum(q[0] * m)), int(rank[0])
-    sig = np.sqrt(lam)
-    u = _matmul(ms, v) / sig
-    if proper and np.linalg.slogdet(ms)[0] < 0:
+    sig = xp.sqrt(lam)
+    u = (ms @ v) / sig
+    if proper and float(xp.linalg.slogdet(ms)[0]) < 0:
         u[:, 0] = -u[:, 0]  # Kabsch: the weakest direction (eigh column 0)
-    q = _matmul(u, v.T)
-    q = 0.5 * _matmul(q, 3.0 * np.eye(d) - _matmul(q.T, q))  # one Newton–Schulz step: orthogonal to ~1e-16
+    q = u @ v.T
+    q = q + 0.5 * (q @ (xp.eye(d, dtype=q.dtype) - q.T @ q))  # one Newton–Schulz step: orthogonal to ~1e-16
+    q, sig = (q.numpy(), sig.numpy()) if xp is torch else (q, sig)
     return q, sig[::-1] / scale, float(np.sum(q * m)), d
 
 
@@ -362,41 +368,7 @@ def _safe_scale(peak: float, f32: bool) -> float:
     return float(pow2_scale(peak))
 
 
-def _sum_sq(x: np.ndarray) -> float:
-    """``Σ x²`` accumulated in float64 (float32 squares are exact in float64)."""
-    v = x.reshape(-1).astype(np.float64, copy=False)
-    return float(v @ v)
-
-
-def _loaded_torch() -> Any:
-    """The torch module if something has already imported it (never imports it), else None."""
-    torch = sys.modules.get("torch")
-    return torch if torch is not None and hasattr(torch, "linalg") else None
-
-
-def _matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` on torch's BLAS when torch is loaded (zero-copy views), numpy's otherwise.
-
-    torch's threads are the ones the caller set (``torch.set_num_threads``); numpy's OpenBLAS
-    threads cannot be limited per call, and on a loaded machine its multi-threaded small
-    products stall — the same reason :mod:`.drift` solves its batches on torch.
-    """
-    torch = _loaded_torch()
-    if torch is None or not (a.flags.writeable and b.flags.writeable) or min(a.strides + b.strides) < 0:
-        return a @ b  # (torch.from_numpy refuses negative strides and warns on read-only arrays)
-    return (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
-
-
-def _eigh(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``eigh`` of one symmetric float64 matrix: torch's LAPACK when torch is already imported
-    (zero-copy, ~25% faster than numpy's at d = 128), numpy's otherwise (never imports torch)."""
-    torch = _loaded_torch()
-    if torch is not None:
-        lam, v = torch.linalg.eigh(torch.from_numpy(np.ascontiguousarray(a)))
-        return lam.numpy(), v.numpy()
-    return np.linalg.eigh(a)
-
-
+@_single_threaded
 def procrustes_align(source: Any, target: Any, *, proper: bool = False) -> ProcrustesResult:
     """Orthogonal ``Q`` minimising ``‖source @ Q − target‖_F`` (RFC-0002 §3).
 
@@ -435,6 +407,10 @@ def procrustes_align(source: Any, target: Any, *, proper: bool = False) -> Procr
     products. The residual is computed from the trace identity ``‖S‖² + ‖T‖² − 2 tr(QᵀM)`` and,
     where that cancels (normalised residual below ``1e-3``, ``3e-2`` for float32 inputs), directly
     from ``S Q − T``.
+
+    Threads: when torch is loaded the whole call runs with torch's intra-op threads at 1 (the
+    caller's count is restored on return or raise; :func:`~._torch_blas._single_threaded` says why), and no
+    product goes through numpy's multi-threaded BLAS.
     """
     s_arr = matrix_view(source, "source", layout="(n, d): n points, latent d")
     t_arr = matrix_view(target, "target", layout="(n, d): the same n points as `source`")
@@ -457,7 +433,7 @@ def procrustes_align(source: Any, target: Any, *, proper: bool = False) -> Procr
         m = _matmul(ss.T, ts).astype(np.float64)
         solved = _solve_direct(m, proper, max_cond=FP32_CROSS_MAX_COND)
         if solved is None:
-            m = ss.astype(np.float64).T @ ts.astype(np.float64)
+            m = _matmul(ss.astype(np.float64).T, ts.astype(np.float64))
             solved = _solve_direct(m, proper)
     else:
         m = _matmul(ss.T, ts)
@@ -465,7 +441,7 @@ def procrustes_align(source: Any, target: Any, *, proper: bool = False) -> Procr
     q, sv, nuclear, rank = solved
     s_max, s_min = float(sv[0]), float(sv[-1])
     cond = s_max / s_min if s_min > 0 else math.inf
-    if bool(degenerate_mask(s_max, rank, d)):
+    if not (math.isfinite(s_max) and s_max > 0 and rank >= rank_floor(d)):  # degenerate_mask
         raise DegenerateProcrustes(
             f"cross-covariance has numerical rank {rank} of d = {d} (below the rank floor "
             f"{rank_floor(d)} = max(2, ⌈MIN_RANK_FRACTION·d⌉)); the frame has collapsed and the "
@@ -482,7 +458,7 @@ def procrustes_align(source: Any, target: Any, *, proper: bool = False) -> Procr
     residual = math.sqrt(max(resid_sq, 0.0) / t_sq)
     if residual < (3e-2 if f32 else 1e-3):
         ss64, ts64 = ss.astype(np.float64, copy=False), ts.astype(np.float64, copy=False)
-        residual = float(np.linalg.norm(inv * (ss64 @ q) - ts64) / math.sqrt(t_sq))
+        residual = math.sqrt(_sum_sq(inv * _matmul(ss64, q) - ts64) / t_sq)
     with np.errstate(over="ignore"):
         singular_values = (sv / a) / b
     return ProcrustesResult(q=q, residual=residual, condition=cond, singular_values=singular_values, rank=rank)

@@ -165,3 +165,39 @@ def test_non_orthogonal_input_is_rejected():
     with pytest.raises(InputError) as info:
         drift_angle_deg(np.random.default_rng(0).standard_normal((4, 4)))
     assert "orthogonal" in info.value.remediation
+
+
+# Catches: the certified trace series of the batched frame drift (drift_from_orthogonal_fast)
+# drifting from the eigvalsh definition in either stage (wrong coefficient, wrong trace of a power,
+# items mixed up when only some are candidates), certifying a rotation its tail bound does not
+# cover, or certifying a reflection (its certificate is what lets frame_drift skip det Q).
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+def test_series_fast_path_matches_eigvalsh_and_certifies_only_what_it_may(kind):
+    from lensemble_spec.metrics.angles import drift_from_orthogonal, drift_from_orthogonal_fast
+
+    rng = np.random.default_rng(11)
+    d = 16
+    basis = haar_orthogonal(rng, d)
+    # 5° and 12°: first stage; 30° and 40°: second stage (up to A⁸); 100°, 170°: eigvalsh.
+    degs = [5.0, 30.0, 100.0, 12.0, 40.0, 170.0]
+    qs = [plane_rotation(d, math.radians(a), basis=basis) for a in degs]
+    two = plane_rotation(d, math.radians(9.0)) @ plane_rotation(d, math.radians(7.0), basis=basis)
+    reflection = basis @ np.diag([-1.0] + [1.0] * (d - 1)) @ basis.T
+    generic = haar_orthogonal(rng, d)  # tr(A) near d: not even a series candidate
+    q = np.stack([generic, *qs, two, reflection])
+    if kind == "torch":
+        torch = pytest.importorskip("torch")
+        got, cert = drift_from_orthogonal_fast(torch.from_numpy(q), with_certificate=True)
+    else:
+        got, cert = drift_from_orthogonal_fast(q, with_certificate=True)
+    want = drift_from_orthogonal(q)
+    assert cert.tolist() == [False, True, True, False, True, True, False, True, False]
+    # certified: Σθ² to SERIES_RTOL = 1e-8, i.e. the angle to 5e-9 relative; eigvalsh items agree
+    # to the two LAPACKs' resolution near θ = π (~1e-6°)
+    assert np.all(np.abs(got - want)[cert] <= 5e-9 * want[cert])
+    assert np.all(np.abs(got - want)[~cert] <= 1e-5)
+    assert np.allclose(got[1:7], degs, rtol=5e-9, atol=1e-5)
+    # Only some candidates, in another order: the same values item by item.
+    sub, sub_cert = drift_from_orthogonal_fast(q[[3, 0, 2, 7]], with_certificate=True)
+    assert np.allclose(sub, got[[3, 0, 2, 7]], rtol=1e-8, atol=0)
+    assert sub_cert.tolist() == [False, False, True, True]

@@ -188,6 +188,7 @@ def test_single_participant_and_json_shape():
 from scipy.linalg import expm  # noqa: E402
 
 from lensemble_spec.metrics import drift as drift_module  # noqa: E402
+from lensemble_spec.metrics import drift_blocks  # noqa: E402
 from lensemble_spec.metrics.angles import drift_from_orthogonal  # noqa: E402
 from lensemble_spec.metrics.procrustes import (  # noqa: E402
     DEGENERATE_RTOL,
@@ -195,6 +196,16 @@ from lensemble_spec.metrics.procrustes import (  # noqa: E402
     polar_batch,
     polar_from_cross,
 )
+
+
+@pytest.fixture(params=["numpy", "torch"])
+def backend(request, monkeypatch):
+    """frame_drift's batched solve forced onto numpy, then onto torch (skipped without torch)."""
+    if request.param == "torch":
+        pytest.importorskip("torch")
+    monkeypatch.setattr(drift_module, "BACKEND", request.param)
+    return request.param
+
 
 
 def _drift_frames(seed, c=6, k=96, d=32, spread=0.05, noise=0.05):
@@ -258,11 +269,7 @@ def test_eigh_route_equals_svd_route_on_drifted_frames(seed, proper):
 
 # Catches: frame_drift's batched numbers drifting from the per-pair SVD definition by more than
 # 1e-6° / 1e-9 (the end-to-end version of the test above, through the Gram blocks and residuals).
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_frame_drift_equals_per_pair_svd_definition(backend, monkeypatch):
-    if backend == "torch":
-        pytest.importorskip("torch")
-    monkeypatch.setattr(drift_module, "BACKEND", backend)
     ref, emb = _drift_frames(4, c=5)
     res = frame_drift(emb, reference=ref)
     assert not res.degenerate
@@ -363,7 +370,7 @@ def test_torch_workers_match_numpy_and_restore_threads(monkeypatch):
         inner_threads.append(torch.get_num_threads())
         return polar_batch(m, **kw)
 
-    monkeypatch.setattr(drift_module, "polar_batch", recording_polar_batch)
+    monkeypatch.setattr(drift_blocks, "polar_batch", recording_polar_batch)
     before = torch.get_num_threads()
     try:
         got = {}
@@ -390,6 +397,50 @@ def test_torch_workers_match_numpy_and_restore_threads(monkeypatch):
             assert abs(x.residual - y.residual) < 1e-12
             assert x.condition == pytest.approx(y.condition, rel=1e-12)
     assert sum(e.degenerate for e in got[2].entries()) == 8  # 7 pairs + the reference entry
+
+
+# Catches: the worker pool kept across calls being reused in a forked child (its threads do not
+# exist there: the first multi-threaded frame_drift in the child would wait forever), and a
+# second call in the same process not reusing the pool.
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_worker_pool_is_reused_and_survives_fork():
+    pytest.importorskip("torch")
+    code = (
+        "import os, signal, sys, numpy as np, torch\n"
+        "from lensemble_spec.metrics import drift, drift_blocks\n"
+        "drift.BACKEND = 'torch'\n"
+        "torch.set_num_threads(2)\n"
+        "rng = np.random.default_rng(0)\n"
+        "emb = {f'p{i}': rng.standard_normal((40, 8)) for i in range(4)}\n"
+        "want = [p.angle_deg for p in drift.frame_drift(emb).pairs]\n"
+        "pools = dict(drift_blocks._POOLS)\n"
+        "assert len(pools) == 1, pools\n"
+        "drift.frame_drift(emb)\n"
+        "assert drift_blocks._POOLS == pools, 'second call made a new pool'\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    signal.alarm(20)  # a hung child ends itself (the test fails, nothing is left running)\n"
+        "    ok = [p.angle_deg for p in drift.frame_drift(emb).pairs] == want\n"
+        "    os._exit(0 if ok and len(drift_blocks._POOLS) == 2 else 3)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "sys.exit(os.waitstatus_to_exitcode(status))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"exit {done.returncode} (child hung on the parent's pool?) {done.stderr}"
+
+
+# Catches: a row of the pair triangle cut into several blocks solving the wrong partners (the
+# block's first target ignored) or writing to the wrong output slots.
+def test_rows_cut_into_blocks_give_the_same_report(backend, monkeypatch):
+    ref, emb = _drift_frames(5, c=7, k=40, d=6)
+    monkeypatch.setattr(drift_blocks, "BLOCK_ITEMS", 100)
+    whole = frame_drift(emb, reference=ref, global_embedding=ref[::-1].copy())
+    monkeypatch.setattr(drift_blocks, "BLOCK_ITEMS", 2)
+    assert len(drift_blocks._plan_blocks(7, 2)) == 3 + 3 + 2 + 2 + 1 + 1 + 2 * 4  # rows of 6 … 1 pairs, 7 per reference
+    cut = frame_drift(emb, reference=ref, global_embedding=ref[::-1].copy())
+    for x, y in zip(whole.entries(), cut.entries(), strict=True):
+        assert (x.source, x.target, x.rank) == (y.source, y.target, y.rank)
+        assert abs(x.angle_deg - y.angle_deg) < 1e-9 and abs(x.residual - y.residual) < 1e-12
 
 
 def test_auto_backend_choice_and_unknown_backend(monkeypatch):
@@ -424,11 +475,7 @@ def test_metrics_do_not_import_torch_for_mid_sized_batches():
 
 # Catches: the float32-GEMM route (float32 embeddings) drifting from the float64 definition, or
 # ill-conditioned float32 pairs not being recomputed from float64 products.
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_float32_embeddings_match_the_float64_route(backend, monkeypatch):
-    if backend == "torch":
-        pytest.importorskip("torch")
-    monkeypatch.setattr(drift_module, "BACKEND", backend)
     ref, emb = _drift_frames(21, c=5, k=96, d=24)
     weak = emb["p4"].copy()
     u, s, vt = np.linalg.svd(weak, full_matrices=False)

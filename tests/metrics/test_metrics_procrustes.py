@@ -193,3 +193,31 @@ def test_torch_and_float32_inputs_give_float64_numpy():
     assert isinstance(res.q, np.ndarray) and res.q.dtype == np.float64
     assert np.max(np.abs(res.q - q)) < 1e-5  # limited by the float32 inputs, not the solver
     assert isinstance(res.residual, float) and isinstance(res.condition, float)
+
+
+# Catches: procrustes_align running its d × d factorisation on the caller's multi-threaded torch
+# team (an OpenMP team per LAPACK call; on a loaded machine 10-60x slower), or leaving the
+# caller's thread count changed afterwards (also when the solve raises).
+def test_single_problem_runs_single_threaded_and_restores_threads(monkeypatch):
+    torch = pytest.importorskip("torch")
+    seen = []
+    real_eigh = torch.linalg.eigh
+
+    def eigh(a, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_eigh(a, *args, **kwargs)
+
+    monkeypatch.setattr(torch.linalg, "eigh", eigh)
+    rng = np.random.default_rng(3)
+    s = rng.standard_normal((40, 8))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        res = procrustes_align(s, s @ np.linalg.qr(rng.standard_normal((8, 8)))[0])
+        assert seen == [1] and torch.get_num_threads() == 2
+        assert res.residual < 1e-12
+        with pytest.raises(DegenerateProcrustes):
+            procrustes_align(np.outer(s[:, 0], np.ones(8)), s)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
