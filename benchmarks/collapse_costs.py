@@ -5,7 +5,8 @@ variables to N before numpy, scipy or torch are imported, then prints, for the b
 (16384 × 256 float32, column scales geomspace(1, 0.05)):
 
 * the per-step cost of the float32 one-pass route over all chunks (minimum wall time of
-  ``--repeats`` runs: widening, shifting, column sums, ``syrk``, eigenvalues), next to the whole
+  ``--repeats`` runs: widening, shifting, column sums, ``syrk`` with and without the column of
+  ones that gives the sums, eigenvalues), next to the whole
   call, the Gram + eigvalsh floor of benchmarks/metrics.py and a mixed-type ufunc widening;
 * the whole call with chunks of 256 … 4096 rows;
 * (N > 1) how much CPU each library's idle worker threads burn during a 0.2 s sleep right after
@@ -51,6 +52,9 @@ def main() -> int:
     mu0 = z[:step].mean(axis=0, dtype=np.float64)
     gram = np.asfortranarray(z.T.astype(np.float64) @ z.astype(np.float64))
     acc = np.zeros((d, d), order="F")  # syrk accumulates into it in place
+    bordered = np.empty((step, d + 1))  # the call's buffer: a chunk plus a column of ones
+    bordered[:, d] = 1.0
+    acc1 = np.zeros((d + 1, d + 1), order="F")
 
     def chunks(fn):
         return lambda: [fn(z[i : i + step]) for i in range(0, n, step)]
@@ -63,9 +67,12 @@ def main() -> int:
     steps = {
         "widen (copyto float32 -> float64)": chunks(lambda r: np.copyto(buf, r)),
         "shift (chunk -= mu0)": chunks(lambda r: buf.__isub__(mu0)),
-        "column sums (dgemv with ones)": chunks(lambda r: dgemv(1.0, buf.T, ones)),
-        "column sums (chunk.sum(axis=0))": chunks(lambda r: buf.sum(axis=0)),
+        "column sums (dgemv with ones, before)": chunks(lambda r: dgemv(1.0, buf.T, ones)),
+        "column sums (chunk.sum(axis=0), before)": chunks(lambda r: buf.sum(axis=0)),
         "syrk (Gram update)": chunks(lambda r: dsyrk(1.0, buf.T, beta=1.0, c=acc, trans=0, lower=0, overwrite_c=1)),
+        "syrk, chunk + ones column (Gram + sums)": chunks(
+            lambda r: dsyrk(1.0, bordered.T, beta=1.0, c=acc1, trans=0, lower=0, overwrite_c=1)),
+        "widen into the bordered buffer": chunks(lambda r: np.copyto(bordered[:, :d], r)),
         "eigenvalues (dsyevr, d x d)": lambda: dsyevr(gram, compute_v=0, lower=0),
         "widen+shift as one mixed-type ufunc": chunks(lambda r: np.subtract(r, mu0, out=buf)),
         "collapse_metrics (whole call)": lambda: collapse_metrics(z),

@@ -99,14 +99,14 @@ class CentredSpectrum:
     rms: float
 
 
-def _lapack() -> tuple[Any, Any, Any]:
-    """``dsyrk``, ``dgemv`` and ``dsyevr`` from ONE BLAS library (scipy's): a library's idle worker
+def _lapack() -> tuple[Any, Any]:
+    """``dsyrk`` and ``dsyevr`` from ONE BLAS library (scipy's): a library's idle worker
     threads spin after each call, and a second library's threads would compete with them for the
     cores."""
-    from scipy.linalg.blas import dgemv, dsyrk
+    from scipy.linalg.blas import dsyrk
     from scipy.linalg.lapack import dsyevr
 
-    return dsyrk, dgemv, dsyevr
+    return dsyrk, dsyevr
 
 
 def centred_spectrum(z: Any, name: str = "z") -> CentredSpectrum:
@@ -138,30 +138,34 @@ def _shifted_gram(view: np.ndarray, shift: np.ndarray | None, scale: float, *,
     """``G₀ = Σ cᵀc`` (upper triangle, Fortran order) and, if ``sums``, ``s = Σ c`` over the rows
     ``c = scale·x − shift`` (``shift=None``: no shift).
 
-    One streaming pass: each row chunk is widened to float64 into one reusable buffer, shifted,
-    summed (``gemv`` with a vector of ones) and added to ``G₀`` by one ``syrk``. NaN/Inf in the
-    data reach ``diag G₀`` and ``s``.
+    One streaming pass: each row chunk is widened to float64 into one reusable buffer, shifted
+    and added to the Gram by one ``syrk``. With ``sums`` the buffer carries an extra column of
+    ones, so the same ``syrk`` accumulates ``[G₀ s; sᵀ n]`` (the sums in float64, each product by
+    1.0 exact) and no separate pass over the chunk is needed. NaN/Inf in the data reach
+    ``diag G₀`` and ``s``.
     """
     n, d = view.shape
-    dsyrk, dgemv, _ = _lapack()
+    dsyrk = _lapack()[0]
     step = _gram_rows(d)
-    buf = np.empty((min(step, n), d))
-    ones = np.ones(buf.shape[0])
-    gram = np.zeros((d, d), order="F")
-    colsum = np.zeros(d) if sums else None
+    width = d + 1 if sums else d
+    buf = np.empty((min(step, n), width))
+    if sums:
+        buf[:, d] = 1.0
+    gram = np.zeros((width, width), order="F")
     for i in range(0, n, step):
         rows = view[i : i + step]
         chunk = buf[: rows.shape[0]]
+        data = chunk[:, :d] if sums else chunk
         if scale == 1.0:
-            np.copyto(chunk, rows)  # widen to float64 (a plain cast: faster than a mixed-type ufunc)
+            np.copyto(data, rows)  # widen to float64 (a plain cast: faster than a mixed-type ufunc)
         else:
-            np.multiply(rows, scale, out=chunk)  # exact: a power of two
+            np.multiply(rows, scale, out=data)  # exact: a power of two
         if shift is not None:
-            chunk -= shift
-        if colsum is not None:
-            colsum += dgemv(1.0, chunk.T, ones[: rows.shape[0]])
+            data -= shift
         gram = dsyrk(1.0, chunk.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
-    return gram, colsum
+    if not sums:
+        return gram, None
+    return np.asfortranarray(gram[:d, :d]), gram[:d, d].copy()
 
 
 def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -203,7 +207,7 @@ def _float32_one_pass(view: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _eigvalsh_upper(gram: np.ndarray) -> np.ndarray:
     """Eigenvalues (descending) of the symmetric matrix held in the upper triangle of ``gram``."""
-    dsyevr = _lapack()[2]
+    dsyevr = _lapack()[1]
     lam, _, _, _, info = dsyevr(gram, compute_v=0, lower=0, overwrite_a=1)
     if info != 0:  # pragma: no cover - LAPACK's own failure; numpy raises its LinAlgError
         lam = np.linalg.eigvalsh(gram, UPLO="U")

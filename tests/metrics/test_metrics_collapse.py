@@ -164,6 +164,28 @@ def test_float32_one_pass_gram_matches_the_exact_mean_route(kind):
         assert got[key] == pytest.approx(want[key], rel=1e-12)
 
 
+# Catches: the column sums taken from the Gram's bordered row (the buffer's column of ones) wrong —
+# the ones column missing or not 1, the sums read from the wrong triangle or row, a partial last
+# chunk's stale rows counted — or the Gram block carrying the border; shifted and unshifted.
+@pytest.mark.parametrize("shifted", [False, True])
+def test_shifted_gram_sums_come_from_the_ones_column(shifted):
+    from lensemble_spec.metrics import collapse as collapse_module
+
+    rng = np.random.default_rng(3)
+    n = 2 * collapse_module._gram_rows(20) + 333  # two full chunks and a partial one
+    z = (rng.standard_normal((n, 20)) * np.geomspace(1.0, 0.05, 20) + 2.0).astype(np.float32)
+    shift = z[:100].mean(axis=0, dtype=np.float64) if shifted else None
+    gram, sums = collapse_module._shifted_gram(z, shift, 1.0, sums=True)
+    c = z.astype(np.float64) - (0.0 if shift is None else shift)
+    assert gram.shape == (20, 20) and gram.flags.f_contiguous and sums.shape == (20,)
+    np.testing.assert_allclose(sums, c.sum(axis=0), rtol=1e-12, atol=1e-12 * np.abs(c).sum(axis=0).max())
+    want = c.T @ c
+    np.testing.assert_allclose(np.triu(gram), np.triu(want), rtol=1e-12, atol=1e-12 * np.abs(want).max())
+    plain, none = collapse_module._shifted_gram(z, shift, 1.0, sums=False)
+    assert none is None
+    np.testing.assert_allclose(np.triu(plain), np.triu(gram), rtol=1e-13)
+
+
 def _svd_definition(z: np.ndarray) -> tuple[float, float, np.ndarray]:
     """RFC-0002 §7.1 by its letter: float64 SVD of the centred latents, RankMe, participation ratio."""
     x = z.reshape(-1, z.shape[-1]).astype(np.float64)
