@@ -196,29 +196,31 @@ def as_samples(x: Any, name: str, *, min_samples: int = MIN_SAMPLES) -> np.ndarr
 
 def as_matrix(x: Any, name: str, *, min_rows: int = MIN_SAMPLES, layout: str = "(n, d)") -> np.ndarray:
     """Validate an exactly 2-D float64 matrix with at least ``min_rows`` rows."""
-    return _checked_matrix(to_float64(x, name), name, min_rows, layout)
+    return _checked_matrix(to_float64(x, name), name, min_rows, layout)[0]
 
 
-def matrix_view(x: Any, name: str, *, min_rows: int = MIN_SAMPLES, layout: str = "(n, d)") -> np.ndarray:
-    """:func:`as_matrix` without the float64 copy: float32/float64 come back in their own dtype
-    (no copy where possible), half types as float32, integers as float64. Same checks, same errors."""
+def matrix_view(x: Any, name: str, *, min_rows: int = MIN_SAMPLES,
+                layout: str = "(n, d)") -> tuple[np.ndarray, float]:
+    """:func:`as_matrix` without the float64 copy, and the peak ``max |x|`` its finiteness check
+    found (so the caller need not pass over the data again): float32/float64 come back in their
+    own dtype (no copy where possible), half types as float32, integers as float64. Same checks,
+    same errors."""
     arr = _as_numeric(x, name, None)
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float32 if arr.dtype == np.float16 else np.float64)
     return _checked_matrix(arr, name, min_rows, layout)
 
 
-def _checked_matrix(arr: np.ndarray, name: str, min_rows: int, layout: str) -> np.ndarray:
+def _checked_matrix(arr: np.ndarray, name: str, min_rows: int, layout: str) -> tuple[np.ndarray, float]:
     """The checks of :func:`as_matrix` / :func:`matrix_view`, in order: exactly 2-D, finite,
-    at least ``min_rows`` rows, at least one column."""
+    at least ``min_rows`` rows, at least one column. Returns the array and its peak ``max |arr|``."""
     check_ndim(arr, name, exact=2, layout=layout)
-    if arr.size:
-        finite_peak(arr, name)  # the same InputError as check_finite
+    peak = finite_peak(arr, name) if arr.size else 0.0  # the same InputError as check_finite
     check_min_samples(arr.shape[0], name, min_rows)
     if arr.shape[1] < 1:
         raise InputError(f"`{name}` has zero columns",
                          remediation=f"Pass `{name}` with at least one latent coordinate.")
-    return arr
+    return arr, peak
 
 
 def finite_peak(arr: np.ndarray, name: str) -> float:

@@ -330,14 +330,15 @@ def _solve_direct(m: np.ndarray, proper: bool, max_cond: float | None = None) ->
     ``σ_max/σ_min`` exceeds it (the caller recomputes ``M`` more accurately).
     """
     d = m.shape[0]
-    peak = float(np.max(np.abs(m)))
+    peak = max(float(m.max()), -float(m.min()))  # NaN propagates through max/min
     if not (math.isfinite(peak) and peak > 0):
         q, sv, _, rank = polar_from_cross(m[None], proper=proper)
         return q[0], sv[0], float(np.sum(q[0] * m)), int(rank[0])
     scale = math.ldexp(1.0, -(math.frexp(peak)[1] - 1))  # pow2_scale(peak)
     torch = _loaded_torch()
     if torch is not None:  # the same steps on torch tensors (zero-copy; see _matmul)
-        xp, ms = torch, torch.from_numpy(m) * scale
+        xp, mt = torch, torch.from_numpy(m)
+        ms = mt * scale
         lam, v = torch.linalg.eigh(ms.T @ ms)
     else:
         xp, ms = np, m * scale
@@ -349,13 +350,21 @@ def _solve_direct(m: np.ndarray, proper: bool, max_cond: float | None = None) ->
         q, sv, _, rank = polar_from_cross(m[None], proper=proper)
         return q[0], sv[0], float(np.sum(q[0] * m)), int(rank[0])
     sig = xp.sqrt(lam)
-    u = (ms @ v) / sig
+    u = ms @ v
+    u /= sig
     if proper and float(xp.linalg.slogdet(ms)[0]) < 0:
         u[:, 0] = -u[:, 0]  # Kabsch: the weakest direction (eigh column 0)
     q = u @ v.T
-    q = q + 0.5 * (q @ (xp.eye(d, dtype=q.dtype) - q.T @ q))  # one Newton–Schulz step: orthogonal to ~1e-16
-    q, sig = (q.numpy(), sig.numpy()) if xp is torch else (q, sig)
-    return q, sig[::-1] / scale, float(np.sum(q * m)), d
+    # One Newton–Schulz step, q(3I − qᵀq)/2: orthogonal to ~1e-16 (one fused product on torch).
+    qtq = q.T @ q
+    if xp is torch:
+        q = torch.addmm(q, q, qtq, beta=1.5, alpha=-0.5)
+        nuclear = float(torch.dot(q.reshape(-1), mt.reshape(-1)))  # tr(QᵀM)
+        q, sig = q.numpy(), sig.numpy()
+    else:
+        q = 1.5 * q - 0.5 * (q @ qtq)
+        nuclear = float(np.sum(q * m))
+    return q, sig[::-1] / scale, nuclear, d
 
 
 def _safe_scale(peak: float, f32: bool) -> float:
@@ -412,8 +421,8 @@ def procrustes_align(source: Any, target: Any, *, proper: bool = False) -> Procr
     caller's count is restored on return or raise; :func:`~._torch_blas._single_threaded` says why), and no
     product goes through numpy's multi-threaded BLAS.
     """
-    s_arr = matrix_view(source, "source", layout="(n, d): n points, latent d")
-    t_arr = matrix_view(target, "target", layout="(n, d): the same n points as `source`")
+    s_arr, s_peak = matrix_view(source, "source", layout="(n, d): n points, latent d")
+    t_arr, t_peak = matrix_view(target, "target", layout="(n, d): the same n points as `source`")
     check_same_shape(s_arr, t_arr, "source", "target")
     f32 = s_arr.dtype == np.float32 and t_arr.dtype == np.float32
     if not f32:
@@ -422,8 +431,8 @@ def procrustes_align(source: Any, target: Any, *, proper: bool = False) -> Procr
     # Power-of-two scalings (exact) only where SᵀT could overflow or underflow; Q does not depend
     # on them. float32 data are scaled in float32 (still exact: only entries below 2⁻¹²⁶ of the
     # largest could be lost, far below float32 round-off).
-    a = _safe_scale(max(float(s_arr.max()), -float(s_arr.min())), f32)
-    b = _safe_scale(max(float(t_arr.max()), -float(t_arr.min())), f32)
+    a = _safe_scale(s_peak, f32)
+    b = _safe_scale(t_peak, f32)
     if f32 and not (2.0**-120 <= a <= 2.0**120 and 2.0**-120 <= b <= 2.0**120):  # subnormal peaks
         f32 = False
         s_arr, t_arr = s_arr.astype(np.float64), t_arr.astype(np.float64)
