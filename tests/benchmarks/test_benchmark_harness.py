@@ -80,3 +80,16 @@ def test_settle_only_at_more_than_one_thread(bench):
     assert bench._settle(ns(settle=None, child=1)) == 0.0
     assert bench._settle(ns(settle=None, child=2)) == bench.SETTLE_S > 0
     assert bench._settle(ns(settle=0.0, child=2)) == 0.0
+
+
+def test_timed_calls_after_a_pause_are_primed(bench, monkeypatch):
+    """After the settle pause each contender runs once untimed, then once timed; without a pause
+    only the timed call (plus the one warm-up per contender before the repeats)."""
+    monkeypatch.setattr(bench.time, "sleep", lambda s: None)
+    monkeypatch.setattr(bench, "_peak_rise_mb", lambda fn: 0.0)
+    for settle, per_repeat in ((0.15, 2), (0.0, 1)):
+        calls = {"a": 0, "b": 0}
+        contenders = {n: (lambda n=n: calls.__setitem__(n, calls[n] + 1)) for n in calls}
+        res = bench._time_interleaved(contenders, repeats=3, settle=settle)
+        assert calls == {"a": 1 + 3 * per_repeat, "b": 1 + 3 * per_repeat}
+        assert all(len(v) == 3 for v in res["times_s"].values())
