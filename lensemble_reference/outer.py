@@ -102,9 +102,12 @@ def outer_step(
         for pid in sorted(deltas):  # fixed reduction order
             acc = acc + np.asarray(deltas[pid][k], dtype=np.float64)
         g = acc / n_c
-        v = mu64 * np.asarray(state.velocity[k], dtype=np.float64) + g
-        u = g + mu64 * v if nesterov else v
-        new = (theta[k].astype(np.float64) + lr64 * u).astype(np.float32)
+        # Overflow or inf·0 here becomes a non-finite entry, refused just below with a typed error
+        # (numpy's RuntimeWarning would only repeat it as noise).
+        with np.errstate(over="ignore", invalid="ignore"):
+            v = mu64 * np.asarray(state.velocity[k], dtype=np.float64) + g
+            u = g + mu64 * v if nesterov else v
+            new = (theta[k].astype(np.float64) + lr64 * u).astype(np.float32)
         if not np.all(np.isfinite(new)):
             raise AggregationError(f"outer step produced non-finite values in {k}")
         new_global[k] = new

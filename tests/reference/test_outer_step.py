@@ -146,3 +146,21 @@ def test_bad_updates_raise_typed_errors():
     del missing["predictor.w"]
     with pytest.raises(AggregationError):
         outer_step(g, {"s": missing}, state, lr=0.5, momentum=0.0)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan, 3e38])
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_non_finite_outcome_is_one_typed_error_and_no_numpy_warning(value, nesterov):
+    """An update that makes the step non-finite (inf, NaN, or an overflow of float32 after the
+    momentum step) is refused with AggregationError — and nothing else: no RuntimeWarning noise."""
+    import warnings
+
+    g = _params(7)
+    state = outer_init(g)
+    bad = _delta(_local(g, 1), g)
+    bad["encoder.w"] = bad["encoder.w"].copy()
+    bad["encoder.w"][0, 0] = value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(AggregationError, match="non-finite"):
+            outer_step(g, {"s": bad}, state, lr=100.0, momentum=0.9, nesterov=nesterov)
