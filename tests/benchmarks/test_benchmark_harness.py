@@ -89,7 +89,7 @@ def test_timed_calls_after_a_pause_are_primed(bench, monkeypatch):
     monkeypatch.setattr(bench, "_peak_rise_mb", lambda fn: 0.0)
     for settle, per_repeat in ((0.15, 2), (0.0, 1)):
         calls = {"a": 0, "b": 0}
-        contenders = {n: (lambda n=n: calls.__setitem__(n, calls[n] + 1)) for n in calls}
+        contenders = {n: (lambda n=n, c=calls: c.__setitem__(n, c[n] + 1)) for n in calls}
         res = bench._time_interleaved(contenders, repeats=3, settle=settle)
         assert calls == {"a": 1 + 3 * per_repeat, "b": 1 + 3 * per_repeat}
         assert all(len(v) == 3 for v in res["times_s"].values())
