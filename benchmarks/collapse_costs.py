@@ -12,7 +12,13 @@ variables to N before numpy, scipy or torch are imported, then prints, for the b
 * (N > 1) how much CPU each library's idle worker threads burn during a 0.2 s sleep right after
   one of its calls (the reason for the benchmark's settle pause and for one BLAS per metric);
 * what a float32 Gram would cost in accuracy: the a-priori bounds (Weyl, and the relative bound
-  through the correlation matrix) against the error it actually makes on these latents.
+  through the correlation matrix) against the error it actually makes on these latents;
+* with ``--alternatives``: the eigenvalues of a 256 × 256 Gram by every values-only routine at hand
+  (scipy ``dsyevr``/``dsyevd``/``dsyev``, numpy, torch/MKL), and the bordered Gram computed as two
+  row halves on two kept worker threads, each at one MKL thread (torch's thread count is per
+  thread), from ``gemm``s on 2 or 4 column blocks of the upper triangle, against the ``dsyrk``
+  loop — medians of 9, each timed call after a 0.15 s pause and one untimed call (as
+  benchmarks/metrics.py times at more than one thread).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ def _parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--alternatives", action="store_true")
     return p.parse_args()
 
 
@@ -124,7 +131,84 @@ def main() -> int:
     s64, s32 = np.sqrt(lam[::-1]), np.sqrt(np.clip(lam32[::-1], 0.0, None))
     print(f"  actual: max |dλ|/λ {np.max(np.abs(lam32 - lam) / lam):.1e}; effective rank relative error "
           f"{abs(_effective_rank_from(s32) / _effective_rank_from(s64) - 1):.1e}")
+    if args.alternatives:
+        _alternatives(np, torch, z, gram, step)
     return 0
+
+
+def _primed_median(fn, n: int = 9) -> float:
+    fn()
+    out = []
+    for _ in range(n):
+        time.sleep(0.15)
+        fn()
+        out.append(_wall(fn))
+    return sorted(out)[n // 2]
+
+
+def _alternatives(np, torch, z, gram, step) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scipy.linalg.blas import dsyrk
+    from scipy.linalg.lapack import dsyev, dsyevd, dsyevr
+
+    gt = torch.from_numpy(np.ascontiguousarray(gram))
+    eig = {"scipy dsyevr": lambda: dsyevr(gram, compute_v=0, range="A"),
+           "scipy dsyevd": lambda: dsyevd(gram, compute_v=0), "scipy dsyev": lambda: dsyev(gram, compute_v=0),
+           "numpy eigvalsh": lambda: np.linalg.eigvalsh(gram),
+           "torch eigvalsh (MKL)": lambda: torch.linalg.eigvalsh(gt)}
+    print("eigenvalues only, 256 x 256 (primed median ms): " + ", ".join(
+        f"{k} {_primed_median(f) * 1e3:.2f}" for k, f in eig.items()))
+
+    n, d = z.shape
+    width = d + 1
+
+    def one_thread() -> None:
+        torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    pool = ThreadPoolExecutor(2, initializer=one_thread)
+
+    def half(lo: int, hi: int, edges: list[int]) -> torch.Tensor:
+        g = torch.zeros(width, width, dtype=torch.float64)
+        buf = np.empty((step, width))
+        buf[:, d] = 1.0
+        tb = torch.from_numpy(buf)
+        blocks = [(a, b) for a in range(len(edges) - 1) for b in range(a, len(edges) - 1)]
+        for i in range(lo, hi, step):
+            rows = z[i : i + step]
+            np.copyto(buf[: rows.shape[0], :d], rows)
+            c = tb[: rows.shape[0]]
+            for a, b in blocks:
+                g[edges[a] : edges[a + 1], edges[b] : edges[b + 1]].addmm_(
+                    c[:, edges[a] : edges[a + 1]].T, c[:, edges[b] : edges[b + 1]])
+        return g
+
+    def halves_concurrent(blocks: int):
+        edges = [int(x) for x in np.linspace(0, width, blocks + 1)]
+        mid = (n // 2) // step * step
+
+        def run():
+            f1, f2 = pool.submit(half, 0, mid, edges), pool.submit(half, mid, n, edges)
+            return f1.result() + f2.result()
+        return run
+
+    def syrk_loop():
+        buf = np.empty((step, width))
+        buf[:, d] = 1.0
+        g = np.zeros((width, width), order="F")
+        for i in range(0, n, step):
+            np.copyto(buf[:, :d], z[i : i + step])
+            g = dsyrk(1.0, buf.T, beta=1.0, c=g, trans=0, lower=0, overwrite_c=1)
+        return g
+
+    check = halves_concurrent(2)().numpy()
+    rel = float(np.max(np.abs(np.triu(check) - np.triu(syrk_loop()))) / np.max(np.abs(syrk_loop())))
+    gram_routes = {"dsyrk loop (the metric's)": syrk_loop, "two MKL halves, 2 column blocks": halves_concurrent(2),
+                   "two MKL halves, 4 column blocks": halves_concurrent(4)}
+    print(f"bordered Gram pass, {n} x {width} (primed median ms; MKL halves agree to {rel:.0e}): " + ", ".join(
+        f"{k} {_primed_median(f) * 1e3:.2f}" for k, f in gram_routes.items()))
+    pool.shutdown()
 
 
 def _wall(fn) -> float:

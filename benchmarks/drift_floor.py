@@ -16,6 +16,10 @@ interleaved, at ONE thread, and adds them up per route:
 It also times ``frame_drift`` and the peer's loop on the benchmark's C = 8 frames, per pair. A
 route is 2× the peer only if its sum is at most half the peer's. Usage:
 ``python benchmarks/drift_floor.py [--repeats 30]`` (prints a table; sets one thread itself).
+
+``--profile`` adds the torch profiler's split of one ``frame_drift`` call at C = 32 (``eigh``,
+products, the rest); ``--blocks`` adds a sweep of ``drift_blocks.BLOCK_ITEMS`` (C = 32 and C = 8,
+median of three calls each).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ ROUTES = {
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=30)
+    p.add_argument("--profile", action="store_true")
+    p.add_argument("--blocks", action="store_true")
     args = p.parse_args(argv)
     import numpy as np
     import torch
@@ -94,7 +100,51 @@ def main(argv: list[str] | None = None) -> int:
     ours_pp, peer_pp = med["frame_drift C=8"] / pairs, med["peer loop C=8"] / pairs
     print(f"measured per pair (C = 8): frame_drift {ours_pp:.3f} ms, peer loop {peer_pp:.3f} ms, "
           f"ratio {peer_pp / ours_pp:.2f}x")
+    big = _frames(np, rng, 32, k, d)
+    if args.profile:
+        _profile(torch, frame_drift, big)
+    if args.blocks:
+        _block_sweep(frame_drift, big, emb)
     return 0
+
+
+def _profile(torch, frame_drift, emb) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    frame_drift(emb)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        frame_drift(emb)
+    rows = prof.key_averages()
+    total = sum(r.self_cpu_time_total for r in rows)
+    eigh = sum(r.self_cpu_time_total for r in rows if "eigh" in r.key)
+    mm = [r for r in rows if r.key == "aten::mm"]
+    mm_time = sum(r.self_cpu_time_total for r in mm)
+    calls = sum(r.count for r in mm)
+    print(f"frame_drift C = 32 under the torch profiler: {total / 1e3:.0f} ms of operator time; eigh "
+          f"{100 * eigh / total:.0f}%, products {100 * mm_time / total:.0f}% ({calls} calls, "
+          f"{mm_time / max(calls, 1):.0f} us each), the rest {100 * (total - eigh - mm_time) / total:.0f}%")
+
+
+def _block_sweep(frame_drift, big, small) -> None:
+    from lensemble_spec.metrics import drift_blocks
+
+    kept = drift_blocks.BLOCK_ITEMS
+    res: dict[int, list[tuple[float, float]]] = {}
+    try:
+        for _ in range(3):
+            for items in (1, 2, 4, 8, 16):
+                drift_blocks.BLOCK_ITEMS = items
+                frame_drift(small)
+                t0 = time.perf_counter()
+                frame_drift(big)
+                t1 = time.perf_counter()
+                frame_drift(small)
+                res.setdefault(items, []).append((t1 - t0, time.perf_counter() - t1))
+    finally:
+        drift_blocks.BLOCK_ITEMS = kept
+    print("BLOCK_ITEMS sweep, median ms of 3: " + ", ".join(
+        f"{n}: C=32 {statistics.median(a for a, _ in v) * 1e3:.0f} / C=8 {statistics.median(b for _, b in v) * 1e3:.1f}"
+        for n, v in res.items()))
 
 
 if __name__ == "__main__":

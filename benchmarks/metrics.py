@@ -31,9 +31,9 @@ the contenders run interleaved in a rotating order ``--repeats`` times (default 
 machine slows all of them alike; at more than one thread every timed call is preceded by a pause
 of ``SETTLE_S`` (``--settle``), so that no contender pays for the worker threads the previous one's
 BLAS left spinning, and then by one untimed call of the same contender (the pause lets the guest's
-cores halt and every thread pool park: measured at two threads, a 128 × 128 float64 product took
-5.7 ms right after a 0.15 s pause against 0.03 ms back to back, a float32 SVD 9.8 against 1.0 ms,
-so unprimed calls timed the wake-up, not the method); the table shows medians and ``ratio = peer / ours`` of the
+cores halt and every thread pool park, so an unprimed call times the wake-up, not the method:
+``benchmarks/wakeup_costs.py``; ``--no-prime`` times the first call after each pause, for
+comparison); the table shows medians and ``ratio = peer / ours`` of the
 medians (and the ratio's range over the paired repeats); at one thread the table also shows the
 ratio of median process CPU times, which a busy machine inflates far less than wall time (at two
 threads CPU time also counts BLAS threads spinning, so it is recorded, not shown; pass/fail is
@@ -100,6 +100,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-memory", action="store_true", help="skip the two memory cases")
     p.add_argument("--settle", type=float, default=None,
                    help=f"pause (s) before every timed call; default {SETTLE_S:g} at >1 thread, 0 at 1 thread")
+    p.add_argument("--no-prime", action="store_true",
+                   help="time the first call after each pause (the harness before session 6; for comparison)")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--child-out", type=Path, default=None, help=argparse.SUPPRESS)
     p.add_argument("--memory-case", choices=MEMORY_CASES, default=None, help=argparse.SUPPRESS)
@@ -180,7 +182,7 @@ def _fp64_svd_rank_and_dim(np, z) -> tuple[float, float]:
     return float(np.exp(-np.sum(p * np.log(p)))), float(lam.sum() ** 2 / np.sum(lam * lam))
 
 
-def _time_interleaved(contenders: dict, repeats: int, settle: float = 0.0) -> dict:
+def _time_interleaved(contenders: dict, repeats: int, settle: float = 0.0, prime: bool = True) -> dict:
     names = list(contenders)
     times = {n: [] for n in names}
     cpu = {n: [] for n in names}
@@ -190,7 +192,8 @@ def _time_interleaved(contenders: dict, repeats: int, settle: float = 0.0) -> di
         for n in names[rep % len(names):] + names[:rep % len(names)]:
             if settle > 0:
                 time.sleep(settle)  # the previous contender's idle BLAS threads stop spinning
-                contenders[n]()  # primed: the pause parked every thread; this call pays the wake-up
+                if prime:
+                    contenders[n]()  # primed: the pause parked every thread; this call pays the wake-up
             c0, t0 = time.process_time(), time.perf_counter()
             contenders[n]()
             times[n].append(time.perf_counter() - t0)
@@ -260,9 +263,9 @@ def _child(args: argparse.Namespace) -> dict:
 
     def case(name: str, kind: str, contenders: dict, extra: dict | None = None) -> None:
         load_before = _load()
-        res = _time_interleaved(contenders, args.repeats, settle)
+        res = _time_interleaved(contenders, args.repeats, settle, prime=not args.no_prime)
         res.update(name=name, kind=kind, threads=threads, load_before=load_before, load_after=_load(),
-                   settle_s=settle)
+                   settle_s=settle, primed=settle > 0 and not args.no_prime)
         med = res["median_s"]
         res["ratio"] = med["peer"] / med["ours"]
         cpu = res["median_cpu_s"]
@@ -452,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
                 cmd.append("--no-memory")
             if args.settle is not None:
                 cmd += ["--settle", str(args.settle)]
+            if args.no_prime:
+                cmd.append("--no-prime")
             subprocess.run(cmd, env=env, check=True)
             results.append(json.loads(out.read_text()))
         _atomic_write_json(args.out, _report(args, argv, results, started))  # partial results survive

@@ -84,12 +84,13 @@ def test_settle_only_at_more_than_one_thread(bench):
 
 def test_timed_calls_after_a_pause_are_primed(bench, monkeypatch):
     """After the settle pause each contender runs once untimed, then once timed; without a pause
-    only the timed call (plus the one warm-up per contender before the repeats)."""
+    only the timed call (plus the one warm-up per contender before the repeats), and so with
+    ``--no-prime``."""
     monkeypatch.setattr(bench.time, "sleep", lambda s: None)
     monkeypatch.setattr(bench, "_peak_rise_mb", lambda fn: 0.0)
-    for settle, per_repeat in ((0.15, 2), (0.0, 1)):
+    for settle, prime, per_repeat in ((0.15, True, 2), (0.0, True, 1), (0.15, False, 1)):
         calls = {"a": 0, "b": 0}
         contenders = {n: (lambda n=n, c=calls: c.__setitem__(n, c[n] + 1)) for n in calls}
-        res = bench._time_interleaved(contenders, repeats=3, settle=settle)
+        res = bench._time_interleaved(contenders, repeats=3, settle=settle, prime=prime)
         assert calls == {"a": 1 + 3 * per_repeat, "b": 1 + 3 * per_repeat}
         assert all(len(v) == 3 for v in res["times_s"].values())
